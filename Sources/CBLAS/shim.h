@@ -1,0 +1,4 @@
+#ifndef ATTNPREC_CBLAS_SHIM_H
+#define ATTNPREC_CBLAS_SHIM_H
+#include <cblas.h>
+#endif
