@@ -15,14 +15,17 @@ let package = Package(
         .systemLibrary(name: "CMPFR", pkgConfig: "mpfr", providers: [.apt(["libmpfr-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "NumberFormats"),
+        .target(name: "Workloads", dependencies: ["NumberFormats"]),
         .executableTarget(
             name: "attnprec",
             dependencies: [
                 "NumberFormats",
+                "Workloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
-        .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats"]),
+        .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads"]),
+        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"]),
     ],
     swiftLanguageModes: [.v6]
 )

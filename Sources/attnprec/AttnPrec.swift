@@ -1,9 +1,35 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct AttnPrec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attnprec",
         abstract: "How much accuracy attention KV caches and recurrent states lose in low precision.",
-        subcommands: [FormatsCommand.self])
+        subcommands: [FormatsCommand.self, BenchCommand.self])
+
+    /// Bad input exits 2 with one line on stderr; usage errors too (not ArgumentParser's 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as InputError {
+            FileHandle.standardError.write(Data("attnprec: \(error.message)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+                FileHandle.standardError.write(Data("attnprec: \(message)\n".utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// Bad input: printed as one line, exit code 2.
+struct InputError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
 }

@@ -1,0 +1,270 @@
+import Foundation
+
+/// A `.npy` read or write failure, with a one-line message naming the file.
+public struct TensorFileError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The element data of a `.npy` array, in C (row-major) order.
+public enum NPYData: Sendable {
+    /// `<f2`, widened exactly to Float.
+    case float16([Float])
+    case float32([Float])
+    case float64([Double])
+    case uint8([UInt8])
+    case uint16([UInt16])
+
+    public var count: Int {
+        switch self {
+        case .float16(let a), .float32(let a): return a.count
+        case .float64(let a): return a.count
+        case .uint8(let a): return a.count
+        case .uint16(let a): return a.count
+        }
+    }
+}
+
+public struct NPYArray: Sendable {
+    public var shape: [Int]
+    public var data: NPYData
+    /// The dtype string as the file states it (`<f4` …).
+    public var descr: String
+
+    public init(shape: [Int], data: NPYData, descr: String) {
+        self.shape = shape
+        self.data = data
+        self.descr = descr
+    }
+}
+
+/// NumPy's `.npy` format, versions 1.0–3.0 (little- and big-endian, C and Fortran order).
+public enum NPY {
+    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
+
+    /// Reads a whole `.npy` file. Supported dtypes: f2, f4, f8, u1, u2.
+    public static func read(path: String) throws -> NPYArray {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw TensorFileError("\(path): cannot read (\(describeIOError(error)))")
+        }
+        return try parse(data, path: path)
+    }
+
+    public static func parse(_ data: Data, path: String) throws -> NPYArray {
+        let bytes = [UInt8](data.prefix(12))
+        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
+            throw TensorFileError("\(path): not a .npy file (missing the \\x93NUMPY magic)")
+        }
+        let major = bytes[6]
+        let headerLength: Int
+        let headerStart: Int
+        switch major {
+        case 1:
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerStart = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { throw TensorFileError("\(path): truncated .npy header") }
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            headerStart = 12
+        default:
+            throw TensorFileError("\(path): unsupported .npy version \(major).\(bytes[7]); expected 1.0, 2.0 or 3.0")
+        }
+        guard data.count >= headerStart + headerLength else {
+            throw TensorFileError("\(path): truncated .npy header (\(data.count) bytes, header needs \(headerStart + headerLength))")
+        }
+        let headerBytes = data.subdata(in: data.startIndex + headerStart..<data.startIndex + headerStart + headerLength)
+        guard let header = String(data: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
+            throw TensorFileError("\(path): .npy header is not text")
+        }
+        let (descr, fortran, shape) = try parseHeader(header, path: path)
+        let count = shape.reduce(1, *)
+        let byteOrder = descr.first!
+        let kind = String(descr.dropFirst())
+        let itemSize: Int
+        switch kind {
+        case "f2", "u2": itemSize = 2
+        case "f4": itemSize = 4
+        case "f8": itemSize = 8
+        case "u1": itemSize = 1
+        default:
+            throw TensorFileError("\(path): unsupported dtype '\(descr)'; expected <f2, <f4, <f8, |u1 or <u2")
+        }
+        let bigEndian = byteOrder == ">" && itemSize > 1
+        let payloadStart = data.startIndex + headerStart + headerLength
+        let payload = data.count - headerStart - headerLength
+        let (needed, overflow) = count.multipliedReportingOverflow(by: itemSize)
+        guard !overflow, payload == needed else {
+            throw TensorFileError(
+                "\(path): data holds \(payload) bytes but shape \(shape) of \(descr) needs \(overflow ? "more than Int.max" : String(needed))")
+        }
+        let raw = data.subdata(in: payloadStart..<payloadStart + needed)
+        var out: NPYData
+        switch kind {
+        case "f2":
+            let bits: [UInt16] = loadIntegers(raw, count: count, bigEndian: bigEndian)
+            out = .float16(bits.map { halfToFloat($0) })
+        case "u2":
+            out = .uint16(loadIntegers(raw, count: count, bigEndian: bigEndian))
+        case "f4":
+            let bits: [UInt32] = loadIntegers(raw, count: count, bigEndian: bigEndian)
+            out = .float32(bits.map { Float(bitPattern: $0) })
+        case "f8":
+            let bits: [UInt64] = loadIntegers(raw, count: count, bigEndian: bigEndian)
+            out = .float64(bits.map { Double(bitPattern: $0) })
+        default:
+            out = .uint8([UInt8](raw))
+        }
+        if fortran && shape.count > 1 { out = toCOrder(out, shape: shape) }
+        return NPYArray(shape: shape, data: out, descr: descr)
+    }
+
+    static func loadIntegers<T: FixedWidthInteger>(_ raw: Data, count: Int, bigEndian: Bool) -> [T] {
+        var result = [T](repeating: 0, count: count)
+        result.withUnsafeMutableBytes { dst in _ = raw.copyBytes(to: dst) }
+        for i in 0..<count { result[i] = bigEndian ? T(bigEndian: result[i]) : T(littleEndian: result[i]) }
+        return result
+    }
+
+    static func halfToFloat(_ h: UInt16) -> Float {
+        #if arch(x86_64) || arch(arm64)
+            return Float(Float16(bitPattern: h))
+        #else
+            fatalError("Float16 unavailable")
+        #endif
+    }
+
+    static func toCOrder(_ d: NPYData, shape: [Int]) -> NPYData {
+        func permute<T>(_ a: [T]) -> [T] {
+            var out = a
+            let n = shape.count
+            var idx = [Int](repeating: 0, count: n)
+            for c in 0..<a.count {
+                // c is the C-order index of idx; its Fortran-order position:
+                var f = 0
+                var stride = 1
+                for k in 0..<n {
+                    f += idx[k] * stride
+                    stride *= shape[k]
+                }
+                out[c] = a[f]
+                var k = n - 1
+                while k >= 0 {
+                    idx[k] += 1
+                    if idx[k] < shape[k] { break }
+                    idx[k] = 0
+                    k -= 1
+                }
+            }
+            return out
+        }
+        switch d {
+        case .float16(let a): return .float16(permute(a))
+        case .float32(let a): return .float32(permute(a))
+        case .float64(let a): return .float64(permute(a))
+        case .uint8(let a): return .uint8(permute(a))
+        case .uint16(let a): return .uint16(permute(a))
+        }
+    }
+
+    static func parseHeader(_ h: String, path: String) throws -> (String, Bool, [Int]) {
+        func value(after key: String) -> Substring? {
+            for quote in ["'", "\""] {
+                if let r = h.range(of: "\(quote)\(key)\(quote)") {
+                    var rest = h[r.upperBound...].drop(while: { $0 == " " })
+                    guard rest.first == ":" else { return nil }
+                    rest = rest.dropFirst().drop(while: { $0 == " " })
+                    return rest
+                }
+            }
+            return nil
+        }
+        guard let d = value(after: "descr"), let q = d.first, q == "'" || q == "\"",
+            let end = d.dropFirst().firstIndex(of: q)
+        else { throw TensorFileError("\(path): .npy header has no 'descr'") }
+        var descr = String(d[d.index(after: d.startIndex)..<end])
+        if descr.count == 2 { descr = "|" + descr }
+        if descr.hasPrefix("=") { descr = "<" + descr.dropFirst() }
+        guard let f = value(after: "fortran_order") else {
+            throw TensorFileError("\(path): .npy header has no 'fortran_order'")
+        }
+        let fortran: Bool
+        if f.hasPrefix("True") { fortran = true } else if f.hasPrefix("False") { fortran = false } else {
+            throw TensorFileError("\(path): .npy header 'fortran_order' is neither True nor False")
+        }
+        guard let s = value(after: "shape"), s.first == "(", let close = s.firstIndex(of: ")") else {
+            throw TensorFileError("\(path): .npy header has no 'shape' tuple")
+        }
+        let inner = s[s.index(after: s.startIndex)..<close]
+        var shape: [Int] = []
+        for part in inner.split(separator: ",") {
+            let t = part.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "L", with: "")
+            if t.isEmpty { continue }
+            guard let v = Int(t), v >= 0 else {
+                throw TensorFileError("\(path): .npy shape entry '\(t)' is not a non-negative integer")
+            }
+            shape.append(v)
+        }
+        return (descr, fortran, shape)
+    }
+
+    // MARK: writing
+
+    public static func encode(shape: [Int], descr: String, payload: Data) -> Data {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + dict.utf8.count + 1
+        dict += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var out = Data(magic)
+        out.append(contentsOf: [1, 0, UInt8(dict.utf8.count & 0xFF), UInt8(dict.utf8.count >> 8)])
+        out.append(dict.data(using: .ascii)!)
+        out.append(payload)
+        return out
+    }
+
+    public static func data<T>(of array: [T]) -> Data {
+        array.withUnsafeBytes { Data($0) }
+    }
+
+    /// Writes atomically (temporary file in the same folder, then rename).
+    public static func write(path: String, shape: [Int], float32 values: [Float]) throws {
+        try writeAtomically(encode(shape: shape, descr: "<f4", payload: data(of: values)), to: path)
+    }
+
+    public static func write(path: String, shape: [Int], float64 values: [Double]) throws {
+        try writeAtomically(encode(shape: shape, descr: "<f8", payload: data(of: values)), to: path)
+    }
+
+    public static func write(path: String, shape: [Int], uint8 values: [UInt8]) throws {
+        try writeAtomically(encode(shape: shape, descr: "|u1", payload: data(of: values)), to: path)
+    }
+
+    public static func write(path: String, shape: [Int], uint16 values: [UInt16]) throws {
+        try writeAtomically(encode(shape: shape, descr: "<u2", payload: data(of: values)), to: path)
+    }
+
+    public static func writeAtomically(_ data: Data, to path: String) throws {
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw TensorFileError("\(path): cannot write (\(describeIOError(error)))")
+        }
+    }
+}
+
+func describeIOError(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    switch ns.code {
+    case NSFileReadNoSuchFileError, NSFileNoSuchFileError: return "no such file"
+    case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
+    case NSFileWriteOutOfSpaceError: return "no space left"
+    default: return ns.localizedDescription
+    }
+}
