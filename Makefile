@@ -2,7 +2,7 @@
 # The release build uses this machine's CPU features; results do not depend on them
 # (every fused multiply-add in the code is written explicitly).
 SWIFT ?= swift
-NATIVE := -Xswiftc -target-cpu -Xswiftc native
+NATIVE := -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DATTNPREC_NATIVE
 RELEASE := -c release $(NATIVE)
 BIN = $$($(SWIFT) build $(RELEASE) --show-bin-path)/attnprec
 

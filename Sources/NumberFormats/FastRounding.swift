@@ -1,0 +1,239 @@
+/// A branch-free binary32 kernel for quantize → dequantize, written so the compiler can
+/// vectorise it: every lane does the same integer operations on the input's bits, selects
+/// replace branches, and all shifts are masking shifts.
+///
+/// It computes exactly what `ElementRounder.round` computes (a test compares them over every
+/// format, mode and boundary); it exists for throughput only. Not covered (callers fall back
+/// to the scalar path): formats without a mantissa (e8m0, custom eXm0).
+public struct FastElementKernel: Sendable {
+    @usableFromInline let mode: Int32  // 0 RNE 1 RNA 2 RZ 3 up 4 down 5 odd 6 stochastic
+    @usableFromInline let m: Int32
+    @usableFromInline let targetMinBiased: Int32  // min normal exponent, binary32-biased
+    @usableFromInline let dropBase: Int32  // 23 − m
+    @usableFromInline let maxFiniteBits: UInt32
+    @usableFromInline let positiveOverflowBits: UInt32  // magnitude bits for a positive overflow
+    @usableFromInline let negativeOverflowBits: UInt32  // magnitude bits for a negative overflow
+    @usableFromInline let infinityInBits: UInt32  // magnitude bits for ±Inf input
+    @usableFromInline let keepNegativeZero: Bool
+    @usableFromInline let flush: Bool
+    @usableFromInline let minNormalBits: UInt32
+    @usableFromInline let randomMask: UInt32  // the random bits used, placed at the top
+    @usableFromInline let randomShift: UInt32
+
+    public init?(_ r: ElementRounder) {
+        let f = r.format
+        guard f.mantissaBits >= 1, f.nanEncoding != .allOnesUnsigned else { return nil }
+        m = Int32(f.mantissaBits)
+        targetMinBiased = Int32(f.minNormalExponent + 127)
+        dropBase = 23 - Int32(f.mantissaBits)
+        maxFiniteBits = Float(f.maxFinite).bitPattern
+        minNormalBits = Float(f.minNormal).bitPattern
+        switch r.rounding {
+        case .nearestEven: mode = 0
+        case .nearestAway: mode = 1
+        case .towardZero: mode = 2
+        case .up: mode = 3
+        case .down: mode = 4
+        case .toOdd: mode = 5
+        case .stochastic: mode = 6
+        }
+        if case .stochastic(let b) = r.rounding {
+            randomMask = b == 32 ? ~0 : (UInt32(1) << b) - 1
+            randomShift = UInt32(32 - b)
+        } else {
+            randomMask = 0
+            randomShift = 0
+        }
+        keepNegativeZero = f.hasNegativeZero
+        flush = r.flushSubnormals
+        // Overflow results as magnitudes (NaN as the quiet NaN bits; the sign is added later).
+        func overflowBits(negative: Bool, infiniteInput: Bool) -> UInt32 {
+            let v = r.decodeDouble(r.overflowCode(negative: negative, infiniteInput: infiniteInput))
+            return Float(v).bitPattern & 0x7FFF_FFFF
+        }
+        positiveOverflowBits = overflowBits(negative: false, infiniteInput: false)
+        negativeOverflowBits = overflowBits(negative: true, infiniteInput: false)
+        infinityInBits = overflowBits(negative: false, infiniteInput: true)
+    }
+
+    /// Quantize → dequantize `input` into `output` (which must not overlap it). Element `i`
+    /// draws stochastic bits from `random.bits(offset + i)`.
+    @inlinable
+    public func run(
+        _ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>,
+        random: CounterRandom = CounterRandom(key0: 0, key1: 0), offset: Int = 0
+    ) {
+        let n = min(input.count, output.count)
+        guard n > 0, let src = input.baseAddress, let dst = output.baseAddress else { return }
+        switch mode {
+        case 0: for i in 0..<n { dst[i] = element(src[i], random: 0, mode: 0) }
+        case 1: for i in 0..<n { dst[i] = element(src[i], random: 0, mode: 1) }
+        case 2: for i in 0..<n { dst[i] = element(src[i], random: 0, mode: 2) }
+        case 3: for i in 0..<n { dst[i] = element(src[i], random: 0, mode: 3) }
+        case 4: for i in 0..<n { dst[i] = element(src[i], random: 0, mode: 4) }
+        case 5: for i in 0..<n { dst[i] = element(src[i], random: 0, mode: 5) }
+        default:
+            for i in 0..<n { dst[i] = element(src[i], random: random.bits(offset &+ i), mode: 6) }
+        }
+    }
+
+    /// `output[i] = round(input[i] / scale) · scale` for `count` elements (no overlap).
+    @inlinable
+    public func runScaled(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count n: Int, scale s: Float,
+        random: CounterRandom, offset: Int
+    ) {
+        switch mode {
+        case 0: for i in 0..<n { dst[i] = element(src[i] / s, random: 0, mode: 0) * s }
+        case 1: for i in 0..<n { dst[i] = element(src[i] / s, random: 0, mode: 1) * s }
+        case 2: for i in 0..<n { dst[i] = element(src[i] / s, random: 0, mode: 2) * s }
+        case 3: for i in 0..<n { dst[i] = element(src[i] / s, random: 0, mode: 3) * s }
+        case 4: for i in 0..<n { dst[i] = element(src[i] / s, random: 0, mode: 4) * s }
+        case 5: for i in 0..<n { dst[i] = element(src[i] / s, random: 0, mode: 5) * s }
+        default:
+            for i in 0..<n { dst[i] = element(src[i] / s, random: random.bits(offset &+ i), mode: 6) * s }
+        }
+    }
+
+    /// One element; `mode` is passed as a literal by the loops above so each loop is
+    /// specialised to one rounding mode.
+    @inlinable @inline(__always)
+    public func element(_ x: Float, random: UInt32) -> Float { element(x, random: random, mode: mode) }
+
+    @_transparent @usableFromInline
+    func element(_ x: Float, random: UInt32, mode: Int32) -> Float {
+        let b = x.bitPattern
+        let sign = b & 0x8000_0000
+        let a = b & 0x7FFF_FFFF
+        let e = Int32(bitPattern: a &>> 23)
+        let eEff = e > 1 ? e : 1
+        let extra = targetMinBiased &- eEff
+        var d = dropBase &+ (extra > 0 ? extra : 0)
+        d = d < 25 ? d : 25
+        let sig = (a & 0x007F_FFFF) | (e != 0 ? 0x0080_0000 : 0)
+        let du = UInt32(bitPattern: d)
+        let trunc = sig &>> du
+        let remMask = (UInt32(1) &<< du) &- 1
+        let rem = sig & remMask
+        let half = (UInt32(1) &<< du) &>> 1
+        let odd = (trunc & 1) != 0
+        let inexact = rem != 0
+        let negative = sign != 0
+        let up: Bool
+        switch mode {
+        case 0: up = rem > half || (rem == half && odd && inexact)
+        case 1: up = rem >= half && inexact
+        case 2: up = false
+        case 3: up = inexact && !negative
+        case 4: up = inexact && negative
+        case 5: up = inexact && !odd
+        default:
+            // Dropped fraction as a 0.32 fixed-point number, cut to the random bits used.
+            let frac = rem &<< (32 &- du)  // exact: rem < 2^d, d ≤ 25; d = 0 leaves rem = 0
+            let f = (frac &>> randomShift) &<< randomShift
+            let rnd = (random & randomMask) &<< randomShift
+            up = f &+ rnd < f
+        }
+        let r = Int32(bitPattern: trunc &+ (up ? 1 : 0))
+        let qexp = (eEff > targetMinBiased ? eEff : targetMinBiased) &- 127 &- m
+        // 2^qexp as a binary32; qexp ≥ −126 holds for every format with a target min normal
+        // above binary32's (those with the same range take the split product below).
+        let lowPart = qexp < -126 ? qexp &+ 64 : qexp
+        let scale = Float(bitPattern: UInt32(bitPattern: (lowPart &+ 127)) &<< 23)
+        var mag = Float(r) * scale
+        if qexp < -126 { mag = mag * 0x1p-64 }
+        var magBits = mag.bitPattern
+        if flush && magBits < minNormalBits { magBits = 0 }
+        if magBits > maxFiniteBits { magBits = negative ? negativeOverflowBits : positiveOverflowBits }
+        if a == 0x7F80_0000 { magBits = infinityInBits }
+        if a > 0x7F80_0000 { magBits = 0x7FC0_0000 }
+        let outSign: UInt32 = (magBits == 0 && !keepNegativeZero) ? 0 : sign
+        return Float(bitPattern: outSign | magBits)
+    }
+}
+
+extension FormatSpec {
+    /// The fast path of `quantize` for binary32 input, float elements and contiguous scale
+    /// groups (unscaled, per-tensor, per-head, per-token, block:N). Same results as
+    /// `quantize` (a test compares them); nil where it does not apply. No codes.
+    public func quantizeFast(
+        _ input: UnsafeBufferPointer<Float>, shape: [Int], into output: UnsafeMutableBufferPointer<Float>,
+        random: CounterRandom = CounterRandom(seed: 0)
+    ) -> QuantizationSideData? {
+        guard let rounder = elementRounder, let kernel = FastElementKernel(rounder),
+            let src = input.baseAddress, let dst = output.baseAddress, output.count >= input.count
+        else { return nil }
+        var side = QuantizationSideData()
+        let n = input.count
+        guard let g = granularity else {
+            kernel.run(input, into: output, random: random, offset: 0)
+            return side
+        }
+        let layout = ScaleLayout(shape: shape, granularity: g)
+        let segment: Int
+        let rowLength: Int
+        switch g {
+        case .perTensor: segment = n; rowLength = n
+        case .perHead: segment = layout.tokens * layout.channels; rowLength = segment
+        case .perToken: segment = layout.channels; rowLength = segment
+        case .block(let b): segment = b; rowLength = layout.channels
+        default: return nil
+        }
+        if n == 0 { return side }
+        let rows = n / max(rowLength, 1)
+        let perRow = (rowLength + segment - 1) / segment
+        let count = rows * perRow
+        // Pass 1: absolute maxima as bit patterns (integer order is float order for |x|).
+        var amaxBits = [UInt32](repeating: 0, count: count)
+        src.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+            for r in 0..<rows {
+                for s in 0..<perRow {
+                    let start = r * rowLength + s * segment
+                    let len = min(segment, rowLength - s * segment)
+                    var mx: UInt32 = 0
+                    for i in start..<start + len {
+                        let a = bits[i] & 0x7FFF_FFFF
+                        mx = a > mx ? a : mx
+                    }
+                    amaxBits[r * perRow + s] = mx
+                }
+            }
+        }
+        var tensorScale: Float = 1
+        if case .nvfp4(true) = scaleRule {
+            let mx = amaxBits.max() ?? 0
+            tensorScale = mx >= 0x7F80_0000 ? .nan : (mx == 0 ? 1 : Float(bitPattern: mx) / Float(448.0 * 6.0))
+            side.tensorScale = tensorScale
+        }
+        var scales = [Float](repeating: 1, count: count)
+        var codes: [UInt8]? = nil
+        switch scaleRule {
+        case .mx, .pow2, .nvfp4: codes = [UInt8](repeating: 0, count: count)
+        default: break
+        }
+        for r in 0..<rows {
+            for s in 0..<perRow {
+                let k = r * perRow + s
+                let start = r * rowLength + s * segment
+                let len = min(segment, rowLength - s * segment)
+                let poisoned = amaxBits[k] >= 0x7F80_0000
+                let (scale, code) = computeScale(
+                    amax: Float(bitPattern: amaxBits[k]), poisoned: poisoned, tensorScale: tensorScale, lo: 0, hi: 0)
+                scales[k] = scale
+                codes?[k] = code
+                var effective = scale
+                if case .nvfp4 = scaleRule { effective = scale * tensorScale }
+                if effective.isNaN {
+                    for i in start..<start + len { dst[i] = .nan }
+                } else if effective == 0 {
+                    for i in start..<start + len { dst[i] = 0 }
+                } else {
+                    kernel.runScaled(src + start, dst + start, count: len, scale: effective, random: random, offset: start)
+                }
+            }
+        }
+        side.scales = scales
+        side.scaleCodes = codes
+        return side
+    }
+}
