@@ -1,0 +1,103 @@
+import Foundation
+import ExactArithmetic
+import NumberFormats
+
+/// A tensor role: a place where a real kernel writes a tensor to memory (DESIGN.md §1).
+public enum Role: String, CaseIterable, Hashable, Sendable, Comparable {
+    case q, k, v
+    case kCache = "k_cache", vCache = "v_cache"
+    case latent, ropeCache = "rope_cache", indexer
+    case state, chunkState = "chunk_state", vNew = "v_new", triInverse = "tri_inverse"
+    case decay, beta, dt
+    case checkpoint, snapshot
+    case output
+
+    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A precision recipe: role → storage quantizer. A role not named stays at compute precision.
+///
+/// Recipes hold any `StoreQuantizer` (an `ElementRounder`, a scaled `FormatSpec` …), so a new
+/// format needs no change to any kernel. Text form: `role=SPEC[,role=SPEC…]`.
+public struct Recipe: Sendable, CustomStringConvertible {
+    public private(set) var stores: [Role: any StoreQuantizer]
+
+    public init(_ stores: [Role: any StoreQuantizer] = [:]) { self.stores = stores }
+
+    /// Keep everything at compute precision.
+    public static let exact = Recipe()
+
+    public subscript(_ role: Role) -> (any StoreQuantizer)? {
+        get { stores[role] }
+        set { stores[role] = newValue }
+    }
+
+    public var roles: [Role] { stores.keys.sorted() }
+
+    /// Canonical text: roles sorted, `role=spec` joined by commas ("" for the exact recipe).
+    public var description: String { roles.map { "\($0.rawValue)=\(stores[$0]!.spec)" }.joined(separator: ",") }
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Parses `role=SPEC[,role=SPEC…]`; `allowed` are the variant's roles.
+    public static func parse(_ text: String, allowed: [Role]? = nil) throws -> Recipe {
+        var r = Recipe()
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty { return r }
+        for part in trimmed.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, !kv[1].isEmpty else {
+                throw ParseError(description: "recipe entry '\(part)': expected role=SPEC")
+            }
+            guard let role = Role(rawValue: kv[0]) else {
+                throw ParseError(description: "recipe: unknown role '\(kv[0])'; valid roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if let allowed, !allowed.contains(role) {
+                throw ParseError(description: "recipe: role '\(role.rawValue)' does not exist for this variant; its roles: \(allowed.map(\.rawValue).joined(separator: ", "))")
+            }
+            do {
+                r[role] = try FormatSpec.parse(kv[1])
+            } catch {
+                throw ParseError(description: "recipe: role '\(role.rawValue)': \(error)")
+            }
+        }
+        return r
+    }
+}
+
+extension FormatSpec: StoreQuantizer {
+    public var spec: String { description }
+
+    public func store(_ values: UnsafeMutableBufferPointer<Double>, rows: Int, cols: Int, random: CounterRandom) {
+        _ = quantize(UnsafeBufferPointer(values), shape: [rows, cols], into: values, random: random)
+    }
+
+    public func store(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int, random: CounterRandom) {
+        _ = quantize(UnsafeBufferPointer(values), shape: [rows, cols], into: values, random: random)
+    }
+}
+
+/// Applies a recipe's store points on one backend, keying stochastic rounding by
+/// (seed, role, head, step) so results do not depend on threads or chunking.
+public struct StorePoints: Sendable {
+    public let recipe: Recipe
+    public let seed: UInt64
+    public let head: Int
+
+    public init(recipe: Recipe, seed: UInt64, head: Int) {
+        self.recipe = recipe
+        self.seed = seed
+        self.head = head
+    }
+
+    @inlinable
+    public func has(_ role: Role) -> Bool { recipe[role] != nil }
+
+    /// Rounds `t` as storing it under `role` would; nothing when the recipe leaves it exact.
+    public func store<B: Backend>(_ role: Role, _ t: Tensor, on backend: B, step: Int) {
+        guard let q = recipe[role] else { return }
+        backend.store(t, quantizer: q, random: CounterRandom(seed: seed, role: role.rawValue, head: head, step: step))
+    }
+}

@@ -1,0 +1,175 @@
+import ExactArithmetic
+import Workloads
+
+/// Linear attention (Katharopoulos et al. 2020), decode form:
+/// S_t = α S_{t−1} + φ(k_t) v_tᵀ, o_t = S_tᵀ (scale·φ(q_t)), optionally divided by the
+/// normaliser z_tᵀ(scale·φ(q_t)) with z_t = α z_{t−1} + φ(k_t).
+///
+/// The template every recurrent variant follows: a configuration (shapes, gates, workload), and
+/// one decode step written once against `Backend`, run unchanged on MPFR, Float64,
+/// double-double and Float32. Store points (roles q, k, v, state, output) are applied by the
+/// recipe. The output is read from the in-register state before it is stored (FLA/vLLM);
+/// `outputFrom: .stored` reads the rounded state instead.
+public struct LinearAttentionConfig: Hashable, Sendable {
+    public enum FeatureMap: String, Hashable, Sendable { case identity, eluPlusOne = "elu+1" }
+    public enum OutputSource: String, Hashable, Sendable { case registers, stored }
+
+    public var keyDim: Int
+    public var valueDim: Int
+    public var head: Int
+    public var seed: UInt64
+    public var distribution: InputDistribution
+    public var gates: GateSchedule
+    public var normalizer: Bool
+    public var featureMap: FeatureMap
+    /// nil: K^(−1/2), computed by the backend.
+    public var scale: Double?
+    public var outputFrom: OutputSource
+    /// Use the backend's one-pass decode step (bit-identical to the three-call definition).
+    public var fused: Bool
+    /// Replace the generated keys by orthonormal ones: k_t = row (t mod K) of the Sylvester
+    /// Hadamard matrix / √K (K a power of two). With no decay the state is then Σ k vᵀ with
+    /// every product exact — a closed-form case.
+    public var orthonormalKeys: Bool
+
+    public init(
+        keyDim: Int = 64, valueDim: Int = 64, head: Int = 0, seed: UInt64 = 0,
+        distribution: InputDistribution = .gaussian, gates: GateSchedule = .none,
+        normalizer: Bool = false, featureMap: FeatureMap = .identity, scale: Double? = nil,
+        outputFrom: OutputSource = .registers, fused: Bool = true, orthonormalKeys: Bool = false
+    ) {
+        self.keyDim = keyDim
+        self.valueDim = valueDim
+        self.head = head
+        self.seed = seed
+        self.distribution = distribution
+        self.gates = gates
+        self.normalizer = normalizer
+        self.featureMap = featureMap
+        self.scale = scale
+        self.outputFrom = outputFrom
+        self.fused = fused
+        self.orthonormalKeys = orthonormalKeys
+    }
+
+    public static let roles: [Role] = [.q, .k, .v, .state, .output]
+}
+
+/// One head of linear attention decoding on backend `B`.
+public final class LinearAttentionDecode<B: Backend>: SteppedRun {
+    public let config: LinearAttentionConfig
+    public let backend: B
+    public let stores: StorePoints
+    public private(set) var position = -1
+
+    /// K×V state, row i = key channel i.
+    public let state: Tensor
+    public let output: Tensor
+    let q: Tensor, k: Tensor, v: Tensor, qScaled: Tensor
+    let scale: Tensor, one: Tensor
+    let decay: Tensor?
+    let z: Tensor?, denominator: Tensor?
+    let qGen: InputGenerator, kGen: InputGenerator, vGen: InputGenerator
+    var rowK: [Double], rowV: [Double], rowQ: [Double]
+
+    public init(config: LinearAttentionConfig, backend: B, recipe: Recipe = .exact) {
+        precondition(config.keyDim > 0 && config.valueDim > 0)
+        self.config = config
+        self.backend = backend
+        stores = StorePoints(recipe: recipe, seed: config.seed, head: config.head)
+        let K = config.keyDim, V = config.valueDim
+        state = backend.allocate(rows: K, cols: V)
+        output = backend.allocate(V)
+        q = backend.allocate(K); k = backend.allocate(K); v = backend.allocate(V)
+        qScaled = backend.allocate(K)
+        one = backend.scalar(1)
+        if let s = config.scale {
+            scale = backend.scalar(s)
+        } else {
+            scale = backend.scalar(Double(K))
+            backend.apply(.rsqrt, scale, scale)
+        }
+        if let a = config.gates.constantDecay(head: config.head), a != 1 {
+            decay = backend.scalar(a)
+        } else {
+            precondition(config.gates.rawParameters(seed: config.seed, head: config.head) == nil,
+                         "linear attention takes constant decays only (use GLA/Mamba2 for data-dependent gates)")
+            decay = nil
+        }
+        if config.normalizer {
+            z = backend.allocate(K)
+            denominator = backend.allocate(1)
+        } else {
+            z = nil
+            denominator = nil
+        }
+        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: K, distribution: config.distribution)
+        kGen = InputGenerator(seed: config.seed, stream: "k", dimension: K, distribution: config.distribution)
+        vGen = InputGenerator(seed: config.seed, stream: "v", dimension: V, distribution: config.distribution)
+        rowK = [Double](repeating: 0, count: K)
+        rowV = [Double](repeating: 0, count: V)
+        rowQ = [Double](repeating: 0, count: K)
+    }
+
+    public var tier: BackendTier { backend.tier }
+    public var outputCount: Int { config.valueDim }
+    public var stateCount: Int { config.keyDim * config.valueDim }
+
+    /// Loads the inputs of position t and applies the input store points and feature map.
+    public func loadInputs(_ t: Int) {
+        let h = config.head, b = backend
+        rowQ.withUnsafeMutableBufferPointer { qGen.fill($0, head: h, position: t) }
+        if config.orthonormalKeys {
+            let K = config.keyDim
+            precondition(K & (K - 1) == 0, "orthonormal keys need a power-of-two key dimension")
+            let r = 1 / Double(K).squareRoot(), row = t % K
+            for j in 0..<K { rowK[j] = (row & j).nonzeroBitCount % 2 == 0 ? r : -r }
+        } else {
+            rowK.withUnsafeMutableBufferPointer { kGen.fill($0, head: h, position: t) }
+        }
+        rowV.withUnsafeMutableBufferPointer { vGen.fill($0, head: h, position: t) }
+        b.load(q, rowQ); b.load(k, rowK); b.load(v, rowV)
+        stores.store(.q, q, on: b, step: t)
+        stores.store(.k, k, on: b, step: t)
+        stores.store(.v, v, on: b, step: t)
+        if config.featureMap == .eluPlusOne {
+            b.apply(.elu, q, q); b.add(q, q, one)
+            b.apply(.elu, k, k); b.add(k, k, one)
+        }
+        b.multiply(qScaled, q, scale)
+    }
+
+    /// One decode step, in the reference order: decay, rank-1 update, read-out, normaliser,
+    /// state store, output store.
+    public func step() {
+        position += 1
+        loadInputs(position)
+        advance()
+    }
+
+    /// The kernel part of a step on the inputs already loaded (benchmarks call it directly).
+    public func advance() {
+        let t = position, b = backend
+        if config.outputFrom == .registers && config.fused {
+            b.decayRank1MatTvec(state, decay: decay, k, v, qScaled, output)
+        } else {
+            if let decay { b.scale(state, by: decay) }
+            b.rank1(state, k, v)
+            if config.outputFrom == .stored { stores.store(.state, state, on: b, step: t) }
+            b.matTvec(output, state, qScaled)
+        }
+        if let z, let denominator {
+            if let decay { b.scale(z, by: decay) }
+            b.add(z, z, k)
+            b.dot(denominator, z, qScaled)
+            b.divide(output, output, denominator)
+        }
+        if config.outputFrom == .registers { stores.store(.state, state, on: b, step: t) }
+        stores.store(.output, output, on: b, step: t)
+    }
+
+    public func exportOutput(into out: MPFRArray) { backend.export(output, into: out, at: 0) }
+    public func exportState(into out: MPFRArray) { backend.export(state, into: out, at: 0) }
+    public func readOutput(into out: UnsafeMutableBufferPointer<Double>) { backend.read(output, into: out) }
+    public func readState(into out: UnsafeMutableBufferPointer<Double>) { backend.read(state, into: out) }
+}

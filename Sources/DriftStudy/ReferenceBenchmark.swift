@@ -1,0 +1,115 @@
+import CMPFR
+import Dispatch
+import ExactArithmetic
+import AttentionVariants
+
+/// `attnprec bench reference`: the reference tiers' throughput, each beside a baseline or
+/// target measured or stated in the same run.
+public enum ReferenceBenchmark {
+    public struct Measurement: Sendable {
+        public var name: String
+        public var unit: String
+        public var value: Double
+        public var baselineName: String
+        public var baselineValue: Double
+        /// value / baseline (higher is better for every unit used here).
+        public var ratio: Double { value / baselineValue }
+        /// The target for `ratio` (≥).
+        public var targetRatio: Double
+        public var meetsTarget: Bool { ratio >= targetRatio }
+    }
+
+    @inline(never)
+    static func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
+
+    /// Seconds taken by `body`, repeated until at least `minSeconds` have passed; returns
+    /// (iterations, seconds).
+    static func time(minSeconds: Double, _ body: () -> Void) -> (Int, Double) {
+        body()  // warm-up
+        var n = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            body()
+            n += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        } while elapsed < minSeconds
+        return (n, elapsed)
+    }
+
+    /// MPFR backend (rank-1 update + transposed matvec, 128×128 at `bits`) against a plain loop
+    /// of `mpfr_fma` on preallocated values doing the same operations: million fma/s each.
+    public static func mpfrBackend(bits: Int = 128, dim: Int = 128, minSeconds: Double = 0.5) -> Measurement {
+        let K = dim, V = dim
+        // Ceiling: plain arrays, plain loops.
+        let s = MPFRArray(count: K * V, precision: bits), k = MPFRArray(count: K, precision: bits)
+        let v = MPFRArray(count: V, precision: bits), q = MPFRArray(count: K, precision: bits)
+        let o = MPFRArray(count: V, precision: bits)
+        for i in 0..<K { k.set(i, Double(i % 7) * 0.125 - 0.375); q.set(i, Double(i % 5) * 0.25 - 0.5) }
+        for j in 0..<V { v.set(j, Double(j % 3) * 0.5 - 0.5) }
+        let (n0, t0) = time(minSeconds: minSeconds) {
+            for i in 0..<K {
+                for j in 0..<V { _ = mpfr_fma(s[i * V + j], k[i], v[j], s[i * V + j], MPFR_RNDN) }
+            }
+            for j in 0..<V { mpfr_set_zero(o[j], 1) }
+            for i in 0..<K {
+                for j in 0..<V { _ = mpfr_fma(o[j], s[i * V + j], q[i], o[j], MPFR_RNDN) }
+            }
+            blackHole(o.double(0))
+        }
+        let ceiling = Double(n0 * 2 * K * V) / t0 / 1e6
+        // Backend.
+        let b = MPFRBackend(precision: bits)
+        let S = b.allocate(rows: K, cols: V), kt = b.allocate(K), vt = b.allocate(V), qt = b.allocate(K), ot = b.allocate(V)
+        b.load(kt, (0..<K).map { Double($0 % 7) * 0.125 - 0.375 })
+        b.load(qt, (0..<K).map { Double($0 % 5) * 0.25 - 0.5 })
+        b.load(vt, (0..<V).map { Double($0 % 3) * 0.5 - 0.5 })
+        let (n1, t1) = time(minSeconds: minSeconds) {
+            b.rank1(S, kt, vt)
+            b.matTvec(ot, S, qt)
+            blackHole(b.read(ot.element(0)))
+        }
+        let backend = Double(n1 * 2 * K * V) / t1 / 1e6
+        return Measurement(
+            name: "mpfr_backend_rank1_matTvec_\(K)x\(V)_p\(bits)", unit: "Mfma/s", value: backend,
+            baselineName: "plain_mpfr_fma_loop", baselineValue: ceiling, targetRatio: 1 / 1.5)
+    }
+
+    /// Tokens/s of the linear-attention decode kernel (K=V=`dim`, no decay) on one core:
+    /// state update + read-out per token on inputs already loaded (input generation excluded,
+    /// measured separately by `linearEndToEnd`).
+    public static func linearDecode(tier: BackendTier, dim: Int = 128, minSeconds: Double = 0.5, target: Double) -> Measurement {
+        let cfg = LinearAttentionConfig(keyDim: dim, valueDim: dim)
+        func run<B: Backend>(_ backend: B) -> Double {
+            let r = LinearAttentionDecode(config: cfg, backend: backend)
+            r.step()
+            let batch = 64
+            let (n, t) = time(minSeconds: minSeconds) {
+                for _ in 0..<batch { r.advance() }
+                blackHole(backend.read(r.output.element(0)))
+            }
+            return Double(n * batch) / t
+        }
+        let value: Double
+        switch tier {
+        case .float64: value = run(Float64Backend())
+        case .doubleDouble: value = run(DoubleDoubleBackend())
+        case .float32: value = run(Float32Backend())
+        case .mpfr(let bits): value = run(MPFRBackend(precision: bits))
+        }
+        return Measurement(
+            name: "linear_decode_\(tier)_K\(dim)_V\(dim)", unit: "tokens/s", value: value,
+            baselineName: "target", baselineValue: target, targetRatio: 1)
+    }
+
+    /// Tokens/s of whole steps including the counter-based input generation (no target).
+    public static func linearEndToEnd(tier: BackendTier, dim: Int = 128, minSeconds: Double = 0.5, baseline: Double) -> Measurement {
+        let cfg = LinearAttentionConfig(keyDim: dim, valueDim: dim)
+        let r = try! VariantCatalog.makeRun(variant: "linear", tier: tier, linear: cfg)
+        let batch = 64
+        let (n, t) = time(minSeconds: minSeconds) { for _ in 0..<batch { r.step() } }
+        return Measurement(
+            name: "linear_step_with_inputs_\(tier)_K\(dim)_V\(dim)", unit: "tokens/s", value: Double(n * batch) / t,
+            baselineName: "linear_decode_\(tier)_K\(dim)_V\(dim)", baselineValue: baseline, targetRatio: 0)
+    }
+}

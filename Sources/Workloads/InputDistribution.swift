@@ -1,0 +1,102 @@
+import Foundation
+
+/// The distribution of one input stream's elements (DESIGN.md §6).
+public enum InputDistribution: Hashable, Sendable, CustomStringConvertible {
+    /// N(mean, std²).
+    case gaussian(mean: Double = 0, std: Double = 1)
+    /// Student-t with `dof` degrees of freedom (heavy tails), unit scale.
+    case studentT(dof: Int)
+    /// FA3's outlier model: N(0,1) + N(0, scale²)·Bernoulli(probability).
+    case sparseOutliers(probability: Double = 0.001, scale: Double = 10)
+    /// N(0,1) with `count` channels (chosen per (seed, stream, head)) multiplied by a factor
+    /// drawn log-uniformly in [minFactor, maxFactor] (real key caches; why KIVI quantizes keys
+    /// per channel).
+    case channelOutliers(count: Int = 4, minFactor: Double = 10, maxFactor: Double = 100)
+
+    public static let gaussian = InputDistribution.gaussian()
+
+    public var description: String {
+        switch self {
+        case .gaussian(let m, let s): return m == 0 && s == 1 ? "gaussian" : "gaussian(mean=\(m),std=\(s))"
+        case .studentT(let d): return "student_t(dof=\(d))"
+        case .sparseOutliers(let p, let s): return "sparse_outliers(p=\(p),scale=\(s))"
+        case .channelOutliers(let c, let lo, let hi): return "channel_outliers(count=\(c),factor=\(lo)..\(hi))"
+        }
+    }
+}
+
+/// Generates the rows of one input stream (q, k, v, gate logits …) of one head, position by
+/// position, as a pure function of (seed, stream, head, position).
+///
+/// Values are rounded to Float32-representable doubles by default, so that every backend
+/// (Float32 included) receives exactly the same inputs and differences measure arithmetic and
+/// storage, not input conversion.
+public struct InputGenerator: Hashable, Sendable {
+    public var seed: UInt64
+    public var stream: String
+    public var dimension: Int
+    public var distribution: InputDistribution
+    /// Scale each row to unit L2 norm (before the Float32 rounding).
+    public var l2Normalized: Bool
+    public var float32Representable: Bool
+
+    public init(
+        seed: UInt64, stream: String, dimension: Int, distribution: InputDistribution = .gaussian,
+        l2Normalized: Bool = false, float32Representable: Bool = true
+    ) {
+        self.seed = seed
+        self.stream = stream
+        self.dimension = dimension
+        self.distribution = distribution
+        self.l2Normalized = l2Normalized
+        self.float32Representable = float32Representable
+    }
+
+    /// Writes the row of (head, position) into out[0..<dimension].
+    public func fill(_ out: UnsafeMutableBufferPointer<Double>, head: Int, position: Int) {
+        precondition(out.count >= dimension)
+        let s = CounterStream(seed: seed, stream: stream, head: head, position: position)
+        switch distribution {
+        case .gaussian(let mean, let std):
+            for i in 0..<dimension { out[i] = mean + std * s.normal(i) }
+        case .studentT(let dof):
+            precondition(dof >= 1)
+            // z / sqrt(χ²_ν / ν), χ² from ν further normals (counters beyond the row).
+            for i in 0..<dimension {
+                var chi = 0.0
+                for j in 0..<dof { let z = s.normal(dimension + i * dof + j); chi += z * z }
+                out[i] = s.normal(i) / (chi / Double(dof)).squareRoot()
+            }
+        case .sparseOutliers(let p, let scale):
+            for i in 0..<dimension {
+                let bernoulli = s.uniform(4 * dimension + i) < p
+                out[i] = s.normal(i) + (bernoulli ? scale * s.normal(dimension + i) : 0)
+            }
+        case .channelOutliers(let count, let lo, let hi):
+            let chosen = CounterStream(seed: seed, stream: stream + "/channels", head: head, position: 0)
+            for i in 0..<dimension { out[i] = s.normal(i) }
+            for c in 0..<min(count, dimension) {
+                let channel = Int(chosen.bits(2 * c) % UInt64(dimension))
+                let factor = lo * Foundation.pow(hi / lo, chosen.uniform(2 * c + 1))
+                out[channel] *= factor
+            }
+        }
+        if l2Normalized {
+            var ss = 0.0
+            for i in 0..<dimension { ss = ss.addingProduct(out[i], out[i]) }
+            let r = 1 / ss.squareRoot()
+            for i in 0..<dimension { out[i] *= r }
+        }
+        if float32Representable {
+            for i in 0..<dimension { out[i] = Double(Float(out[i])) }
+        }
+    }
+
+    /// The row of (head, position) as an array.
+    public func row(head: Int, position: Int) -> [Double] {
+        [Double](unsafeUninitializedCapacity: dimension) { b, n in
+            fill(b, head: head, position: position)
+            n = dimension
+        }
+    }
+}
