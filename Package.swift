@@ -16,16 +16,25 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "NumberFormats"),
         .target(name: "Workloads", dependencies: ["NumberFormats"]),
+        .target(name: "ExactArithmetic", dependencies: ["CMPFR", "CBLAS", "NumberFormats"]),
+        .target(name: "AttentionVariants", dependencies: ["ExactArithmetic", "Workloads", "NumberFormats"]),
+        .target(name: "DriftStudy", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .executableTarget(
             name: "attnprec",
             dependencies: [
                 "NumberFormats",
                 "Workloads",
+                "ExactArithmetic",
+                "AttentionVariants",
+                "DriftStudy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
         .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"]),
+        .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "CMPFR", "NumberFormats"]),
+        .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
+        .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
     ],
     swiftLanguageModes: [.v6]
 )
