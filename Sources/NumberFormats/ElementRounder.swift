@@ -33,11 +33,13 @@ extension Double: BinaryInterchangeFloat {
 ///
 /// Edge Cases:
 /// - NaN in: the value path returns NaN; the code is the format's NaN (sign kept where the
-///   format has signed NaNs). Formats without NaN (fp6, fp4) get the −0 code, as ml_dtypes
-///   does; callers that write codes count such inputs and report them.
+///   format has signed NaNs). Formats without NaN (fp6, fp4) get the −0 code for every NaN
+///   (ml_dtypes gives −0 for +NaN but +0 for −NaN); callers that write codes count such
+///   inputs and report them.
 /// - fnuz formats have no −0: a negative value that rounds to zero gives +0.
 /// - e8m0 (no zero, no sign): zero, negative values and NaN give NaN (0xFF); values below
-///   2^-127 give 2^-127; ties round away from zero, as ml_dtypes does.
+///   2^-127 give 2^-127; ties round away from zero, as ml_dtypes does. (ml_dtypes sends every
+///   binary32 subnormal in (2^-127, 2^-126) up to 2^-126; here they round to nearest.)
 /// - `flushSubnormals`: a result that would be subnormal becomes ±0 (GPU FTZ on output).
 public struct ElementRounder: Sendable, Hashable {
     public let format: ElementFormat
@@ -149,7 +151,10 @@ public struct ElementRounder: Sendable, Hashable {
         let d = (sigBits - m) + max(0, targetMinBiased - eEff)
         let dc = min(d, sigBits + 3)
         var qexp = max(eEff, targetMinBiased) - F.interchangeBias - m
-        var r = roundSignificand(sig, drop: dc, negative: negative, qexp: qexp, random: random)
+        // Stochastic rounding needs the true drop: capping it would raise the round-up
+        // probability of inputs far below the least subnormal (`>>` by ≥ 64 gives 0).
+        var r = roundSignificand(
+            sig, drop: modeTag == 6 ? d : dc, negative: negative, qexp: qexp, random: random)
         if r >> (m + 1) != 0 {  // carried into the next binade: r == 2^(m+1)
             r >>= 1
             qexp += 1
@@ -221,9 +226,7 @@ public struct ElementRounder: Sendable, Hashable {
             r = ((sig >> (52 - rb)) + rnd) >> rb
         }
         if r == 2 { qexp += 1 }
-        if qexp > topExponent {
-            return overflow == .saturate ? UInt32(topExponent + bias) : nan
-        }
+        if qexp > topExponent { return overflowCode(negative: false, infiniteInput: false) }
         return UInt32(qexp + bias)
     }
 
