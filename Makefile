@@ -13,8 +13,12 @@ deps:
 build: deps
 	$(SWIFT) build $(RELEASE) --product attnprec
 
+# Until the study runner exists, the main job runs what exists: the format table, the
+# certification of the exact reference on the first variant, and the format benchmark.
 study: build
-	$(BIN) run
+	$(BIN) formats list
+	$(BIN) reference certify --variant linear
+	$(BIN) bench formats
 
 test: deps
 	$(SWIFT) build $(RELEASE) --product attnprec

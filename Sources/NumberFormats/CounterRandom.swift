@@ -36,6 +36,31 @@ public struct CounterRandom: Hashable, Sendable {
         return x
     }
 
+    /// `bits(index + j)` for j = 0…7.
+    @inlinable @inline(__always)
+    public func bits8(_ index: Int) -> SIMD8<UInt32> {
+        let lo0 = UInt32(truncatingIfNeeded: index)
+        if lo0 > UInt32.max - 7 {  // the eight indices straddle a multiple of 2^32
+            return SIMD8((0..<8).map { bits(index + $0) })
+        }
+        let lanes = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)
+        let hi = UInt32(truncatingIfNeeded: index >> 32)
+        var x = CounterRandom.lowbias32(SIMD8(repeating: lo0) &+ lanes ^ SIMD8(repeating: key0))
+        x = CounterRandom.lowbias32(x &+ SIMD8(repeating: key1 ^ (hi &* 0x9E37_79B9)))
+        return x
+    }
+
+    @inlinable @inline(__always)
+    public static func lowbias32(_ v: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        var x = v
+        x ^= x &>> SIMD8(repeating: 16)
+        x = x &* SIMD8(repeating: 0x21f0_aaad)
+        x ^= x &>> SIMD8(repeating: 15)
+        x = x &* SIMD8(repeating: 0x735a_2d97)
+        x ^= x &>> SIMD8(repeating: 15)
+        return x
+    }
+
     @inlinable @inline(__always)
     public static func lowbias32(_ v: UInt32) -> UInt32 {
         var x = v

@@ -150,7 +150,7 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         var parts = [name]
         let defaults = FormatSpec.familyDefaults(name)
         if let g = granularity, g != defaults?.granularity { parts.append(g.description) }
-        if let r = scaleRule, r != defaults?.scaleRule { parts.append(r.description) }
+        if let r = scaleRule, r != (defaults?.scaleRule ?? .absmax) { parts.append(r.description) }
         if case .integer(_, .asymmetric) = element { parts.append("asym") }
         if rounding != .nearestEven { parts.append(rounding.description) }
         let defaultOverflow = FormatSpec(
@@ -172,7 +172,7 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         let count = max(1, shape.reduce(1, *))
         let layout = ScaleLayout(shape: shape, granularity: g)
         var scaleBits = Double(scaleStorageBits)
-        if case .integer(let b, .asymmetric) = element { scaleBits += Double(b) }  // zero point
+        if case .integer(_, .asymmetric) = element { scaleBits += 32 }  // the fp32 minimum
         var total = Double(layout.scaleCount) * scaleBits
         if case .nvfp4(true) = scaleRule { total += 32 }
         return elementBits + total / Double(count)

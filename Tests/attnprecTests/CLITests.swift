@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+@testable import Workloads
+
+/// Runs the built `attnprec` binary (it sits beside the test bundle) and checks its output.
+struct CLI {
+    static var binary: String {
+        var dir = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("attnprec").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/attnprec").path
+    }
+
+    static func run(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o
+        p.standardError = e
+        try p.run()
+        let out = o.fileHandleForReading.readDataToEndOfFile()
+        let err = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    static func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("attnprec-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+}
+
+@Suite struct FormatsCLITests {
+    @Test func listAndShow() throws {
+        let list = try CLI.run(["formats", "list"])
+        #expect(list.code == 0)
+        #expect(list.out.contains("float8_e4m3fn") && list.out.contains("| 448 ") && list.out.contains("mxfp4"))
+        let show = try CLI.run(["formats", "show", "e5m2"])
+        #expect(show.code == 0 && show.out.contains("max finite: 57344") && show.out.contains("2^-16"))
+        let bad = try CLI.run(["formats", "show", "e4m3/sideways"])
+        #expect(bad.code == 2)
+        #expect(bad.err.hasPrefix("attnprec: unknown part 'sideways'") && bad.err.split(separator: "\n").count == 1)
+    }
+
+    @Test func quantizeValuesCodesAndScales() throws {
+        let dir = try CLI.tempDir()
+        let x: [Float] = (0..<64).map { Float($0) * 0.37 - 9 } + [464, 465, -1e9, 0]
+        try NPY.write(path: "\(dir)/x.npy", shape: [2, 34], float32: x)
+        let r = try CLI.run(["formats", "quantize", "--format", "e4m3", "--overflow", "ieee", "\(dir)/x.npy", "\(dir)/y.npy"])
+        #expect(r.code == 0, "\(r.err)")
+        guard case .float32(let y) = try NPY.read(path: "\(dir)/y.npy").data else { Issue.record("dtype"); return }
+        #expect(y[64] == 448 && y[65].isNaN && y[66].isNaN && y[67] == 0)
+        let c = try CLI.run(["formats", "quantize", "--format", "e4m3", "--codes", "\(dir)/x.npy", "\(dir)/c.npy"])
+        #expect(c.code == 0)
+        let codes = try NPY.read(path: "\(dir)/c.npy")
+        #expect(codes.descr == "|u1" && codes.shape == [2, 34])
+        guard case .uint8(let cv) = codes.data else { Issue.record("dtype"); return }
+        #expect(cv[64] == 0x7E && cv[65] == 0x7E && cv[66] == 0xFE)  // saturate by default for 8-bit
+        let m = try CLI.run(["formats", "quantize", "--format", "mxfp4", "--codes", "\(dir)/x.npy", "\(dir)/m.npy"])
+        #expect(m.code == 0)
+        let scales = try NPY.read(path: "\(dir)/m.scales.npy")
+        #expect(scales.descr == "|u1" && scales.shape == [2, 2])
+        let h = try CLI.run(["formats", "quantize", "--format", "bf16", "--codes", "\(dir)/x.npy", "\(dir)/h.npy"])
+        let hd = try NPY.read(path: "\(dir)/h.npy").descr
+        #expect(h.code == 0 && hd == "<u2")
+        let s1 = try CLI.run(["formats", "quantize", "--format", "bf16/stochastic", "--seed", "4", "\(dir)/x.npy", "\(dir)/s1.npy"])
+        let s2 = try CLI.run(["formats", "quantize", "--format", "bf16", "--rounding", "stochastic", "--seed", "4", "\(dir)/x.npy", "\(dir)/s2.npy"])
+        #expect(s1.code == 0 && s2.code == 0)
+        let d1 = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/s1.npy"))
+        let d2 = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/s2.npy"))
+        #expect(d1 == d2)
+    }
+
+    @Test func badInputExitsTwoWithOneLineAndNoOutput() throws {
+        let dir = try CLI.tempDir()
+        try NPY.write(path: "\(dir)/x.npy", shape: [3], float32: [1, 2, 3])
+        try Data("not an array".utf8).write(to: URL(fileURLWithPath: "\(dir)/bad.npy"))
+        try NPY.write(path: "\(dir)/u.npy", shape: [3], uint8: [1, 2, 3])
+        let cases: [([String], String)] = [
+            (["--format", "e9m9", "\(dir)/x.npy", "\(dir)/o.npy"], "unknown format 'e9m9'"),
+            (["--format", "e4m3/per-tokn", "\(dir)/x.npy", "\(dir)/o.npy"], "unknown part 'per-tokn'"),
+            (["--format", "e4m3", "--rounding", "sideways", "\(dir)/x.npy", "\(dir)/o.npy"], "--rounding"),
+            (["--format", "e4m3", "--overflow", "wrap", "\(dir)/x.npy", "\(dir)/o.npy"], "--overflow"),
+            (["--format", "e4m3", "\(dir)/missing.npy", "\(dir)/o.npy"], "missing.npy: cannot read"),
+            (["--format", "e4m3", "\(dir)/bad.npy", "\(dir)/o.npy"], "bad.npy: not a .npy file"),
+            (["--format", "e4m3", "\(dir)/u.npy", "\(dir)/o.npy"], "is not a float"),
+            (["--format", "e4m3", "\(dir)/x.npy", "/proc/attnprec-no/o.npy"], "o.npy: cannot write"),
+            (["--format", "int4/group:2", "--codes", "\(dir)/x.npy", "\(dir)/o.npy"], "multiple of 2"),
+        ]
+        for (args, fragment) in cases {
+            let r = try CLI.run(["formats", "quantize"] + args)
+            #expect(r.code == 2, "\(args)")
+            #expect(r.err.contains(fragment), "\(args): \(r.err)")
+            #expect(r.err.split(separator: "\n").count == 1, "\(args): \(r.err)")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !["x.npy", "bad.npy", "u.npy"].contains($0) }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+        let usage = try CLI.run(["formats", "quantize", "--nope"])
+        #expect(usage.code == 2)
+    }
+
+    @Test func earlierResultsSurviveAFailedWrite() throws {
+        let dir = try CLI.tempDir()
+        try NPY.write(path: "\(dir)/x.npy", shape: [32], float32: (0..<32).map { Float($0) })
+        #expect(try CLI.run(["formats", "quantize", "--format", "mxfp4", "\(dir)/x.npy", "\(dir)/o.npy"]).code == 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/o.npy"))
+        try FileManager.default.createDirectory(atPath: "\(dir)/o.scales.npy.tmp.blocker", withIntermediateDirectories: true)
+        let bad = try CLI.run(["formats", "quantize", "--format", "mxfp4/nope", "\(dir)/x.npy", "\(dir)/o.npy"])
+        #expect(bad.code == 2)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/o.npy")) == before)
+    }
+}
