@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import Workloads
+
+@Suite struct GeneratorTests {
+    @Test func anyPositionRegeneratesIdentically() {
+        let g = InputGenerator(seed: 42, stream: "k", dimension: 64)
+        let forward = (0..<50).map { g.row(head: 3, position: $0) }
+        for t in (0..<50).reversed() { #expect(g.row(head: 3, position: t) == forward[t]) }
+        #expect(g.row(head: 3, position: 1_000_000) == g.row(head: 3, position: 1_000_000))
+        #expect(g.row(head: 3, position: 0) != g.row(head: 4, position: 0))
+        #expect(g.row(head: 3, position: 0) != InputGenerator(seed: 43, stream: "k", dimension: 64).row(head: 3, position: 0))
+        #expect(g.row(head: 3, position: 0) != InputGenerator(seed: 42, stream: "v", dimension: 64).row(head: 3, position: 0))
+    }
+
+    @Test func gaussianMomentsAndFloat32Values() {
+        let g = InputGenerator(seed: 1, stream: "q", dimension: 128)
+        var s = 0.0, s2 = 0.0, n = 0.0
+        for t in 0..<400 {
+            for x in g.row(head: 0, position: t) {
+                #expect(Double(Float(x)) == x)
+                s += x; s2 += x * x; n += 1
+            }
+        }
+        #expect(abs(s / n) < 0.02)
+        #expect(abs(s2 / n - 1) < 0.03)
+    }
+
+    @Test func l2NormalisedRows() {
+        let g = InputGenerator(seed: 1, stream: "k", dimension: 128, l2Normalized: true, float32Representable: false)
+        for t in 0..<20 {
+            let r = g.row(head: 0, position: t)
+            #expect(abs(r.reduce(0) { $0 + $1 * $1 } - 1) < 1e-14)
+        }
+    }
+
+    @Test func sparseOutliersAppearAtTheirRate() {
+        let g = InputGenerator(seed: 5, stream: "k", dimension: 1000, distribution: .sparseOutliers(probability: 0.01, scale: 10))
+        var big = 0
+        for t in 0..<20 { big += g.row(head: 0, position: t).filter { abs($0) > 6 }.count }
+        // 20000 draws × 0.01 × P(|N(0,101)| > 6) ≈ 110; plain N(0,1) contributes ~0.
+        #expect(big > 60 && big < 180, "\(big)")
+    }
+
+    @Test func channelOutliersAreStablePerHead() {
+        let g = InputGenerator(seed: 5, stream: "k", dimension: 64, distribution: .channelOutliers(count: 2, minFactor: 20, maxFactor: 20))
+        var energy = [Double](repeating: 0, count: 64)
+        for t in 0..<200 { for (i, x) in g.row(head: 0, position: t).enumerated() { energy[i] += x * x } }
+        let sorted = energy.sorted(by: >)
+        #expect(sorted[1] > 100 * sorted[2] || sorted[0] > 100 * sorted[1])
+    }
+
+    @Test func gateSchedules() {
+        #expect(GateSchedule.retnet.constantDecay(head: 0) == 1 - 1.0 / 32)
+        #expect(GateSchedule.constant(0.99).constantDecay(head: 7) == 0.99)
+        #expect(GateSchedule.none.constantDecay(head: 0) == nil)
+        let m = GateSchedule.mamba()
+        let p = m.rawParameters(seed: 0, head: 1)!
+        #expect(p.aLog >= 0 && p.aLog <= log(16.0) + 1e-6)
+        let dt = log1p(exp(p.dtBias))
+        #expect(dt > 0.0009 && dt < 0.11)
+        #expect(m.rawParameters(seed: 0, head: 1)! == p)
+        let l = lightningLogDecay(head: 0, heads: 64, layer: 0, layers: 80)
+        #expect(l < 0 && l > -1)
+    }
+
+    @Test func studentTHasHeavierTails() {
+        let g = InputGenerator(seed: 9, stream: "v", dimension: 1000, distribution: .studentT(dof: 3))
+        var big = 0
+        for t in 0..<10 { big += g.row(head: 0, position: t).filter { abs($0) > 5 }.count }
+        #expect(big > 20)  // N(0,1) would give ~0 of 10^4
+    }
+}
