@@ -37,7 +37,7 @@ public struct CounterRandom: Hashable, Sendable {
     }
 
     /// `bits(index + j)` for j = 0…7.
-    @inlinable @inline(__always)
+    @_transparent
     public func bits8(_ index: Int) -> SIMD8<UInt32> {
         let lo0 = UInt32(truncatingIfNeeded: index)
         if lo0 > UInt32.max - 7 {  // the eight indices straddle a multiple of 2^32
@@ -50,7 +50,7 @@ public struct CounterRandom: Hashable, Sendable {
         return x
     }
 
-    @inlinable @inline(__always)
+    @_transparent
     public static func lowbias32(_ v: SIMD8<UInt32>) -> SIMD8<UInt32> {
         var x = v
         x ^= x &>> SIMD8(repeating: 16)

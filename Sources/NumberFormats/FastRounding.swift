@@ -65,7 +65,7 @@ public struct FastElementKernel: Sendable {
     ) {
         let n = min(input.count, output.count)
         guard n > 0, let src = input.baseAddress, let dst = output.baseAddress else { return }
-        runScaled(src, dst, count: n, scale: 1, random: random, offset: offset, scaled: false)
+        runScaled(src, dst, count: n, scale: 1, random: random, offset: offset, scaled: false, VectorConstants(self))
     }
 
     /// `output[i] = round(input[i] / scale) · scale` for `count` elements (no overlap).
@@ -74,38 +74,37 @@ public struct FastElementKernel: Sendable {
         _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count n: Int, scale s: Float,
         random: CounterRandom, offset: Int
     ) {
-        runScaled(src, dst, count: n, scale: s, random: random, offset: offset, scaled: true)
+        runScaled(src, dst, count: n, scale: s, random: random, offset: offset, scaled: true, VectorConstants(self))
     }
 
     @inlinable
     func runScaled(
         _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count n: Int, scale s: Float,
-        random: CounterRandom, offset: Int, scaled: Bool
+        random: CounterRandom, offset: Int, scaled: Bool, _ c: VectorConstants
     ) {
         switch (mode, scaled) {
-        case (0, false): loop(src, dst, n, s, random, offset, mode: 0, scaled: false)
-        case (0, true): loop(src, dst, n, s, random, offset, mode: 0, scaled: true)
-        case (1, false): loop(src, dst, n, s, random, offset, mode: 1, scaled: false)
-        case (1, true): loop(src, dst, n, s, random, offset, mode: 1, scaled: true)
-        case (2, false): loop(src, dst, n, s, random, offset, mode: 2, scaled: false)
-        case (2, true): loop(src, dst, n, s, random, offset, mode: 2, scaled: true)
-        case (3, false): loop(src, dst, n, s, random, offset, mode: 3, scaled: false)
-        case (3, true): loop(src, dst, n, s, random, offset, mode: 3, scaled: true)
-        case (4, false): loop(src, dst, n, s, random, offset, mode: 4, scaled: false)
-        case (4, true): loop(src, dst, n, s, random, offset, mode: 4, scaled: true)
-        case (5, false): loop(src, dst, n, s, random, offset, mode: 5, scaled: false)
-        case (5, true): loop(src, dst, n, s, random, offset, mode: 5, scaled: true)
-        case (_, false): loop(src, dst, n, s, random, offset, mode: 6, scaled: false)
-        default: loop(src, dst, n, s, random, offset, mode: 6, scaled: true)
+        case (0, false): loop(src, dst, n, s, random, offset, mode: 0, scaled: false, c)
+        case (0, true): loop(src, dst, n, s, random, offset, mode: 0, scaled: true, c)
+        case (1, false): loop(src, dst, n, s, random, offset, mode: 1, scaled: false, c)
+        case (1, true): loop(src, dst, n, s, random, offset, mode: 1, scaled: true, c)
+        case (2, false): loop(src, dst, n, s, random, offset, mode: 2, scaled: false, c)
+        case (2, true): loop(src, dst, n, s, random, offset, mode: 2, scaled: true, c)
+        case (3, false): loop(src, dst, n, s, random, offset, mode: 3, scaled: false, c)
+        case (3, true): loop(src, dst, n, s, random, offset, mode: 3, scaled: true, c)
+        case (4, false): loop(src, dst, n, s, random, offset, mode: 4, scaled: false, c)
+        case (4, true): loop(src, dst, n, s, random, offset, mode: 4, scaled: true, c)
+        case (5, false): loop(src, dst, n, s, random, offset, mode: 5, scaled: false, c)
+        case (5, true): loop(src, dst, n, s, random, offset, mode: 5, scaled: true, c)
+        case (_, false): loop(src, dst, n, s, random, offset, mode: 6, scaled: false, c)
+        default: loop(src, dst, n, s, random, offset, mode: 6, scaled: true, c)
         }
     }
 
     @_transparent @usableFromInline
     func loop(
         _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ s: Float,
-        _ random: CounterRandom, _ offset: Int, mode: Int32, scaled: Bool
+        _ random: CounterRandom, _ offset: Int, mode: Int32, scaled: Bool, _ c: VectorConstants
     ) {
-        let c = VectorConstants(self)
         let sv = SIMD8<Float>(repeating: s)
         var i = 0
         while i + 8 <= n {
@@ -113,7 +112,8 @@ public struct FastElementKernel: Sendable {
             if scaled { x = x / sv }
             var rnd = SIMD8<UInt32>()
             if mode == 6 { rnd = random.bits8(offset &+ i) }
-            var y = unsafeBitCast(vector(unsafeBitCast(x, to: SIMD8<UInt32>.self), random: rnd, mode: mode, c), to: SIMD8<Float>.self)
+            let xb = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+            var y = unsafeBitCast(vectorFixed(xb, random: rnd, mode: mode, c), to: SIMD8<Float>.self)
             if scaled { y = y * sv }
             UnsafeMutableRawPointer(dst + i).storeBytes(of: y, as: SIMD8<Float>.self)
             i += 8
@@ -140,6 +140,21 @@ public struct FastElementKernel: Sendable {
         @usableFromInline let randomShift: SIMD8<UInt32>
         @usableFromInline let negZeroAllowed: SIMDMask<SIMD8<Int32>>
         @usableFromInline let flush: SIMDMask<SIMD8<Int32>>
+        // Constant-shift rounding (deterministic modes).
+        @usableFromInline let shift: SIMD8<UInt32>
+        @usableFromInline let lowMask: SIMD8<UInt32>
+        @usableFromInline let halfBit: SIMD8<UInt32>
+        @usableFromInline let unitBit: SIMD8<UInt32>
+        @usableFromInline let noRounding: Bool
+        @usableFromInline let flushSubnormals: Bool
+        @usableFromInline let keepNegativeZero: Bool
+        @usableFromInline let hasSubnormalRange: Bool
+        @usableFromInline let minNormalTarget: SIMD8<UInt32>
+        @usableFromInline let quantum: SIMD8<Float>
+        @usableFromInline let inverseQuantum: SIMD8<Float>
+        @usableFromInline let srLeft: SIMD8<UInt32>
+        @usableFromInline let srRight: SIMD8<UInt32>
+        @usableFromInline let subDropBase: SIMD8<UInt32>
 
         @inlinable init(_ k: FastElementKernel) {
             targetMin = SIMD8(repeating: k.targetMinBiased)
@@ -154,7 +169,115 @@ public struct FastElementKernel: Sendable {
             randomShift = SIMD8(repeating: k.randomShift)
             negZeroAllowed = SIMDMask(repeating: k.keepNegativeZero)
             flush = SIMDMask(repeating: k.flush)
+            let sh = UInt32(bitPattern: k.dropBase)
+            shift = SIMD8(repeating: sh)
+            lowMask = SIMD8(repeating: sh == 0 ? 0 : (UInt32(1) << sh) - 1)
+            halfBit = SIMD8(repeating: sh == 0 ? 0 : UInt32(1) << (sh - 1))
+            unitBit = SIMD8(repeating: UInt32(1) << sh)
+            noRounding = sh == 0
+            flushSubnormals = k.flush
+            keepNegativeZero = k.keepNegativeZero
+            hasSubnormalRange = k.targetMinBiased > 1
+            minNormalTarget = SIMD8(repeating: k.minNormalBits)
+            let qexp = Int(k.targetMinBiased) - 127 - Int(k.m)
+            quantum = SIMD8(repeating: Float(sign: .plus, exponent: qexp, significand: 1))
+            inverseQuantum = SIMD8(repeating: Float(sign: .plus, exponent: -qexp, significand: 1))
+            // Stochastic, normal range: the R random bits land just below the kept bits.
+            let rbits = 32 - Int(k.randomShift)
+            if k.mode == 6 && sh > 0 {
+                // (rnd << 32−R) >> 32−s places an R-bit number at bits [s−R, s).
+                srLeft = SIMD8(repeating: UInt32(32 - rbits))
+                srRight = SIMD8(repeating: UInt32(32 - Int(sh)))
+            } else {
+                srLeft = SIMD8(repeating: 0)
+                srRight = SIMD8(repeating: 31)
+            }
+            subDropBase = SIMD8(repeating: UInt32(bitPattern: k.dropBase &+ k.targetMinBiased))
         }
+    }
+
+    /// Eight elements at once for the deterministic modes, without variable shifts or lane
+    /// conversions: in the target's normal range the significand is rounded on the bits with a
+    /// constant shift (carries into the exponent are correct rounding); in its subnormal
+    /// range the value is scaled to units of the least subnormal (exact: a power of two) and
+    /// rounded there with the 2^23 magic-number trick. Same results as `element`.
+    @_transparent @usableFromInline
+    func vectorFixed(_ xb: SIMD8<UInt32>, random: SIMD8<UInt32>, mode: Int32, _ c: VectorConstants) -> SIMD8<UInt32> {
+        typealias U = SIMD8<UInt32>
+        typealias F = SIMD8<Float>
+        let zero = U(repeating: 0)
+        let one = U(repeating: 1)
+        let sign = xb & U(repeating: 0x8000_0000)
+        let a = xb & U(repeating: 0x7FFF_FFFF)
+        let negative = sign .!= zero
+        // Normal range: round the bits.
+        var t: U
+        if c.noRounding {
+            t = a
+        } else {
+            switch mode {
+            case 0: t = a &+ (c.halfBit &- one) &+ ((a &>> c.shift) & one)
+            case 1: t = a &+ c.halfBit
+            case 2: t = a
+            case 3: t = a &+ c.lowMask.replacing(with: zero, where: negative)
+            case 4: t = a &+ zero.replacing(with: c.lowMask, where: negative)
+            case 6:
+                // Add the random bits aligned below the kept ones, then truncate.
+                let rb = random & c.randomMask
+                t = a &+ ((rb &<< c.srLeft) &>> c.srRight)
+            default:
+                // Set the last kept bit when inexact: adding it to an even last bit.
+                let bump = zero.replacing(with: c.unitBit, where: (a & c.lowMask) .!= zero)
+                t = a &+ (bump & ~a)
+            }
+            t = t & ~c.lowMask
+        }
+        var mb = t
+        if c.hasSubnormalRange {
+            // Subnormal range: y = |x| / q < 2^m, rounded to an integer.
+            let magic = F(repeating: 8_388_608)  // 2^23
+            let y = unsafeBitCast(a, to: F.self) * c.inverseQuantum
+            let ne = (y + magic) - magic  // nearest-even (the FPU's mode)
+            let fz = ne.replacing(with: ne - F(repeating: 1), where: ne .> y)  // floor = trunc (y ≥ 0)
+            let cl = ne.replacing(with: ne + F(repeating: 1), where: ne .< y)  // ceil
+            var r: F
+            switch mode {
+            case 0: r = ne
+            case 1: r = fz.replacing(with: fz + F(repeating: 1), where: y - fz .>= F(repeating: 0.5))
+            case 2: r = fz
+            case 3: r = cl.replacing(with: fz, where: negative)
+            case 4: r = fz.replacing(with: cl, where: negative)
+            case 5:
+                let evenLast = (unsafeBitCast(fz + magic, to: U.self) & one) .== zero
+                let odd = fz.replacing(with: fz + F(repeating: 1), where: evenLast)
+                r = fz.replacing(with: odd, where: fz .!= y)
+            default:
+                // Stochastic: the dropped fraction y − ⌊y⌋ cut to the random bits, read off
+                // the bits of the input (d = bits dropped at this exponent, up to 2^8).
+                let e = a &>> U(repeating: 23)
+                let eEff = e.replacing(with: one, where: e .== zero)
+                let sig = (a & U(repeating: 0x007F_FFFF)) | U(repeating: 0x0080_0000).replacing(with: zero, where: e .== zero)
+                let d = c.subDropBase &- eEff  // ≥ dropBase inside the subnormal range
+                let thirtyTwo = U(repeating: 32)
+                let rem = sig & ((one &<< d) &- one).replacing(with: U(repeating: ~0), where: d .>= thirtyTwo)
+                let near = rem &<< (thirtyTwo &- d)
+                let far = (sig &>> (d &- thirtyTwo)).replacing(with: zero, where: d &- thirtyTwo .>= thirtyTwo)
+                let frac = near.replacing(with: far, where: d .> thirtyTwo)
+                let f = (frac &>> c.randomShift) &<< c.randomShift
+                let rr = (random & c.randomMask) &<< c.randomShift
+                r = fz.replacing(with: fz + F(repeating: 1), where: (f &+ rr) .< f)
+            }
+            let sub = unsafeBitCast(r * c.quantum, to: U.self)
+            mb = mb.replacing(with: sub, where: a .< c.minNormalTarget)
+        }
+        if c.flushSubnormals { mb = mb.replacing(with: zero, where: mb .< c.minNormal) }
+        let overflowValue = c.posOverflow.replacing(with: c.negOverflow, where: negative)
+        mb = mb.replacing(with: overflowValue, where: mb .> c.maxFinite)
+        let inf = U(repeating: 0x7F80_0000)
+        mb = mb.replacing(with: c.infIn, where: a .== inf)
+        mb = mb.replacing(with: U(repeating: 0x7FC0_0000), where: a .> inf)
+        if c.keepNegativeZero { return sign | mb }
+        return sign.replacing(with: zero, where: mb .== zero) | mb
     }
 
     /// Eight elements at once: the same arithmetic as `element`, with selects for branches.
@@ -310,14 +433,23 @@ extension FormatSpec {
         // Pass 1: absolute maxima as bit patterns (integer order is float order for |x|).
         var amaxBits = [UInt32](repeating: 0, count: count)
         src.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+            let absMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
             for r in 0..<rows {
                 for s in 0..<perRow {
                     let start = r * rowLength + s * segment
-                    let len = min(segment, rowLength - s * segment)
-                    var mx: UInt32 = 0
-                    for i in start..<start + len {
+                    let end = start + min(segment, rowLength - s * segment)
+                    var m8 = SIMD8<UInt32>(repeating: 0)
+                    var i = start
+                    while i + 8 <= end {
+                        let v = UnsafeRawPointer(bits + i).loadUnaligned(as: SIMD8<UInt32>.self) & absMask
+                        m8 = m8.replacing(with: v, where: v .> m8)
+                        i += 8
+                    }
+                    var mx = m8.max()
+                    while i < end {
                         let a = bits[i] & 0x7FFF_FFFF
                         mx = a > mx ? a : mx
+                        i += 1
                     }
                     amaxBits[r * perRow + s] = mx
                 }
@@ -328,6 +460,18 @@ extension FormatSpec {
             let mx = amaxBits.max() ?? 0
             tensorScale = mx >= 0x7F80_0000 ? .nan : (mx == 0 ? 1 : Float(bitPattern: mx) / Float(448.0 * 6.0))
             side.tensorScale = tensorScale
+        }
+        let constants = FastElementKernel.VectorConstants(kernel)
+        let fastRule: FastScaleRule
+        var nvfp4ScaleValues: [Float] = []
+        switch (scaleRule, element) {
+        case (.mx(.floor)?, .float(let f)): fastRule = .mxFloor(emax: f.maxExponent)
+        case (.absmax?, .float(let f)): fastRule = .absmax(maxFinite: Float(f.maxFinite))
+        case (.nvfp4?, _):
+            let e4m3 = ElementRounder(format: .float8_e4m3fn, rounding: .nearestEven, overflow: .saturate)
+            nvfp4ScaleValues = (0..<256).map { e4m3.decode(UInt32($0)) }
+            fastRule = .nvfp4(e4m3)
+        default: fastRule = .generic
         }
         var scales = [Float](repeating: 1, count: count)
         var codes: [UInt8]? = nil
@@ -340,9 +484,27 @@ extension FormatSpec {
                 let k = r * perRow + s
                 let start = r * rowLength + s * segment
                 let len = min(segment, rowLength - s * segment)
-                let poisoned = amaxBits[k] >= 0x7F80_0000
-                let (scale, code) = computeScale(
-                    amax: Float(bitPattern: amaxBits[k]), poisoned: poisoned, tensorScale: tensorScale, lo: 0, hi: 0)
+                let bitsK = amaxBits[k]
+                let poisoned = bitsK >= 0x7F80_0000
+                let amax = Float(bitPattern: bitsK)
+                let scale: Float
+                var code: UInt8 = 0
+                switch fastRule {
+                case .mxFloor(let emax) where bitsK >= 0x0080_0000 && !poisoned:
+                    // Normal amax: floor(log2 amax) is its exponent field.
+                    let e = min(max(Int(bitsK >> 23) - 127 - emax, -127), 127)
+                    scale = e == -127 ? Float(bitPattern: 0x0040_0000) : Float(bitPattern: UInt32(e + 127) << 23)
+                    code = UInt8(e + 127)
+                case .absmax(let maxFinite) where !poisoned:
+                    let sc = amax / maxFinite
+                    scale = amax == 0 ? 1 : (sc > 0 ? sc : .leastNonzeroMagnitude)
+                case .nvfp4(let e4m3) where !poisoned && !tensorScale.isNaN:
+                    let c32 = e4m3.encode(amax / 6 / tensorScale)
+                    code = UInt8(c32)
+                    scale = nvfp4ScaleValues[Int(code)]
+                default:
+                    (scale, code) = computeScale(amax: amax, poisoned: poisoned, tensorScale: tensorScale, lo: 0, hi: 0)
+                }
                 scales[k] = scale
                 codes?[k] = code
                 var effective = scale
@@ -352,7 +514,8 @@ extension FormatSpec {
                 } else if effective == 0 {
                     for i in start..<start + len { dst[i] = 0 }
                 } else {
-                    kernel.runScaled(src + start, dst + start, count: len, scale: effective, random: random, offset: start)
+                    kernel.runScaled(src + start, dst + start, count: len, scale: effective, random: random, offset: start,
+                        scaled: true, constants)
                 }
             }
         }
@@ -360,4 +523,12 @@ extension FormatSpec {
         side.scaleCodes = codes
         return side
     }
+}
+
+@usableFromInline
+enum FastScaleRule {
+    case mxFloor(emax: Int)
+    case absmax(maxFinite: Float)
+    case nvfp4(ElementRounder)
+    case generic
 }

@@ -67,7 +67,7 @@ public enum FormatBenchmark {
     }
 
     /// Runs every case on `count` elements (rows of 128 channels), best of `repeats`.
-    public static func run(count: Int = 1 << 24, repeats: Int = 5, progress: (String) -> Void = { _ in }) -> [BenchResult] {
+    public static func run(count: Int = 1 << 24, repeats: Int = 5, only: String? = nil, progress: (String) -> Void = { _ in }) -> [BenchResult] {
         var input = [Float](repeating: 0, count: count)
         var output = [Float](repeating: 0, count: count)
         // Gaussian-like values over a range of magnitudes (counter-based, reproducible).
@@ -104,7 +104,7 @@ public enum FormatBenchmark {
         }
         progress(String(format: "memory copy: %.3f G elements/s", copyRate / 1e9))
         var results: [BenchResult] = []
-        for c in cases() {
+        for c in cases() where only.map({ c.name.contains($0) }) ?? true {
             let rate = best {
                 input.withUnsafeBufferPointer { src in
                     output.withUnsafeMutableBufferPointer { dst in

@@ -9,11 +9,12 @@ struct BenchFormats: ParsableCommand {
     @Option(name: .long, help: "Also write the results as JSON.") var json: String?
     @Option(name: .long, help: "Elements per run.") var count: Int = 1 << 24
     @Option(name: .long, help: "Runs per case (the best is kept).") var repeats: Int = 5
+    @Option(name: .long, help: "Only the cases whose name contains this text.") var only: String?
 
     func run() throws {
         guard count >= 128, count % 128 == 0 else { throw InputError("--count: expected a positive multiple of 128, got \(count)") }
         guard repeats >= 1 else { throw InputError("--repeats: expected at least 1, got \(repeats)") }
-        let results = FormatBenchmark.run(count: count, repeats: repeats)
+        let results = FormatBenchmark.run(count: count, repeats: repeats, only: only)
         var rows = [["case", "G elements/s", "memory copy G/s", "ratio", "target", "met"]]
         for r in results {
             rows.append([
