@@ -100,6 +100,50 @@ public struct FastElementKernel: Sendable {
         }
     }
 
+    /// Many equal-length groups, each with its own scale: `dst[i] = round(src[i] / s_g) · s_g`
+    /// for i in group g. The group length must be a multiple of 8 (no vector straddles two
+    /// groups). One mode dispatch for the whole tensor: the per-group cost is a broadcast.
+    @inlinable
+    public func runGroups(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, groups: Int, groupLength: Int,
+        scales: UnsafePointer<Float>, random: CounterRandom, offset: Int
+    ) {
+        precondition(groupLength % 8 == 0)
+        switch mode {
+        case 0: groupLoop(src, dst, groups, groupLength, scales, random, offset, mode: 0)
+        case 1: groupLoop(src, dst, groups, groupLength, scales, random, offset, mode: 1)
+        case 2: groupLoop(src, dst, groups, groupLength, scales, random, offset, mode: 2)
+        case 3: groupLoop(src, dst, groups, groupLength, scales, random, offset, mode: 3)
+        case 4: groupLoop(src, dst, groups, groupLength, scales, random, offset, mode: 4)
+        case 5: groupLoop(src, dst, groups, groupLength, scales, random, offset, mode: 5)
+        default: groupLoop(src, dst, groups, groupLength, scales, random, offset, mode: 6)
+        }
+    }
+
+    @_transparent @usableFromInline
+    func groupLoop(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ groups: Int, _ groupLength: Int,
+        _ scales: UnsafePointer<Float>, _ random: CounterRandom, _ offset: Int, mode: Int32
+    ) {
+        let c = VectorConstants(self)
+        var base = 0
+        for g in 0..<groups {
+            let sv = SIMD8<Float>(repeating: scales[g])
+            var i = base
+            let end = base + groupLength
+            while i < end {
+                let x = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) / sv
+                var rnd = SIMD8<UInt32>()
+                if mode == 6 { rnd = random.bits8(offset &+ i) }
+                let y = unsafeBitCast(
+                    vectorFixed(unsafeBitCast(x, to: SIMD8<UInt32>.self), random: rnd, mode: mode, c), to: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: y * sv, as: SIMD8<Float>.self)
+                i += 8
+            }
+            base = end
+        }
+    }
+
     @_transparent @usableFromInline
     func loop(
         _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ s: Float,
@@ -473,6 +517,10 @@ extension FormatSpec {
             fastRule = .nvfp4(e4m3)
         default: fastRule = .generic
         }
+        // Equal groups of a multiple of 8 that tile every row: one pass over the tensor.
+        let grouped = segment % 8 == 0 && rowLength % segment == 0
+        var effectiveScales = [Float](repeating: 1, count: grouped ? count : 0)
+        var zeroGroups: [Int] = []
         var scales = [Float](repeating: 1, count: count)
         var codes: [UInt8]? = nil
         switch scaleRule {
@@ -509,7 +557,10 @@ extension FormatSpec {
                 codes?[k] = code
                 var effective = scale
                 if case .nvfp4 = scaleRule { effective = scale * tensorScale }
-                if effective.isNaN {
+                if grouped {
+                    effectiveScales[k] = effective
+                    if effective == 0 { zeroGroups.append(k) }
+                } else if effective.isNaN {
                     for i in start..<start + len { dst[i] = .nan }
                 } else if effective == 0 {
                     for i in start..<start + len { dst[i] = 0 }
@@ -517,6 +568,14 @@ extension FormatSpec {
                     kernel.runScaled(src + start, dst + start, count: len, scale: effective, random: random, offset: start,
                         scaled: true, constants)
                 }
+            }
+        }
+        if grouped {
+            effectiveScales.withUnsafeBufferPointer { sp in
+                kernel.runGroups(src, dst, groups: count, groupLength: segment, scales: sp.baseAddress!, random: random, offset: 0)
+            }
+            for k in zeroGroups {  // a zero scale stores zeros (x/0 would be ±Inf)
+                for i in k * segment..<(k + 1) * segment { dst[i] = 0 }
             }
         }
         side.scales = scales
