@@ -14,6 +14,23 @@ enum SweepInputs {
     /// Every bfloat16 bit pattern, widened to binary32.
     static let bfloat16: [Float] = (0...UInt16.max).map { Float(bitPattern: UInt32($0) << 16) }
 
+    /// 2^16 binary32 bit patterns drawn uniformly (every exponent equally likely), and as many
+    /// binary64 values: a binary32 value with 29 random low bits appended, so that rounding
+    /// the binary64 through binary32 first would often give a different answer.
+    static let randomFloats: [Float] = {
+        let r = CounterRandom(seed: 0x5eed, role: "sweep-float")
+        return (0..<65536).map { Float(bitPattern: r.bits($0)) }
+    }()
+    static let randomDoubles: [Double] = {
+        let r = CounterRandom(seed: 0x5eed, role: "sweep-double")
+        return (0..<65536).map { i in
+            let x = Double(Float(bitPattern: r.bits(2 * i)))
+            guard x.isFinite && x != 0 else { return x }
+            let tail = UInt64(r.bits(2 * i + 1) & ((1 << 29) - 1))
+            return Double(bitPattern: x.bitPattern | tail)
+        }
+    }()
+
     /// Points around every boundary of the format: powers of two (binade edges), values of
     /// adjacent codes and the midpoints between them (all codes for small formats, the ends
     /// of each binade for large ones), the subnormal range, the overflow thresholds, each
@@ -92,7 +109,8 @@ let policyCombinations: [(OverflowPolicy, Bool)] = [(.ieee, false), (.saturate, 
 
 @Suite("Encode") struct EncodeTests {
     /// Every format × every deterministic mode × both overflow policies × flush on/off, on all
-    /// binary16 and bfloat16 patterns and the format's boundary grid, code for code against MPFR.
+    /// binary16 and bfloat16 patterns, the format's boundary grid and 2^17 random binary32 and
+    /// binary64 inputs, code for code against MPFR; binary32 inputs also as binary64.
     @Test(arguments: sweptFormats, deterministicModes)
     func agreesWithMPFR(_ format: ElementFormat, _ mode: RoundingMode) {
         let oracle = MPFROracle(format)
@@ -124,6 +142,8 @@ let policyCombinations: [(OverflowPolicy, Bool)] = [(.ieee, false), (.saturate, 
         for x in SweepInputs.bfloat16 { check(Double(x), asFloat: true) }
         for x in grid.floats { check(Double(x), asFloat: true) }
         for x in grid.doubles { check(x, asFloat: false) }
+        for x in SweepInputs.randomFloats { check(Double(x), asFloat: true) }
+        for x in SweepInputs.randomDoubles { check(x, asFloat: false) }
         #expect(failures.count == 0, "\(format) \(mode): \(failures)")
     }
 

@@ -25,9 +25,7 @@ struct ExhaustiveTests {
         let start = DispatchTime.now()
         let f = OracleFormat(format)
         let rounder = ElementRounder(format: format, rounding: .nearestEven, overflow: .ieee)
-        let table: [Double] =
-            format == .float32
-            ? [] : (0...f.maxMagnitudeCode).map { f.value(ofCode: $0) } + [f.firstBeyondMax]
+        let table = Self.table(f)
         let chunks = 256
         let chunkSize = UInt32(1 << 31) / UInt32(chunks)
         let results = UnsafeShared<Failures>(repeating: Failures(), count: chunks)
@@ -45,6 +43,12 @@ struct ExhaustiveTests {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         print("exhaustive \(format.name): 2^32 inputs, \(failures.count) mismatches, \(String(format: "%.1f", seconds)) s")
         #expect(failures.count == 0, "\(format): \(failures)")
+    }
+
+    /// The format's non-negative values in code order, then the first value past max finite
+    /// (empty for float32, whose check is the identity).
+    static func table(_ f: OracleFormat) -> [Double] {
+        f.format == .float32 ? [] : (0...f.maxMagnitudeCode).map { f.value(ofCode: $0) } + [f.firstBeyondMax]
     }
 
     /// Checks the magnitudes whose bit patterns are in `range`, and their negatives.
@@ -149,4 +153,46 @@ struct ExhaustiveTests {
 struct UnsafeBufferPointerBox: @unchecked Sendable {
     let buffer: UnsafeBufferPointer<Double>
     init(_ b: UnsafeBufferPointer<Double>) { buffer = b }
+}
+
+/// The exhaustive harness on slices, in every run: around 1, the binary32 subnormals, the
+/// format's min normal and max finite, Inf and the NaNs; and proof that it can fail.
+@Suite("Exhaustive slices") struct ExhaustiveSliceTests {
+    static func slices(_ f: OracleFormat) -> [Range<UInt32>] {
+        func around(_ v: Double) -> Range<UInt32> {
+            let b = Float(v).bitPattern
+            return (b > 1 << 17 ? b - (1 << 17) : 0)..<min(b + (1 << 17), 1 << 31)
+        }
+        return [0..<(1 << 16), around(1), around(f.minNormal), around(f.maxFinite), around(f.firstBeyondMax),
+                0x7F7F_0000..<0x7F81_0000, 0x7FFF_0000..<0x8000_0000]
+    }
+
+    @Test(arguments: ElementFormat.named)
+    func slicesAgree(_ format: ElementFormat) {
+        let f = OracleFormat(format)
+        let rounder = ElementRounder(format: format, rounding: .nearestEven, overflow: .ieee)
+        let table = ExhaustiveTests.table(f)
+        var failures = Failures()
+        table.withUnsafeBufferPointer { values in
+            for range in Self.slices(f) {
+                failures.merge(ExhaustiveTests.checkRange(range, f: f, rounder: rounder, values: values))
+            }
+        }
+        #expect(failures.count == 0, "\(format): \(failures)")
+    }
+
+    /// The same check, fed a rounder in another mode over [1, 2), must complain.
+    @Test(arguments: [RoundingMode.nearestAway, .towardZero, .toOdd])
+    func harnessRejectsAnotherMode(_ mode: RoundingMode) {
+        for format in [ElementFormat.float8_e4m3fn, .bfloat16, .float4_e2m1fn] {
+            let f = OracleFormat(format)
+            let wrong = ElementRounder(format: format, rounding: mode, overflow: .ieee)
+            let table = ExhaustiveTests.table(f)
+            let failures = table.withUnsafeBufferPointer { values in
+                ExhaustiveTests.checkRange(
+                    Float(1).bitPattern..<Float(2).bitPattern, f: f, rounder: wrong, values: values)
+            }
+            #expect(failures.count > 0, "\(format) \(mode)")
+        }
+    }
 }

@@ -37,12 +37,12 @@ import Testing
         for format in Self.formats {
             let oracle = MPFROracle(format)
             let f = oracle.f
-            for overflow in OverflowPolicy.allCases {
-                let r = ElementRounder(format: format, rounding: mode, overflow: overflow)
+            for (overflow, flush) in policyCombinations {
+                let r = ElementRounder(format: format, rounding: mode, overflow: overflow, flushSubnormals: flush)
                 for x in Self.inputs(f) {
                     if f.isE8M0 && (x < 0 || x < f.minNormal) { continue }  // checked in e8m0Stochastic
-                    let loWant = oracle.expected(oracle.round(x, .towardZero), mode: mode, overflow: overflow, flush: false)
-                    let hiWant = oracle.expected(oracle.awayFromZero(x), mode: mode, overflow: overflow, flush: false)
+                    let loWant = oracle.expected(oracle.round(x, .towardZero), mode: mode, overflow: overflow, flush: flush)
+                    let hiWant = oracle.expected(oracle.awayFromZero(x), mode: mode, overflow: overflow, flush: flush)
                     let up = oracle.stochasticUpCount(x, bits: bits)
                     for asFloat in [false, true] where !asFloat || Double(Float(x)) == x {
                         var ups: UInt64 = 0
@@ -62,7 +62,7 @@ import Testing
                         }
                         let wantUps = loWant == hiWant ? 0 : up
                         if ups != wantUps || ups + downs != 1 << bits {
-                            failures.add("\(format) \(overflow) \(x) \(asFloat ? "Float" : "Double"): \(ups) of 2^\(bits) rounded up, want \(wantUps)")
+                            failures.add("\(format) \(overflow) flush=\(flush) \(x) \(asFloat ? "Float" : "Double"): \(ups) of 2^\(bits) rounded up, want \(wantUps)")
                         }
                     }
                 }
