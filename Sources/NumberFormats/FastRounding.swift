@@ -489,7 +489,13 @@ extension FormatSpec {
                         m8 = m8.replacing(with: v, where: v .> m8)
                         i += 8
                     }
-                    var mx = m8.max()
+                    var h4 = m8.lowHalf
+                    let g4 = m8.highHalf
+                    h4 = h4.replacing(with: g4, where: g4 .> h4)
+                    var h2 = h4.lowHalf
+                    let g2 = h4.highHalf
+                    h2 = h2.replacing(with: g2, where: g2 .> h2)
+                    var mx = h2[0] > h2[1] ? h2[0] : h2[1]
                     while i < end {
                         let a = bits[i] & 0x7FFF_FFFF
                         mx = a > mx ? a : mx
@@ -507,14 +513,12 @@ extension FormatSpec {
         }
         let constants = FastElementKernel.VectorConstants(kernel)
         let fastRule: FastScaleRule
-        var nvfp4ScaleValues: [Float] = []
         switch (scaleRule, element) {
         case (.mx(.floor)?, .float(let f)): fastRule = .mxFloor(emax: f.maxExponent)
         case (.absmax?, .float(let f)): fastRule = .absmax(maxFinite: Float(f.maxFinite))
         case (.nvfp4?, _):
             let e4m3 = ElementRounder(format: .float8_e4m3fn, rounding: .nearestEven, overflow: .saturate)
-            nvfp4ScaleValues = (0..<256).map { e4m3.decode(UInt32($0)) }
-            fastRule = .nvfp4(e4m3)
+            fastRule = .nvfp4(FastElementKernel(e4m3)!)
         default: fastRule = .generic
         }
         // Equal groups of a multiple of 8 that tile every row: one pass over the tensor.
@@ -527,40 +531,108 @@ extension FormatSpec {
         case .mx, .pow2, .nvfp4: codes = [UInt8](repeating: 0, count: count)
         default: break
         }
+        // The scale of group k, one at a time (the vector pass below falls back to it).
+        func scalarScale(_ k: Int) -> (Float, UInt8) {
+            let bitsK = amaxBits[k]
+            let poisoned = bitsK >= 0x7F80_0000
+            let amax = Float(bitPattern: bitsK)
+            switch fastRule {
+            case .mxFloor(let emax) where bitsK >= 0x0080_0000 && !poisoned:
+                // Normal amax: floor(log2 amax) is its exponent field.
+                let e = min(max(Int(bitsK >> 23) - 127 - emax, -127), 127)
+                return (e == -127 ? Float(bitPattern: 0x0040_0000) : Float(bitPattern: UInt32(e + 127) << 23), UInt8(e + 127))
+            case .absmax(let maxFinite) where !poisoned:
+                let sc = amax / maxFinite
+                return (amax == 0 ? 1 : (sc > 0 ? sc : .leastNonzeroMagnitude), 0)
+            case .nvfp4(let e4m3) where !poisoned && !tensorScale.isNaN:
+                // E4M3 (saturating, nearest-even) of amax/6/t, and its code from its bits.
+                let scale = e4m3.element(amax / 6 / tensorScale, random: 0)
+                let b = scale.bitPattern
+                let e = Int(b >> 23)
+                return (scale, e >= 121 ? UInt8(((e - 120) << 3) | Int((b >> 20) & 7)) : UInt8(scale * 512))
+            default:
+                return computeScale(amax: amax, poisoned: poisoned, tensorScale: tensorScale, lo: 0, hi: 0)
+            }
+        }
+        if grouped {
+            // Eight groups at a time; lanes off the common path (poisoned, subnormal or zero
+            // amax) take the scalar rule.
+            let isNV: Bool = { if case .nvfp4 = scaleRule { return true } else { return false } }()
+            var nvConstants: FastElementKernel.VectorConstants? = nil
+            if case .nvfp4(let e4m3) = fastRule { nvConstants = FastElementKernel.VectorConstants(e4m3) }
+            var k = 0
+            while k + 8 <= count {
+                let b = UnsafeRawPointer(amaxBits.withUnsafeBufferPointer { $0.baseAddress! } + k).loadUnaligned(as: SIMD8<UInt32>.self)
+                var sv = SIMD8<Float>(repeating: 1)
+                var cv = SIMD8<UInt32>(repeating: 0)
+                var slow = b .>= SIMD8(repeating: 0x7F80_0000)
+                switch fastRule {
+                case .mxFloor(let emax):
+                    slow = slow .| (b .< SIMD8(repeating: 0x0080_0000))
+                    let e = unsafeBitCast(b &>> SIMD8(repeating: 23), to: SIMD8<Int32>.self) &- SIMD8(repeating: Int32(127 + emax))
+                    let low = e .<= SIMD8(repeating: -127)
+                    slow = slow .| low .| (e .> SIMD8(repeating: 127))
+                    let codes = unsafeBitCast(e &+ SIMD8(repeating: 127), to: SIMD8<UInt32>.self)
+                    sv = unsafeBitCast(codes &<< SIMD8(repeating: 23), to: SIMD8<Float>.self)
+                    cv = codes
+                case .absmax(let maxFinite):
+                    slow = slow .| (b .< SIMD8(repeating: 0x0080_0000))
+                    sv = unsafeBitCast(b, to: SIMD8<Float>.self) / SIMD8(repeating: maxFinite)
+                    slow = slow .| (sv .== SIMD8(repeating: 0))
+                case .nvfp4(let e4m3) where !tensorScale.isNaN:
+                    let raw = unsafeBitCast(b, to: SIMD8<Float>.self) / SIMD8(repeating: 6) / SIMD8(repeating: tensorScale)
+                    let q = e4m3.vectorFixed(unsafeBitCast(raw, to: SIMD8<UInt32>.self), random: SIMD8(), mode: 0, nvConstants!)
+                    sv = unsafeBitCast(q, to: SIMD8<Float>.self)
+                    let ex = q &>> SIMD8(repeating: 23)
+                    slow = slow .| (ex .< SIMD8(repeating: 121))  // zero or subnormal scale
+                    cv = ((ex &- SIMD8(repeating: 120)) &<< SIMD8(repeating: 3)) | ((q &>> SIMD8(repeating: 20)) & SIMD8(repeating: 7))
+                default:
+                    slow = SIMDMask(repeating: true)
+                }
+                // Common path: vector stores; rare lanes: the scalar rule.
+                let ev = isNV ? sv * SIMD8(repeating: tensorScale) : sv
+                scales.withUnsafeMutableBufferPointer {
+                    UnsafeMutableRawPointer($0.baseAddress! + k).storeBytes(of: sv, as: SIMD8<Float>.self)
+                }
+                effectiveScales.withUnsafeMutableBufferPointer {
+                    UnsafeMutableRawPointer($0.baseAddress! + k).storeBytes(of: ev, as: SIMD8<Float>.self)
+                }
+                if codes != nil {
+                    for j in 0..<8 { codes![k + j] = UInt8(truncatingIfNeeded: cv[j]) }
+                }
+                if any(slow) {
+                    for j in 0..<8 where slow[j] {
+                        let (scale, code) = scalarScale(k + j)
+                        scales[k + j] = scale
+                        codes?[k + j] = code
+                        let effective = isNV ? scale * tensorScale : scale
+                        effectiveScales[k + j] = effective
+                        if effective == 0 { zeroGroups.append(k + j) }
+                    }
+                }
+                k += 8
+            }
+            while k < count {
+                let (scale, code) = scalarScale(k)
+                scales[k] = scale
+                codes?[k] = code
+                let effective = isNV ? scale * tensorScale : scale
+                effectiveScales[k] = effective
+                if effective == 0 { zeroGroups.append(k) }
+                k += 1
+            }
+        } else {
         for r in 0..<rows {
             for s in 0..<perRow {
                 let k = r * perRow + s
                 let start = r * rowLength + s * segment
                 let len = min(segment, rowLength - s * segment)
-                let bitsK = amaxBits[k]
-                let poisoned = bitsK >= 0x7F80_0000
-                let amax = Float(bitPattern: bitsK)
-                let scale: Float
-                var code: UInt8 = 0
-                switch fastRule {
-                case .mxFloor(let emax) where bitsK >= 0x0080_0000 && !poisoned:
-                    // Normal amax: floor(log2 amax) is its exponent field.
-                    let e = min(max(Int(bitsK >> 23) - 127 - emax, -127), 127)
-                    scale = e == -127 ? Float(bitPattern: 0x0040_0000) : Float(bitPattern: UInt32(e + 127) << 23)
-                    code = UInt8(e + 127)
-                case .absmax(let maxFinite) where !poisoned:
-                    let sc = amax / maxFinite
-                    scale = amax == 0 ? 1 : (sc > 0 ? sc : .leastNonzeroMagnitude)
-                case .nvfp4(let e4m3) where !poisoned && !tensorScale.isNaN:
-                    let c32 = e4m3.encode(amax / 6 / tensorScale)
-                    code = UInt8(c32)
-                    scale = nvfp4ScaleValues[Int(code)]
-                default:
-                    (scale, code) = computeScale(amax: amax, poisoned: poisoned, tensorScale: tensorScale, lo: 0, hi: 0)
-                }
+                let (scale, code) = scalarScale(k)
                 scales[k] = scale
                 codes?[k] = code
                 var effective = scale
                 if case .nvfp4 = scaleRule { effective = scale * tensorScale }
-                if grouped {
-                    effectiveScales[k] = effective
-                    if effective == 0 { zeroGroups.append(k) }
-                } else if effective.isNaN {
+                if effective.isNaN {
                     for i in start..<start + len { dst[i] = .nan }
                 } else if effective == 0 {
                     for i in start..<start + len { dst[i] = 0 }
@@ -569,6 +641,7 @@ extension FormatSpec {
                         scaled: true, constants)
                 }
             }
+        }
         }
         if grouped {
             effectiveScales.withUnsafeBufferPointer { sp in
@@ -588,6 +661,6 @@ extension FormatSpec {
 enum FastScaleRule {
     case mxFloor(emax: Int)
     case absmax(maxFinite: Float)
-    case nvfp4(ElementRounder)
+    case nvfp4(FastElementKernel)
     case generic
 }
