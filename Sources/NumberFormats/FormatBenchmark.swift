@@ -60,7 +60,7 @@ public enum FormatBenchmark {
         for s in ["bfloat16/stochastic", "float16/stochastic", "float8_e4m3fn/stochastic", "float4_e2m1fn/stochastic"] {
             out.append(Case(name: s, spec: try! FormatSpec.parse(s), target: 2e9))
         }
-        for s in ["float8_e4m3fn/per-token", "float8_e4m3fn/block:128/pow2", "mxfp8_e4m3", "mxfp6_e2m3", "mxfp4", "nvfp4", "int8/per-token"] {
+        for s in ["float8_e4m3fn/per-token", "float8_e4m3fn/block:128/pow2", "mxfp8_e4m3", "mxfp6_e2m3", "mxfp4", "nvfp4", "mxint8", "int8/per-token", "int4/block:32"] {
             out.append(Case(name: s, spec: try! FormatSpec.parse(s), target: 1e9))
         }
         return out

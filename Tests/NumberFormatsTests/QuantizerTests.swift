@@ -169,8 +169,30 @@ import Testing
         }
     }
 
+    @Test func fastE8M0MatchesExactPath() throws {
+        var x = Self.probeValues()
+        x += [0x1p-127, 0x1.8p-127, 0x1.7fp-127, 0x1.0p-126, 0x1.8p0, 0x1.8p127, 0x1.fffffep127, 3.0e38, -2, 0x1p-149]
+        for spec in ["e8m0", "e8m0/ieee", "e8m0/nearest-away"] {
+            let s = try FormatSpec.parse(spec)
+            var fast = [Float](repeating: 0, count: x.count)
+            let side = x.withUnsafeBufferPointer { xp in fast.withUnsafeMutableBufferPointer { s.quantizeFast(xp, shape: [x.count], into: $0) } }
+            #expect(side != nil)
+            let r = s.elementRounder!
+            for i in 0..<x.count {
+                let want = r.round(x[i])
+                let ok = want.isNaN ? fast[i].isNaN : want.bitPattern == fast[i].bitPattern
+                if !ok {
+                    Issue.record("\(spec): x=\(x[i]) fast=\(fast[i]) exact=\(want)")
+                    return
+                }
+            }
+        }
+    }
+
     @Test(arguments: ["e4m3/per-token", "e4m3/block:128/pow2", "mxfp8_e4m3", "mxfp6_e3m2/ceil", "mxfp4/even", "nvfp4",
-        "nvfp4/no-tensor-scale", "bf16/stochastic", "e5m2/per-tensor/up", "e4m3/per-head/stochastic:7"])
+        "nvfp4/no-tensor-scale", "bf16/stochastic", "e5m2/per-tensor/up", "e4m3/per-head/stochastic:7",
+        "int8/per-token", "int4/block:32/nearest-away", "int8/per-head/toward-zero", "int2/per-token/round-to-odd",
+        "int8/per-token/up", "int4/per-token/down", "mxint8", "mxint8/ceil"])
     func fastScaledPathMatchesExactPath(spec: String) throws {
         let s = try FormatSpec.parse(spec)
         let rng = CounterRandom(seed: 11)
