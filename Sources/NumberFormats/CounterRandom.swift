@@ -4,9 +4,11 @@
 /// is carried from one element to the next, so the bits an element receives do not depend on
 /// how the work is split over threads or chunks, nor on the order elements are visited.
 ///
-/// The per-stream key is mixed with SplitMix64's finaliser; the per-element function is two
-/// rounds of Wellons' `lowbias32` permutation (each a bijection of UInt32) with the key's
-/// halves folded in between, cheap enough to vectorise (four 32-bit multiplies per element).
+/// The per-stream key is mixed with SplitMix64's finaliser. The per-element function is a
+/// bijection of the 32-bit counter: xor with one key half, multiply by the other (odd) half,
+/// then the second half of Wellons' `lowbias32` finaliser — two 32-bit multiplies, so eight
+/// lanes cost a few vector instructions. Different keys give different permutations, not
+/// shifted copies of one sequence.
 public struct CounterRandom: Hashable, Sendable {
     public let key0: UInt32
     public let key1: UInt32
@@ -31,8 +33,10 @@ public struct CounterRandom: Hashable, Sendable {
     public func bits(_ index: Int) -> UInt32 {
         let lo = UInt32(truncatingIfNeeded: index)
         let hi = UInt32(truncatingIfNeeded: index >> 32)
-        var x = CounterRandom.lowbias32(lo ^ key0)
-        x = CounterRandom.lowbias32(x &+ (key1 ^ (hi &* 0x9E37_79B9)))
+        var x = (lo ^ key0 ^ (hi &* 0x9E37_79B9)) &* (key1 | 1)
+        x ^= x >> 15
+        x = x &* 0x735a_2d97
+        x ^= x >> 15
         return x
     }
 
@@ -40,13 +44,15 @@ public struct CounterRandom: Hashable, Sendable {
     @_transparent
     public func bits8(_ index: Int) -> SIMD8<UInt32> {
         let lo0 = UInt32(truncatingIfNeeded: index)
-        if lo0 > UInt32.max - 7 {  // the eight indices straddle a multiple of 2^32
-            return SIMD8((0..<8).map { bits(index + $0) })
-        }
-        let lanes = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)
         let hi = UInt32(truncatingIfNeeded: index >> 32)
-        var x = CounterRandom.lowbias32(SIMD8(repeating: lo0) &+ lanes ^ SIMD8(repeating: key0))
-        x = CounterRandom.lowbias32(x &+ SIMD8(repeating: key1 ^ (hi &* 0x9E37_79B9)))
+        let lanes = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)
+        var x = ((SIMD8(repeating: lo0) &+ lanes) ^ SIMD8(repeating: key0 ^ (hi &* 0x9E37_79B9))) &* SIMD8(repeating: key1 | 1)
+        x ^= x &>> SIMD8(repeating: 15)
+        x = x &* SIMD8(repeating: 0x735a_2d97)
+        x ^= x &>> SIMD8(repeating: 15)
+        if lo0 > UInt32.max - 7 {  // the eight indices straddle a multiple of 2^32
+            for j in 0..<8 { x[j] = bits(index + j) }
+        }
         return x
     }
 

@@ -277,7 +277,7 @@ public struct FastElementKernel: Sendable {
             t = t & ~c.lowMask
         }
         var mb = t
-        if c.hasSubnormalRange {
+        if c.hasSubnormalRange && (mode != 6 || any(a .< c.minNormalTarget)) {
             // Subnormal range: y = |x| / q < 2^m, rounded to an integer.
             let magic = F(repeating: 8_388_608)  // 2^23
             let y = unsafeBitCast(a, to: F.self) * c.inverseQuantum
