@@ -1,0 +1,160 @@
+import ExactArithmetic
+import Workloads
+
+/// RWKV-7 "Goose" (x070), one head, decode form — the diagonal-plus-low-rank state update
+///
+///     S_t = (Diag(w_t) − (κ̂_t ⊙ a_t) κ̂_tᵀ) S_{t−1} + k'_t v_tᵀ,   o_t = S_tᵀ r_t   (no scale)
+///
+/// in our K×V layout (RWKV's code holds the transpose, V×K). Gates from raw parameters as the
+/// x070 inference code computes them: w = exp(−0.606531·σ(w_raw)) ∈ (0.545, 1) (the same as the
+/// training form exp(−exp(−softplus(−w_raw) − 0.5))), a = σ(a_raw), κ̂ = normalize(k ⊙ k_k),
+/// k' = k ⊙ (1 + (a − 1)·k_a). Raw w = per-channel bias (linear over `decayBias`) + N(0,1);
+/// raw a ~ N(0,1).
+///
+/// Step order as the CUDA kernel `wkv7` (per state element `s = s·w + sa·b + k·v`, read as
+/// s·w rounded, then two fused terms): sa = Sᵀ(−κ̂); S ← Diag(w) S; S ← S + (κ̂⊙a) saᵀ;
+/// S ← S + k' vᵀ; o = Sᵀ r. Store points: `q` (r), `k`, `v` on input, `decay` (w, or log w with
+/// `decayLog`), `state`, `output`.
+///
+/// Chunked form: not implemented (decode only).
+public struct RWKV7Config: Hashable, Sendable {
+    public var headDim: Int
+    public var head: Int
+    public var seed: UInt64
+    public var distribution: InputDistribution
+    /// Per-channel bias of the raw decay logits: channel 0 at the lower end (w ≈ 0.9985, near
+    /// 1), the last at the upper end (w ≈ 0.55, strong).
+    public var decayBias: ClosedRange<Double>
+    public var kk: Double
+    public var ka: Double
+    public var decayLog: Bool
+    public var outputFrom: LinearAttentionConfig.OutputSource
+
+    public init(
+        headDim: Int = 64, head: Int = 0, seed: UInt64 = 0, distribution: InputDistribution = .gaussian,
+        decayBias: ClosedRange<Double> = -6...4, kk: Double = 0.85, ka: Double = 1, decayLog: Bool = false,
+        outputFrom: LinearAttentionConfig.OutputSource = .registers
+    ) {
+        self.headDim = headDim
+        self.head = head
+        self.seed = seed
+        self.distribution = distribution
+        self.decayBias = decayBias
+        self.kk = kk
+        self.ka = ka
+        self.decayLog = decayLog
+        self.outputFrom = outputFrom
+    }
+
+    public static let roles: [Role] = [.q, .k, .v, .decay, .state, .output]
+
+    public func validate() throws {
+        if headDim < 1 || headDim > 4096 { throw VariantError("rwkv7: head_dim must be in 1...4096, got \(headDim)") }
+        if !(decayBias.lowerBound.isFinite && decayBias.upperBound.isFinite) { throw VariantError("rwkv7: decay_bias must be finite") }
+        if !(kk.isFinite && kk != 0) { throw VariantError("rwkv7: k_k must be finite and nonzero, got \(kk)") }
+        if !ka.isFinite { throw VariantError("rwkv7: k_a must be finite, got \(ka)") }
+    }
+}
+
+public final class RWKV7Decode<B: Backend>: SteppedRun {
+    public let config: RWKV7Config
+    public let backend: B
+    public let stores: StorePoints
+    public private(set) var position = -1
+    public let state: Tensor
+    public let output: Tensor
+    /// w_t of the last step (1×N).
+    public let decay: Tensor
+    let r: Tensor, k: Tensor, v: Tensor, wRaw: Tensor, aRaw: Tensor
+    let kappa: Tensor, b: Tensor, sa: Tensor, tmp: Tensor
+    let one: Tensor, minusOne: Tensor, decayScale: Tensor, kk: Tensor, ka: Tensor
+    let gens: [InputGenerator]
+    let bias: [Double]
+    var rows: [[Double]]
+
+    public init(config: RWKV7Config, backend: B, recipe: Recipe = .exact) throws {
+        try config.validate()
+        self.config = config
+        self.backend = backend
+        stores = StorePoints(recipe: recipe, seed: config.seed, head: config.head)
+        let N = config.headDim, be = backend
+        state = be.allocate(rows: N, cols: N)
+        output = be.allocate(N)
+        decay = be.allocate(N)
+        r = be.allocate(N); k = be.allocate(N); v = be.allocate(N)
+        wRaw = be.allocate(N); aRaw = be.allocate(N)
+        kappa = be.allocate(N); b = be.allocate(N); sa = be.allocate(N); tmp = be.allocate(N)
+        one = be.scalar(1); minusOne = be.scalar(-1); decayScale = be.scalar(-0.606531)
+        kk = be.scalar(config.kk); ka = be.scalar(config.ka)
+        gens = ["q", "k", "v", "gate", "a"].map {
+            InputGenerator(seed: config.seed, stream: $0, dimension: N, distribution: ["gate", "a"].contains($0) ? .gaussian : config.distribution)
+        }
+        let lo = config.decayBias.lowerBound, hi = config.decayBias.upperBound
+        bias = (0..<N).map { Double(Float(lo + (hi - lo) * Double($0) / Double(Swift.max(N - 1, 1)))) }
+        rows = Array(repeating: [Double](repeating: 0, count: N), count: 5)
+    }
+
+    public var tier: BackendTier { backend.tier }
+    public var outputCount: Int { config.headDim }
+    public var stateCount: Int { config.headDim * config.headDim }
+
+    public func step() {
+        position += 1
+        let t = position, h = config.head
+        for s in 0..<5 { rows[s].withUnsafeMutableBufferPointer { gens[s].fill($0, head: h, position: t) } }
+        for i in 0..<config.headDim { rows[3][i] = Double(Float(rows[3][i] + bias[i])) }
+        advance()
+    }
+
+    /// One step on given rows (replay): r, k, v, raw w, raw a. Throws on wrong lengths or a
+    /// non-finite raw gate; NaN in r/k/v propagates to the outputs.
+    public func step(r rr: [Double], k kr: [Double], v vr: [Double], wRaw w: [Double], aRaw ar: [Double]) throws {
+        let N = config.headDim
+        guard [rr, kr, vr, w, ar].allSatisfy({ $0.count == N }) else { throw VariantError("rwkv7: inputs: every row must have \(N) elements") }
+        if let i = (w + ar).firstIndex(where: { !$0.isFinite }) { throw VariantError("rwkv7: inputs: raw gate element \(i) is not finite at position \(position + 1)") }
+        position += 1
+        rows = [rr, kr, vr, w, ar]
+        advance()
+    }
+
+    func advance() {
+        let t = position, be = backend
+        be.load(r, rows[0]); be.load(k, rows[1]); be.load(v, rows[2]); be.load(wRaw, rows[3]); be.load(aRaw, rows[4])
+        stores.store(.q, r, on: be, step: t)
+        stores.store(.k, k, on: be, step: t)
+        stores.store(.v, v, on: be, step: t)
+        // w = exp(−0.606531·σ(w_raw)); the decay role sees w or log w.
+        be.apply(.sigmoid, decay, wRaw)
+        be.multiply(decay, decay, decayScale)
+        if config.decayLog {
+            stores.store(.decay, decay, on: be, step: t)
+            be.apply(.exp, decay, decay)
+        } else {
+            be.apply(.exp, decay, decay)
+            stores.store(.decay, decay, on: be, step: t)
+        }
+        // a = σ(a_raw); κ̂ = normalize(k ⊙ k_k); k' = k ⊙ (1 + (a − 1)·k_a).
+        be.apply(.sigmoid, aRaw, aRaw)
+        be.multiply(kappa, k, kk)
+        be.l2Normalize(kappa, eps: 0)
+        be.subtract(tmp, aRaw, one)
+        be.fma(tmp, tmp, ka, one)
+        be.multiply(k, k, tmp)
+        be.multiply(b, kappa, aRaw)
+        be.multiply(kappa, kappa, minusOne)
+        // sa = Sᵀ(−κ̂), then S ← Diag(w) S + b saᵀ + k' vᵀ.
+        be.matTvec(sa, state, kappa)
+        be.scaleRows(state, by: decay)
+        be.rank1(state, b, sa)
+        be.rank1(state, k, v)
+        if config.outputFrom == .stored { stores.store(.state, state, on: be, step: t) }
+        be.matTvec(output, state, r)
+        if config.outputFrom == .registers { stores.store(.state, state, on: be, step: t) }
+        stores.store(.output, output, on: be, step: t)
+    }
+
+    public func exportOutput(into out: MPFRArray) { backend.export(output, into: out, at: 0) }
+    public func exportState(into out: MPFRArray) { backend.export(state, into: out, at: 0) }
+    public func readOutput(into out: UnsafeMutableBufferPointer<Double>) { backend.read(output, into: out) }
+    public func readState(into out: UnsafeMutableBufferPointer<Double>) { backend.read(state, into: out) }
+}
