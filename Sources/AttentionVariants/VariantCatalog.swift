@@ -18,7 +18,7 @@ public enum VariantCatalog {
 
     public static let entries: [Entry] = [
         Entry(name: "linear", family: "linear", forms: ["recurrent"], roles: LinearAttentionConfig.roles),
-    ]
+    ] + DeltaCatalog.entries
 
     /// Every canonical name of DESIGN.md §4 (implemented or not), for error messages.
     public static let canonicalNames = [
@@ -63,6 +63,8 @@ public enum VariantCatalog {
             case .doubleDouble: return LinearAttentionDecode(config: linear, backend: DoubleDoubleBackend(), recipe: recipe)
             case .float32: return LinearAttentionDecode(config: linear, backend: Float32Backend(), recipe: recipe)
             }
+        case "deltanet", "gated_deltanet", "kda":
+            return try DeltaCatalog.makeRun(config: DeltaCatalog.defaultConfig(DeltaKind(rawValue: name)!), form: form, tier: tier, recipe: recipe)
         default:
             throw VariantError("variant '\(name)' has no run factory")
         }

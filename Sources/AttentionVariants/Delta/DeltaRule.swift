@@ -1,0 +1,332 @@
+import ExactArithmetic
+import Foundation
+import Workloads
+
+/// The delta-rule family (DESIGN.md §4): DeltaNet, Gated DeltaNet (Qwen3-Next), KDA (Kimi
+/// Linear).
+///
+///     DeltaNet:        S_t = (I − β_t k_t k_tᵀ) S_{t−1} + β_t k_t v_tᵀ
+///     Gated DeltaNet:  S_t = α_t (I − β_t k_t k_tᵀ) S_{t−1} + β_t k_t v_tᵀ,  α_t = exp(g_t) scalar
+///     KDA:             S_t = (I − β_t k_t k_tᵀ) Diag(α_t) S_{t−1} + β_t k_t v_tᵀ,  α_t ∈ (0,1]^K
+///     o_t = S_tᵀ (scale · q_t),  q, k L2-normalised in the kernel (eps 1e−6 inside the sqrt)
+///
+/// Gates come from raw parameters as the models compute them: g = −exp(A_log)·softplus(a + dt_bias)
+/// (KDA per channel, dt_bias per channel; with the safe gate g = lower·sigmoid(exp(A_log)·(a + dt_bias)),
+/// lower = −5), β = sigmoid(b) (2·sigmoid(b) with negative eigenvalues allowed).
+public enum DeltaKind: String, CaseIterable, Hashable, Sendable {
+    case deltanet
+    case gatedDeltaNet = "gated_deltanet"
+    case kda
+
+    /// Whether the decay is one value per channel (KDA) rather than one per token.
+    public var perChannelGate: Bool { self == .kda }
+    public var hasGate: Bool { self != .deltanet }
+}
+
+/// Where the decays of a delta-rule run come from.
+public enum DeltaGates: Hashable, Sendable, CustomStringConvertible {
+    /// No decay (DeltaNet).
+    case none
+    /// The same α ∈ (0, 1] for every token (and channel).
+    case constant(Double)
+    /// Model gates from raw parameters: A = exp(A_log) with A ~ U(aMin, aMax) per head; dt_bias
+    /// = softplus⁻¹(dt), dt log-uniform in [dtMin, dtMax] (per head for GDN, per channel for KDA;
+    /// Mamba's initialisation, which Qwen3-Next and Kimi Linear reuse); per-token logits
+    /// a_t ~ N(0, 1) from stream "gate".
+    case model(aMin: Double = 1, aMax: Double = 16, dtMin: Double = 0.001, dtMax: Double = 0.1)
+
+    /// Strong decays: α from ≈ 0.2 to ≈ 0.99.
+    public static let strong = DeltaGates.model(aMin: 1, aMax: 16, dtMin: 0.01, dtMax: 0.1)
+    /// Decays nearly 1: α ≈ 0.9999 … 0.99999 (bf16 cannot hold them: they round to 1).
+    public static let nearlyOne = DeltaGates.model(aMin: 1, aMax: 1.5, dtMin: 1e-5, dtMax: 1e-4)
+
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .constant(let a): return "constant(\(a))"
+        case .model(let a0, let a1, let d0, let d1): return "model(A=\(a0)..\(a1),dt=\(d0)..\(d1))"
+        }
+    }
+}
+
+/// How β is produced.
+public enum DeltaBeta: Hashable, Sendable {
+    /// β = sigmoid(b_t), b_t ~ N(0, 1) from stream "beta"; `negativeEigenvalues` doubles it (β ∈ (0, 2)).
+    case sigmoid(negativeEigenvalues: Bool = false)
+    /// The same β for every token: in (0, 1], or (0, 2) with negative eigenvalues allowed.
+    case constant(Double, negativeEigenvalues: Bool = false)
+}
+
+public struct DeltaRuleConfig: Hashable, Sendable {
+    public var kind: DeltaKind
+    public var keyDim: Int
+    public var valueDim: Int
+    public var head: Int
+    public var seed: UInt64
+    public var distribution: InputDistribution
+    public var gates: DeltaGates
+    public var beta: DeltaBeta
+    /// KDA's safe gate: g = lower·sigmoid(exp(A_log)·(a + dt_bias)) ∈ [lower, 0).
+    public var safeGate: Bool
+    public var safeGateLowerBound: Double
+    /// The `decay` role stores log α (what GDN/KDA kernels pass: never rounds to α = 1) when
+    /// true, α itself when false.
+    public var decayLog: Bool
+    /// nil: K^(−1/2).
+    public var scale: Double?
+    /// L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel).
+    public var l2NormalizeQK: Bool
+    public var outputFrom: LinearAttentionConfig.OutputSource
+    /// Keys k_t = row (t mod K) of the Sylvester Hadamard matrix / √K (K a power of two).
+    public var orthonormalKeys: Bool
+    /// Chunk length C of the chunked form.
+    public var chunkSize: Int
+    /// Total length of a chunked run, so the last chunk can be shorter than C (nil: every
+    /// chunk has C tokens).
+    public var tokens: Int?
+
+    public init(
+        kind: DeltaKind = .gatedDeltaNet, keyDim: Int = 64, valueDim: Int = 64, head: Int = 0, seed: UInt64 = 0,
+        distribution: InputDistribution = .gaussian, gates: DeltaGates? = nil, beta: DeltaBeta = .sigmoid(),
+        safeGate: Bool = false, safeGateLowerBound: Double = -5, decayLog: Bool = true, scale: Double? = nil,
+        l2NormalizeQK: Bool = true, outputFrom: LinearAttentionConfig.OutputSource = .registers,
+        orthonormalKeys: Bool = false, chunkSize: Int = 64, tokens: Int? = nil
+    ) {
+        self.kind = kind
+        self.keyDim = keyDim
+        self.valueDim = valueDim
+        self.head = head
+        self.seed = seed
+        self.distribution = distribution
+        self.gates = gates ?? (kind == .deltanet ? .none : .model())
+        self.beta = beta
+        self.safeGate = safeGate
+        self.safeGateLowerBound = safeGateLowerBound
+        self.decayLog = decayLog
+        self.scale = scale
+        self.l2NormalizeQK = l2NormalizeQK
+        self.outputFrom = outputFrom
+        self.orthonormalKeys = orthonormalKeys
+        self.chunkSize = chunkSize
+        self.tokens = tokens
+    }
+
+    public static let roles: [Role] = [.q, .k, .v, .state, .chunkState, .vNew, .triInverse, .decay, .beta, .output]
+    public static let recurrentRoles: [Role] = [.q, .k, .v, .state, .decay, .beta, .output]
+
+    /// Checks every field; the error names the field and what was expected.
+    public func validate() throws {
+        guard (1...4096).contains(keyDim) else { throw VariantError("key_dim: expected 1...4096, got \(keyDim)") }
+        guard (1...4096).contains(valueDim) else { throw VariantError("value_dim: expected 1...4096, got \(valueDim)") }
+        guard head >= 0 else { throw VariantError("head: expected ≥ 0, got \(head)") }
+        guard (1...4096).contains(chunkSize) else { throw VariantError("chunk_size: expected 1...4096, got \(chunkSize)") }
+        if let t = tokens, t < 1 { throw VariantError("tokens: expected ≥ 1, got \(t)") }
+        if orthonormalKeys && keyDim & (keyDim - 1) != 0 {
+            throw VariantError("orthonormal_keys: need a power-of-two key_dim, got \(keyDim)")
+        }
+        switch gates {
+        case .none:
+            if kind.hasGate { throw VariantError("gates: \(kind.rawValue) needs a decay (constant or model), got none") }
+        case .constant(let a):
+            if kind == .deltanet { throw VariantError("gates: deltanet has no decay, got constant(\(a))") }
+            guard a > 0 && a <= 1 else { throw VariantError("decay: expected α in (0, 1], got \(a)") }
+        case .model(let a0, let a1, let d0, let d1):
+            if kind == .deltanet { throw VariantError("gates: deltanet has no decay, got \(gates)") }
+            guard a0 > 0 && a1 >= a0 && a1.isFinite else { throw VariantError("gates: expected 0 < a_min ≤ a_max, got \(a0)..\(a1)") }
+            guard d0 > 0 && d1 >= d0 && d1.isFinite else { throw VariantError("gates: expected 0 < dt_min ≤ dt_max, got \(d0)..\(d1)") }
+        }
+        switch beta {
+        case .sigmoid: break
+        case .constant(let b, let negative):
+            guard b > 0 && (negative ? b < 2 : b <= 1) else {
+                throw VariantError("beta: expected β in \(negative ? "(0, 2) (negative eigenvalues allowed)" : "(0, 1]"), got \(b)")
+            }
+        }
+        if safeGate {
+            guard kind == .kda else { throw VariantError("safe_gate: only kda has the safe gate") }
+            guard safeGateLowerBound < 0 && safeGateLowerBound.isFinite else {
+                throw VariantError("safe_gate_lower_bound: expected a finite negative value, got \(safeGateLowerBound)")
+            }
+        }
+        if let s = scale, !(s.isFinite && s > 0) { throw VariantError("scale: expected a finite positive value, got \(s)") }
+    }
+
+    /// Number of gate values per token: 0 (no decay), 1 (GDN) or K (KDA).
+    public var gateWidth: Int {
+        if case .none = gates { return 0 }
+        return kind.perChannelGate ? keyDim : 1
+    }
+}
+
+/// Model presets: public shapes and gate schedules (weights are not needed: inputs are synthetic).
+public struct DeltaPreset: Hashable, Sendable {
+    public var name: String
+    public var kind: DeltaKind
+    public var keyDim: Int
+    public var valueDim: Int
+    public var keyHeads: Int
+    public var valueHeads: Int
+    public var gates: DeltaGates
+    public var safeGate: Bool
+
+    /// Qwen3-Next-80B-A3B linear-attention layers: 16 key heads, 32 value heads, K = V = 128;
+    /// A_log = log U(0, 16), dt_bias from dt ∈ [0.001, 0.1] (its Mamba-style initialisation).
+    public static let qwen3NextGDN = DeltaPreset(
+        name: "qwen3-next", kind: .gatedDeltaNet, keyDim: 128, valueDim: 128, keyHeads: 16, valueHeads: 32,
+        gates: .model(aMin: 1e-4, aMax: 16, dtMin: 0.001, dtMax: 0.1), safeGate: false)
+    /// Kimi Linear (48B-A3B) KDA layers: 32 heads, K = V = 128, per-channel gates.
+    public static let kimiLinearKDA = DeltaPreset(
+        name: "kimi-linear", kind: .kda, keyDim: 128, valueDim: 128, keyHeads: 32, valueHeads: 32,
+        gates: .model(aMin: 1, aMax: 16, dtMin: 0.001, dtMax: 0.1), safeGate: false)
+
+    public static let all = [qwen3NextGDN, kimiLinearKDA]
+
+    /// The configuration of value head `head` (key head head·keyHeads/valueHeads, GQA-style).
+    public func config(head: Int = 0, seed: UInt64 = 0) -> DeltaRuleConfig {
+        DeltaRuleConfig(kind: kind, keyDim: keyDim, valueDim: valueDim, head: head, seed: seed, gates: gates, safeGate: safeGate)
+    }
+}
+
+/// Generates and prepares the inputs of one token of a delta-rule head on a backend: q, k, v
+/// (stored through their roles, then L2-normalised, q scaled), the log-decay g and β (stored
+/// through `decay` and `beta`). Shared by the decode and chunked forms so both see the same
+/// values.
+final class DeltaTokenLoader<B: Backend> {
+    let config: DeltaRuleConfig
+    let backend: B
+    let stores: StorePoints
+    let qGen: InputGenerator, kGen: InputGenerator, vGen: InputGenerator
+    let gateGen: InputGenerator, betaGen: InputGenerator
+    var rowQ: [Double], rowK: [Double], rowV: [Double], rowGate: [Double], rowBeta: [Double]
+    let scale: Tensor, minusOne: Tensor
+    /// Raw gate parameters on the backend: −exp(A_log) (or exp(A_log) for the safe gate), dt_bias
+    /// (1 or K values), the safe gate's lower bound; or the constant log α.
+    let gateScale: Tensor?, dtBias: Tensor?, lowerBound: Tensor?, constantLogDecay: Tensor?
+    let constantBeta: Tensor?
+    let two: Tensor
+
+    init(config: DeltaRuleConfig, backend b: B, stores: StorePoints) {
+        self.config = config
+        backend = b
+        self.stores = stores
+        let K = config.keyDim, V = config.valueDim, G = max(config.gateWidth, 1)
+        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: K, distribution: config.distribution)
+        kGen = InputGenerator(seed: config.seed, stream: "k", dimension: K, distribution: config.distribution)
+        vGen = InputGenerator(seed: config.seed, stream: "v", dimension: V, distribution: config.distribution)
+        gateGen = InputGenerator(seed: config.seed, stream: "gate", dimension: G)
+        betaGen = InputGenerator(seed: config.seed, stream: "beta", dimension: 1)
+        rowQ = [Double](repeating: 0, count: K)
+        rowK = rowQ
+        rowV = [Double](repeating: 0, count: V)
+        rowGate = [Double](repeating: 0, count: G)
+        rowBeta = [0]
+        minusOne = b.scalar(-1)
+        two = b.scalar(2)
+        if let s = config.scale {
+            scale = b.scalar(s)
+        } else {
+            scale = b.scalar(Double(K))
+            b.apply(.rsqrt, scale, scale)
+        }
+        switch config.gates {
+        case .none:
+            gateScale = nil; dtBias = nil; lowerBound = nil; constantLogDecay = nil
+        case .constant(let a):
+            gateScale = nil; dtBias = nil; lowerBound = nil
+            let c = b.scalar(a)
+            b.apply(.log, c, c)
+            constantLogDecay = c
+        case .model(let aMin, let aMax, let dtMin, let dtMax):
+            constantLogDecay = nil
+            let raw = GateSchedule.mamba(aMin: aMin, aMax: aMax, dtMin: dtMin, dtMax: dtMax)
+                .rawParameters(seed: config.seed, head: config.head)!
+            let ga = b.scalar(raw.aLog)
+            b.apply(.exp, ga, ga)
+            if !config.safeGate { b.multiply(ga, ga, minusOne) }
+            gateScale = ga
+            let bias = b.allocate(G)
+            if config.kind.perChannelGate {
+                // dt_bias per channel (Kimi Linear): dt log-uniform in [dtMin, dtMax], softplus⁻¹.
+                let s = CounterStream(seed: config.seed, stream: "dt_bias", head: config.head, position: 0)
+                var values = [Double](repeating: 0, count: G)
+                for c in 0..<G {
+                    let dt = Foundation.exp(Foundation.log(dtMin) + (Foundation.log(dtMax) - Foundation.log(dtMin)) * s.uniform(c))
+                    values[c] = Double(Float(dt + Foundation.log(-Foundation.expm1(-dt))))
+                }
+                b.load(bias, values)
+            } else {
+                b.fill(bias, raw.dtBias)
+            }
+            dtBias = bias
+            lowerBound = config.safeGate ? b.scalar(config.safeGateLowerBound) : nil
+        }
+        if case .constant(let v, _) = config.beta { constantBeta = b.scalar(v) } else { constantBeta = nil }
+    }
+
+    /// Prepares token t into the given 1×K / 1×V / 1×gateWidth / 1×1 tensors: q becomes
+    /// scale·normalised q; `g` receives α (`asDecay`, the decode form) or log α (the chunked
+    /// form); nil when the variant has no decay.
+    func load(_ t: Int, q: Tensor, k: Tensor, v: Tensor, g: Tensor?, beta: Tensor, asDecay: Bool) {
+        let h = config.head, b = backend
+        rowQ.withUnsafeMutableBufferPointer { qGen.fill($0, head: h, position: t) }
+        if config.orthonormalKeys {
+            let K = config.keyDim
+            let r = 1 / Double(K).squareRoot(), row = t % K
+            for j in 0..<K { rowK[j] = (row & j).nonzeroBitCount % 2 == 0 ? r : -r }
+        } else {
+            rowK.withUnsafeMutableBufferPointer { kGen.fill($0, head: h, position: t) }
+        }
+        rowV.withUnsafeMutableBufferPointer { vGen.fill($0, head: h, position: t) }
+        b.load(q, rowQ); b.load(k, rowK); b.load(v, rowV)
+        stores.store(.q, q, on: b, step: t)
+        stores.store(.k, k, on: b, step: t)
+        stores.store(.v, v, on: b, step: t)
+        if config.l2NormalizeQK {
+            b.l2Normalize(q, eps: 1e-6)
+            b.l2Normalize(k, eps: 1e-6)
+        }
+        b.multiply(q, q, scale)
+        // β
+        if let c = constantBeta {
+            b.copy(beta, c)
+        } else {
+            rowBeta.withUnsafeMutableBufferPointer { betaGen.fill($0, head: h, position: t) }
+            b.load(beta, rowBeta)
+            b.apply(.sigmoid, beta, beta)
+            if case .sigmoid(true) = config.beta { b.multiply(beta, beta, two) }
+        }
+        stores.store(.beta, beta, on: b, step: t)
+        // g = log α
+        guard let g else { return }
+        if let c = constantLogDecay {
+            b.fill(g, 0)
+            b.add(g, g, c)
+        } else if let gateScale, let dtBias {
+            rowGate.withUnsafeMutableBufferPointer { gateGen.fill($0, head: h, position: t) }
+            b.load(g, rowGate)
+            b.add(g, g, dtBias)
+            if let lowerBound {
+                b.multiply(g, g, gateScale)
+                b.apply(.sigmoid, g, g)
+                b.multiply(g, g, lowerBound)
+            } else {
+                b.apply(.softplus, g, g)
+                b.multiply(g, g, gateScale)
+            }
+        }
+        if asDecay {
+            // Decode: α itself; the store sees log α or α as the recipe says.
+            if config.decayLog { stores.store(.decay, g, on: b, step: t) }
+            b.apply(.exp, g, g)
+            if !config.decayLog { stores.store(.decay, g, on: b, step: t) }
+        } else if stores.has(.decay) {
+            if config.decayLog {
+                stores.store(.decay, g, on: b, step: t)
+            } else {
+                b.apply(.exp, g, g)
+                stores.store(.decay, g, on: b, step: t)
+                b.apply(.log, g, g)
+            }
+        }
+    }
+}

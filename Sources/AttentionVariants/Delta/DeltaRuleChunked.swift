@@ -1,0 +1,238 @@
+import ExactArithmetic
+import Workloads
+
+/// One head of a delta-rule variant in its chunked (prefill) form: the UT transform of
+/// Yang et al. (2024, "Parallelizing Linear Transformers with the Delta Rule over Sequence
+/// Length"), with the gated extension of FLA's chunk_gated_delta_rule / chunk_kda. Per chunk of
+/// n ≤ C tokens, γ = the inclusive cumulative sum of the log-decays g inside the chunk:
+///
+///     A_ij = β_i e^{γ_i−γ_j} k_iᵀk_j  (i > j)        KDA: β_i Σ_c k_ic e^{γ_ic−γ_jc} k_jc
+///     T    = (I + A)⁻¹                  forward substitution          store: tri_inverse
+///     W    = T diag(β) (e^γ ⊙ K),  U = T diag(β) V                  (gemm)
+///     Ŝ    = S                          per-chunk copy                store: chunk_state
+///     V_new = U − W Ŝ                                                 store: v_new
+///     O    = (Q ⊙ e^γ) Ŝ + (Q Kᵀ ⊙ e^{γ_i−γ_j} ⊙ [i ≥ j]) V_new
+///     S    ← e^{γ_n} S + (K ⊙ e^{γ_n−γ})ᵀ V_new                        store: state (chunk boundary)
+///
+/// The carried S stays at compute precision unless the recipe names `state` (as in FLA);
+/// W·S and Q·S read the stored copy Ŝ. Every product is a `gemm`, the inverse a forward
+/// substitution. KDA's intra-chunk products use sub-chunks of 16 rows with the decay split at
+/// the sub-chunk's first row (both factors ≤ 1, as in FLA), and the diagonal sub-blocks pair by
+/// pair.
+///
+/// The chunk of position t is computed when t is its first token (outputs are causal, so this
+/// changes nothing); the state at a position inside a chunk is formed on demand from the UT
+/// representation, S_r = e^{γ_r} S_0 + (K_{≤r} ⊙ e^{γ_r−γ})ᵀ V_new,≤r.
+public final class DeltaRuleChunked<B: Backend>: SteppedRun {
+    public let config: DeltaRuleConfig
+    public let backend: B
+    public let stores: StorePoints
+    public private(set) var position = -1
+
+    /// The carried K×V state after the last computed chunk.
+    public let state: Tensor
+    public let output: Tensor
+    let startState: Tensor, chunkState: Tensor, exportScratch: Tensor
+    let minusOne: Tensor
+    let loader: DeltaTokenLoader<B>
+    var workspaces: [Int: Workspace] = [:]
+    var current: Workspace?
+    var chunkStart = 0, chunkIndex = -1
+
+    static var subChunk: Int { 16 }
+
+    /// The per-chunk tensors for a chunk of n tokens (allocated once per distinct n: C and the tail).
+    final class Workspace {
+        let n: Int
+        let q, k, v, g, expG, beta, d, a, t, p, kb, kbg, qg, kd, vb, w, u, vNew, o: Tensor
+        let rowTmp, rowTmp2: Tensor
+        let left, leftQ, right: Tensor
+
+        init(n: Int, K: Int, V: Int, gateWidth: Int, backend b: B) {
+            self.n = n
+            let gw = max(gateWidth, 1)
+            q = b.allocate(rows: n, cols: K); k = b.allocate(rows: n, cols: K); v = b.allocate(rows: n, cols: V)
+            g = b.allocate(rows: n, cols: gw); expG = b.allocate(rows: n, cols: gw); beta = b.allocate(rows: n, cols: 1)
+            d = b.allocate(rows: n, cols: n); a = b.allocate(rows: n, cols: n)
+            t = b.allocate(rows: n, cols: n); p = b.allocate(rows: n, cols: n)
+            kb = b.allocate(rows: n, cols: K); kbg = b.allocate(rows: n, cols: K); qg = b.allocate(rows: n, cols: K)
+            kd = b.allocate(rows: n, cols: K); vb = b.allocate(rows: n, cols: V); w = b.allocate(rows: n, cols: K)
+            u = b.allocate(rows: n, cols: V); vNew = b.allocate(rows: n, cols: V); o = b.allocate(rows: n, cols: V)
+            rowTmp = b.allocate(K); rowTmp2 = b.allocate(K)
+            let bc = min(DeltaRuleChunked.subChunk, n)
+            left = b.allocate(rows: bc, cols: K); leftQ = b.allocate(rows: bc, cols: K); right = b.allocate(rows: n, cols: K)
+        }
+    }
+
+    public init(config: DeltaRuleConfig, backend: B, recipe: Recipe = .exact) throws {
+        try config.validate()
+        self.config = config
+        self.backend = backend
+        stores = StorePoints(recipe: recipe, seed: config.seed, head: config.head)
+        let K = config.keyDim, V = config.valueDim
+        state = backend.allocate(rows: K, cols: V)
+        startState = backend.allocate(rows: K, cols: V)
+        chunkState = backend.allocate(rows: K, cols: V)
+        exportScratch = backend.allocate(rows: K, cols: V)
+        output = backend.allocate(V)
+        minusOne = backend.scalar(-1)
+        loader = DeltaTokenLoader(config: config, backend: backend, stores: stores)
+    }
+
+    public var tier: BackendTier { backend.tier }
+    public var outputCount: Int { config.valueDim }
+    public var stateCount: Int { config.keyDim * config.valueDim }
+
+    func workspace(_ n: Int) -> Workspace {
+        if let w = workspaces[n] { return w }
+        let w = Workspace(n: n, K: config.keyDim, V: config.valueDim, gateWidth: config.gateWidth, backend: backend)
+        workspaces[n] = w
+        return w
+    }
+
+    public func step() {
+        position += 1
+        if current == nil || position == chunkStart + current!.n {
+            chunkStart = position
+            chunkIndex += 1
+            let n = config.tokens.map { min(config.chunkSize, max($0 - position, 1)) } ?? config.chunkSize
+            let w = workspace(n)
+            current = w
+            computeChunk(w)
+        }
+        let w = current!
+        backend.copy(output, w.o.row(position - chunkStart))
+        stores.store(.output, output, on: backend, step: position)
+    }
+
+    /// Loads the chunk's inputs and runs the UT transform; leaves O in `w.o` and S updated.
+    func computeChunk(_ w: Workspace) {
+        let b = backend, n = w.n
+        let hasGate = config.gateWidth > 0
+        for i in 0..<n {
+            loader.load(chunkStart + i, q: w.q.row(i), k: w.k.row(i), v: w.v.row(i),
+                        g: hasGate ? w.g.row(i) : nil, beta: w.beta.row(i), asDecay: false)
+        }
+        // γ: inclusive cumulative sum inside the chunk, in token order.
+        for i in 1..<max(n, 1) { b.add(w.g.row(i), w.g.row(i), w.g.row(i - 1)) }
+        b.apply(.exp, w.expG, w.g)
+        b.copy(w.kb, w.k)
+        b.scaleRows(w.kb, by: w.beta)
+        if config.kind.perChannelGate {
+            intraPerChannel(w)
+            b.multiply(w.kbg, w.kb, w.expG)
+            b.multiply(w.qg, w.q, w.expG)
+        } else {
+            // D_ij = e^{γ_i−γ_j} for j ≤ i (the strict upper part stays 0).
+            for i in 0..<n {
+                let row = Tensor(offset: w.d.offset + i * n, rows: 1, cols: i + 1)
+                b.subtract(row, Tensor(offset: w.g.offset, rows: 1, cols: i + 1), w.g.element(i))
+                b.multiply(row, row, minusOne)
+                b.apply(.exp, row, row)
+            }
+            b.gemm(w.a, w.kb, transposeA: false, w.k, transposeB: true, accumulate: false)
+            b.multiply(w.a, w.a, w.d)
+            b.gemm(w.p, w.q, transposeA: false, w.k, transposeB: true, accumulate: false)
+            b.multiply(w.p, w.p, w.d)
+            b.copy(w.kbg, w.kb)
+            b.scaleRows(w.kbg, by: w.expG)
+            b.copy(w.qg, w.q)
+            b.scaleRows(w.qg, by: w.expG)
+        }
+        // T = (I + A)⁻¹ by forward substitution on the identity.
+        b.fill(w.t, 0)
+        for i in 0..<n { b.fill(w.t.element(i, i), 1) }
+        b.solveUnitLower(w.a, w.t)
+        stores.store(.triInverse, w.t, on: b, step: chunkIndex)
+        b.gemm(w.w, w.t, transposeA: false, w.kbg, transposeB: false, accumulate: false)
+        b.copy(w.vb, w.v)
+        b.scaleRows(w.vb, by: w.beta)
+        b.gemm(w.u, w.t, transposeA: false, w.vb, transposeB: false, accumulate: false)
+        b.copy(chunkState, state)
+        stores.store(.chunkState, chunkState, on: b, step: chunkIndex)
+        b.gemm(w.vNew, w.w, transposeA: false, chunkState, transposeB: false, accumulate: false)
+        b.subtract(w.vNew, w.u, w.vNew)
+        stores.store(.vNew, w.vNew, on: b, step: chunkIndex)
+        b.gemm(w.o, w.qg, transposeA: false, chunkState, transposeB: false, accumulate: false)
+        b.gemm(w.o, w.p, transposeA: false, w.vNew, transposeB: false, accumulate: true)
+        b.copy(startState, state)
+        advanceState(state, to: n - 1, w)
+        stores.store(.state, state, on: b, step: chunkStart + n - 1)
+    }
+
+    /// s ← e^{γ_r} s + (K_{≤r} ⊙ e^{γ_r−γ})ᵀ V_new,≤r (s holds the chunk's start state).
+    func advanceState(_ s: Tensor, to r: Int, _ w: Workspace) {
+        let b = backend, rows = 0..<(r + 1)
+        let kd = w.kd.block(rows: rows, cols: 0..<config.keyDim)
+        if config.kind.perChannelGate {
+            b.scaleRows(s, by: w.expG.row(r))
+            for i in rows {
+                b.subtract(w.rowTmp, w.g.row(r), w.g.row(i))
+                b.apply(.exp, w.rowTmp, w.rowTmp)
+                b.multiply(w.kd.row(i), w.k.row(i), w.rowTmp)
+            }
+        } else {
+            b.scale(s, by: w.expG.element(r))
+            b.copy(kd, w.k.block(rows: rows, cols: 0..<config.keyDim))
+            b.scaleRows(kd, by: Tensor(offset: w.d.offset + r * w.n, rows: 1, cols: r + 1))
+        }
+        b.gemm(s, kd, transposeA: true, w.vNew.block(rows: rows, cols: 0..<config.valueDim), transposeB: false, accumulate: true)
+    }
+
+    /// KDA's A (strictly lower) and P (lower with diagonal): off-diagonal sub-blocks as one gemm
+    /// per sub-chunk with the decay split at its first row r, diagonal sub-blocks pair by pair.
+    func intraPerChannel(_ w: Workspace) {
+        let b = backend, n = w.n, K = config.keyDim, bc = Self.subChunk
+        var i0 = 0
+        while i0 < n {
+            let i1 = min(i0 + bc, n), m = i1 - i0
+            let gr = w.g.row(i0)
+            if i0 > 0 {
+                let left = w.left.block(rows: 0..<m, cols: 0..<K), leftQ = w.leftQ.block(rows: 0..<m, cols: 0..<K)
+                for i in i0..<i1 {
+                    b.subtract(w.rowTmp, w.g.row(i), gr)
+                    b.apply(.exp, w.rowTmp, w.rowTmp)
+                    b.multiply(left.row(i - i0), w.kb.row(i), w.rowTmp)
+                    b.multiply(leftQ.row(i - i0), w.q.row(i), w.rowTmp)
+                }
+                for j in 0..<i0 {
+                    b.subtract(w.rowTmp, gr, w.g.row(j))
+                    b.apply(.exp, w.rowTmp, w.rowTmp)
+                    b.multiply(w.right.row(j), w.k.row(j), w.rowTmp)
+                }
+                let right = w.right.block(rows: 0..<i0, cols: 0..<K)
+                b.gemm(w.a.block(rows: i0..<i1, cols: 0..<i0), left, transposeA: false, right, transposeB: true, accumulate: false)
+                b.gemm(w.p.block(rows: i0..<i1, cols: 0..<i0), leftQ, transposeA: false, right, transposeB: true, accumulate: false)
+            }
+            for i in i0..<i1 {
+                for j in i0...i {
+                    b.subtract(w.rowTmp, w.g.row(i), w.g.row(j))
+                    b.apply(.exp, w.rowTmp, w.rowTmp)
+                    if j < i {
+                        b.multiply(w.rowTmp2, w.kb.row(i), w.rowTmp)
+                        b.dot(w.a.element(i, j), w.rowTmp2, w.k.row(j))
+                    }
+                    b.multiply(w.rowTmp2, w.q.row(i), w.rowTmp)
+                    b.dot(w.p.element(i, j), w.rowTmp2, w.k.row(j))
+                }
+            }
+            i0 = i1
+        }
+    }
+
+    /// The state after the current position: the carried state at a chunk's last token,
+    /// otherwise formed from the chunk's UT representation.
+    func currentState() -> Tensor {
+        guard let w = current else { return state }
+        let r = position - chunkStart
+        if r == w.n - 1 { return state }
+        backend.copy(exportScratch, startState)
+        advanceState(exportScratch, to: r, w)
+        return exportScratch
+    }
+
+    public func exportOutput(into out: MPFRArray) { backend.export(output, into: out, at: 0) }
+    public func exportState(into out: MPFRArray) { backend.export(currentState(), into: out, at: 0) }
+    public func readOutput(into out: UnsafeMutableBufferPointer<Double>) { backend.read(output, into: out) }
+    public func readState(into out: UnsafeMutableBufferPointer<Double>) { backend.read(currentState(), into: out) }
+}
