@@ -18,7 +18,7 @@ public enum VariantCatalog {
 
     public static let entries: [Entry] = [
         Entry(name: "linear", family: "linear", forms: ["recurrent"], roles: LinearAttentionConfig.roles),
-    ] + DeltaCatalog.entries
+    ] + DeltaCatalog.entries + SoftmaxFamily.entries
 
     /// Every canonical name of DESIGN.md §4 (implemented or not), for error messages.
     public static let canonicalNames = [
@@ -65,6 +65,8 @@ public enum VariantCatalog {
             }
         case "deltanet", "gated_deltanet", "kda":
             return try DeltaCatalog.makeRun(config: DeltaCatalog.defaultConfig(DeltaKind(rawValue: name)!), form: form, tier: tier, recipe: recipe)
+        case _ where SoftmaxFamily.handles(name):
+            return try SoftmaxFamily.makeRun(variant: name, tier: tier, recipe: recipe)
         default:
             throw VariantError("variant '\(name)' has no run factory")
         }

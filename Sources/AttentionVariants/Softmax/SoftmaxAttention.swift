@@ -1,0 +1,314 @@
+import ExactArithmetic
+import NumberFormats
+import Workloads
+
+/// Multi-head softmax attention decoding with a growing KV cache: MHA, GQA, MQA, and SWA with
+/// sink tokens and a GPT-OSS sink logit (DESIGN.md §4).
+///
+/// Per token t every KV head appends k_t, v_t to its cache (store point: roles `k_cache`,
+/// `v_cache`, once per entry). At an evaluated position (`EvaluationSchedule`) each query head
+/// h of KV group g computes q̃ = scale·q_t once (scaled q, as kernels do), then streams the
+/// selected keys s in ascending order through an online softmax (running max, sum and
+/// accumulator at the backend's precision; `OnlineSoftmax`): score = q̃·k_s as an fma chain,
+/// m ← max(m, score), l ← l·e^{m_old−m} + e^{score−m}, acc ← acc·e^{m_old−m} + e^{score−m}·v_s;
+/// an optional sink logit joins the denominator only; o = acc / l (store point: `output`).
+///
+/// Exact keys and values are regenerated from the counter-based inputs whenever they are read;
+/// only a quantized cache keeps codes (`QuantizedRows`). Query heads of one group share each
+/// key load; per head the operation sequence is that of MHA, so GQA with repeated KV heads is
+/// bit-identical to MHA.
+public struct SoftmaxAttentionConfig: Hashable, Sendable {
+    /// Closed-form workloads for tests.
+    public enum ClosedForm: Hashable, Sendable {
+        /// Every key equals position 0's key: the output is the mean of the values.
+        case identicalKeys
+        /// The query is position 0's query at every position, and the key at `position` is
+        /// `factor`·q: its score dominates and the output is that value.
+        case spike(position: Int, factor: Double)
+    }
+
+    public var queryHeads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var valueDim: Int
+    /// SWA window W: keys in [t−W+1, t] (plus the sink tokens).
+    public var window: Int?
+    /// The first n tokens stay visible to every query (StreamingLLM sinks).
+    public var sinkTokens: Int
+    /// GPT-OSS-style sink logit added to the denominator only.
+    public var sinkLogit: Double?
+    /// nil: headDim^(−1/2), computed by the backend.
+    public var scale: Double?
+    public var seed: UInt64
+    public var distribution: InputDistribution
+    /// The keys' distribution when it differs (e.g. channel outliers).
+    public var keyDistribution: InputDistribution?
+    public var evaluation: EvaluationSchedule
+    /// Every KV head reads KV head 0's inputs (MHA with repeated heads, for tests).
+    public var repeatedKV: Bool
+    public var closedForm: ClosedForm?
+
+    public init(
+        queryHeads: Int = 1, kvHeads: Int = 1, headDim: Int = 64, valueDim: Int? = nil, window: Int? = nil,
+        sinkTokens: Int = 0, sinkLogit: Double? = nil, scale: Double? = nil, seed: UInt64 = 0,
+        distribution: InputDistribution = .gaussian, keyDistribution: InputDistribution? = nil,
+        evaluation: EvaluationSchedule = .certification, repeatedKV: Bool = false, closedForm: ClosedForm? = nil
+    ) {
+        self.queryHeads = queryHeads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.valueDim = valueDim ?? headDim
+        self.window = window
+        self.sinkTokens = sinkTokens
+        self.sinkLogit = sinkLogit
+        self.scale = scale
+        self.seed = seed
+        self.distribution = distribution
+        self.keyDistribution = keyDistribution
+        self.evaluation = evaluation
+        self.repeatedKV = repeatedKV
+        self.closedForm = closedForm
+    }
+
+    public static let roles: [Role] = [.q, .k, .v, .kCache, .vCache, .output]
+
+    /// Bad shapes as one-line errors naming the field.
+    public func validate() throws {
+        guard queryHeads >= 1 else { throw VariantError("query_heads: expected ≥ 1, got \(queryHeads)") }
+        guard kvHeads >= 1 else { throw VariantError("kv_heads: expected ≥ 1, got \(kvHeads)") }
+        guard queryHeads % kvHeads == 0 else {
+            throw VariantError("kv_heads: \(kvHeads) does not divide query_heads \(queryHeads)")
+        }
+        guard (1...65536).contains(headDim) else { throw VariantError("head_dim: expected 1...65536, got \(headDim)") }
+        guard (1...65536).contains(valueDim) else { throw VariantError("value_dim: expected 1...65536, got \(valueDim)") }
+        if let w = window, w <= 0 { throw VariantError("window: expected ≥ 1, got \(w)") }
+        guard sinkTokens >= 0 else { throw VariantError("sink_tokens: expected ≥ 0, got \(sinkTokens)") }
+        if let s = sinkLogit, !s.isFinite { throw VariantError("sink_logit: expected a finite number") }
+        if let s = scale, !(s.isFinite && s > 0) { throw VariantError("scale: expected a positive finite number") }
+    }
+
+    /// Cache bytes per token (all KV heads) under `recipe` (compute precision: 4-byte floats).
+    public func cacheBytesPerToken(recipe: Recipe) -> Double {
+        func bytes(_ role: Role, _ width: Int) -> Double {
+            guard let q = recipe[role] else { return 4 * Double(width) }
+            if let f = q as? FormatSpec { return f.bitsPerElement(shape: [groupRows(f), width]) * Double(width) / 8 }
+            return 4 * Double(width)
+        }
+        return Double(kvHeads) * (bytes(.kCache, headDim) + bytes(.vCache, valueDim))
+    }
+
+    func groupRows(_ f: FormatSpec) -> Int { if case .group(let n)? = f.granularity { return n } else { return 1 } }
+}
+
+/// Which cached positions one evaluated query reads (dense, windowed, or chosen by an indexer).
+public protocol KeySelector: AnyObject {
+    /// The positions ≤ t that KV head `kvHead` attends at position t, ascending, into `keys`.
+    func select(position t: Int, kvHead: Int, into keys: inout [Int])
+}
+
+/// Dense or sliding-window selection (with sink tokens).
+public final class WindowSelector: KeySelector {
+    public let window: Int?
+    public let sinkTokens: Int
+    public init(window: Int?, sinkTokens: Int) {
+        self.window = window
+        self.sinkTokens = sinkTokens
+    }
+
+    public func select(position t: Int, kvHead: Int, into keys: inout [Int]) {
+        keys.removeAll(keepingCapacity: true)
+        guard let w = window else {
+            keys.append(contentsOf: 0...t)
+            return
+        }
+        let sinks = min(sinkTokens, t + 1)
+        keys.append(contentsOf: 0..<sinks)
+        let start = max(sinks, t - w + 1)
+        if start <= t { keys.append(contentsOf: start...t) }
+    }
+}
+
+/// The rows of one KV stream (keys or values of one KV head): regenerated exactly from the
+/// counter-based inputs, or read from a quantized cache.
+struct KVRowSource {
+    let generator: InputGenerator
+    let streamHead: Int
+    let role: Role
+    var cache: QuantizedRows?
+}
+
+/// One layer of softmax attention (all heads) decoding on backend `B`.
+public final class SoftmaxDecode<B: Backend>: SteppedRun {
+    public let config: SoftmaxAttentionConfig
+    public let backend: B
+    public let recipe: Recipe
+    public private(set) var position = -1
+    public let selector: KeySelector
+
+    let group: Int
+    let qStores: [StorePoints], kvStores: [StorePoints]
+    var keys: [KVRowSource], values: [KVRowSource]
+    let qGen: InputGenerator
+    let qT: Tensor, qScaled: [Tensor], kT: Tensor, vT: Tensor, score: Tensor, scaleT: Tensor
+    let sinkT: Tensor?
+    let softmax: [OnlineSoftmax<B>]
+    public let output: Tensor
+    var rowQ: [Double], rowK: [Double], rowV: [Double], spikeQ: [Double]
+    var selected: [Int] = []
+    /// Keys read at the last evaluated position (per KV head 0), for tests and metrics.
+    public private(set) var lastSelection: [Int] = []
+
+    public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact, selector: KeySelector? = nil) throws {
+        try config.validate()
+        if let bad = recipe.roles.first(where: { !SoftmaxAttentionConfig.roles.contains($0) }) {
+            throw VariantError("recipe: role '\(bad.rawValue)' does not exist for softmax attention; its roles: \(SoftmaxAttentionConfig.roles.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.config = config
+        self.backend = backend
+        self.recipe = recipe
+        self.selector = selector ?? WindowSelector(window: config.window, sinkTokens: config.sinkTokens)
+        let H = config.queryHeads, G = config.kvHeads, d = config.headDim, dv = config.valueDim
+        group = H / G
+        qStores = (0..<H).map { StorePoints(recipe: recipe, seed: config.seed, head: $0) }
+        kvStores = (0..<G).map { StorePoints(recipe: recipe, seed: config.seed, head: $0) }
+        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: d, distribution: config.distribution)
+        let kGen = InputGenerator(seed: config.seed, stream: "k", dimension: d, distribution: config.keyDistribution ?? config.distribution)
+        let vGen = InputGenerator(seed: config.seed, stream: "v", dimension: dv, distribution: config.distribution)
+        func cache(_ role: Role, _ width: Int, _ g: Int) throws -> QuantizedRows? {
+            guard let q = recipe[role] else { return nil }
+            guard let spec = q as? FormatSpec else { throw VariantError("recipe: role '\(role.rawValue)' needs a format spec") }
+            do { return try QuantizedRows(spec: spec, role: role.rawValue, width: width, seed: config.seed, head: g) } catch let e as QuantizedRows.UnsupportedGranularity {
+                throw VariantError("recipe: \(e.description)")
+            }
+        }
+        keys = try (0..<G).map { g in
+            KVRowSource(generator: kGen, streamHead: config.repeatedKV ? 0 : g, role: .k, cache: try cache(.kCache, d, g))
+        }
+        values = try (0..<G).map { g in
+            KVRowSource(generator: vGen, streamHead: config.repeatedKV ? 0 : g, role: .v, cache: try cache(.vCache, dv, g))
+        }
+        qT = backend.allocate(d)
+        qScaled = (0..<H).map { _ in backend.allocate(d) }
+        kT = backend.allocate(d)
+        vT = backend.allocate(dv)
+        score = backend.allocate(1)
+        if let s = config.scale {
+            scaleT = backend.scalar(s)
+        } else {
+            scaleT = backend.scalar(Double(d))
+            backend.apply(.rsqrt, scaleT, scaleT)
+        }
+        sinkT = config.sinkLogit.map { backend.scalar($0) }
+        softmax = (0..<H).map { _ in OnlineSoftmax(backend: backend, valueCount: dv) }
+        output = backend.allocate(rows: H, cols: dv)
+        rowQ = [Double](repeating: 0, count: d)
+        rowK = rowQ
+        rowV = [Double](repeating: 0, count: dv)
+        spikeQ = rowQ
+        if case .spike(_, let factor)? = config.closedForm {
+            spikeQ = qGen.row(head: 0, position: 0).map { $0 * factor }
+        }
+    }
+
+    public var tier: BackendTier { backend.tier }
+    public var outputCount: Int { config.queryHeads * config.valueDim }
+    public var stateCount: Int { 0 }
+
+    /// cache_rel_err: ‖Ĉ − C‖/‖C‖ over the quantized key and value entries so far.
+    public var cacheRelativeError: Double {
+        var e = 0.0, n = 0.0
+        for c in keys.compactMap(\.cache) + values.compactMap(\.cache) {
+            e += c.errorSquares
+            n += c.normSquares
+        }
+        return n > 0 ? (e / n).squareRoot() : 0
+    }
+
+    /// Bytes the quantized caches hold now.
+    public var cacheBytes: Int { (keys.compactMap(\.cache) + values.compactMap(\.cache)).reduce(0) { $0 + $1.storedBytes } }
+
+    public func step() {
+        position += 1
+        let t = position
+        for g in 0..<config.kvHeads {
+            if keys[g].cache != nil {
+                loadExact(&keys[g], position: t, row: &rowK, into: kT, kvHead: g)
+                rowK.withUnsafeMutableBufferPointer { backend.read(kT, into: $0) }
+                rowK.withUnsafeBufferPointer { keys[g].cache!.append($0) }
+            }
+            if values[g].cache != nil {
+                loadExact(&values[g], position: t, row: &rowV, into: vT, kvHead: g)
+                rowV.withUnsafeMutableBufferPointer { backend.read(vT, into: $0) }
+                rowV.withUnsafeBufferPointer { values[g].cache!.append($0) }
+            }
+        }
+        if config.evaluation.contains(t) { evaluate(t) }
+    }
+
+    /// Loads the exact row of `position` (after its input role's rounding) into `tensor`.
+    func loadExact(_ src: inout KVRowSource, position s: Int, row: inout [Double], into tensor: Tensor, kvHead g: Int) {
+        var p = s
+        if src.role == .k, let cf = config.closedForm {
+            switch cf {
+            case .identicalKeys: p = 0
+            case .spike(let at, _) where s == at:
+                backend.load(tensor, spikeQ)
+                kvStores[g].store(.k, tensor, on: backend, step: s)
+                return
+            case .spike: break
+            }
+        }
+        row.withUnsafeMutableBufferPointer { src.generator.fill($0, head: src.streamHead, position: p) }
+        backend.load(tensor, row)
+        kvStores[g].store(src.role, tensor, on: backend, step: s)
+    }
+
+    /// Loads the row of `position` as the kernel reads it: dequantized, or exact.
+    func loadStored(_ src: inout KVRowSource, position s: Int, row: inout [Double], into tensor: Tensor, kvHead g: Int) {
+        if let c = src.cache {
+            row.withUnsafeMutableBufferPointer { c.read(row: s, into: $0) }
+            backend.load(tensor, row)
+        } else {
+            loadExact(&src, position: s, row: &row, into: tensor, kvHead: g)
+        }
+    }
+
+    /// Computes the outputs of every head at position t.
+    public func evaluate(_ t: Int) {
+        let b = backend
+        for g in 0..<config.kvHeads {
+            for h in g * group..<(g + 1) * group {
+                if case .spike? = config.closedForm {
+                    rowQ.withUnsafeMutableBufferPointer { qGen.fill($0, head: h, position: 0) }
+                } else {
+                    rowQ.withUnsafeMutableBufferPointer { qGen.fill($0, head: h, position: t) }
+                }
+                b.load(qT, rowQ)
+                qStores[h].store(.q, qT, on: b, step: t)
+                b.multiply(qScaled[h], qT, scaleT)
+                softmax[h].reset()
+            }
+            selector.select(position: t, kvHead: g, into: &selected)
+            if g == 0 { lastSelection = selected }
+            for s in selected {
+                loadStored(&keys[g], position: s, row: &rowK, into: kT, kvHead: g)
+                loadStored(&values[g], position: s, row: &rowV, into: vT, kvHead: g)
+                for h in g * group..<(g + 1) * group {
+                    b.dot(score, qScaled[h], kT)
+                    softmax[h].add(score: score, value: vT)
+                }
+            }
+            for h in g * group..<(g + 1) * group {
+                if let sinkT { softmax[h].addSink(logit: sinkT) }
+                let o = output.row(h)
+                softmax[h].finish(into: o)
+                qStores[h].store(.output, o, on: b, step: t)
+            }
+        }
+    }
+
+    public func exportOutput(into out: MPFRArray) { backend.export(output, into: out, at: 0) }
+    public func exportState(into out: MPFRArray) {}
+    public func readOutput(into out: UnsafeMutableBufferPointer<Double>) { backend.read(output, into: out) }
+    public func readState(into out: UnsafeMutableBufferPointer<Double>) {}
+}
