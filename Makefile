@@ -4,7 +4,7 @@
 SWIFT ?= swift
 NATIVE := -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DATTNPREC_NATIVE
 RELEASE := -c release $(NATIVE)
-BIN = $$($(SWIFT) build $(RELEASE) --show-bin-path)/attnprec
+BIN = $(shell $(SWIFT) build $(RELEASE) --show-bin-path 2>/dev/null)/attnprec
 
 .PHONY: deps build study test bench
 deps:

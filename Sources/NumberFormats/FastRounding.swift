@@ -172,9 +172,6 @@ public struct FastElementKernel: Sendable {
     /// Loop-invariant vectors (comparisons against scalars compile lane by lane).
     @usableFromInline
     struct VectorConstants {
-        @usableFromInline let targetMin: SIMD8<Int32>
-        @usableFromInline let dropBase: SIMD8<Int32>
-        @usableFromInline let qexpBias: SIMD8<Int32>
         @usableFromInline let maxFinite: SIMD8<UInt32>
         @usableFromInline let minNormal: SIMD8<UInt32>
         @usableFromInline let posOverflow: SIMD8<UInt32>
@@ -182,8 +179,6 @@ public struct FastElementKernel: Sendable {
         @usableFromInline let infIn: SIMD8<UInt32>
         @usableFromInline let randomMask: SIMD8<UInt32>
         @usableFromInline let randomShift: SIMD8<UInt32>
-        @usableFromInline let negZeroAllowed: SIMDMask<SIMD8<Int32>>
-        @usableFromInline let flush: SIMDMask<SIMD8<Int32>>
         // Constant-shift rounding (deterministic modes).
         @usableFromInline let shift: SIMD8<UInt32>
         @usableFromInline let lowMask: SIMD8<UInt32>
@@ -201,9 +196,6 @@ public struct FastElementKernel: Sendable {
         @usableFromInline let subDropBase: SIMD8<UInt32>
 
         @inlinable init(_ k: FastElementKernel) {
-            targetMin = SIMD8(repeating: k.targetMinBiased)
-            dropBase = SIMD8(repeating: k.dropBase)
-            qexpBias = SIMD8(repeating: 127 &+ k.m)
             maxFinite = SIMD8(repeating: k.maxFiniteBits)
             minNormal = SIMD8(repeating: k.minNormalBits)
             posOverflow = SIMD8(repeating: k.positiveOverflowBits)
@@ -211,8 +203,6 @@ public struct FastElementKernel: Sendable {
             infIn = SIMD8(repeating: k.infinityInBits)
             randomMask = SIMD8(repeating: k.randomMask)
             randomShift = SIMD8(repeating: k.randomShift)
-            negZeroAllowed = SIMDMask(repeating: k.keepNegativeZero)
-            flush = SIMDMask(repeating: k.flush)
             let sh = UInt32(bitPattern: k.dropBase)
             shift = SIMD8(repeating: sh)
             lowMask = SIMD8(repeating: sh == 0 ? 0 : (UInt32(1) << sh) - 1)
@@ -240,11 +230,13 @@ public struct FastElementKernel: Sendable {
         }
     }
 
-    /// Eight elements at once for the deterministic modes, without variable shifts or lane
-    /// conversions: in the target's normal range the significand is rounded on the bits with a
-    /// constant shift (carries into the exponent are correct rounding); in its subnormal
-    /// range the value is scaled to units of the least subnormal (exact: a power of two) and
-    /// rounded there with the 2^23 magic-number trick. Same results as `element`.
+    /// Eight elements at once, without lane conversions or mask-register logic: in the
+    /// target's normal range the significand is rounded on the bits with a constant shift
+    /// (carries into the exponent are correct rounding; stochastic rounding adds the random
+    /// bits just below the kept ones); in its subnormal range the value is scaled to units of
+    /// the least subnormal (exact: a power of two) and rounded there with the 2^23
+    /// magic-number trick (stochastic: the dropped fraction is read off the input's bits).
+    /// Same results as `element`, which a test checks for every format, mode and policy.
     @_transparent @usableFromInline
     func vectorFixed(_ xb: SIMD8<UInt32>, random: SIMD8<UInt32>, mode: Int32, _ c: VectorConstants) -> SIMD8<UInt32> {
         typealias U = SIMD8<UInt32>
@@ -322,65 +314,6 @@ public struct FastElementKernel: Sendable {
         mb = mb.replacing(with: U(repeating: 0x7FC0_0000), where: a .> inf)
         if c.keepNegativeZero { return sign | mb }
         return sign.replacing(with: zero, where: mb .== zero) | mb
-    }
-
-    /// Eight elements at once: the same arithmetic as `element`, with selects for branches.
-    @_transparent @usableFromInline
-    func vector(_ xb: SIMD8<UInt32>, random: SIMD8<UInt32>, mode: Int32, _ c: VectorConstants) -> SIMD8<UInt32> {
-        typealias U = SIMD8<UInt32>
-        typealias I = SIMD8<Int32>
-        let zero = U(repeating: 0)
-        let one = U(repeating: 1)
-        let sign = xb & U(repeating: 0x8000_0000)
-        let a = xb & U(repeating: 0x7FFF_FFFF)
-        let e = I(truncatingIfNeeded: a &>> U(repeating: 23))
-        let eEff = pointwiseMax(e, I(repeating: 1))
-        let extra = pointwiseMax(c.targetMin &- eEff, I(repeating: 0))
-        let dTrue = c.dropBase &+ extra
-        let d = pointwiseMin(dTrue, I(repeating: 25))
-        let du = U(truncatingIfNeeded: d)
-        let implicit = U(repeating: 0x0080_0000).replacing(with: zero, where: e .== I(repeating: 0))
-        let sig = (a & U(repeating: 0x007F_FFFF)) | implicit
-        let trunc = sig &>> du
-        let rem = sig & ((one &<< du) &- one)
-        let half = (one &<< du) &>> one
-        let odd = (trunc & one) .!= zero
-        let inexact = rem .!= zero
-        let negative = sign .!= zero
-        let up: SIMDMask<SIMD8<Int32>>
-        switch mode {
-        case 0: up = (rem .> half) .| ((rem .== half) .& odd .& inexact)
-        case 1: up = (rem .>= half) .& inexact
-        case 2: up = SIMDMask(repeating: false)
-        case 3: up = inexact .& .!negative
-        case 4: up = inexact .& negative
-        case 5: up = inexact .& .!odd
-        default:
-            let dt = U(truncatingIfNeeded: dTrue)
-            let thirtyTwo = U(repeating: 32)
-            let near = rem &<< (thirtyTwo &- dt)
-            let far = (sig &>> (dt &- thirtyTwo)).replacing(with: zero, where: dt &- thirtyTwo .>= thirtyTwo)
-            let frac = near.replacing(with: far, where: dt .> thirtyTwo)
-            let f = (frac &>> c.randomShift) &<< c.randomShift
-            let r = (random & c.randomMask) &<< c.randomShift
-            up = (f &+ r) .< f
-        }
-        let r = trunc &+ zero.replacing(with: one, where: up)
-        let qexp = pointwiseMax(eEff, c.targetMin) &- c.qexpBias
-        let small = qexp .< I(repeating: -126)
-        let low = qexp.replacing(with: qexp &+ I(repeating: 64), where: small)
-        let scale = unsafeBitCast(U(truncatingIfNeeded: low &+ I(repeating: 127)) &<< U(repeating: 23), to: SIMD8<Float>.self)
-        var mag = SIMD8<Float>(I(truncatingIfNeeded: r)) * scale
-        mag = mag.replacing(with: mag * SIMD8<Float>(repeating: 0x1p-64), where: small)
-        var mb = unsafeBitCast(mag, to: U.self)
-        mb = mb.replacing(with: zero, where: c.flush .& (mb .< c.minNormal))
-        let overflowValue = c.posOverflow.replacing(with: c.negOverflow, where: negative)
-        mb = mb.replacing(with: overflowValue, where: mb .> c.maxFinite)
-        let inf = U(repeating: 0x7F80_0000)
-        mb = mb.replacing(with: c.infIn, where: a .== inf)
-        mb = mb.replacing(with: U(repeating: 0x7FC0_0000), where: a .> inf)
-        let outSign = sign.replacing(with: zero, where: (mb .== zero) .& .!c.negZeroAllowed)
-        return outSign | mb
     }
 
     /// One element; `mode` is passed as a literal by the loops above so each loop is
@@ -566,11 +499,23 @@ extension FormatSpec {
             // Eight groups at a time; lanes off the common path (poisoned, subnormal or zero
             // amax) take the scalar rule.
             let isNV: Bool = { if case .nvfp4 = scaleRule { return true } else { return false } }()
+            // Results go to plain buffers (no uniqueness check per store), copied out below.
+            let scalesPointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            let effectivePointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            let codesPointer: UnsafeMutablePointer<UInt8>? = codes == nil ? nil : .allocate(capacity: count + 8)
+            let amaxPointer = UnsafeMutablePointer<UInt32>.allocate(capacity: count)
+            amaxPointer.initialize(from: amaxBits, count: count)
+            defer {
+                scalesPointer.deallocate()
+                effectivePointer.deallocate()
+                codesPointer?.deallocate()
+                amaxPointer.deallocate()
+            }
             var nvConstants: FastElementKernel.VectorConstants? = nil
             if case .nvfp4(let e4m3) = fastRule { nvConstants = FastElementKernel.VectorConstants(e4m3) }
             var k = 0
             while k + 8 <= count {
-                let b = UnsafeRawPointer(amaxBits.withUnsafeBufferPointer { $0.baseAddress! } + k).loadUnaligned(as: SIMD8<UInt32>.self)
+                let b = UnsafeRawPointer(amaxPointer + k).loadUnaligned(as: SIMD8<UInt32>.self)
                 var sv = SIMD8<Float>(repeating: 1)
                 var cv = SIMD8<UInt32>(repeating: 0)
                 var slow = b .>= SIMD8(repeating: 0x7F80_0000)
@@ -599,22 +544,19 @@ extension FormatSpec {
                 }
                 // Common path: vector stores; rare lanes: the scalar rule.
                 let ev = isNV ? sv * SIMD8(repeating: tensorScale) : sv
-                scales.withUnsafeMutableBufferPointer {
-                    UnsafeMutableRawPointer($0.baseAddress! + k).storeBytes(of: sv, as: SIMD8<Float>.self)
-                }
-                effectiveScales.withUnsafeMutableBufferPointer {
-                    UnsafeMutableRawPointer($0.baseAddress! + k).storeBytes(of: ev, as: SIMD8<Float>.self)
-                }
-                if codes != nil {
-                    for j in 0..<8 { codes![k + j] = UInt8(truncatingIfNeeded: cv[j]) }
+                UnsafeMutableRawPointer(scalesPointer + k).storeBytes(of: sv, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(effectivePointer + k).storeBytes(of: ev, as: SIMD8<Float>.self)
+                if let cp = codesPointer {
+                    let narrow = SIMD8<UInt8>(truncatingIfNeeded: cv)
+                    UnsafeMutableRawPointer(cp + k).storeBytes(of: narrow, as: SIMD8<UInt8>.self)
                 }
                 if any(slow) {
                     for j in 0..<8 where slow[j] {
                         let (scale, code) = scalarScale(k + j)
-                        scales[k + j] = scale
-                        codes?[k + j] = code
+                        scalesPointer[k + j] = scale
+                        codesPointer?[k + j] = code
                         let effective = isNV ? scale * tensorScale : scale
-                        effectiveScales[k + j] = effective
+                        effectivePointer[k + j] = effective
                         if effective == 0 { zeroGroups.append(k + j) }
                     }
                 }
@@ -622,13 +564,16 @@ extension FormatSpec {
             }
             while k < count {
                 let (scale, code) = scalarScale(k)
-                scales[k] = scale
-                codes?[k] = code
+                scalesPointer[k] = scale
+                codesPointer?[k] = code
                 let effective = isNV ? scale * tensorScale : scale
-                effectiveScales[k] = effective
+                effectivePointer[k] = effective
                 if effective == 0 { zeroGroups.append(k) }
                 k += 1
             }
+            scales = Array(UnsafeBufferPointer(start: scalesPointer, count: count))
+            effectiveScales = Array(UnsafeBufferPointer(start: effectivePointer, count: count))
+            if let cp = codesPointer { codes = Array(UnsafeBufferPointer(start: cp, count: count)) }
         } else {
         for r in 0..<rows {
             for s in 0..<perRow {
