@@ -144,6 +144,67 @@ public struct FastElementKernel: Sendable {
         }
     }
 
+    /// Groups whose scale comes from their own maximum, in one pass: each group's maximum is
+    /// taken while it is in L1, its scale decided by `scaler`, then the group is rounded.
+    /// Writes one scale, effective scale and code per group. Group length: a multiple of 8.
+    @inlinable
+    public func runGroupsFused<S: GroupScaler>(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, groups: Int, groupLength: Int,
+        scaler: S, scales: UnsafeMutablePointer<Float>, codes: UnsafeMutablePointer<UInt8>,
+        random: CounterRandom, offset: Int
+    ) {
+        precondition(groupLength % 8 == 0)
+        switch mode {
+        case 0: fusedLoop(src, dst, groups, groupLength, scaler, scales, codes, random, offset, mode: 0)
+        case 1: fusedLoop(src, dst, groups, groupLength, scaler, scales, codes, random, offset, mode: 1)
+        case 2: fusedLoop(src, dst, groups, groupLength, scaler, scales, codes, random, offset, mode: 2)
+        case 3: fusedLoop(src, dst, groups, groupLength, scaler, scales, codes, random, offset, mode: 3)
+        case 4: fusedLoop(src, dst, groups, groupLength, scaler, scales, codes, random, offset, mode: 4)
+        case 5: fusedLoop(src, dst, groups, groupLength, scaler, scales, codes, random, offset, mode: 5)
+        default: fusedLoop(src, dst, groups, groupLength, scaler, scales, codes, random, offset, mode: 6)
+        }
+    }
+
+    @_transparent @usableFromInline
+    func fusedLoop<S: GroupScaler>(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ groups: Int, _ groupLength: Int,
+        _ scaler: S, _ scales: UnsafeMutablePointer<Float>, _ codes: UnsafeMutablePointer<UInt8>,
+        _ random: CounterRandom, _ offset: Int, mode: Int32
+    ) {
+        let c = VectorConstants(self)
+        let absMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var base = 0
+        for g in 0..<groups {
+            let end = base + groupLength
+            var m8 = SIMD8<UInt32>(repeating: 0)
+            var i = base
+            while i < end {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<UInt32>.self) & absMask
+                m8 = m8.replacing(with: v, where: v .> m8)
+                i += 8
+            }
+            let (scale, effective, code) = scaler.scale(amaxBits: m8.max())
+            scales[g] = scale
+            codes[g] = code
+            if effective == 0 {
+                for j in base..<end { dst[j] = 0 }  // a zero scale stores zeros (x/0 would be ±Inf)
+            } else {
+                let sv = SIMD8<Float>(repeating: effective)
+                i = base
+                while i < end {
+                    let x = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) / sv
+                    var rnd = SIMD8<UInt32>()
+                    if mode == 6 { rnd = random.bits8(offset &+ i) }
+                    let y = unsafeBitCast(
+                        vectorFixed(unsafeBitCast(x, to: SIMD8<UInt32>.self), random: rnd, mode: mode, c), to: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(dst + i).storeBytes(of: y * sv, as: SIMD8<Float>.self)
+                    i += 8
+                }
+            }
+            base = end
+        }
+    }
+
     @_transparent @usableFromInline
     func loop(
         _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ s: Float,
@@ -412,6 +473,9 @@ extension FormatSpec {
         default: return nil
         }
         if n == 0 { return side }
+        if let fused = quantizeFused(kernel, src, dst, n: n, segment: segment, rowLength: rowLength, random: random) {
+            return fused
+        }
         let rows = n / max(rowLength, 1)
         let perRow = (rowLength + segment - 1) / segment
         let count = rows * perRow
@@ -607,6 +671,116 @@ extension FormatSpec {
         side.scales = scales
         side.scaleCodes = codes
         return side
+    }
+}
+
+extension FormatSpec {
+    /// One pass per group for the common rules (MX floor, absmax, NVFP4) when groups are equal,
+    /// a multiple of 8 long, and tile every row; nil otherwise.
+    func quantizeFused(
+        _ kernel: FastElementKernel, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+        n: Int, segment: Int, rowLength: Int, random: CounterRandom
+    ) -> QuantizationSideData? {
+        guard segment % 8 == 0, rowLength % segment == 0, n % segment == 0 else { return nil }
+        let rule: FastScaleRule
+        switch (scaleRule, element) {
+        case (.mx(.floor)?, .float(let f)): rule = .mxFloor(emax: f.maxExponent)
+        case (.absmax?, .float(let f)): rule = .absmax(maxFinite: Float(f.maxFinite))
+        case (.nvfp4?, _):
+            rule = .nvfp4(FastElementKernel(ElementRounder(format: .float8_e4m3fn, rounding: .nearestEven, overflow: .saturate))!)
+        default: return nil
+        }
+        var side = QuantizationSideData()
+        var tensorScale: Float = 1
+        if case .nvfp4(true) = scaleRule {
+            // The tensor maximum first (a read-only pass), as the tensor scale needs it.
+            var m8 = SIMD8<UInt32>(repeating: 0)
+            let absMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+            var mx: UInt32 = 0
+            src.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+                var i = 0
+                while i + 8 <= n {
+                    let v = UnsafeRawPointer(bits + i).loadUnaligned(as: SIMD8<UInt32>.self) & absMask
+                    m8 = m8.replacing(with: v, where: v .> m8)
+                    i += 8
+                }
+                mx = m8.max()
+                while i < n {
+                    mx = max(mx, bits[i] & 0x7FFF_FFFF)
+                    i += 1
+                }
+            }
+            tensorScale = mx >= 0x7F80_0000 ? .nan : (mx == 0 ? 1 : Float(bitPattern: mx) / Float(448.0 * 6.0))
+            side.tensorScale = tensorScale
+        }
+        let groups = n / segment
+        var scales = [Float](repeating: 0, count: groups)
+        var codes = [UInt8](repeating: 0, count: groups)
+        let scaler = FastGroupScaler(spec: self, rule: rule, tensorScale: tensorScale)
+        scales.withUnsafeMutableBufferPointer { sp in
+            codes.withUnsafeMutableBufferPointer { cp in
+                kernel.runGroupsFused(src, dst, groups: groups, groupLength: segment, scaler: scaler,
+                    scales: sp.baseAddress!, codes: cp.baseAddress!, random: random, offset: 0)
+            }
+        }
+        side.scales = scales
+        switch scaleRule {
+        case .mx, .pow2, .nvfp4: side.scaleCodes = codes
+        default: break
+        }
+        return side
+    }
+}
+
+/// Decides a group's scale from the bit pattern of its absolute maximum.
+public protocol GroupScaler {
+    /// (stored scale, scale the elements are divided by and multiplied back with, code).
+    func scale(amaxBits: UInt32) -> (Float, Float, UInt8)
+}
+
+/// The fast scale rules, falling back to `FormatSpec.computeScale` off their common path.
+@usableFromInline
+struct FastGroupScaler: GroupScaler {
+    @usableFromInline let spec: FormatSpec
+    @usableFromInline let rule: FastScaleRule
+    @usableFromInline let tensorScale: Float
+
+    @inlinable @inline(__always)
+    func scale(amaxBits bitsK: UInt32) -> (Float, Float, UInt8) {
+        let poisoned = bitsK >= 0x7F80_0000
+        let amax = Float(bitPattern: bitsK)
+        switch rule {
+        case .mxFloor(let emax) where bitsK >= 0x0080_0000 && !poisoned:
+            // Normal amax: floor(log2 amax) is its exponent field.
+            let e = min(max(Int(bitsK >> 23) - 127 - emax, -127), 127)
+            let s = e == -127 ? Float(bitPattern: 0x0040_0000) : Float(bitPattern: UInt32(e + 127) << 23)
+            return (s, s, UInt8(e + 127))
+        case .absmax(let maxFinite) where !poisoned:
+            let sc = amax / maxFinite
+            let s: Float = amax == 0 ? 1 : (sc > 0 ? sc : .leastNonzeroMagnitude)
+            return (s, s, 0)
+        case .nvfp4 where !poisoned && !tensorScale.isNaN:
+            // E4M3 (saturating, nearest-even) of amax/6/t, inline, and its code from its bits.
+            let raw = amax / 6 / tensorScale
+            let a = raw.bitPattern
+            let s: Float
+            let code: UInt8
+            if a >= 0x3C80_0000 {  // ≥ 2^-6: normal in E4M3; round the bits to 3 mantissa bits
+                var t = (a &+ 0x7_FFFF &+ ((a >> 20) & 1)) & ~UInt32(0xF_FFFF)
+                if t > 0x43E0_0000 { t = 0x43E0_0000 }  // saturate at 448
+                s = Float(bitPattern: t)
+                code = UInt8(truncatingIfNeeded: (((t >> 23) &- 120) << 3) | ((t >> 20) & 7))
+            } else {  // subnormal range: multiples of 2^-9, nearest-even by the 2^23 trick
+                let r = (raw * 512 + 8_388_608) - 8_388_608
+                s = r / 512
+                code = UInt8(r)
+            }
+            return (s, s * tensorScale, code)
+        default:
+            let (s, code) = spec.computeScale(amax: amax, poisoned: poisoned, tensorScale: tensorScale, lo: 0, hi: 0)
+            if case .nvfp4 = rule { return (s, s * tensorScale, code) }
+            return (s, s, code)
+        }
     }
 }
 

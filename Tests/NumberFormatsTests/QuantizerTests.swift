@@ -218,6 +218,24 @@ import Testing
         }
     }
 
+    /// NVFP4 block scales that land in E4M3's subnormal range, or round to zero, take the same
+    /// values (and codes) on the fast path as on the exact one.
+    @Test func nvfp4TinyBlockScales() throws {
+        var x = [Float](repeating: 0, count: 16 * 8)
+        x[0] = 1000
+        for (block, amax) in [(1, Float(1e-4)), (2, 3e-3), (3, 1e-9), (4, 0), (5, 0.05), (6, 2e-5), (7, 7e-3)] {
+            for j in 0..<16 { x[block * 16 + j] = amax * Float(16 - j) / 16 * (j % 2 == 0 ? 1 : -1) }
+        }
+        let s = try FormatSpec.parse("nvfp4")
+        var fast = [Float](repeating: 0, count: x.count)
+        var exact = [Float](repeating: 0, count: x.count)
+        let fs = x.withUnsafeBufferPointer { xp in fast.withUnsafeMutableBufferPointer { s.quantizeFast(xp, shape: [8, 16], into: $0) } }
+        let es = x.withUnsafeBufferPointer { xp in exact.withUnsafeMutableBufferPointer { s.quantize(xp, shape: [8, 16], into: $0) } }
+        #expect(fs?.scales == es.scales && fs?.scaleCodes == es.scaleCodes)
+        #expect(es.scaleCodes?.contains(where: { $0 > 0 && $0 < 8 }) == true)  // a subnormal E4M3 scale occurs
+        #expect(fast.map(\.bitPattern) == exact.map(\.bitPattern))
+    }
+
     @Test func stochasticBitsDoNotDependOnTheSplit() throws {
         let s = try FormatSpec.parse("e4m3/stochastic")
         let x = (0..<1000).map { Float($0) * 0.0137 }
