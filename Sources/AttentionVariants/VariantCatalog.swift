@@ -17,8 +17,8 @@ public enum VariantCatalog {
     }
 
     public static let entries: [Entry] = [
-        Entry(name: "linear", family: "linear", forms: ["recurrent"], roles: LinearAttentionConfig.roles),
-    ] + DeltaCatalog.entries + SoftmaxFamily.entries
+        Entry(name: "linear", family: "linear", forms: ["recurrent", "chunked"], roles: LinearAttentionConfig.roles + [.chunkState]),
+    ] + DeltaCatalog.entries + GatedFamily.entries + SoftmaxFamily.entries
 
     /// Every canonical name of DESIGN.md §4 (implemented or not), for error messages.
     public static let canonicalNames = [
@@ -56,6 +56,10 @@ public enum VariantCatalog {
         }
         switch name {
         case "linear":
+            try GatedFamily.validate(linear: linear)
+            if form == "chunked" {
+                return try GatedFamily.makeRun(config: GatedLinearConfig(linear: linear), form: form, tier: tier, recipe: recipe)
+            }
             // Concrete instantiations so each kernel is specialised for its backend.
             switch tier {
             case .mpfr(let bits): return LinearAttentionDecode(config: linear, backend: MPFRBackend(precision: bits), recipe: recipe)
@@ -65,6 +69,10 @@ public enum VariantCatalog {
             }
         case "deltanet", "gated_deltanet", "kda":
             return try DeltaCatalog.makeRun(config: DeltaCatalog.defaultConfig(DeltaKind(rawValue: name)!), form: form, tier: tier, recipe: recipe)
+        case "retnet", "lightning", "gla", "mamba2":
+            return try GatedFamily.makeRun(config: GatedFamily.defaultConfig(name)!, form: form, tier: tier, recipe: recipe)
+        case "rwkv7":
+            return try GatedFamily.makeRWKV7(config: RWKV7Config(), tier: tier, recipe: recipe)
         case _ where SoftmaxFamily.handles(name):
             return try SoftmaxFamily.makeRun(variant: name, tier: tier, recipe: recipe)
         default:

@@ -104,7 +104,7 @@ import Workloads
 
     @Test func catalogErrors() throws {
         #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "nonsense", tier: .float64) }
-        #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "gated_deltanet", tier: .float64) }
+        #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "gated_deltanet", form: "bogus", tier: .float64) }
         #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "rwkv7", form: "chunked", tier: .float64) }
         #expect(throws: Recipe.ParseError.self) { try Recipe.parse("k_cache=bfloat16", allowed: LinearAttentionConfig.roles) }
         #expect(throws: Recipe.ParseError.self) { try Recipe.parse("state=bogus") }
