@@ -17,6 +17,7 @@ extension FormatSpec {
         }
         guard n > 0, segment % 8 == 0, n % segment == 0 else { return nil }
         let isMX: Bool = { if case .mx = scaleRule { return true } else { return false } }()
+        let mxFloor = scaleRule == .mx(.floor)
         let qmax = Float(isMX ? 127 : (1 << (bits - 1)) - 1)
         let groups = n / segment
         var side = QuantizationSideData()
@@ -40,8 +41,17 @@ extension FormatSpec {
                 i += 8
             }
             let amaxBits = m8.max()
-            let (scale, code) = computeScale(amax: Float(bitPattern: amaxBits), poisoned: amaxBits >= 0x7F80_0000,
-                tensorScale: 1, lo: 0, hi: 0)
+            let scale: Float
+            let code: UInt8
+            if mxFloor && amaxBits >= 0x0080_0000 && amaxBits < 0x7F80_0000 {
+                // MXINT8 (emax 0): X = 2^floor(log2 amax), the exponent field of a normal amax.
+                let e = Int(amaxBits >> 23) - 127
+                scale = e == -127 ? Float(bitPattern: 0x0040_0000) : Float(bitPattern: UInt32(e + 127) << 23)
+                code = UInt8(e + 127)
+            } else {
+                (scale, code) = computeScale(amax: Float(bitPattern: amaxBits), poisoned: amaxBits >= 0x7F80_0000,
+                    tensorScale: 1, lo: 0, hi: 0)
+            }
             scales[k] = scale
             codes?[k] = code
             let sv = F(repeating: scale)
