@@ -109,6 +109,22 @@ public enum KernelBenchmark {
         return Double(n) / elapsed
     }
 
+    /// Tokens/s of the chunked UT transform alone (generic, Float32Backend with OpenBLAS gemm)
+    /// on one chunk of loaded inputs, repeated.
+    public static func chunkedTransform(config: DeltaRuleConfig, seconds: Double) throws -> Double {
+        let run = try DeltaRuleChunked(config: config, backend: Float32Backend())
+        run.step()
+        var n = 0
+        let start = now()
+        var elapsed = 0.0
+        repeat {
+            run.repeatTransformForBenchmark()
+            n += config.chunkSize
+            elapsed = now() - start
+        } while elapsed < seconds
+        return Double(n) / elapsed
+    }
+
     public static func run(seconds: Double = 0.5, tokens: Int = 2048) throws -> [Measurement] {
         let cfg = DeltaRuleConfig(kind: .gatedDeltaNet, keyDim: 128, valueDim: 128)
         let inputs = try Inputs(config: cfg, tokens: tokens)
@@ -121,6 +137,7 @@ public enum KernelBenchmark {
         let generic = try genericDecode(config: cfg, recipe: .exact, seconds: seconds)
         let genericBF16 = try genericDecode(config: cfg, recipe: Recipe.parse("state=bfloat16"), seconds: seconds)
         let chunked = try chunkedPrefill(config: cfg, seconds: seconds)
+        let transform = try chunkedTransform(config: cfg, seconds: seconds)
         func m(_ name: String, _ value: Double, _ baseName: String, _ base: Double, target: Double?, ratio: Double?) -> Measurement {
             var met: Bool?
             if target != nil || ratio != nil { met = value >= (target ?? 0) && value / base >= (ratio ?? 0) }
@@ -136,6 +153,7 @@ public enum KernelBenchmark {
             m("gdn_decode_generic_fp32_state_K128_V128", generic, fusedName, fp32, target: nil, ratio: nil),
             m("gdn_decode_generic_bf16_state_K128_V128", genericBF16, fusedName, fp32, target: nil, ratio: nil),
             m("gdn_chunked_prefill_C64_K128_V128_with_inputs", chunked, fusedName, fp32, target: 1_000_000, ratio: nil),
+            m("gdn_chunked_transform_only_C64_K128_V128", transform, fusedName, fp32, target: 1_000_000, ratio: nil),
         ]
     }
 }

@@ -9,7 +9,7 @@ import Workloads
     /// The vector rounder gives ElementRounder's results: random values over the whole binary32
     /// range, every boundary of the format (max finite, the overflow midpoint, min normal,
     /// subnormals and their ties), zeros, infinities and NaN.
-    @Test(arguments: ["bfloat16", "e4m3", "e5m2", "float16", "tf32", "e3m4", "float16/saturate", "e4m3/ieee"])
+    @Test(arguments: ["bfloat16", "bfloat16/saturate", "e4m3", "e5m2", "float16", "tf32", "e3m4", "float16/saturate", "e4m3/ieee", "e5m2/saturate"])
     func nearestEvenLanesMatchElementRounder(spec: String) throws {
         let r = try FormatSpec.parse(spec).elementRounder!
         let lanes = try #require(NearestEvenLanes(r))

@@ -117,16 +117,18 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
     /// bf16 state, nearest-even, Gaussian inputs: Gated DeltaNet's error saturates (log–log
     /// slope < 0.15 over [T/64, T]).
     @Test func gatedDeltaNetSaturatesUnderBF16State() throws {
-        let T = deltaLong ? 65536 : 8192
+        let T = deltaLong ? 65536 : 4096
         let cfg = DeltaRuleConfig(kind: .gatedDeltaNet)
         let ref = try DeltaCatalog.makeRun(config: cfg, form: "recurrent", tier: .float64)
         let emu = try DeltaCatalog.makeRun(config: cfg, form: "recurrent", tier: .float64, recipe: Recipe.parse("state=bfloat16"))
         let s = Lockstep.run(reference: ref, approximation: emu, tokens: T, comparison: .double,
                              outputAt: { $0 >= T / 64 - 1 }, stateAt: { _ in false })
         let slope = logLogSlope(positions: s.positions, errors: s.outputRelativeError)
+        print("gated_deltanet bf16 state, T=\(T): slope \(slope) over [\(T / 64), \(T)]")
         #expect(slope < 0.15, "slope \(slope)")
         #expect(s.nonFinite == 0)
         let level = s.outputRelativeError.suffix(64).reduce(0, +) / 64
+        print("gated_deltanet bf16 state, T=\(T): level \(level)")
         #expect(level > 1e-4 && level < 1e-1, "level \(level)")
     }
 

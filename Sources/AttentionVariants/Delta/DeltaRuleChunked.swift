@@ -107,12 +107,27 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
 
     /// Loads the chunk's inputs and runs the UT transform; leaves O in `w.o` and S updated.
     func computeChunk(_ w: Workspace) {
-        let b = backend, n = w.n
         let hasGate = config.gateWidth > 0
-        for i in 0..<n {
+        for i in 0..<w.n {
             loader.load(chunkStart + i, q: w.q.row(i), k: w.k.row(i), v: w.v.row(i),
                         g: hasGate ? w.g.row(i) : nil, beta: w.beta.row(i), asDecay: false)
         }
+        transform(w)
+    }
+
+    /// Benchmarks: the UT transform of the current chunk again on its loaded inputs (the state
+    /// advances once more; the inputs' γ are re-derived from the stored cumulative sums).
+    public func repeatTransformForBenchmark() {
+        guard let w = current else { return }
+        let b = backend
+        // Undo the cumulative sum so that `transform` sees per-token log-decays again.
+        for i in stride(from: w.n - 1, to: 0, by: -1) { b.subtract(w.g.row(i), w.g.row(i), w.g.row(i - 1)) }
+        transform(w)
+    }
+
+    /// The UT transform of a loaded chunk (γ, A, T, W, U, V_new, O, state update).
+    func transform(_ w: Workspace) {
+        let b = backend, n = w.n
         // γ: inclusive cumulative sum inside the chunk, in token order.
         for i in 1..<max(n, 1) { b.add(w.g.row(i), w.g.row(i), w.g.row(i - 1)) }
         b.apply(.exp, w.expG, w.g)

@@ -3,18 +3,25 @@ import NumberFormats
 
 /// Round-to-nearest-even of binary32 lanes to a smaller element format, vectorised: the same
 /// result as `ElementRounder.round` for the formats it accepts (signed, with subnormals and
-/// −0, 1…22 mantissa bits, inside binary32's range, nearest-even, no flush), which a test
-/// checks value by value. Normal results round on the bits (add half − 1 + lsb, mask);
-/// subnormal ones by adding and subtracting 2^(emin − m + 23).
+/// −0, 1…22 mantissa bits, inside binary32's range, nearest-even, no flush; NaN stays a NaN),
+/// which a test checks value by value.
+///
+/// Formats with binary32's exponent range (bf16, tf32) round on the bits (add half − 1 + lsb,
+/// mask), where carries into the exponent are correct rounding and overflow to infinity comes
+/// out by itself. Others add and subtract c = 2^(max(e, emin) − m + 23), which rounds to the
+/// format's quantum at every exponent (subnormals included), then clamp the overflow.
 public struct NearestEvenLanes: Sendable {
+    @usableFromInline enum Method: Sendable { case bits, magic }
+    @usableFromInline let method: Method
     @usableFromInline let shift: SIMD8<UInt32>
     @usableFromInline let halfMinusOne: SIMD8<UInt32>
     @usableFromInline let mask: SIMD8<UInt32>
-    @usableFromInline let minNormalBits: SIMD8<UInt32>
-    @usableFromInline let subnormalMagic: SIMD8<Float>
+    @usableFromInline let minNormalExponentBits: SIMD8<UInt32>
+    @usableFromInline let magicOffset: SIMD8<UInt32>
+    @usableFromInline let clampBits: SIMD8<UInt32>
     @usableFromInline let maxFiniteBits: SIMD8<UInt32>
     @usableFromInline let overflowBits: SIMD8<UInt32>
-    @usableFromInline let infinityBits: SIMD8<UInt32>
+    @usableFromInline let saturates: Bool
 
     public init?(_ r: ElementRounder) {
         let f = r.format
@@ -22,31 +29,67 @@ public struct NearestEvenLanes: Sendable {
               (1...22).contains(f.mantissaBits), f.minNormalExponent >= -126, f.maxFinite <= Double(Float.greatestFiniteMagnitude)
         else { return nil }
         let drop = UInt32(23 - f.mantissaBits)
+        let maxFinite = Float(f.maxFinite).bitPattern
+        let overflow = r.round(Float.greatestFiniteMagnitude).bitPattern & 0x7FFF_FFFF
+        let infinity = r.round(Float.infinity).bitPattern & 0x7FFF_FFFF
+        // One overflow result for finite and infinite inputs (true of every policy here).
+        guard overflow == infinity, overflow == maxFinite || overflow >= 0x7F80_0000 else { return nil }
+        saturates = overflow == maxFinite
+        let ieeeTop = f.minNormalExponent == -126 && f.hasInfinity && f.maxExponent == 127
+        method = ieeeTop ? .bits : .magic
+        if method == .magic {
+            // The clamp below must stay above every value that rounds to a finite result.
+            guard f.maxFinite < Double(sign: .plus, exponent: 127 - Int(drop), significand: 1) else { return nil }
+        }
         shift = SIMD8(repeating: drop)
         halfMinusOne = SIMD8(repeating: (UInt32(1) << (drop - 1)) - 1)
         mask = SIMD8(repeating: ~((UInt32(1) << drop) - 1))
-        minNormalBits = SIMD8(repeating: Float(f.minNormal).bitPattern)
-        subnormalMagic = SIMD8(repeating: Float(sign: .plus, exponent: f.minNormalExponent - f.mantissaBits + 23, significand: 1))
-        maxFiniteBits = SIMD8(repeating: Float(f.maxFinite).bitPattern)
-        overflowBits = SIMD8(repeating: r.round(Float.greatestFiniteMagnitude).bitPattern & 0x7FFF_FFFF)
-        infinityBits = SIMD8(repeating: r.round(Float.infinity).bitPattern & 0x7FFF_FFFF)
+        minNormalExponentBits = SIMD8(repeating: Float(f.minNormal).bitPattern)
+        magicOffset = SIMD8(repeating: drop << 23)
+        // Inputs above 2^(127 − drop) would overflow c; any value there overflows the format too.
+        clampBits = SIMD8(repeating: (254 - drop) << 23)
+        maxFiniteBits = SIMD8(repeating: maxFinite)
+        overflowBits = SIMD8(repeating: overflow)
     }
 
     @inlinable @inline(__always)
     public func round(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        switch method {
+        case .bits: return roundBits(x)
+        case .magic: return roundMagic(x)
+        }
+    }
+
+    /// Formats sharing binary32's exponent range and infinities (bf16, tf32): 8 vector
+    /// operations (10 when overflow saturates).
+    @inlinable @inline(__always)
+    func roundBits(_ x: SIMD8<Float>) -> SIMD8<Float> {
         typealias U = SIMD8<UInt32>
         let xb = unsafeBitCast(x, to: U.self)
         let signMask = U(repeating: 0x8000_0000), one = U(repeating: 1), inf = U(repeating: 0x7F80_0000)
-        let sign = xb & signMask
         let a = xb & ~signMask
-        let normal = (a &+ halfMinusOne &+ ((a &>> shift) & one)) & mask
-        let ax = unsafeBitCast(a, to: SIMD8<Float>.self)
-        let sub = unsafeBitCast((ax + subnormalMagic) - subnormalMagic, to: U.self)
-        var r = normal.replacing(with: sub, where: a .< minNormalBits)
-        r = r.replacing(with: overflowBits, where: r .> maxFiniteBits)
-        r = r.replacing(with: infinityBits, where: a .== inf)
-        r = r.replacing(with: a, where: a .> inf)
-        return unsafeBitCast(r | sign, to: SIMD8<Float>.self)
+        var r = (a &+ halfMinusOne &+ ((a &>> shift) & one)) & mask
+        if saturates { r = r.replacing(with: maxFiniteBits, where: r .> maxFiniteBits) }
+        return unsafeBitCast(r.replacing(with: a, where: a .> inf) | (xb & signMask), to: SIMD8<Float>.self)
+    }
+
+    /// Every other accepted format: the magic-number rounding at the value's own quantum. NaN
+    /// needs no fix-up: the float compares leave it in place and the additions propagate it.
+    @inlinable @inline(__always)
+    func roundMagic(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        typealias U = SIMD8<UInt32>
+        typealias F = SIMD8<Float>
+        let xb = unsafeBitCast(x, to: U.self)
+        let signMask = U(repeating: 0x8000_0000), expMask = U(repeating: 0x7F80_0000)
+        let af = unsafeBitCast(xb & ~signMask, to: F.self)
+        let clamp = unsafeBitCast(clampBits, to: F.self)
+        let ac = af.replacing(with: clamp, where: af .> clamp)
+        let e = pointwiseMax(unsafeBitCast(ac, to: U.self) & expMask, minNormalExponentBits)
+        let c = unsafeBitCast(e &+ magicOffset, to: F.self)
+        var r = (ac + c) - c
+        let maxF = unsafeBitCast(maxFiniteBits, to: F.self)
+        r = r.replacing(with: unsafeBitCast(overflowBits, to: F.self), where: r .> maxF)
+        return unsafeBitCast(unsafeBitCast(r, to: U.self) | (xb & signMask), to: F.self)
     }
 
     @inlinable
@@ -65,7 +108,19 @@ struct KeepFloat32: FusedStateStore {
     @inlinable @inline(__always) func round(_ x: SIMD8<Float>) -> SIMD8<Float> { x }
 }
 
-extension NearestEvenLanes: FusedStateStore {}
+@usableFromInline
+struct BitsStore: FusedStateStore {
+    @usableFromInline let lanes: NearestEvenLanes
+    @inlinable init(_ l: NearestEvenLanes) { lanes = l }
+    @inlinable @inline(__always) func round(_ x: SIMD8<Float>) -> SIMD8<Float> { lanes.roundBits(x) }
+}
+
+@usableFromInline
+struct MagicStore: FusedStateStore {
+    @usableFromInline let lanes: NearestEvenLanes
+    @inlinable init(_ l: NearestEvenLanes) { lanes = l }
+    @inlinable @inline(__always) func round(_ x: SIMD8<Float>) -> SIMD8<Float> { lanes.roundMagic(x) }
+}
 
 /// Gated DeltaNet decode on Float32 in one pass over S per token (DESIGN.md §2's fast path),
 /// bit-identical to the generic definition (`DeltaRuleDecode` on `Float32Backend`, same store
@@ -113,7 +168,10 @@ public struct GatedDeltaFusedKernel {
         kS: UnsafeMutablePointer<Float>
     ) {
         if let lanes {
-            runStore(lanes, state, q, k, v, alpha, beta, output, tokens, kS)
+            switch lanes.method {
+            case .bits: runStore(BitsStore(lanes), state, q, k, v, alpha, beta, output, tokens, kS)
+            case .magic: runStore(MagicStore(lanes), state, q, k, v, alpha, beta, output, tokens, kS)
+            }
         } else {
             runStore(KeepFloat32(), state, q, k, v, alpha, beta, output, tokens, kS)
         }
