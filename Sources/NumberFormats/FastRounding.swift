@@ -230,9 +230,9 @@ public struct FastElementKernel: Sendable {
         }
     }
 
-    /// Loop-invariant vectors (comparisons against scalars compile lane by lane).
-    @usableFromInline
-    struct VectorConstants {
+    /// Loop-invariant vectors (comparisons against scalars compile lane by lane). Build once
+    /// per kernel and pass to `round8` in fused loops.
+    public struct VectorConstants: Sendable {
         @usableFromInline let maxFinite: SIMD8<UInt32>
         @usableFromInline let minNormal: SIMD8<UInt32>
         @usableFromInline let posOverflow: SIMD8<UInt32>
@@ -256,7 +256,7 @@ public struct FastElementKernel: Sendable {
         @usableFromInline let srRight: SIMD8<UInt32>
         @usableFromInline let subDropBase: SIMD8<UInt32>
 
-        @inlinable init(_ k: FastElementKernel) {
+        @inlinable public init(_ k: FastElementKernel) {
             maxFinite = SIMD8(repeating: k.maxFiniteBits)
             minNormal = SIMD8(repeating: k.minNormalBits)
             posOverflow = SIMD8(repeating: k.positiveOverflowBits)
@@ -375,6 +375,24 @@ public struct FastElementKernel: Sendable {
         mb = mb.replacing(with: U(repeating: 0x7FC0_0000), where: a .> inf)
         if c.keepNegativeZero { return sign | mb }
         return sign.replacing(with: zero, where: mb .== zero) | mb
+    }
+
+    /// Eight values rounded at once (quantize → dequantize), for fused kernels in other
+    /// modules: the same bits as `element` lane by lane. `random` feeds stochastic rounding.
+    @inlinable @inline(__always)
+    public func round8(_ x: SIMD8<Float>, random: SIMD8<UInt32> = SIMD8(), _ c: VectorConstants) -> SIMD8<Float> {
+        let b = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        let r: SIMD8<UInt32>
+        switch mode {
+        case 0: r = vectorFixed(b, random: random, mode: 0, c)
+        case 1: r = vectorFixed(b, random: random, mode: 1, c)
+        case 2: r = vectorFixed(b, random: random, mode: 2, c)
+        case 3: r = vectorFixed(b, random: random, mode: 3, c)
+        case 4: r = vectorFixed(b, random: random, mode: 4, c)
+        case 5: r = vectorFixed(b, random: random, mode: 5, c)
+        default: r = vectorFixed(b, random: random, mode: 6, c)
+        }
+        return unsafeBitCast(r, to: SIMD8<Float>.self)
     }
 
     /// One element; `mode` is passed as a literal by the loops above so each loop is

@@ -218,6 +218,25 @@ import Testing
         }
     }
 
+    @Test func round8MatchesElement() throws {
+        let x = Self.probeValues()
+        for (f, mode) in [(ElementFormat.bfloat16, RoundingMode.nearestEven), (.float8_e4m3fn, .nearestEven),
+            (.float16, .towardZero), (.float4_e2m1fn, .stochastic(bits: 32))] {
+            let r = ElementRounder(format: f, rounding: mode)
+            let k = try #require(FastElementKernel(r))
+            let c = FastElementKernel.VectorConstants(k)
+            let rng = CounterRandom(seed: 1)
+            for i in stride(from: 0, to: x.count - 8, by: 8) {
+                let v = SIMD8<Float>((0..<8).map { x[i + $0] })
+                let y = k.round8(v, random: rng.bits8(i), c)
+                for j in 0..<8 {
+                    let want = r.round(x[i + j], random: rng.bits(i + j))
+                    #expect(want.isNaN ? y[j].isNaN : want.bitPattern == y[j].bitPattern, "\(f.name) \(mode) x=\(x[i + j])")
+                }
+            }
+        }
+    }
+
     /// NVFP4 block scales that land in E4M3's subnormal range, or round to zero, take the same
     /// values (and codes) on the fast path as on the exact one.
     @Test func nvfp4TinyBlockScales() throws {
