@@ -12,7 +12,7 @@ struct BenchKernels: ParsableCommand {
 
     func run() throws {
         guard seconds > 0 && seconds <= 60 else { throw InputError("--seconds: expected (0, 60], got \(seconds)") }
-        let results = try KernelBenchmark.run(seconds: seconds)
+        let results = try KernelBenchmark.run(seconds: seconds) + KernelBenchmark.softmaxDecode(seconds: seconds)
         var rows = [["measurement", "tokens/s", "baseline", "ratio", "target", "met"]]
         for r in results {
             var target: [String] = []

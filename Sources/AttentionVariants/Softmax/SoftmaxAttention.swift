@@ -104,6 +104,12 @@ public struct SoftmaxAttentionConfig: Hashable, Sendable {
 public protocol KeySelector: AnyObject {
     /// The positions ≤ t that KV head `kvHead` attends at position t, ascending, into `keys`.
     func select(position t: Int, kvHead: Int, into keys: inout [Int])
+    /// Called once per token after the run appended position t (indexers keep their own cache).
+    func didAppend(position t: Int)
+}
+
+extension KeySelector {
+    public func didAppend(position t: Int) {}
 }
 
 /// Dense or sliding-window selection (with sink tokens).
@@ -157,6 +163,11 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun {
     var selected: [Int] = []
     /// Keys read at the last evaluated position (per KV head 0), for tests and metrics.
     public private(set) var lastSelection: [Int] = []
+    /// When set, the scores (scaled logits) of query head 0 at the last evaluated position,
+    /// in `lastSelection` order, for the KL divergence of the attention distribution.
+    public var recordScores = false
+    public private(set) var lastScores: [Double] = []
+    var scoreBuffer = [Double](repeating: 0, count: 1)
 
     public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact, selector: KeySelector? = nil) throws {
         try config.validate()
@@ -242,6 +253,7 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun {
                 rowV.withUnsafeBufferPointer { values[g].cache!.append($0) }
             }
         }
+        selector.didAppend(position: t)
         if config.evaluation.contains(t) { evaluate(t) }
     }
 
@@ -289,12 +301,19 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun {
                 softmax[h].reset()
             }
             selector.select(position: t, kvHead: g, into: &selected)
-            if g == 0 { lastSelection = selected }
+            if g == 0 {
+                lastSelection = selected
+                lastScores.removeAll(keepingCapacity: true)
+            }
             for s in selected {
                 loadStored(&keys[g], position: s, row: &rowK, into: kT, kvHead: g)
                 loadStored(&values[g], position: s, row: &rowV, into: vT, kvHead: g)
                 for h in g * group..<(g + 1) * group {
                     b.dot(score, qScaled[h], kT)
+                    if recordScores && h == 0 {
+                        scoreBuffer.withUnsafeMutableBufferPointer { b.read(score, into: $0) }
+                        lastScores.append(scoreBuffer[0])
+                    }
                     softmax[h].add(score: score, value: vT)
                 }
             }
