@@ -187,6 +187,8 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
     @Test func presets() throws {
         #expect(DeltaPreset.qwen3NextGDN.keyDim == 128 && DeltaPreset.qwen3NextGDN.valueDim == 128)
         #expect(DeltaPreset.qwen3NextGDN.valueHeads == 32 && DeltaPreset.qwen3NextGDN.keyHeads == 16)
+        #expect(DeltaPreset.qwen3NextGDN.config(head: 3).keyHead == 1)
+        #expect(DeltaPreset.kimiLinearKDA.config(head: 3).keyHead == 3)
         let run = try DeltaCatalog.makeRun(config: DeltaPreset.qwen3NextGDN.config(head: 3), form: "recurrent", tier: .float32)
         #expect(run.stateCount == 128 * 128)
         let kda = try DeltaCatalog.makeRun(config: DeltaPreset.kimiLinearKDA.config(), form: "chunked", tier: .float32)

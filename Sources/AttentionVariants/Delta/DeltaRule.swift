@@ -61,7 +61,11 @@ public struct DeltaRuleConfig: Hashable, Sendable {
     public var kind: DeltaKind
     public var keyDim: Int
     public var valueDim: Int
+    /// The value head: v, the gates and β are generated for it.
     public var head: Int
+    /// The key head whose q and k this head reads (GQA-style sharing, Qwen3-Next: 16 key heads
+    /// for 32 value heads); nil: `head`.
+    public var keyHead: Int?
     public var seed: UInt64
     public var distribution: InputDistribution
     public var gates: DeltaGates
@@ -90,8 +94,9 @@ public struct DeltaRuleConfig: Hashable, Sendable {
         distribution: InputDistribution = .gaussian, gates: DeltaGates? = nil, beta: DeltaBeta = .sigmoid(),
         safeGate: Bool = false, safeGateLowerBound: Double = -5, decayLog: Bool = true, scale: Double? = nil,
         l2NormalizeQK: Bool = true, outputFrom: LinearAttentionConfig.OutputSource = .registers,
-        orthonormalKeys: Bool = false, chunkSize: Int = 64, tokens: Int? = nil
+        orthonormalKeys: Bool = false, chunkSize: Int = 64, tokens: Int? = nil, keyHead: Int? = nil
     ) {
+        self.keyHead = keyHead
         self.kind = kind
         self.keyDim = keyDim
         self.valueDim = valueDim
@@ -119,6 +124,7 @@ public struct DeltaRuleConfig: Hashable, Sendable {
         guard (1...4096).contains(keyDim) else { throw VariantError("key_dim: expected 1...4096, got \(keyDim)") }
         guard (1...4096).contains(valueDim) else { throw VariantError("value_dim: expected 1...4096, got \(valueDim)") }
         guard head >= 0 else { throw VariantError("head: expected ≥ 0, got \(head)") }
+        if let kh = keyHead, kh < 0 { throw VariantError("key_head: expected ≥ 0, got \(kh)") }
         guard (1...4096).contains(chunkSize) else { throw VariantError("chunk_size: expected 1...4096, got \(chunkSize)") }
         if let t = tokens, t < 1 { throw VariantError("tokens: expected ≥ 1, got \(t)") }
         if orthonormalKeys && keyDim & (keyDim - 1) != 0 {
@@ -181,9 +187,11 @@ public struct DeltaPreset: Hashable, Sendable {
 
     public static let all = [qwen3NextGDN, kimiLinearKDA]
 
-    /// The configuration of value head `head` (key head head·keyHeads/valueHeads, GQA-style).
+    /// The configuration of value head `head`; it reads the q and k of key head
+    /// head / (valueHeads / keyHeads), GQA-style.
     public func config(head: Int = 0, seed: UInt64 = 0) -> DeltaRuleConfig {
-        DeltaRuleConfig(kind: kind, keyDim: keyDim, valueDim: valueDim, head: head, seed: seed, gates: gates, safeGate: safeGate)
+        DeltaRuleConfig(kind: kind, keyDim: keyDim, valueDim: valueDim, head: head, seed: seed, gates: gates, safeGate: safeGate,
+                        keyHead: head / max(valueHeads / keyHeads, 1))
     }
 }
 
@@ -267,14 +275,14 @@ final class DeltaTokenLoader<B: Backend> {
     /// scale·normalised q; `g` receives α (`asDecay`, the decode form) or log α (the chunked
     /// form); nil when the variant has no decay.
     func load(_ t: Int, q: Tensor, k: Tensor, v: Tensor, g: Tensor?, beta: Tensor, asDecay: Bool) {
-        let h = config.head, b = backend
-        rowQ.withUnsafeMutableBufferPointer { qGen.fill($0, head: h, position: t) }
+        let h = config.head, kh = config.keyHead ?? config.head, b = backend
+        rowQ.withUnsafeMutableBufferPointer { qGen.fill($0, head: kh, position: t) }
         if config.orthonormalKeys {
             let K = config.keyDim
             let r = 1 / Double(K).squareRoot(), row = t % K
             for j in 0..<K { rowK[j] = (row & j).nonzeroBitCount % 2 == 0 ? r : -r }
         } else {
-            rowK.withUnsafeMutableBufferPointer { kGen.fill($0, head: h, position: t) }
+            rowK.withUnsafeMutableBufferPointer { kGen.fill($0, head: kh, position: t) }
         }
         rowV.withUnsafeMutableBufferPointer { vGen.fill($0, head: h, position: t) }
         b.load(q, rowQ); b.load(k, rowK); b.load(v, rowV)
