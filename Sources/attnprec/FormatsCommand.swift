@@ -119,7 +119,16 @@ struct QuantizeJob {
         var codeBuf = [UInt32](repeating: 0, count: wantCodes ? n : 0)
         switch array.data {
         case .float16(let x), .float32(let x):
-            side = Self.run(spec, x, &out, &codeBuf, wantCodes, shape, random) { $0 }
+            // Values only: the vectorised path (same bits as the exact one, which tests check).
+            let fast: QuantizationSideData? = wantCodes ? nil : x.withUnsafeBufferPointer { xp in
+                out.withUnsafeMutableBufferPointer { spec.quantizeFast(xp, shape: shape, into: $0, random: random) }
+            }
+            if var f = fast {
+                f.nanInputs = x.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
+                side = f
+            } else {
+                side = Self.run(spec, x, &out, &codeBuf, wantCodes, shape, random) { $0 }
+            }
         case .float64(let x):
             var out64 = [Double](repeating: 0, count: n)
             side = Self.run(spec, x, &out64, &codeBuf, wantCodes, shape, random) { $0 }

@@ -1,4 +1,5 @@
 import Foundation
+import NumberFormats
 import Testing
 @testable import Workloads
 
@@ -74,6 +75,25 @@ struct CLI {
         let d1 = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/s1.npy"))
         let d2 = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/s2.npy"))
         #expect(d1 == d2)
+    }
+
+    /// The command's values (vectorised path) are the exact path's values, bit for bit.
+    @Test(arguments: ["e4m3", "e4m3/per-token", "mxfp4", "nvfp4", "bf16/stochastic", "int8/per-token", "e8m0", "fp16/round-to-odd"])
+    func quantizeValuesMatchTheLibrary(spec: String) throws {
+        let dir = try CLI.tempDir()
+        let x: [Float] = (0..<(4 * 64)).map { i in Float(i % 29) * 0.173 - 2.1 + (i % 31 == 0 ? 300 : 0) }
+        try NPY.write(path: "\(dir)/x.npy", shape: [4, 64], float32: x)
+        let r = try CLI.run(["formats", "quantize", "--format", spec, "--seed", "3", "\(dir)/x.npy", "\(dir)/y.npy"])
+        #expect(r.code == 0, "\(r.err)")
+        guard case .float32(let y) = try NPY.read(path: "\(dir)/y.npy").data else { Issue.record("dtype"); return }
+        let s = try FormatSpec.parse(spec)
+        var want = [Float](repeating: 0, count: x.count)
+        _ = x.withUnsafeBufferPointer { xp in
+            want.withUnsafeMutableBufferPointer {
+                s.quantize(xp, shape: [4, 64], into: $0, codes: nil, random: CounterRandom(seed: 3, role: "quantize"))
+            }
+        }
+        #expect(y.map(\.bitPattern) == want.map(\.bitPattern))
     }
 
     @Test func badInputExitsTwoWithOneLineAndNoOutput() throws {
