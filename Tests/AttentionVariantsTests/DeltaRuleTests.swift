@@ -44,6 +44,7 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
         let f64 = try DeltaCatalog.makeRun(config: cfg, form: c.form, tier: .float64)
         let mp = try DeltaCatalog.makeRun(config: cfg, form: c.form, tier: .mpfr(bits: 128))
         let s = Lockstep.run(reference: mp, approximation: f64, tokens: T, comparison: .exact)
+        print("delta float64 vs mpfr-128 \(c.testDescription): output \(s.outputMaxRelative), state \(s.stateMaxRelative)")
         #expect(s.outputMaxRelative < 1e-12, "\(c.testDescription): output \(s.outputMaxRelative)")
         #expect(s.stateMaxRelative < 1e-12, "\(c.testDescription): state \(s.stateMaxRelative)")
         #expect(s.nonFinite == 0)
@@ -60,6 +61,7 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
             let chk = try DeltaCatalog.makeRun(config: cfg, form: "chunked", tier: .float64)
             let s = Lockstep.run(reference: rec, approximation: chk, tokens: T, comparison: .double,
                                  stateAt: { ($0 + 1) % chunk == 0 || $0 % 97 == 0 })
+            print("delta chunked vs recurrent \(c.testDescription) C=\(chunk): output \(s.outputMaxRelative), state \(s.stateMaxRelative)")
             #expect(s.outputMaxRelative < 1e-12, "\(c.testDescription) C=\(chunk): output \(s.outputMaxRelative)")
             #expect(s.stateMaxRelative < 1e-12, "\(c.testDescription) C=\(chunk): state \(s.stateMaxRelative)")
             #expect(s.nonFinite == 0)
@@ -76,6 +78,7 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
                                             recipe: Recipe.parse("tri_inverse=tf32"))
         let s = Lockstep.run(reference: exact, approximation: tf32, tokens: T, comparison: .double)
         let mean = s.outputRelativeError.reduce(0, +) / Double(s.outputRelativeError.count)
+        print("delta tri_inverse=tf32 effect: mean \(mean), max \(s.outputMaxRelative)")
         #expect(mean > 1e-5 && mean < 1e-2, "mean \(mean)")
         #expect(s.outputMaxRelative < 1e-2, "max \(s.outputMaxRelative)")
     }
