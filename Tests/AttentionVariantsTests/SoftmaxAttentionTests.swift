@@ -176,18 +176,14 @@ func logLogSlope(_ x: [Double], _ y: [Double]) -> Double {
         let generic = try SoftmaxDecode(config: cfg, backend: Float32Backend(), recipe: recipe)
         let exact = try SoftmaxDecode(config: cfg, backend: Float32Backend())
         let og = softmaxOutputs(generic, tokens: T).last!, oe = softmaxOutputs(exact, tokens: T).last!
-        let rounder = ElementRounder(format: .float8_e4m3fn, rounding: .nearestEven, overflow: .saturate)
-        let table = (0..<256).map { Float(rounder.decodeDouble(UInt32($0))) }
         let q = InputGenerator(seed: 0, stream: "q", dimension: d).row(head: 0, position: T - 1).map { Float($0) * 0.125 }
         var out = [Float](repeating: 0, count: d), scratch = [Float](repeating: 0, count: SoftmaxFastDecode.tile)
         let kc = generic.keys[0].cache!, vc = generic.values[0].cache!
         kc.codes8.withUnsafeBufferPointer { k in vc.codes8.withUnsafeBufferPointer { v in
             kc.scales.withUnsafeBufferPointer { ks in vc.scales.withUnsafeBufferPointer { vs in
-                table.withUnsafeBufferPointer { tb in
-                    SoftmaxFastDecode.attend(q: q, keys: ScaledByteRows(codes: k.baseAddress!, scales: ks.baseAddress!, table: tb.baseAddress!, width: d),
-                                             values: ScaledByteRows(codes: v.baseAddress!, scales: vs.baseAddress!, table: tb.baseAddress!, width: d),
-                                             count: T, out: &out, scratch: &scratch)
-                }
+                SoftmaxFastDecode.attend(q: q, keys: E4M3Rows(codes: k.baseAddress!, scales: ks.baseAddress!, width: d),
+                                         values: E4M3Rows(codes: v.baseAddress!, scales: vs.baseAddress!, width: d),
+                                         count: T, out: &out, scratch: &scratch)
             } }
         } }
         #expect(relativeDistance(og, out.map(Double.init)) < 1e-5)
@@ -199,6 +195,41 @@ func logLogSlope(_ x: [Double], _ y: [Double]) -> Double {
                                      count: T, out: &out, scratch: &scratch)
         } }
         #expect(relativeDistance(oe, out.map(Double.init)) < 1e-5)
+    }
+
+    /// The SIMD e4m3 decoder gives every finite e4m3 value exactly.
+    @Test func e4m3VectorDecodeIsExact() {
+        let rounder = ElementRounder(format: .float8_e4m3fn, rounding: .nearestEven, overflow: .saturate)
+        for base in stride(from: 0, to: 256, by: 8) {
+            let codes = (0..<8).map { UInt8(base + $0) }
+            let got = codes.withUnsafeBufferPointer { E4M3Rows.decode8($0.baseAddress!) } * E4M3Rows.decodeScale
+            for i in 0..<8 where codes[i] & 0x7F != 0x7F {
+                #expect(got[i] == Float(rounder.decodeDouble(UInt32(codes[i]))), "code \(codes[i])")
+                #expect(got[i].sign == (codes[i] & 0x80 != 0 ? .minus : .plus))
+                #expect(E4M3Rows.decode1(codes[i]) == got[i])
+            }
+        }
+    }
+
+    /// KIVI's reason for per-channel key groups: with channel-outlier keys, int4 keys quantized
+    /// per channel over groups of 32 tokens lose less than int4 keys quantized per token.
+    @Test func kiviGroupKeysBeatPerTokenKeysOnChannelOutliers() throws {
+        let T = 1024
+        let sched = EvaluationSchedule(dense: 0, perOctave: 0, stride: 128, last: T - 1)
+        let cfg = SoftmaxAttentionConfig(keyDistribution: .channelOutliers(), evaluation: sched)
+        let ref = try SoftmaxDecode(config: cfg, backend: Float64Backend())
+        func error(_ recipe: String) throws -> (Double, Double) {
+            let emu = try SoftmaxDecode(config: cfg, backend: Float64Backend(), recipe: try Recipe.parse(recipe))
+            let again = try SoftmaxDecode(config: cfg, backend: Float64Backend())
+            let s = Lockstep.run(reference: again, approximation: emu, tokens: T, comparison: .double, outputAt: sched.contains)
+            return (s.outputRelativeError.reduce(0, +) / Double(s.outputRelativeError.count), emu.cacheRelativeError)
+        }
+        _ = ref
+        let (group, groupCache) = try error("k_cache=int4/group:32/asym,v_cache=int4/per-token/asym")
+        let (token, tokenCache) = try error("k_cache=int4/per-token/asym,v_cache=int4/per-token/asym")
+        print("KIVI int4: group:32 keys output \(group) cache \(groupCache); per-token keys output \(token) cache \(tokenCache)")
+        #expect(group < token)
+        #expect(groupCache < tokenCache)
     }
 
     /// KL of the attention distribution: 0 for the exact cache, small and positive for e4m3 keys.

@@ -27,8 +27,8 @@ public struct Float32Rows: FastRows {
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
         var j = 0
         while j + 16 <= width {
-            a0 = a0 + SIMD8(UnsafeBufferPointer(start: q + j, count: 8)) * SIMD8(UnsafeBufferPointer(start: r + j, count: 8))
-            a1 = a1 + SIMD8(UnsafeBufferPointer(start: q + j + 8, count: 8)) * SIMD8(UnsafeBufferPointer(start: r + j + 8, count: 8))
+            a0 = a0 + UnsafeRawPointer(q + j).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(r + j).loadUnaligned(as: SIMD8<Float>.self)
+            a1 = a1 + UnsafeRawPointer(q + j + 8).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(r + j + 8).loadUnaligned(as: SIMD8<Float>.self)
             j += 16
         }
         var s = (a0 + a1).sum()
@@ -39,22 +39,68 @@ public struct Float32Rows: FastRows {
     @inline(__always)
     public func accumulate(_ acc: UnsafeMutablePointer<Float>, weight w: Float, row s: Int) {
         let r = base + s * width
-        for j in 0..<width { acc[j] = acc[j] + w * r[j] }
+        let ws = SIMD8<Float>(repeating: w)
+        var j = 0
+        while j + 8 <= width {
+            let a = UnsafeMutableRawPointer(acc + j)
+            a.storeBytes(of: a.loadUnaligned(as: SIMD8<Float>.self) + ws * UnsafeRawPointer(r + j).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < width { acc[j] = acc[j] + w * r[j]; j += 1 }
     }
 }
 
-/// A cache of 1-byte codes with one binary32 scale per row (per-token scaling), decoded through
-/// a 256-entry table: value = table[code] · scale.
-public struct ScaledByteRows: FastRows {
+/// A cache of e4m3 (float8_e4m3fn) codes with one binary32 scale per row (per-token
+/// scaling), decoded eight at a time, exactly, for every code but the NaN pair 0x7F/0xFF
+/// (which a saturating quantizer never writes); value = decode(code) · scale.
+///
+/// With `-target-cpu native` (ATTNPREC_NATIVE) the code's bits shifted left by 7 are the
+/// binary16 of value·2^−8 (subnormals included), widened by the hardware half→single
+/// conversion; otherwise integer arithmetic builds the binary32 bits (s | (e+120)<<23 | m<<20)
+/// and fixes the subnormal codes (e = 0) as 2(n − 2^−7) without vector masks.
+public struct E4M3Rows: FastRows {
     public let codes: UnsafePointer<UInt8>
     public let scales: UnsafePointer<Float>
-    public let table: UnsafePointer<Float>
     public let width: Int
-    public init(codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, table: UnsafePointer<Float>, width: Int) {
+    public init(codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, width: Int) {
         self.codes = codes
         self.scales = scales
-        self.table = table
         self.width = width
+    }
+
+    /// `decode8` returns value / `decodeScale` (2^−8 with the binary16 path; the power of two is
+    /// folded into the row scale, so products round exactly as value · scale would).
+    #if ATTNPREC_NATIVE
+    static let decodeScale: Float = 256
+    #else
+    static let decodeScale: Float = 1
+    #endif
+
+    @inline(__always)
+    static func decode8(_ p: UnsafePointer<UInt8>) -> SIMD8<Float> {
+        let b = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt8>.self)
+        #if ATTNPREC_NATIVE
+        let c = SIMD8<UInt16>(truncatingIfNeeded: b)
+        let h = ((c & 0x7F) &<< 7) | ((c & 0x80) &<< 8)
+        return SIMD8<Float>(unsafeBitCast(h, to: SIMD8<Float16>.self))
+        #else
+        let c = SIMD8<UInt32>(truncatingIfNeeded: b)
+        let mag = c & 0x7F
+        let sign = (c & 0x80) &<< 24
+        let n = unsafeBitCast((mag &<< 20) &+ SIMD8<UInt32>(repeating: 120 << 23), to: SIMD8<Float>.self)
+        let sub = SIMD8<UInt32>(repeating: 1) &- ((mag &+ SIMD8<UInt32>(repeating: 0x78)) &>> 7)  // 1 iff mag < 8
+        let factor = unsafeBitCast(SIMD8<UInt32>(repeating: 0x3F80_0000) &+ sub &* 0x0080_0000, to: SIMD8<Float>.self)
+        let offset = unsafeBitCast(sub &* 0x3C80_0000, to: SIMD8<Float>.self)  // 2^-6 for subnormal codes
+        let v = n * factor - offset
+        return unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) | sign, to: SIMD8<Float>.self)
+        #endif
+    }
+
+    @inline(__always)
+    static func decode1(_ code: UInt8) -> Float {
+        let mag = UInt32(code & 0x7F)
+        let v = mag < 8 ? Float(mag) * 0x1p-9 : Float(bitPattern: (mag << 20) + (120 << 23))
+        return code & 0x80 != 0 ? -v : v
     }
 
     @inline(__always)
@@ -63,25 +109,26 @@ public struct ScaledByteRows: FastRows {
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
         var j = 0
         while j + 16 <= width {
-            var x0 = SIMD8<Float>(), x1 = SIMD8<Float>()
-            for i in 0..<8 {
-                x0[i] = table[Int(c[j + i])]
-                x1[i] = table[Int(c[j + 8 + i])]
-            }
-            a0 = a0 + SIMD8(UnsafeBufferPointer(start: q + j, count: 8)) * x0
-            a1 = a1 + SIMD8(UnsafeBufferPointer(start: q + j + 8, count: 8)) * x1
+            a0 = a0 + UnsafeRawPointer(q + j).loadUnaligned(as: SIMD8<Float>.self) * Self.decode8(c + j)
+            a1 = a1 + UnsafeRawPointer(q + j + 8).loadUnaligned(as: SIMD8<Float>.self) * Self.decode8(c + j + 8)
             j += 16
         }
         var sum = (a0 + a1).sum()
-        while j < width { sum = sum + q[j] * table[Int(c[j])]; j += 1 }
-        return sum * scales[s]
+        while j < width { sum = sum + q[j] * (Self.decode1(c[j]) / Self.decodeScale); j += 1 }
+        return sum * (scales[s] * Self.decodeScale)
     }
 
     @inline(__always)
     public func accumulate(_ acc: UnsafeMutablePointer<Float>, weight w: Float, row s: Int) {
         let c = codes + s * width
-        let ws = w * scales[s]
-        for j in 0..<width { acc[j] = acc[j] + ws * table[Int(c[j])] }
+        let ws = SIMD8<Float>(repeating: w * scales[s] * Self.decodeScale)
+        var j = 0
+        while j + 8 <= width {
+            let r = UnsafeMutableRawPointer(acc + j)
+            r.storeBytes(of: r.loadUnaligned(as: SIMD8<Float>.self) + ws * Self.decode8(c + j), as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < width { acc[j] = acc[j] + ws[0] * (Self.decode1(c[j]) / Self.decodeScale); j += 1 }
     }
 }
 
@@ -172,8 +219,6 @@ public enum SoftmaxKernelBenchmark {
         }
         fill(kGen, &kF, &kC, &kS)
         fill(vGen, &vF, &vC, &vS)
-        let rounder = ElementRounder(format: .float8_e4m3fn, rounding: .nearestEven, overflow: .saturate)
-        let table = (0..<256).map { Float(rounder.decodeDouble(UInt32($0))) }
         let qGen = InputGenerator(seed: 0, stream: "q", dimension: d)
         let scale = 1 / Float(d).squareRoot()
         let queries = (0..<16).flatMap { qGen.row(head: 0, position: context - 1 - $0).map { Float($0) * scale } }
@@ -209,13 +254,11 @@ public enum SoftmaxKernelBenchmark {
             vC.withUnsafeBufferPointer { vc in
                 kS.withUnsafeBufferPointer { ks in
                     vS.withUnsafeBufferPointer { vs in
-                        table.withUnsafeBufferPointer { tb in
-                            measure { q, o, sc in
-                                SoftmaxFastDecode.attend(
-                                    q: q, keys: ScaledByteRows(codes: kc.baseAddress!, scales: ks.baseAddress!, table: tb.baseAddress!, width: d),
-                                    values: ScaledByteRows(codes: vc.baseAddress!, scales: vs.baseAddress!, table: tb.baseAddress!, width: d),
-                                    count: context, out: o, scratch: sc)
-                            }
+                        measure { q, o, sc in
+                            SoftmaxFastDecode.attend(
+                                q: q, keys: E4M3Rows(codes: kc.baseAddress!, scales: ks.baseAddress!, width: d),
+                                values: E4M3Rows(codes: vc.baseAddress!, scales: vs.baseAddress!, width: d),
+                                count: context, out: o, scratch: sc)
                         }
                     }
                 }
