@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CMPFR", pkgConfig: "mpfr", providers: [.apt(["libmpfr-dev"])]),
@@ -18,7 +19,8 @@ let package = Package(
         .target(name: "Workloads", dependencies: ["NumberFormats"]),
         .target(name: "ExactArithmetic", dependencies: ["CMPFR", "CBLAS", "NumberFormats"]),
         .target(name: "AttentionVariants", dependencies: ["ExactArithmetic", "Workloads", "NumberFormats"]),
-        .target(name: "DriftStudy", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
+        .target(name: "DriftStudy", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
+        .target(name: "DriftReports", dependencies: ["DriftStudy", "NumberFormats"]),
         .executableTarget(
             name: "attnprec",
             dependencies: [
@@ -27,6 +29,7 @@ let package = Package(
                 "ExactArithmetic",
                 "AttentionVariants",
                 "DriftStudy",
+                "DriftReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
@@ -35,6 +38,7 @@ let package = Package(
         .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "CMPFR", "NumberFormats"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
+        .testTarget(name: "DriftReportsTests", dependencies: ["DriftReports", "DriftStudy"]),
     ],
     swiftLanguageModes: [.v6]
 )

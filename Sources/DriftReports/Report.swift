@@ -1,0 +1,214 @@
+import DriftStudy
+import Foundation
+
+/// Writes `report.md`, `plots/*.svg` and `results.csv` from results alone.
+public enum StudyReport {
+    public static let lengths = [1024, 8192, 65536]
+
+    public static func sci(_ x: Double?) -> String {
+        guard let x else { return "–" }
+        if x.isNaN { return "NaN" }
+        if x.isInfinite { return x > 0 ? "∞" : "−∞" }
+        if x == 0 { return "0" }
+        return String(format: "%.2e", x)
+    }
+
+    static func slug(_ s: String) -> String {
+        String(s.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
+            .split(separator: "-", omittingEmptySubsequences: true).joined(separator: "-")
+    }
+
+    /// The label of a variant instance: name plus overrides and decay.
+    static func instance(_ r: StudyRecord) -> String {
+        var s = r.variant
+        if r.preset != "default" { s += " (\(r.preset))" }
+        if r.workload.gates != "default" { s += " a=\(r.workload.gates.replacingOccurrences(of: "constant(", with: "").replacingOccurrences(of: ")", with: ""))" }
+        return s
+    }
+
+    /// The error a table reports for `r` at length L (nil when L > tokens).
+    static func errorAt(_ r: StudyRecord, _ L: Int) -> Double? { L <= r.tokens ? r.summary.error(at: L) : nil }
+
+    /// Writes everything into `dir`; returns the report path.
+    @discardableResult
+    public static func write(records: [StudyRecord], runInfo: [RunInfo], to dir: String, title: String? = nil) throws -> String {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: "\(dir)/plots", withIntermediateDirectories: true)
+        var plots: [(String, String)] = []
+        let records = records.sorted { $0.key < $1.key }
+        let workloads = Array(Set(records.map(\.workload.name))).sorted()
+        let recipeOrder = orderedRecipes(records)
+        // Drift plots: one per (variant instance, workload).
+        var instances: [String: [StudyRecord]] = [:]
+        for r in records { instances["\(instance(r))|\(r.workload.name)|\(r.workload.seed)|\(r.tokens)", default: []].append(r) }
+        for (k, rs) in instances.sorted(by: { $0.key < $1.key }) {
+            let first = rs[0]
+            var plot = SVGPlot(
+                title: "\(instance(first)) — \(first.workload.name), seed \(first.workload.seed)", xLabel: "position t (tokens)",
+                yLabel: "output relative error")
+            for r in rs.sorted(by: { (recipeOrder[$0.recipeName] ?? 0) < (recipeOrder[$1.recipeName] ?? 0) }) {
+                let c = recipeOrder[r.recipeName] ?? 0
+                plot.series.append(SVGPlot.Series(label: r.recipeName, points: zip(r.positions, r.outputRelErr).map { (Double($0 + 1), $1) }, color: c))
+                if r.theory.law != nil {
+                    let pts = r.positions.compactMap { t in r.theory.predicted(at: t).map { (Double(t + 1), $0) } }
+                    plot.series.append(SVGPlot.Series(label: "\(r.recipeName) theory (\(r.theory.law!))", points: pts, color: c, dashed: true))
+                }
+            }
+            let name = "drift-\(slug(k)).svg"
+            plots.append((name, plot.render()))
+        }
+        // Memory–error plots: one per workload at the longest length.
+        var pareto: [String: Set<String>] = [:]
+        for w in workloads {
+            let rs = records.filter { $0.workload.name == w }
+            guard let T = rs.map(\.tokens).max() else { continue }
+            let pts = rs.filter { $0.tokens == T }
+            var plot = SVGPlot(title: "Memory vs error at \(T) tokens — \(w)", xLabel: "bytes of cache or state per head at \(T) tokens", yLabel: "output relative error at \(T)")
+            let frontier = paretoFrontier(pts.map { ($0.key, $0.summary.memoryBytes, $0.summary.error(at: T) ?? .nan) })
+            pareto[w] = Set(frontier)
+            let byVariant = Dictionary(grouping: pts, by: { instance($0) }).sorted { $0.key < $1.key }
+            for (i, (name, vs)) in byVariant.enumerated() {
+                plot.series.append(SVGPlot.Series(
+                    label: name, points: vs.map { ($0.summary.memoryBytes, $0.summary.error(at: T) ?? .nan) }, color: i, markers: true,
+                    labels: vs.map { frontier.contains($0.key) ? $0.recipeName : "" }))
+            }
+            let fr = pts.filter { frontier.contains($0.key) }.sorted { $0.summary.memoryBytes < $1.summary.memoryBytes }
+            plot.series.append(SVGPlot.Series(label: "Pareto frontier", points: fr.map { ($0.summary.memoryBytes, $0.summary.error(at: T) ?? .nan) }, color: 8, dashed: true))
+            plots.append(("memory-error-\(slug(w)).svg", plot.render()))
+        }
+        for (name, svg) in plots { try ResultsStore.writeAtomically(Data(svg.utf8), to: "\(dir)/plots/\(name)") }
+        try ResultsStore.writeAtomically(Data(csv(records).utf8), to: "\(dir)/results.csv")
+        let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title)
+        try ResultsStore.writeAtomically(Data(md.utf8), to: "\(dir)/report.md")
+        return "\(dir)/report.md"
+    }
+
+    static func orderedRecipes(_ records: [StudyRecord]) -> [String: Int] {
+        var order: [String: Int] = [:]
+        // Order of first appearance in key order is arbitrary; order by memory instead (widest first).
+        var memory: [String: Double] = [:]
+        for r in records { memory[r.recipeName] = max(memory[r.recipeName] ?? 0, r.summary.memoryBytes) }
+        let names: [String] = memory.keys.sorted { (a: String, b: String) -> Bool in
+            let ma = memory[a]!, mb = memory[b]!
+            return ma != mb ? ma > mb : a < b
+        }
+        for (i, n) in names.enumerated() { order[n] = i }
+        return order
+    }
+
+    /// Keys of the points not dominated in (memory, error); NaN errors never qualify.
+    public static func paretoFrontier(_ points: [(String, Double, Double)]) -> [String] {
+        let valid = points.filter { $0.2.isFinite }
+        return valid.filter { p in !valid.contains { q in q.1 <= p.1 && q.2 <= p.2 && (q.1 < p.1 || q.2 < p.2) } }.map(\.0)
+    }
+
+    public static func csv(_ records: [StudyRecord]) -> String {
+        var s = "key,variant,preset,recipe,workload,seed,tokens,err_1k,err_8k,err_64k,err_end,slope,slope_low,slope_high,saturation,first_1e-3,first_1e-2,first_1e-1,non_finite,memory_bytes,theory_law,theory_end,verdict\n"
+        func q(_ x: String) -> String { x.contains(",") || x.contains("\"") ? "\"\(x.replacingOccurrences(of: "\"", with: "\"\""))\"" : x }
+        func n(_ x: Double?) -> String { x.map { $0.isNaN ? "NaN" : "\($0)" } ?? "" }
+        for r in records {
+            let cross = r.summary.firstCrossing.map { $0.position.map(String.init) ?? "" }
+            s += [q(r.key), r.variant, q(r.preset), q(r.recipeName), q(r.workload.name), "\(r.workload.seed)", "\(r.tokens)",
+                  n(errorAt(r, 1024)), n(errorAt(r, 8192)), n(errorAt(r, 65536)), n(r.summary.errorAt.last?.outputRelErr),
+                  n(r.summary.slope?.slope), n(r.summary.slope?.slopeLow), n(r.summary.slope?.slopeHigh), n(r.summary.saturation)]
+                .joined(separator: ",") + "," + (cross + ["", "", ""]).prefix(3).joined(separator: ",")
+                + ",\(r.summary.nonFinite),\(r.summary.memoryBytes),\(r.theory.law ?? ""),\(n(r.theory.predictedAtEnd)),\(r.summary.verdict)\n"
+        }
+        return s
+    }
+
+    /// The one-paragraph answer, computed from the records.
+    static func answer(_ records: [StudyRecord]) -> String {
+        guard let T = records.map(\.tokens).max() else { return "No records." }
+        let atT = records.filter { $0.tokens == T }
+        let variants = Set(atT.map { instance($0) }).count
+        let ok = atT.filter { $0.summary.verdict == "ok" }.count
+        var s = "At \(T) tokens, \(ok) of \(atT.count) records (\(variants) variant instances × \(Set(atT.map(\.recipeName)).count) recipes × \(Set(atT.map(\.workload.name)).count) workloads) keep the output error below 1e-2 without growing. "
+        // Median error per recipe.
+        let byRecipe = Dictionary(grouping: atT, by: \.recipeName).map { (name, rs) -> (String, Double) in
+            let e = rs.compactMap { $0.summary.error(at: T) }.map { $0.isNaN ? Double.infinity : $0 }.sorted()
+            return (name, e.isEmpty ? .nan : e[e.count / 2])
+        }.sorted { $0.1 < $1.1 }
+        s += "Median error at \(T) by storage recipe: " + byRecipe.map { "\($0.0) \(sci($0.1))" }.joined(separator: ", ") + ". "
+        let growing = atT.filter { $0.summary.verdict == "grows" }
+        if !growing.isEmpty {
+            let names = growing.sorted { ($0.summary.slope?.slope ?? 0) > ($1.summary.slope?.slope ?? 0) }.prefix(6)
+                .map { "\(instance($0))/\($0.recipeName) (slope \(String(format: "%.2f", $0.summary.slope?.slope ?? .nan)))" }
+            s += "\(growing.count) records still grow at \(T) (log–log slope > 0.1 at 95% confidence), steepest: \(names.joined(separator: ", ")). "
+        } else {
+            s += "No record's error is still growing at \(T) (no log–log slope > 0.1 at 95% confidence). "
+        }
+        let failing = atT.filter { $0.summary.verdict == "fails" || $0.summary.verdict == "nan" }
+        if !failing.isEmpty {
+            let names = failing.prefix(6).map { "\(instance($0))/\($0.recipeName)/\($0.workload.name)\($0.summary.verdict == "nan" ? " (NaN)" : "")" }
+            s += "\(failing.count) reach an error ≥ 0.1 or NaN: \(names.joined(separator: ", "))\(failing.count > 6 ? ", …" : ""). "
+        } else {
+            s += "None reaches 0.1 or produces NaN/Inf. "
+        }
+        let withTheory = atT.filter { $0.theory.ratio != nil }
+        let off = withTheory.filter { ($0.theory.ratio ?? 1) > 4 || ($0.theory.ratio ?? 1) < 0.25 }
+        if !withTheory.isEmpty {
+            s += "Of \(withTheory.count) records with a closed-form prediction, \(withTheory.count - off.count) lie within 4× of it"
+            s += off.isEmpty ? "." : "; \(off.count) depart from it (a finding: see the ratio column)."
+        }
+        return s
+    }
+
+    static func markdown(records: [StudyRecord], runInfo: [RunInfo], plots: [String], pareto: [String: Set<String>], title: String?) -> String {
+        var md = "# \(title ?? "attnprec study")\n\n"
+        md += answer(records) + "\n\n"
+        md += "Error at length T is the mean of the output relative error ‖o − ô‖/‖o‖ over the last min(64, T/16) positions up to T; the slope is a least-squares fit of log error against log t over [T/64, T] with its 95% interval. Verdict: **ok** < 1e-2 and not growing, **grows** slope > 0.1 (95%), **high** ≥ 1e-2, **fails** ≥ 0.1, **nan** any NaN/Inf. Inputs (q, k, v) are rounded identically for the reference and the emulated run, so the numbers measure storage and compute, not input conversion. Every number comes from `results.jsonl` beside this file (`results.csv` has the same summaries).\n\n"
+        // Certification caution first: it qualifies everything below.
+        let certs = Dictionary(grouping: records, by: { "\(instance($0))|\($0.workload.name)|\($0.workload.seed)" }).map { ($0.key, $0.value[0]) }.sorted { $0.0 < $1.0 }
+        let worstRef = certs.compactMap { [$0.1.reference.fastVsMPFROutput, $0.1.reference.fastVsMPFRState].compactMap { $0 }.max() }.max()
+        let smallest = records.flatMap { r in lengths.compactMap { errorAt(r, $0) } + [r.summary.errorAt.last?.outputRelErr].compactMap { $0 } }.filter { $0 > 0 && $0.isFinite }.min()
+        let uncertified = certs.filter { $0.1.reference.fastVsMPFROutput == nil }.count
+        if let worstRef, let smallest, worstRef * 100 > smallest {
+            md += "> [!CAUTION]\n> The reference is not 100× below every reported error: its largest distance from MPFR is \(sci(worstRef)) and the smallest reported error is \(sci(smallest)). Errors within 100× of \(sci(worstRef)) are reference-limited.\n\n"
+        }
+        if uncertified > 0 {
+            md += "> [!CAUTION]\n> \(uncertified) of \(certs.count) reference runs were not certified against MPFR (certify_tokens: 0).\n\n"
+        }
+        let workloads = Array(Set(records.map(\.workload.name))).sorted()
+        let order = orderedRecipes(records)
+        md += "## Sensitivity\n\n"
+        for w in workloads {
+            let rs = records.filter { $0.workload.name == w }.sorted {
+                instance($0) != instance($1) ? instance($0) < instance($1) : (order[$0.recipeName] ?? 0, $0.tokens) < (order[$1.recipeName] ?? 0, $1.tokens)
+            }
+            md += "### \(w) inputs (\(rs.first?.workload.input ?? w))\n\n"
+            md += "| variant | recipe | tokens | err @1k | err @8k | err @64k | slope [95%] | theory @T | verdict |\n|---|---|---:|---:|---:|---:|---|---:|---|\n"
+            for r in rs {
+                let slope = r.summary.slope.map { String(format: "%.2f [%.2f, %.2f]", $0.slope, $0.slopeLow, $0.slopeHigh) } ?? "–"
+                let theory = r.theory.predictedAtEnd.map { "\(sci($0)) (\(r.theory.law!))" } ?? "–"
+                let star = pareto[w]?.contains(r.key) == true ? " ★" : ""
+                md += "| \(instance(r)) | \(r.recipeName)\(star) | \(r.tokens) | \(sci(errorAt(r, 1024))) | \(sci(errorAt(r, 8192))) | \(sci(errorAt(r, 65536))) | \(slope) | \(theory) | \(r.summary.verdict) |\n"
+            }
+            md += "\n★ on the memory–error Pareto frontier of this workload.\n\n"
+        }
+        md += "## Drift plots\n\nSolid: measured output error; dashed: the theory of DESIGN §7 (KV cache written once: flat ≈ u; undecayed state: κu√(t/2); decay a: saturation κu/√(1−a²)), drawn where a closed form applies.\n\n"
+        for p in plots where p.hasPrefix("drift-") { md += "![\(p)](plots/\(p))\n\n" }
+        md += "## Memory versus error\n\nOne point per (variant, recipe) at the longest length: bytes of KV cache (tokens × bytes per token) or recurrent state for one head, against the output error; the dashed line joins the Pareto frontier.\n\n"
+        for p in plots where p.hasPrefix("memory-") { md += "![\(p)](plots/\(p))\n\n" }
+        md += "## Reference certification\n\nThe fast reference runs over the whole length; on a prefix it is compared with MPFR at P bits, and MPFR at P with MPFR at 2P (DESIGN §5).\n\n"
+        md += "| variant | workload | tier | certified tokens | fast vs MPFR (output) | fast vs MPFR (state) | MPFR P vs 2P | pass |\n|---|---|---|---:|---:|---:|---:|---|\n"
+        for (_, r) in certs {
+            let ref = r.reference
+            md += "| \(instance(r)) | \(r.workload.name) | \(ref.tier) | \(ref.certifiedTokens) | \(sci(ref.fastVsMPFROutput)) | \(sci(ref.fastVsMPFRState)) | \(sci(ref.mpfrPVs2POutput)) (P = \(ref.bits)) | \(ref.pass.map { $0 ? "yes" : "**no**" } ?? "–") |\n"
+        }
+        md += "\n## Reproduction\n\n"
+        if runInfo.isEmpty {
+            md += "No run.json was found beside the results.\n"
+        }
+        for info in runInfo {
+            md += "- command: `\(info.command)`\(info.shard.map { " (shard \($0))" } ?? "")\n"
+            md += "- configs: \(info.configs.map { "`\($0)`" }.joined(separator: ", "))\n"
+            md += "- git revision: `\(info.gitRevision)`\n"
+            md += "- compiler flags: `\(info.compilerFlags)`\n"
+            md += "- CPU: \(info.cpu), \(info.cores) cores, \(info.jobs) jobs\n"
+            md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.recordsComputed) records computed (\(info.records) in the folder), started \(info.started)\n"
+        }
+        md += "\nRegenerate this report from the results alone with `attnprec report \(runInfo.isEmpty ? "DIR" : "reports/…")`.\n"
+        return md
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import DriftReports
+import DriftStudy
+import Foundation
+
+/// `attnprec run [CONFIG.yaml ...]`: runs a study and writes results, run.json and the report.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a precision study (default: experiments/default.yaml) and write its report.")
+
+    @Argument(help: "Study configs (YAML). Default: experiments/default.yaml.")
+    var configs: [String] = []
+
+    @Option(help: "Output folder (default: reports/<first config's base name>).")
+    var out: String?
+
+    @Option(help: "Worker threads (results are byte-identical for any N).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Run the deterministic slice I/N of the groups, or 'slurm' (SLURM_ARRAY_TASK_ID/COUNT).")
+    var shard: String?
+
+    @Flag(help: "Skip records already in OUT/results.jsonl.")
+    var resume = false
+
+    func run() throws {
+        do {
+            let paths = configs.isEmpty ? [try Self.defaultConfig()] : configs
+            guard jobs >= 1 else { throw StudyInputError("--jobs: expected ≥ 1, got \(jobs)") }
+            let shardValue = try shard.map { try StudyPlan.parseShard($0) }
+            let loaded = try paths.map { try StudyConfig.load(path: $0) }
+            let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
+            let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            let tty = isatty(STDERR_FILENO) != 0
+            let info = try Study.run(configs: loaded, options: Study.Options(
+                out: outDir, jobs: jobs, shard: shardValue, resume: resume, progress: tty, command: command))
+            let records = try ResultsStore.readRecords("\(outDir)/results.jsonl")
+            let report = try StudyReport.write(records: records, runInfo: [info], to: outDir, title: loaded[0].title ?? "attnprec study: \(loaded[0].name)")
+            print("\(info.recordsComputed) records computed, \(info.records) in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
+            print("report: \(report)")
+        } catch let e as StudyInputError {
+            throw InputError(e.description)
+        }
+    }
+
+    /// experiments/default.yaml in the working folder, else beside the package the binary was built from.
+    static func defaultConfig() throws -> String {
+        let rel = "experiments/default.yaml"
+        if FileManager.default.fileExists(atPath: rel) { return rel }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let c = dir.appendingPathComponent(rel).path
+            if FileManager.default.fileExists(atPath: c) { return c }
+            dir = dir.deletingLastPathComponent()
+        }
+        throw StudyInputError("\(rel): not found in the working folder or beside the package; expected a config path")
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+@testable import DriftReports
+@testable import DriftStudy
+
+/// Runs the built `attnprec` binary (beside the test bundle).
+enum CLI {
+    static var binary: String {
+        var dir = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("attnprec").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return ".build/debug/attnprec"
+    }
+
+    static func run(_ args: [String], cwd: String? = nil) throws -> (code: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o
+        p.standardError = e
+        try p.run()
+        let out = o.fileHandleForReading.readDataToEndOfFile()
+        let err = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+}
+
+enum Fixture {
+    static let config = """
+    name: fixture
+    tokens: [512]
+    inputs: bfloat16
+    reference: {tier: float64, certify_tokens: 16, bits: 64, double_precision_tokens: 8}
+    sampling: {per_octave: 8}
+    variants:
+      - {name: linear, key_dim: 16, value_dim: 16}
+      - {name: mha, head_dim: 16}
+    recipes:
+      - float32
+      - bfloat16
+      - {name: e4m3-token, store: float8_e4m3fn/per-token}
+    workloads: [gaussian]
+    """
+
+    static func dir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("attnprec-report-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    /// A small study through the CLI: folder with results, run.json and the report.
+    static func run() throws -> String {
+        let d = try dir()
+        try Data(config.utf8).write(to: URL(fileURLWithPath: "\(d)/fixture.yaml"))
+        let r = try CLI.run(["run", "\(d)/fixture.yaml", "--out", "\(d)/out", "--jobs", "2"])
+        #expect(r.code == 0, "\(r.err)")
+        #expect(r.out.contains("report: \(d)/out/report.md"))
+        #expect(r.err.isEmpty, "progress goes to stderr only on a terminal: \(r.err)")
+        return "\(d)/out"
+    }
+}
+
+@Suite struct ReportTests {
+    @Test func smokeStudyEndToEnd() throws {
+        let out = try Fixture.run()
+        for f in ["results.jsonl", "results.csv", "run.json", "report.md"] {
+            #expect(FileManager.default.fileExists(atPath: "\(out)/\(f)"), "\(f)")
+        }
+        let md = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
+        // Every SVG the report references exists and parses as XML.
+        let refs = md.components(separatedBy: "](plots/").dropFirst().map { String($0.prefix { $0 != ")" }) }
+        #expect(refs.count >= 3)
+        for r in refs {
+            let data = try #require(FileManager.default.contents(atPath: "\(out)/plots/\(r)"), "\(r)")
+            let parser = XMLParser(data: data)
+            #expect(parser.parse(), "\(r): \(String(describing: parser.parserError))")
+        }
+        // Every number in the sensitivity table is traceable to a record.
+        let records = try ResultsStore.readRecords("\(out)/results.jsonl")
+        let rows = md.split(separator: "\n").filter { $0.hasPrefix("| linear") || $0.hasPrefix("| mha") }
+        #expect(rows.count >= 6)
+        for row in rows where row.split(separator: "|").count == 9 {
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let recipe = cells[1].replacingOccurrences(of: " ★", with: "")
+            let variant = cells[0].split(separator: " ")[0]
+            let r = try #require(records.first { $0.variant == variant && $0.recipeName == recipe }, "\(row)")
+            let e1k: Double? = r.summary.error(at: 1024)
+            let shown: String = StudyReport.sci(e1k)
+            #expect(cells[3] == shown)
+            #expect(cells[5] == "–")  // 64k > 512 tokens
+            #expect(cells[8] == r.summary.verdict)
+            if let s = r.summary.slope {
+                let text = String(format: "%.2f", s.slope)
+                #expect(cells[6].hasPrefix(text))
+            }
+        }
+        // The answer paragraph comes first and is computed (it names the record count).
+        let firstParagraph = md.split(separator: "\n\n")[1]
+        #expect(firstParagraph.contains("of \(records.count) records"))
+        #expect(md.contains("## Reference certification"))
+        #expect(md.contains("git revision"))
+        let csv = try String(contentsOfFile: "\(out)/results.csv", encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == records.count + 1)
+
+        // `attnprec report` regenerates the same report from the results alone.
+        let before = try String(contentsOfFile: "\(out)/report.md", encoding: .utf8)
+        let again = try CLI.run(["report", out])
+        #expect(again.code == 0, "\(again.err)")
+        #expect(try String(contentsOfFile: "\(out)/report.md", encoding: .utf8) == before)
+    }
+
+    @Test func shardsMergedByTheReportCommand() throws {
+        let d = try Fixture.dir()
+        try Data(Fixture.config.utf8).write(to: URL(fileURLWithPath: "\(d)/fixture.yaml"))
+        for s in ["1/2", "2/2"] {
+            let r = try CLI.run(["run", "\(d)/fixture.yaml", "--out", "\(d)/s\(s.prefix(1))", "--shard", s])
+            #expect(r.code == 0, "\(r.err)")
+        }
+        let whole = try CLI.run(["run", "\(d)/fixture.yaml", "--out", "\(d)/whole", "--jobs", "1"])
+        #expect(whole.code == 0)
+        let merged = try CLI.run(["report", "\(d)/s1", "\(d)/s2", "--out", "\(d)/merged"])
+        #expect(merged.code == 0, "\(merged.err)")
+        #expect(FileManager.default.contents(atPath: "\(d)/merged/results.jsonl") == FileManager.default.contents(atPath: "\(d)/whole/results.jsonl"))
+    }
+
+    @Test func badConfigThroughTheCLI() throws {
+        let d = try Fixture.dir()
+        try Data("variants: [linear]\nrecipes: [bfloat16]\nlenghts: [5]\n".utf8).write(to: URL(fileURLWithPath: "\(d)/bad.yaml"))
+        let r = try CLI.run(["run", "\(d)/bad.yaml", "--out", "\(d)/out"])
+        #expect(r.code == 2)
+        #expect(r.err == "attnprec: \(d)/bad.yaml:3: the config: unknown key 'lenghts'; expected one of: name, title, tokens, seeds, inputs, reference, sampling, variants, recipes, workloads, exclude\n")
+        #expect(!FileManager.default.fileExists(atPath: "\(d)/out"))
+        let missing = try CLI.run(["run", "\(d)/none.yaml", "--out", "\(d)/out"])
+        #expect(missing.code == 2)
+        #expect(missing.err.contains("none.yaml: cannot read"))
+        let shard = try CLI.run(["run", "\(d)/bad.yaml", "--shard", "0/2"])
+        #expect(shard.code == 2)
+    }
+
+    @Test func svgPlotIsWellFormedWithGaps() {
+        var p = SVGPlot(title: "a <b> & c", xLabel: "t", yLabel: "err")
+        p.series.append(SVGPlot.Series(label: "s", points: [(1, 1e-3), (10, .nan), (100, 1e-2), (1000, 0)], color: 0))
+        let svg = p.render()
+        #expect(XMLParser(data: Data(svg.utf8)).parse())
+        #expect(svg.contains("a &lt;b&gt; &amp; c"))
+    }
+
+    @Test func paretoFrontier() {
+        let f = StudyReport.paretoFrontier([("a", 1, 1), ("b", 2, 0.5), ("c", 2, 2), ("d", 0.5, .nan), ("e", 4, 0.5)])
+        #expect(Set(f) == ["a", "b"])
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import ExactArithmetic
+import Testing
+@testable import DriftStudy
+
+@Suite(.serialized) struct StudyRunnerTests {
+    func run(_ dir: String, jobs: Int = 1, shard: (Int, Int)? = nil, resume: Bool = false) throws -> RunInfo {
+        try Study.run(configs: [try StudyFixture.config()], options: Study.Options(out: dir, jobs: jobs, shard: shard, resume: resume))
+    }
+
+    @Test func jobsDoNotChangeABit() throws {
+        let a = try StudyFixture.tempDir(), b = try StudyFixture.tempDir()
+        _ = try run(a, jobs: 1)
+        _ = try run(b, jobs: 2)
+        let x = StudyFixture.read("\(a)/results.jsonl"), y = StudyFixture.read("\(b)/results.jsonl")
+        #expect(!x.isEmpty)
+        #expect(x == y)
+        let records = try ResultsStore.readRecords("\(a)/results.jsonl")
+        #expect(records.count == 16)
+        #expect(records.map(\.key) == records.map(\.key).sorted())
+        for r in records {
+            #expect(r.positions.count == r.outputRelErr.count)
+            #expect(r.positions.last == 299)
+            #expect(r.summary.nonFinite == 0)
+            let finite: Bool = r.outputRelErr.allSatisfy { $0.isFinite }
+            #expect(finite)
+            let certified: Double = r.reference.fastVsMPFROutput ?? 1
+            #expect(certified < 1e-10)
+            if r.variant == "mha" {
+                #expect(r.stateRelErr == nil)
+                #expect(r.summary.bytesPerToken != nil)
+            } else {
+                #expect(r.stateRelErr?.count == r.positions.count)
+            }
+        }
+        // bf16 state drifts more than nothing; e4m3 more than bf16 (same workload).
+        let lin = records.filter { $0.variant == "linear" && $0.workload.gates == "default" && $0.workload.name == "gaussian" }
+        let bf = lin.first { $0.recipeName == "bfloat16" }!, e4 = lin.first { $0.recipeName == "e4m3-token" }!
+        let bfErr: Double = bf.summary.error(at: 300) ?? .nan
+        let e4Err: Double = e4.summary.error(at: 300) ?? .nan
+        #expect(bfErr > 1e-4)
+        #expect(e4Err > bfErr)
+        let info = try StudyJSON.decoder().decode(RunInfo.self, from: StudyFixture.read("\(b)/run.json"))
+        #expect(info.jobs == 2)
+        #expect(info.records == 16)
+    }
+
+    /// A run killed mid-way leaves a sorted subset of records (each group is written
+    /// atomically as it finishes); resuming from it gives the uninterrupted file.
+    @Test func resumeEqualsUninterrupted() throws {
+        let whole = try StudyFixture.tempDir(), part = try StudyFixture.tempDir()
+        _ = try run(whole)
+        let lines = String(decoding: StudyFixture.read("\(whole)/results.jsonl"), as: UTF8.self).split(separator: "\n")
+        let kept = lines.enumerated().filter { $0.offset % 3 != 1 }.map { $0.element + "\n" }.joined()
+        try Data(kept.utf8).write(to: URL(fileURLWithPath: "\(part)/results.jsonl"))
+        let info = try run(part, resume: true)
+        #expect(info.recordsComputed > 0)
+        #expect(info.recordsComputed < 16)
+        #expect(StudyFixture.read("\(part)/results.jsonl") == StudyFixture.read("\(whole)/results.jsonl"))
+        // Resuming a finished folder computes nothing.
+        #expect(try run(part, resume: true).recordsComputed == 0)
+    }
+
+    @Test func shardsMergeToTheWhole() throws {
+        let whole = try StudyFixture.tempDir(), s1 = try StudyFixture.tempDir(), s2 = try StudyFixture.tempDir()
+        _ = try run(whole)
+        _ = try run(s1, shard: (1, 2))
+        _ = try run(s2, shard: (2, 2))
+        let a = try ResultsStore.readLines("\(s1)/results.jsonl"), b = try ResultsStore.readLines("\(s2)/results.jsonl")
+        #expect(!a.isEmpty)
+        #expect(!b.isEmpty)
+        let disjoint: Bool = Set(a.keys).isDisjoint(with: b.keys)
+        #expect(disjoint)
+        let merged = a.merging(b) { x, _ in x }
+        #expect(ResultsStore.joined(merged) == StudyFixture.read("\(whole)/results.jsonl"))
+    }
+
+    @Test func badConfigWritesNothing() throws {
+        let dir = try StudyFixture.tempDir()
+        try Data("keep\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/results.jsonl"))
+        let bad = try StudyConfig.parse("variants: [linear]\nrecipes:\n  - {name: c, roles: \"k_cache=bfloat16\"}\n", file: "bad.yaml", defaultName: "bad")
+        #expect(throws: StudyInputError.self) { try Study.run(configs: [bad], options: Study.Options(out: dir)) }
+        #expect(StudyFixture.read("\(dir)/results.jsonl") == Data("keep\n".utf8))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/run.json"))
+    }
+}
+
+@Suite struct DriftFitTests {
+    /// Curves with known exponents: the fit recovers the slope, the CI covers it.
+    @Test(arguments: [0.5, 0.0, 1.0, -0.25])
+    func slopeOfAPowerLaw(p: Double) throws {
+        var xs: [Double] = [], ys: [Double] = []
+        for i in 0..<200 {
+            let x = pow(2.0, 6 + Double(i) / 20)
+            xs.append(x)
+            ys.append(3e-4 * pow(x, p) * (1 + 0.05 * sin(Double(i) * 1.7)))
+        }
+        let f = try #require(SlopeFit.logLog(x: xs, y: ys))
+        let close = abs(f.slope - p) < 0.01
+        let covered = f.slopeLow <= p && p <= f.slopeHigh
+        #expect(close && covered, "\(f)")
+    }
+
+    /// A linear state with decay a saturates near κu/√(1−a²); without decay it grows with slope ½.
+    @Test func saturationAndSqrtLawFromRuns() throws {
+        let text = """
+        tokens: [4096]
+        reference: {certify_tokens: 0}
+        variants:
+          - {name: linear, key_dim: 32, value_dim: 32}
+          - {name: linear, key_dim: 32, value_dim: 32, decay: 0.9}
+        recipes: [bfloat16]
+        """
+        let groups = try StudyPlan.expand([try StudyConfig.parse(text, file: "fit.yaml", defaultName: "fit")])
+        let recs = try groups.flatMap { try GroupRunner.run($0) }
+        let undecayed = try #require(recs.first { $0.workload.gates == "default" })
+        let decayed = try #require(recs.first { $0.workload.gates != "default" })
+        let s = try #require(undecayed.summary.slope)
+        let inRange: Bool = s.slope > 0.3 && s.slope < 0.7
+        #expect(inRange, "\(s)")
+        #expect(undecayed.theory.law == "sqrt")
+        #expect(decayed.theory.law == "saturation")
+        let sat = try #require(decayed.summary.saturation)
+        let predicted = DriftTheory.decayedSaturation(unitRoundoff: 0x1p-8, decay: 0.9, kappa: DriftTheory.kappaNearest)
+        let near: Bool = sat > predicted / 4 && sat < predicted * 4
+        #expect(near, "saturation \(sat) vs \(predicted)")
+        #expect(decayed.summary.verdict == "ok")
+    }
+
+    /// Summaries from a synthetic series: error at T is the tail mean, crossings are the first.
+    @Test func tailMeanAndCrossings() {
+        var series = LockstepSeries()
+        series.positions = Array(0..<1024)
+        series.outputRelativeError = series.positions.map { (p: Int) -> Double in 1e-4 * Double(p + 1).squareRoot() }
+        let c = DriftCurve(tokens: 1024, series: series)
+        var expected = 0.0
+        for p in 960..<1024 { expected += 1e-4 * Double(p + 1).squareRoot() / 64 }
+        let measured = c.outputError(at: 1024)
+        #expect(abs(measured - expected) < 1e-15)
+        #expect(c.firstCrossing(1e-3) == 100)
+    }
+}
