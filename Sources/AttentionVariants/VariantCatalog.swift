@@ -74,7 +74,7 @@ public enum VariantCatalog {
         case "rwkv7":
             return try GatedFamily.makeRWKV7(config: RWKV7Config(), tier: tier, recipe: recipe)
         case _ where SoftmaxFamily.handles(name):
-            return try SoftmaxFamily.makeRun(variant: name, tier: tier, recipe: recipe)
+            return try SoftmaxFamily.makeRun(variant: name, form: form, tier: tier, recipe: recipe)
         default:
             throw VariantError("variant '\(name)' has no run factory")
         }

@@ -63,6 +63,27 @@ func logLogSlope(_ x: [Double], _ y: [Double]) -> Double {
         #expect(s.positions.last == 1023)
     }
 
+    /// The parallel (prefill) form: Float64 vs MPFR-128 over 512 tokens (every position), and against the
+    /// decode form at every position (different operation order, same function), with exact
+    /// and e4m3 caches.
+    @Test(arguments: ["gqa", "swa"])
+    func prefillAgreesWithMPFRAndDecode(name: String) throws {
+        var cfg = SoftmaxCatalog.defaultConfig(name)!
+        cfg.window = cfg.window.map { _ in 100 }
+        let f64 = try SoftmaxCatalog.makePrefill(variant: name, config: cfg, tier: .float64)
+        let mp = try SoftmaxCatalog.makePrefill(variant: name, config: cfg, tier: .mpfr(bits: 128))
+        let s = Lockstep.run(reference: mp, approximation: f64, tokens: 512, comparison: .exact)
+        #expect(s.outputMaxRelative < 1e-12, "\(name): \(s.outputMaxRelative)")
+        cfg.evaluation = .every
+        for recipe in ["", "k_cache=float8_e4m3fn/per-token,v_cache=float8_e4m3fn/per-token"] {
+            let r = try Recipe.parse(recipe)
+            let dec = try SoftmaxCatalog.makeRun(variant: name, config: cfg, tier: .float64, recipe: r).run
+            let pre = try SoftmaxCatalog.makePrefill(variant: name, config: cfg, tier: .float64, recipe: r)
+            let d = Lockstep.run(reference: dec, approximation: pre, tokens: 320, comparison: .double)
+            #expect(d.outputMaxRelative < 1e-13, "\(name) \(recipe): \(d.outputMaxRelative)")
+        }
+    }
+
     @Test func identicalKeysGiveTheMeanOfTheValues() throws {
         let T = 200
         let cfg = SoftmaxAttentionConfig(evaluation: .every, closedForm: .identicalKeys)

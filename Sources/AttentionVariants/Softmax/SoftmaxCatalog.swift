@@ -6,7 +6,7 @@ public enum SoftmaxCatalog {
     public static let names = ["mha", "gqa", "mqa", "swa"]
 
     public static let entries: [VariantCatalog.Entry] = names.map {
-        VariantCatalog.Entry(name: $0, family: "softmax", forms: ["recurrent"], roles: SoftmaxAttentionConfig.roles)
+        VariantCatalog.Entry(name: $0, family: "softmax", forms: ["recurrent", "chunked"], roles: SoftmaxAttentionConfig.roles)
     }
 
     /// The default certification workload (DESIGN.md §9): K = V = 64, Gaussian inputs, seed 0;
@@ -57,6 +57,19 @@ public enum SoftmaxCatalog {
         case "swa" where config.window == nil:
             throw VariantError("window: swa needs a window")
         default: break
+        }
+    }
+
+    /// The parallel (prefill) form of `config` on `tier` (`SoftmaxPrefill`).
+    public static func makePrefill(
+        variant name: String, config: SoftmaxAttentionConfig, tier: BackendTier, recipe: Recipe = .exact
+    ) throws -> SteppedRun {
+        try check(name, config)
+        switch tier {
+        case .mpfr(let bits): return try SoftmaxPrefill(config: config, backend: MPFRBackend(precision: bits), recipe: recipe)
+        case .float64: return try SoftmaxPrefill(config: config, backend: Float64Backend(), recipe: recipe)
+        case .doubleDouble: return try SoftmaxPrefill(config: config, backend: DoubleDoubleBackend(), recipe: recipe)
+        case .float32: return try SoftmaxPrefill(config: config, backend: Float32Backend(), recipe: recipe)
         }
     }
 

@@ -47,8 +47,9 @@ public enum SoftmaxFamily {
     }
 
     /// The default certification workload of `name` on `tier`.
-    public static func makeRun(variant name: String, tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
+    public static func makeRun(variant name: String, form: String = "recurrent", tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
         if let c = SoftmaxCatalog.defaultConfig(name) {
+            if form == "chunked" { return try SoftmaxCatalog.makePrefill(variant: name, config: c, tier: tier, recipe: recipe) }
             return try SoftmaxCatalog.makeRun(variant: name, config: c, tier: tier, recipe: recipe).run
         }
         switch name {

@@ -1,0 +1,166 @@
+import ExactArithmetic
+import Workloads
+
+/// The parallel (prefill) form of MHA/GQA/MQA/SWA: FlashAttention-2's blocked forward pass.
+///
+/// Tokens come in chunks of C = 64 (the chunk is appended to the KV cache at once, store
+/// points `k_cache`/`v_cache`, as a prefill kernel writes it). For the chunk's queries Q̃
+/// (C×d, scaled) and each block of 64 visible keys, in ascending order: S = Q̃ K_blkᵀ (gemm, an
+/// fma chain over d per score, as the decode's dot), masked entries (future keys, keys outside
+/// the window and sinks) set to −∞, m' = max(m, rowmax S), c = e^{m−m'}, P = e^{S−m'},
+/// l ← l·c + rowsum P, acc ← diag(c)·acc + P V_blk (gemm, accumulate), m ← m'; finally
+/// O = acc / l (store point `output`). m starts at −2^127 (finite in every tier) so a row whose
+/// keys are all masked in a block gets c = 1, P = 0. A GPT-OSS sink logit joins each row's
+/// denominator after the last block. Every position's output is computed; a step returns its
+/// row of the chunk.
+public final class SoftmaxPrefill<B: Backend>: SteppedRun {
+    public let config: SoftmaxAttentionConfig
+    public let backend: B
+    public let chunk = 64
+    public private(set) var position = -1
+
+    let decode: SoftmaxDecode<B>
+    let group: Int
+    let qT: Tensor, kT: Tensor, vT: Tensor, sT: Tensor, rowMax: Tensor, correction: Tensor, rowSum: Tensor
+    let m: Tensor, l: Tensor, negInf: Tensor, scaleT: Tensor
+    let acc: [Tensor]
+    public let output: Tensor
+    var rowQ: [Double]
+
+    public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact) throws {
+        decode = try SoftmaxDecode(config: config, backend: backend, recipe: recipe)
+        self.config = config
+        self.backend = backend
+        let H = config.queryHeads, d = config.headDim, dv = config.valueDim, C = chunk
+        group = H / config.kvHeads
+        qT = backend.allocate(rows: H * C, cols: d)
+        kT = backend.allocate(rows: C, cols: d)
+        vT = backend.allocate(rows: C, cols: dv)
+        sT = backend.allocate(rows: C, cols: C)
+        rowMax = backend.allocate(1)
+        correction = backend.allocate(C)
+        rowSum = backend.allocate(1)
+        m = backend.allocate(H * C)
+        l = backend.allocate(H * C)
+        negInf = backend.scalar(-.infinity)
+        scaleT = decode.scaleT
+        acc = (0..<H).map { _ in backend.allocate(rows: C, cols: dv) }
+        output = backend.allocate(rows: H, cols: dv)
+        rowQ = [Double](repeating: 0, count: d)
+    }
+
+    public var tier: BackendTier { backend.tier }
+    public var outputCount: Int { config.queryHeads * config.valueDim }
+    public var stateCount: Int { 0 }
+
+    func visible(query i: Int, key j: Int) -> Bool {
+        if j > i { return false }
+        guard let w = config.window else { return true }
+        return j < config.sinkTokens || j >= i - w + 1
+    }
+
+    public func step() {
+        position += 1
+        let t = position, C = chunk
+        if t % C == 0 { computeChunk(start: t) }
+        let i = t % C
+        for h in 0..<config.queryHeads {
+            let o = output.row(h)
+            backend.copy(o, acc[h].row(i))
+            decode.qStores[h].store(.output, o, on: backend, step: t)
+        }
+    }
+
+    func computeChunk(start c0: Int) {
+        let b = backend, C = chunk, d = config.headDim, dv = config.valueDim
+        // Append the chunk to the caches (each entry rounded once).
+        for g in 0..<config.kvHeads {
+            for t in c0..<c0 + C {
+                if decode.keys[g].cache != nil {
+                    let k1 = kT.row(0)
+                    decode.loadExact(&decode.keys[g], position: t, row: &decode.rowK, into: k1, kvHead: g)
+                    decode.rowK.withUnsafeMutableBufferPointer { b.read(k1, into: $0) }
+                    decode.rowK.withUnsafeBufferPointer { decode.keys[g].cache!.append($0) }
+                }
+                if decode.values[g].cache != nil {
+                    let v1 = vT.row(0)
+                    decode.loadExact(&decode.values[g], position: t, row: &decode.rowV, into: v1, kvHead: g)
+                    decode.rowV.withUnsafeMutableBufferPointer { b.read(v1, into: $0) }
+                    decode.rowV.withUnsafeBufferPointer { decode.values[g].cache!.append($0) }
+                }
+            }
+        }
+        // Scaled queries, one C×d block per head.
+        for h in 0..<config.queryHeads {
+            for i in 0..<C {
+                let r = qT.row(h * C + i)
+                rowQ.withUnsafeMutableBufferPointer { decode.qGen.fill($0, head: h, position: c0 + i) }
+                b.load(r, rowQ)
+                decode.qStores[h].store(.q, r, on: b, step: c0 + i)
+                b.multiply(r, r, scaleT)
+            }
+            b.fill(acc[h], 0)
+        }
+        b.fill(m, -0x1p127)
+        b.fill(l, 0)
+        let last = c0 + C - 1
+        var firstKey = 0
+        if let w = config.window, config.sinkTokens == 0 { firstKey = max(0, c0 - w + 1) }
+        var k0 = (firstKey / C) * C
+        while k0 <= last {
+            let keysHere = (k0..<k0 + C).contains { j in (c0...last).contains { visible(query: $0, key: j) } }
+            if !keysHere { k0 += C; continue }
+            for g in 0..<config.kvHeads {
+                for j in 0..<C {
+                    decode.loadStored(&decode.keys[g], position: k0 + j, row: &decode.rowK, into: kT.row(j), kvHead: g)
+                    decode.loadStored(&decode.values[g], position: k0 + j, row: &decode.rowV, into: vT.row(j), kvHead: g)
+                }
+                for h in g * group..<(g + 1) * group {
+                    let q = qT.block(rows: h * C..<(h + 1) * C, cols: 0..<d)
+                    b.gemm(sT, q, transposeA: false, kT, transposeB: true, accumulate: false)
+                    for i in 0..<C {
+                        let row = sT.row(i)
+                        for j in 0..<C where !visible(query: c0 + i, key: k0 + j) { b.copy(row.element(j), negInf) }
+                        let mi = m.element(h * C + i), li = l.element(h * C + i), ci = correction.element(i)
+                        b.max(rowMax, row)
+                        b.maximum(rowMax, rowMax, mi)
+                        b.subtract(ci, mi, rowMax)
+                        b.apply(.exp, ci, ci)
+                        b.subtract(row, row, rowMax)
+                        b.apply(.exp, row, row)
+                        b.sum(rowSum, row)
+                        b.fma(li, li, ci, rowSum)
+                        b.copy(mi, rowMax)
+                    }
+                    b.scaleRows(acc[h], by: correction)
+                    b.gemm(acc[h], sT, transposeA: false, vT, transposeB: false, accumulate: true)
+                }
+            }
+            k0 += C
+        }
+        if let sink = decode.sinkT {
+            // The sink logit joins the denominator only (OnlineSoftmax.addSink's order).
+            for h in 0..<config.queryHeads {
+                for i in 0..<C {
+                    let mi = m.element(h * C + i), li = l.element(h * C + i), ci = correction.element(0)
+                    b.maximum(rowMax, mi, sink)
+                    b.subtract(ci, mi, rowMax)
+                    b.apply(.exp, ci, ci)
+                    b.subtract(rowSum, sink, rowMax)
+                    b.apply(.exp, rowSum, rowSum)
+                    b.fma(li, li, ci, rowSum)
+                    b.scale(acc[h].row(i), by: ci)
+                }
+            }
+        }
+        for h in 0..<config.queryHeads {
+            for i in 0..<C { b.divide(acc[h].row(i), acc[h].row(i), l.element(h * C + i)) }
+        }
+        _ = dv
+    }
+
+    public func exportOutput(into out: MPFRArray) { backend.export(output, into: out, at: 0) }
+    public func exportState(into out: MPFRArray) {}
+    public func readOutput(into out: UnsafeMutableBufferPointer<Double>) { backend.read(output, into: out) }
+    public func readState(into out: UnsafeMutableBufferPointer<Double>) {}
+}
