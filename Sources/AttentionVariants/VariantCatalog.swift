@@ -72,7 +72,7 @@ public enum VariantCatalog {
         case "retnet", "lightning", "gla", "mamba2":
             return try GatedFamily.makeRun(config: GatedFamily.defaultConfig(name)!, form: form, tier: tier, recipe: recipe)
         case "rwkv7":
-            return try GatedFamily.makeRWKV7(config: RWKV7Config(), tier: tier, recipe: recipe)
+            return try GatedFamily.makeRWKV7(config: RWKV7Config(), form: form, tier: tier, recipe: recipe)
         case _ where SoftmaxFamily.handles(name):
             return try SoftmaxFamily.makeRun(variant: name, form: form, tier: tier, recipe: recipe)
         default:

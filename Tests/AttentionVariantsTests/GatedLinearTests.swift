@@ -254,7 +254,7 @@ import Workloads
             #expect(e.roles.contains(.chunkState) && e.roles.contains(.state))
         }
         #expect(try VariantCatalog.entry("mamba2").roles.contains(.dt))
-        #expect(try VariantCatalog.entry("rwkv7").forms == ["recurrent"])
+        #expect(try VariantCatalog.entry("rwkv7").forms == ["recurrent", "chunked"])
         #expect(throws: Recipe.ParseError.self) { try Recipe.parse("beta=bfloat16", allowed: try VariantCatalog.entry("gla").roles) }
         for name in ["retnet", "lightning", "gla", "mamba2", "rwkv7"] {
             let r = try VariantCatalog.makeRun(variant: name, tier: .float64)
@@ -273,6 +273,27 @@ import Workloads
                              approximation: try RWKV7Decode(config: cfg, backend: Float64Backend()), tokens: 1024, comparison: .exact)
         #expect(s.outputMaxRelative < 1e-12, "\(s.outputMaxRelative)")
         #expect(s.stateMaxRelative < 1e-12, "\(s.stateMaxRelative)")
+    }
+
+    @Test func chunkedFloat64AgreesWithMPFR128() throws {
+        let s = Lockstep.run(reference: try GatedFamily.makeRWKV7(config: RWKV7Config(), form: "chunked", tier: .mpfr(bits: 128)),
+                             approximation: try GatedFamily.makeRWKV7(config: RWKV7Config(), form: "chunked", tier: .float64),
+                             tokens: 1024, comparison: .exact, stateAt: { $0 < 3 || ($0 + 1) % 64 == 0 || $0 % 64 == 37 })
+        #expect(s.outputMaxRelative < 1e-12, "\(s.outputMaxRelative)")
+        #expect(s.stateMaxRelative < 1e-12, "\(s.stateMaxRelative)")
+    }
+
+    /// Default decays (0.55…0.9985 across channels), all nearly 1, all strong; tails of 6.
+    @Test(arguments: [(16, -6.0...4.0), (32, -8.0 ... -4.0), (64, 2.0...8.0)])
+    func chunkedEqualsRecurrent(chunk: Int, bias: ClosedRange<Double>) throws {
+        do {
+            let cfg = RWKV7Config(decayBias: bias)
+            let s = Lockstep.run(reference: try GatedFamily.makeRWKV7(config: cfg, tier: .float64),
+                                 approximation: try GatedFamily.makeRWKV7(config: cfg, form: "chunked", tier: .float64, chunkSize: chunk, length: 390),
+                                 tokens: 390, comparison: .double, stateAt: { $0 % 41 == 0 || $0 > 385 })
+            #expect(s.outputMaxRelative < 1e-12, "C=\(chunk) \(cfg.decayBias): \(s.outputMaxRelative)")
+            #expect(s.stateMaxRelative < 1e-12, "C=\(chunk) \(cfg.decayBias): \(s.stateMaxRelative)")
+        }
     }
 
     @Test func decaysSpanStrongToNearlyOneAndTheStateStaysBounded() throws {

@@ -105,7 +105,7 @@ import Workloads
     @Test func catalogErrors() throws {
         #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "nonsense", tier: .float64) }
         #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "gated_deltanet", form: "bogus", tier: .float64) }
-        #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "rwkv7", form: "chunked", tier: .float64) }
+        #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "rwkv7", form: "fused", tier: .float64) }
         #expect(throws: Recipe.ParseError.self) { try Recipe.parse("k_cache=bfloat16", allowed: LinearAttentionConfig.roles) }
         #expect(throws: Recipe.ParseError.self) { try Recipe.parse("state=bogus") }
         #expect(try Recipe.parse("state=bfloat16,q=bfloat16").description == "q=bfloat16,state=bfloat16")

@@ -8,7 +8,7 @@ public enum GatedFamily {
         VariantCatalog.Entry(name: "lightning", family: "linear", forms: ["recurrent", "chunked"], roles: GatedLinearConfig.roles),
         VariantCatalog.Entry(name: "gla", family: "linear", forms: ["recurrent", "chunked"], roles: GatedLinearConfig.roles),
         VariantCatalog.Entry(name: "mamba2", family: "ssm", forms: ["recurrent", "chunked"], roles: GatedLinearConfig.mamba2Roles),
-        VariantCatalog.Entry(name: "rwkv7", family: "delta", forms: ["recurrent"], roles: RWKV7Config.roles),
+        VariantCatalog.Entry(name: "rwkv7", family: "delta", forms: ["recurrent", "chunked"], roles: RWKV7Config.roles),
     ]
 
     /// The default certification workload of each variant (DESIGN.md §9): one head, K=V=64
@@ -44,12 +44,19 @@ public enum GatedFamily {
         }
     }
 
-    public static func makeRWKV7(config: RWKV7Config, tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
+    public static func makeRWKV7(
+        config: RWKV7Config, form: String = "recurrent", tier: BackendTier, recipe: Recipe = .exact, chunkSize: Int = 64, length: Int? = nil
+    ) throws -> SteppedRun {
+        func make<B: Backend>(_ b: B) throws -> SteppedRun {
+            form == "chunked"
+                ? try RWKV7Chunked(config: config, backend: b, recipe: recipe, chunkSize: chunkSize, length: length)
+                : try RWKV7Decode(config: config, backend: b, recipe: recipe)
+        }
         switch tier {
-        case .mpfr(let bits): return try RWKV7Decode(config: config, backend: MPFRBackend(precision: bits), recipe: recipe)
-        case .float64: return try RWKV7Decode(config: config, backend: Float64Backend(), recipe: recipe)
-        case .doubleDouble: return try RWKV7Decode(config: config, backend: DoubleDoubleBackend(), recipe: recipe)
-        case .float32: return try RWKV7Decode(config: config, backend: Float32Backend(), recipe: recipe)
+        case .mpfr(let bits): return try make(MPFRBackend(precision: bits))
+        case .float64: return try make(Float64Backend())
+        case .doubleDouble: return try make(DoubleDoubleBackend())
+        case .float32: return try make(Float32Backend())
         }
     }
 

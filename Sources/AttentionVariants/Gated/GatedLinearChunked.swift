@@ -37,7 +37,7 @@ public final class GatedLinearChunked<B: Backend>: SteppedRun {
     let raw: Tensor?, dt: Tensor?
     let g: Tensor, cum: Tensor, expCum: Tensor
     let seg: Tensor, lmask: Tensor, a: Tensor, dist: Tensor?, counts: Tensor?
-    let qd: Tensor, kd: Tensor, row: Tensor
+    let qd: Tensor, kd: Tensor, row: Tensor, factors: Tensor?
     let o: Tensor
     let scale: Tensor?, one: Tensor, skip: Tensor?
     let gateUnit: GateUnit<B>
@@ -84,6 +84,7 @@ public final class GatedLinearChunked<B: Backend>: SteppedRun {
             counts = nil
         }
         qd = b.allocate(rows: C, cols: K); kd = b.allocate(rows: C, cols: K); row = b.allocate(K)
+        factors = perChannel ? b.allocate(rows: C, cols: K) : nil
         o = b.allocate(rows: C, cols: W)
         one = b.scalar(1)
         if let sc = config.scale ?? config.defaultScale {
@@ -257,37 +258,8 @@ public final class GatedLinearChunked<B: Backend>: SteppedRun {
 
     /// GLA's intra-chunk scores A_ij = Σ_c q̃_ic k_jc e^{b_ic − b_jc} (j ≤ i), zero above.
     func channelScores(_ m: Int) {
-        let b = backend, sc = Self.subChunk
-        b.fill(a.block(rows: 0..<m, cols: 0..<m), 0)
-        var i0 = 0
-        while i0 < m {
-            let i1 = Swift.min(i0 + sc, m)
-            if i0 > 0 {
-                let r = i0 - 1
-                // Q̂_i = q̃_i ⊙ e^{b_i − b_r} (i in the block), K̂_j = k_j ⊙ e^{b_r − b_j} (j ≤ r).
-                for i in i0..<i1 {
-                    b.subtract(row, cum.row(i), cum.row(r))
-                    b.apply(.exp, row, row)
-                    b.multiply(qd.row(i), q.row(i), row)
-                }
-                for j in 0...r {
-                    b.subtract(row, cum.row(r), cum.row(j))
-                    b.apply(.exp, row, row)
-                    b.multiply(kd.row(j), k.row(j), row)
-                }
-                b.gemm(a.block(rows: i0..<i1, cols: 0..<i0), qd.block(rows: i0..<i1, cols: 0..<K), transposeA: false,
-                       kd.block(rows: 0..<i0, cols: 0..<K), transposeB: true, accumulate: false)
-            }
-            for i in i0..<i1 {
-                for j in i0...i {
-                    b.subtract(row, cum.row(i), cum.row(j))
-                    b.apply(.exp, row, row)
-                    b.multiply(row, row, k.row(j))
-                    b.dot(a.element(i, j), q.row(i), row)
-                }
-            }
-            i0 = i1
-        }
+        DecayedScores(m: m, width: K, subChunk: Self.subChunk).compute(
+            backend, into: [a], x: q, qc: cum, ys: [k], kc: cum, inclusive: true, xh: qd, yh: kd, factors: factors!, row: row)
     }
 
     // MARK: read-out

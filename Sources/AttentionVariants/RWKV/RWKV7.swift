@@ -14,9 +14,10 @@ import Workloads
 /// Step order as the CUDA kernel `wkv7` (per state element `s = s·w + sa·b + k·v`, read as
 /// s·w rounded, then two fused terms): sa = Sᵀ(−κ̂); S ← Diag(w) S; S ← S + (κ̂⊙a) saᵀ;
 /// S ← S + k' vᵀ; o = Sᵀ r. Store points: `q` (r), `k`, `v` on input, `decay` (w, or log w with
-/// `decayLog`), `state`, `output`.
+/// `decayLog`), `state`, `output` (and `chunk_state` in the chunked form).
 ///
-/// Chunked form: not implemented (decode only).
+/// The chunked form is `RWKV7Chunked` (generalized delta rule with a forward-substitution
+/// inverse).
 public struct RWKV7Config: Hashable, Sendable {
     public var headDim: Int
     public var head: Int
@@ -46,7 +47,7 @@ public struct RWKV7Config: Hashable, Sendable {
         self.outputFrom = outputFrom
     }
 
-    public static let roles: [Role] = [.q, .k, .v, .decay, .state, .output]
+    public static let roles: [Role] = [.q, .k, .v, .decay, .state, .chunkState, .output]
 
     public func validate() throws {
         if headDim < 1 || headDim > 4096 { throw VariantError("rwkv7: head_dim must be in 1...4096, got \(headDim)") }
@@ -66,10 +67,9 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
     /// w_t of the last step (1×N).
     public let decay: Tensor
     let r: Tensor, k: Tensor, v: Tensor, wRaw: Tensor, aRaw: Tensor
-    let kappa: Tensor, b: Tensor, sa: Tensor, tmp: Tensor
-    let one: Tensor, minusOne: Tensor, decayScale: Tensor, kk: Tensor, ka: Tensor
-    let gens: [InputGenerator]
-    let bias: [Double]
+    let kappa: Tensor, b: Tensor, sa: Tensor
+    let prep: RWKV7TokenPrep
+    let gens: RWKV7Inputs
     var rows: [[Double]]
 
     public init(config: RWKV7Config, backend: B, recipe: Recipe = .exact) throws {
@@ -83,14 +83,9 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
         decay = be.allocate(N)
         r = be.allocate(N); k = be.allocate(N); v = be.allocate(N)
         wRaw = be.allocate(N); aRaw = be.allocate(N)
-        kappa = be.allocate(N); b = be.allocate(N); sa = be.allocate(N); tmp = be.allocate(N)
-        one = be.scalar(1); minusOne = be.scalar(-1); decayScale = be.scalar(-0.606531)
-        kk = be.scalar(config.kk); ka = be.scalar(config.ka)
-        gens = ["q", "k", "v", "gate", "a"].map {
-            InputGenerator(seed: config.seed, stream: $0, dimension: N, distribution: ["gate", "a"].contains($0) ? .gaussian : config.distribution)
-        }
-        let lo = config.decayBias.lowerBound, hi = config.decayBias.upperBound
-        bias = (0..<N).map { Double(Float(lo + (hi - lo) * Double($0) / Double(Swift.max(N - 1, 1)))) }
+        kappa = be.allocate(N); b = be.allocate(N); sa = be.allocate(N)
+        prep = RWKV7TokenPrep(config, backend: be)
+        gens = RWKV7Inputs(config)
         rows = Array(repeating: [Double](repeating: 0, count: N), count: 5)
     }
 
@@ -101,8 +96,7 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
     public func step() {
         position += 1
         let t = position, h = config.head
-        for s in 0..<5 { rows[s].withUnsafeMutableBufferPointer { gens[s].fill($0, head: h, position: t) } }
-        for i in 0..<config.headDim { rows[3][i] = Double(Float(rows[3][i] + bias[i])) }
+        for s in 0..<5 { rows[s].withUnsafeMutableBufferPointer { gens.fill(s, $0, head: h, position: t) } }
         advance()
     }
 
@@ -120,28 +114,7 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
     func advance() {
         let t = position, be = backend
         be.load(r, rows[0]); be.load(k, rows[1]); be.load(v, rows[2]); be.load(wRaw, rows[3]); be.load(aRaw, rows[4])
-        stores.store(.q, r, on: be, step: t)
-        stores.store(.k, k, on: be, step: t)
-        stores.store(.v, v, on: be, step: t)
-        // w = exp(−0.606531·σ(w_raw)); the decay role sees w or log w.
-        be.apply(.sigmoid, decay, wRaw)
-        be.multiply(decay, decay, decayScale)
-        if config.decayLog {
-            stores.store(.decay, decay, on: be, step: t)
-            be.apply(.exp, decay, decay)
-        } else {
-            be.apply(.exp, decay, decay)
-            stores.store(.decay, decay, on: be, step: t)
-        }
-        // a = σ(a_raw); κ̂ = normalize(k ⊙ k_k); k' = k ⊙ (1 + (a − 1)·k_a).
-        be.apply(.sigmoid, aRaw, aRaw)
-        be.multiply(kappa, k, kk)
-        be.l2Normalize(kappa, eps: 0)
-        be.subtract(tmp, aRaw, one)
-        be.fma(tmp, tmp, ka, one)
-        be.multiply(k, k, tmp)
-        be.multiply(b, kappa, aRaw)
-        be.multiply(kappa, kappa, minusOne)
+        prep.prepare(be, r: r, k: k, v: v, wRaw: wRaw, aRaw: aRaw, decay: decay, kappa: kappa, b: b, wantLog: false, stores: stores, step: t)
         // sa = Sᵀ(−κ̂), then S ← Diag(w) S + b saᵀ + k' vᵀ.
         be.matTvec(sa, state, kappa)
         be.scaleRows(state, by: decay)
@@ -157,4 +130,70 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
     public func exportState(into out: MPFRArray) { backend.export(state, into: out, at: 0) }
     public func readOutput(into out: UnsafeMutableBufferPointer<Double>) { backend.read(output, into: out) }
     public func readState(into out: UnsafeMutableBufferPointer<Double>) { backend.read(state, into: out) }
+}
+
+/// The counter-based input streams of RWKV-7: r (stream "q"), k, v, raw w (bias + N(0,1),
+/// stream "gate"), raw a (stream "a").
+struct RWKV7Inputs {
+    let gens: [InputGenerator]
+    let bias: [Double]
+
+    init(_ config: RWKV7Config) {
+        let N = config.headDim
+        gens = ["q", "k", "v", "gate", "a"].map {
+            InputGenerator(seed: config.seed, stream: $0, dimension: N, distribution: ["gate", "a"].contains($0) ? .gaussian : config.distribution)
+        }
+        let lo = config.decayBias.lowerBound, hi = config.decayBias.upperBound
+        bias = (0..<N).map { Double(Float(lo + (hi - lo) * Double($0) / Double(Swift.max(N - 1, 1)))) }
+    }
+
+    /// Row `stream` (0 r, 1 k, 2 v, 3 raw w, 4 raw a) of a position.
+    func fill(_ stream: Int, _ out: UnsafeMutableBufferPointer<Double>, head: Int, position: Int) {
+        gens[stream].fill(out, head: head, position: position)
+        if stream == 3 { for i in 0..<bias.count { out[i] = Double(Float(out[i] + bias[i])) } }
+    }
+}
+
+/// One token's RWKV-7 quantities from raw inputs, shared by the decode and chunked forms so
+/// that both see the same stored values: stores of r, k, v; w = exp(−0.606531·σ(w_raw)) through
+/// the `decay` store (w, or log w with `decayLog`), left as w or log w (`wantLog`);
+/// a = σ(a_raw); κ̂ = normalize(k ⊙ k_k) returned negated (−κ̂); b = κ̂ ⊙ a;
+/// k ← k ⊙ (1 + (a − 1)·k_a). Overwrites wRaw and aRaw.
+struct RWKV7TokenPrep {
+    let one: Tensor, minusOne: Tensor, decayScale: Tensor, kk: Tensor, ka: Tensor, tmp: Tensor
+    let decayLog: Bool
+
+    init<B: Backend>(_ config: RWKV7Config, backend be: B) {
+        one = be.scalar(1); minusOne = be.scalar(-1); decayScale = be.scalar(-0.606531)
+        kk = be.scalar(config.kk); ka = be.scalar(config.ka)
+        tmp = be.allocate(config.headDim)
+        decayLog = config.decayLog
+    }
+
+    func prepare<B: Backend>(
+        _ be: B, r: Tensor, k: Tensor, v: Tensor, wRaw: Tensor, aRaw: Tensor, decay: Tensor, kappa: Tensor, b: Tensor,
+        wantLog: Bool, stores: StorePoints, step t: Int
+    ) {
+        stores.store(.q, r, on: be, step: t)
+        stores.store(.k, k, on: be, step: t)
+        stores.store(.v, v, on: be, step: t)
+        be.apply(.sigmoid, decay, wRaw)
+        be.multiply(decay, decay, decayScale)
+        if decayLog {
+            stores.store(.decay, decay, on: be, step: t)
+            if !wantLog { be.apply(.exp, decay, decay) }
+        } else {
+            be.apply(.exp, decay, decay)
+            stores.store(.decay, decay, on: be, step: t)
+            if wantLog { be.apply(.log, decay, decay) }
+        }
+        be.apply(.sigmoid, aRaw, aRaw)
+        be.multiply(kappa, k, kk)
+        be.l2Normalize(kappa, eps: 0)
+        be.subtract(tmp, aRaw, one)
+        be.fma(tmp, tmp, ka, one)
+        be.multiply(k, k, tmp)
+        be.multiply(b, kappa, aRaw)
+        be.multiply(kappa, kappa, minusOne)
+    }
 }
