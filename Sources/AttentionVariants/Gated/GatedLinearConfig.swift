@@ -47,6 +47,9 @@ public struct GatedLinearConfig: Hashable, Sendable {
     /// nil: the variant's own (K^(−1/2) for linear, RetNet, GLA; 1 for Lightning and Mamba2).
     public var scale: Double?
     /// Store log α instead of α under the `decay` role (what GDN/KDA/Mamba2 kernels pass).
+    /// The model presets (`retnet`, `lightning`, `gla`, `mamba2`) set it: their reference code
+    /// keeps the decay as a log (torchscale's `decay`, MiniMax's slope, FLA's `gk`, Mamba's
+    /// `dt·A`); set it to false to study a kernel that stores α itself (the bf16 trap).
     public var decayLog: Bool
     /// Mamba2's skip coefficient D (1 at initialisation).
     public var skip: Double

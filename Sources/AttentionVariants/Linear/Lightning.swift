@@ -16,7 +16,8 @@ extension GatedLinearConfig {
         head: Int = 0, layer: Int = 0, heads: Int = miniMax01Heads, layers: Int = miniMax01Layers,
         headDim: Int = miniMax01HeadDim, seed: UInt64 = 0
     ) -> GatedLinearConfig {
-        GatedLinearConfig(kind: .lightning, keyDim: headDim, valueDim: headDim, head: head, heads: heads, layer: layer, layers: layers, seed: seed)
+        GatedLinearConfig(kind: .lightning, keyDim: headDim, valueDim: headDim, head: head, heads: heads, layer: layer, layers: layers, seed: seed,
+            decayLog: true)
     }
 
     /// The whole MiniMax-01 decay table, λ[layer][head].
