@@ -13,12 +13,10 @@ deps:
 build: deps
 	$(SWIFT) build $(RELEASE) --product attnprec
 
-# Until the study runner exists, the main job runs what exists: the format table, the
-# certification of the exact reference on the first variant, and the format benchmark.
+# The main job: the default study (experiments/default.yaml) into reports/default/.
 study: build
-	$(BIN) formats list
-	$(BIN) reference certify --variant linear
-	$(BIN) bench formats
+	$(BIN) run experiments/default.yaml --out reports/default
+	@echo "open reports/default/report.md"
 
 # One release build serves the tests and the binary they drive (-enable-testing lets the
 # tests use @testable imports in release mode).

@@ -21,7 +21,11 @@ public enum StudyReport {
     /// The label of a variant instance: name plus overrides and decay.
     static func instance(_ r: StudyRecord) -> String {
         var s = r.variant
-        if r.preset != "default" { s += " (\(r.preset))" }
+        if r.preset != "default" {
+            let short = r.preset.replacingOccurrences(of: "key_dim=", with: "K=").replacingOccurrences(of: "value_dim=", with: "V=")
+                .replacingOccurrences(of: "head_dim=", with: "d=")
+            s += " (\(short))"
+        }
         if r.workload.gates != "default" { s += " a=\(r.workload.gates.replacingOccurrences(of: "constant(", with: "").replacingOccurrences(of: ")", with: ""))" }
         return s
     }
@@ -61,7 +65,7 @@ public enum StudyReport {
         var pareto: [String: Set<String>] = [:]
         for w in workloads {
             let rs = records.filter { $0.workload.name == w }
-            guard let T = rs.map(\.tokens).max() else { continue }
+            guard let T = commonLength(rs) else { continue }
             let pts = rs.filter { $0.tokens == T }
             var plot = SVGPlot(title: "Memory vs error at \(T) tokens — \(w)", xLabel: "bytes of cache or state per head at \(T) tokens", yLabel: "output relative error at \(T)")
             let frontier = paretoFrontier(pts.map { ($0.key, $0.summary.memoryBytes, $0.summary.error(at: T) ?? .nan) })
@@ -77,10 +81,33 @@ public enum StudyReport {
             plots.append(("memory-error-\(slug(w)).svg", plot.render()))
         }
         for (name, svg) in plots { try ResultsStore.writeAtomically(Data(svg.utf8), to: "\(dir)/plots/\(name)") }
+        // Plots of an earlier report of this folder that this one does not draw.
+        let drawn = Set(plots.map(\.0))
+        for old in (try? fm.contentsOfDirectory(atPath: "\(dir)/plots")) ?? []
+        where (old.hasPrefix("drift-") || old.hasPrefix("memory-error-")) && old.hasSuffix(".svg") && !drawn.contains(old) {
+            try? fm.removeItem(atPath: "\(dir)/plots/\(old)")
+        }
         try ResultsStore.writeAtomically(Data(csv(records).utf8), to: "\(dir)/results.csv")
         let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title)
         try ResultsStore.writeAtomically(Data(md.utf8), to: "\(dir)/report.md")
         return "\(dir)/report.md"
+    }
+
+    /// The length most records of `rs` share (ties: the longer), where points compare.
+    static func commonLength(_ rs: [StudyRecord]) -> Int? {
+        let counts = Dictionary(grouping: rs, by: \.tokens).mapValues(\.count)
+        return counts.max { a, b in a.value != b.value ? a.value < b.value : a.key < b.key }?.key
+    }
+
+    /// Each (variant instance, recipe, workload) at its longest length.
+    static func longest(_ records: [StudyRecord]) -> [StudyRecord] {
+        var best: [String: StudyRecord] = [:]
+        for r in records {
+            let k = "\(instance(r))|\(r.recipeName)|\(r.workload.name)|\(r.workload.seed)"
+            if let b = best[k], b.tokens >= r.tokens { continue }
+            best[k] = r
+        }
+        return best.values.sorted { $0.key < $1.key }
     }
 
     static func orderedRecipes(_ records: [StudyRecord]) -> [String: Int] {
@@ -117,39 +144,40 @@ public enum StudyReport {
         return s
     }
 
-    /// The one-paragraph answer, computed from the records.
+    /// The one-paragraph answer, computed from the records (each at its longest length).
     static func answer(_ records: [StudyRecord]) -> String {
-        guard let T = records.map(\.tokens).max() else { return "No records." }
-        let atT = records.filter { $0.tokens == T }
+        let atT = longest(records)
+        guard !atT.isEmpty else { return "No records." }
+        func end(_ r: StudyRecord) -> Double { r.summary.errorAt.last?.outputRelErr ?? .nan }
+        let lengths = Set(atT.map(\.tokens)).sorted().map(String.init).joined(separator: "/")
         let variants = Set(atT.map { instance($0) }).count
         let ok = atT.filter { $0.summary.verdict == "ok" }.count
-        var s = "At \(T) tokens, \(ok) of \(atT.count) records (\(variants) variant instances × \(Set(atT.map(\.recipeName)).count) recipes × \(Set(atT.map(\.workload.name)).count) workloads) keep the output error below 1e-2 without growing. "
-        // Median error per recipe.
+        var s = "Over \(atT.count) measured combinations (\(variants) variant instances × \(Set(atT.map(\.recipeName)).count) storage recipes × \(Set(atT.map(\.workload.name)).count) input workloads, each at its longest length: \(lengths) tokens), \(ok) keep the output error below 1e-2 without growing. "
         let byRecipe = Dictionary(grouping: atT, by: \.recipeName).map { (name, rs) -> (String, Double) in
-            let e = rs.compactMap { $0.summary.error(at: T) }.map { $0.isNaN ? Double.infinity : $0 }.sorted()
+            let e = rs.map { end($0).isNaN ? Double.infinity : end($0) }.sorted()
             return (name, e.isEmpty ? .nan : e[e.count / 2])
         }.sorted { $0.1 < $1.1 }
-        s += "Median error at \(T) by storage recipe: " + byRecipe.map { "\($0.0) \(sci($0.1))" }.joined(separator: ", ") + ". "
-        let growing = atT.filter { $0.summary.verdict == "grows" }
+        s += "Median output error at the end by storage recipe: " + byRecipe.map { "\($0.0) \(sci($0.1))" }.joined(separator: ", ") + ". "
+        let growing = atT.filter { $0.summary.verdict == "grows" || (($0.summary.slope?.slopeLow ?? 0) > 0.1 && $0.summary.verdict != "nan") }
         if !growing.isEmpty {
             let names = growing.sorted { ($0.summary.slope?.slope ?? 0) > ($1.summary.slope?.slope ?? 0) }.prefix(6)
-                .map { "\(instance($0))/\($0.recipeName) (slope \(String(format: "%.2f", $0.summary.slope?.slope ?? .nan)))" }
-            s += "\(growing.count) records still grow at \(T) (log–log slope > 0.1 at 95% confidence), steepest: \(names.joined(separator: ", ")). "
+                .map { "\(instance($0))/\($0.recipeName)/\($0.workload.name) (slope \(String(format: "%.2f", $0.summary.slope?.slope ?? .nan)) to \($0.tokens))" }
+            s += "\(growing.count) are still growing at the end (log–log slope > 0.1 at 95% confidence), steepest: \(names.joined(separator: ", ")). "
         } else {
-            s += "No record's error is still growing at \(T) (no log–log slope > 0.1 at 95% confidence). "
+            s += "None is still growing at the end (no log–log slope > 0.1 at 95% confidence). "
         }
         let failing = atT.filter { $0.summary.verdict == "fails" || $0.summary.verdict == "nan" }
         if !failing.isEmpty {
-            let names = failing.prefix(6).map { "\(instance($0))/\($0.recipeName)/\($0.workload.name)\($0.summary.verdict == "nan" ? " (NaN)" : "")" }
-            s += "\(failing.count) reach an error ≥ 0.1 or NaN: \(names.joined(separator: ", "))\(failing.count > 6 ? ", …" : ""). "
+            let byVariant = Dictionary(grouping: failing, by: { instance($0) }).map { ($0.key, Set($0.value.map(\.recipeName)).sorted()) }.sorted { $0.0 < $1.0 }
+            s += "\(failing.count) reach an error ≥ 0.1 or NaN/Inf: " + byVariant.map { "\($0.0) with \($0.1.joined(separator: "/"))" }.joined(separator: "; ") + ". "
         } else {
             s += "None reaches 0.1 or produces NaN/Inf. "
         }
         let withTheory = atT.filter { $0.theory.ratio != nil }
         let off = withTheory.filter { ($0.theory.ratio ?? 1) > 4 || ($0.theory.ratio ?? 1) < 0.25 }
         if !withTheory.isEmpty {
-            s += "Of \(withTheory.count) records with a closed-form prediction, \(withTheory.count - off.count) lie within 4× of it"
-            s += off.isEmpty ? "." : "; \(off.count) depart from it (a finding: see the ratio column)."
+            s += "Of \(withTheory.count) with a closed-form prediction, \(withTheory.count - off.count) lie within 4× of it"
+            s += off.isEmpty ? "." : "; \(off.count) depart from it (a finding: see the theory column)."
         }
         return s
     }

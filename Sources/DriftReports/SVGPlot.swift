@@ -30,6 +30,7 @@ public struct SVGPlot {
 
     public static let palette = [
         "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
+        "#000080", "#aa6e28", "#008080", "#f032e6", "#3cb44b", "#800000", "#808000", "#469990", "#911eb4", "#e6194b",
     ]
 
     static func escape(_ s: String) -> String {

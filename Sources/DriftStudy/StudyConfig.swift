@@ -21,7 +21,7 @@ public struct StudyInputError: Error, CustomStringConvertible {
 /// variants:
 ///   - linear
 ///   - {name: linear, decay: 0.999}
-///   - {name: gated_deltanet, key_dim: 128, value_dim: 128}
+///   - {name: gated_deltanet, key_dim: 128, value_dim: 128, tokens: [65536]}
 /// recipes:
 ///   - bfloat16                    # the variant's state (or KV cache) stored as this spec
 ///   - {name: e4m3-token, store: float8_e4m3fn/per-token}
@@ -75,6 +75,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
         public var headDim: Int?
         /// nil: the variant's own gates; a value: constant decay a (linear only).
         public var decay: Double?
+        /// Lengths for this variant instead of the config's `tokens`.
+        public var tokens: [Int]?
         public var line: Int = 0
 
         public init(name: String) { self.name = name }
@@ -285,7 +287,7 @@ struct YAMLReader {
         if case .scalar(let s) = n {
             v = StudyConfig.VariantSpec(name: s.string)
         } else {
-            let m = try mapping(n, context: "variants", allowed: ["name", "form", "key_dim", "value_dim", "head_dim", "decay"])
+            let m = try mapping(n, context: "variants", allowed: ["name", "form", "key_dim", "value_dim", "head_dim", "decay", "tokens"])
             guard let nameNode = m["name"] else { throw error(n, "variants", "a 'name' (a variant of `attnprec variants list`)") }
             v = StudyConfig.VariantSpec(name: try string(nameNode, key: "variants.name"))
             if let f = m["form"] {
@@ -295,6 +297,10 @@ struct YAMLReader {
             if let x = m["key_dim"] { v.keyDim = try int(x, key: "variants.key_dim", range: 1...1024) }
             if let x = m["value_dim"] { v.valueDim = try int(x, key: "variants.value_dim", range: 1...1024) }
             if let x = m["head_dim"] { v.headDim = try int(x, key: "variants.head_dim", range: 1...1024) }
+            if let x = m["tokens"] {
+                v.tokens = try list(x, key: "variants.tokens").map { try int($0, key: "variants.tokens", range: 1...(1 << 24)) }
+                if v.tokens!.isEmpty { throw error(x, "variants.tokens", "a non-empty list of lengths") }
+            }
             if let x = m["decay"] {
                 let a = try double(x, key: "variants.decay")
                 guard a > 0 && a <= 1 else { throw error(x, "variants.decay", "a decay in (0, 1], got \(a)") }

@@ -53,7 +53,7 @@ public enum StudyPlan {
                 do { inputs = try RecipeResolver.inputRecipe(c.inputs, roles: roles) } catch { throw StudyInputError("\(c.file): inputs: \(error)") }
                 var resolved: [(String, Recipe)] = []
                 func everywhereExcluded(_ recipe: String) -> Bool {
-                    c.workloads.allSatisfy { w in c.tokens.allSatisfy { t in c.seeds.allSatisfy { excluded(c.exclude, v: v, recipe: recipe, workload: w.name, tokens: t, seed: $0) } } }
+                    c.workloads.allSatisfy { w in (v.tokens ?? c.tokens).allSatisfy { t in c.seeds.allSatisfy { excluded(c.exclude, v: v, recipe: recipe, workload: w.name, tokens: t, seed: $0) } } }
                 }
                 for r in c.recipes where !everywhereExcluded(r.name) {
                     do {
@@ -65,7 +65,7 @@ public enum StudyPlan {
                 for w in c.workloads {
                     let input = try VariantFactory.distribution(w).description
                     for seed in c.seeds {
-                        for t in c.tokens {
+                        for t in v.tokens ?? c.tokens {
                             var records: [PlannedRecord] = []
                             for (name, recipe) in resolved where !excluded(c.exclude, v: v, recipe: name, workload: w.name, tokens: t, seed: seed) {
                                 let k = key(variant: v.name, preset: v.preset, recipe: recipe, input: input, gates: v.gates, seed: seed, tokens: t)

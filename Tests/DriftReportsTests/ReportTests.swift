@@ -105,7 +105,7 @@ enum Fixture {
         }
         // The answer paragraph comes first and is computed (it names the record count).
         let firstParagraph = md.split(separator: "\n\n")[1]
-        #expect(firstParagraph.contains("of \(records.count) records"))
+        #expect(firstParagraph.contains("Over \(records.count) measured combinations"))
         #expect(md.contains("## Reference certification"))
         #expect(md.contains("git revision"))
         let csv = try String(contentsOfFile: "\(out)/results.csv", encoding: .utf8)
