@@ -88,7 +88,7 @@ public enum StudyReport {
             try? fm.removeItem(atPath: "\(dir)/plots/\(old)")
         }
         try ResultsStore.writeAtomically(Data(csv(records).utf8), to: "\(dir)/results.csv")
-        let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title)
+        let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title, dir: dir)
         try ResultsStore.writeAtomically(Data(md.utf8), to: "\(dir)/report.md")
         return "\(dir)/report.md"
     }
@@ -182,9 +182,29 @@ public enum StudyReport {
         return s
     }
 
-    static func markdown(records: [StudyRecord], runInfo: [RunInfo], plots: [String], pareto: [String: Set<String>], title: String?) -> String {
+    /// Which lengths and recipes each variant instance was run with (what a trimmed study left out).
+    static func coverage(_ records: [StudyRecord]) -> String {
+        var byLengths: [String: Set<String>] = [:]
+        var instanceRecipes: [String: Set<String>] = [:]
+        let allRecipes = Set(records.map(\.recipeName))
+        for (inst, rs) in Dictionary(grouping: records, by: { instance($0) }) {
+            let lengths = Dictionary(grouping: rs, by: \.tokens).map { (t, rt) in "\(t) (\(Set(rt.map(\.workload.name)).sorted().joined(separator: ", ")))" }.sorted()
+            byLengths[lengths.joined(separator: " and "), default: []].insert(inst)
+            instanceRecipes[inst] = Set(rs.map(\.recipeName))
+        }
+        var s = "Coverage: " + byLengths.sorted { $0.key < $1.key }.map { "\($0.value.sorted().joined(separator: ", ")) at \($0.key) tokens" }.joined(separator: "; ") + "."
+        let missing = instanceRecipes.compactMap { inst, rs -> String? in
+            let m = allRecipes.subtracting(rs)
+            return m.isEmpty ? nil : "\(inst) without \(m.sorted().joined(separator: "/"))"
+        }.sorted()
+        if !missing.isEmpty { s += " Not run: " + missing.joined(separator: "; ") + "." }
+        return s
+    }
+
+    static func markdown(records: [StudyRecord], runInfo: [RunInfo], plots: [String], pareto: [String: Set<String>], title: String?, dir: String) -> String {
         var md = "# \(title ?? "attnprec study")\n\n"
         md += answer(records) + "\n\n"
+        md += coverage(records) + "\n\n"
         md += "Error at length T is the mean of the output relative error ‖o − ô‖/‖o‖ over the last min(64, T/16) positions up to T; the slope is a least-squares fit of log error against log t over [T/64, T] with its 95% interval. Verdict: **ok** < 1e-2 and not growing, **grows** slope > 0.1 (95%), **high** ≥ 1e-2, **fails** ≥ 0.1, **nan** any NaN/Inf. Inputs (q, k, v) are rounded identically for the reference and the emulated run, so the numbers measure storage and compute, not input conversion. Every number comes from `results.jsonl` beside this file (`results.csv` has the same summaries).\n\n"
         // Certification caution first: it qualifies everything below.
         let certs = Dictionary(grouping: records, by: { "\(instance($0))|\($0.workload.name)|\($0.workload.seed)" }).map { ($0.key, $0.value[0]) }.sorted { $0.0 < $1.0 }
@@ -236,7 +256,7 @@ public enum StudyReport {
             md += "- CPU: \(info.cpu), \(info.cores) cores, \(info.jobs) jobs\n"
             md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.recordsComputed) records computed (\(info.records) in the folder), started \(info.started)\n"
         }
-        md += "\nRegenerate this report from the results alone with `attnprec report \(runInfo.isEmpty ? "DIR" : "reports/…")`.\n"
+        md += "\nRegenerate this report from the results alone with `attnprec report \(dir)`; rerun the study with the command above (`make study` for the default one).\n"
         return md
     }
 }
