@@ -160,7 +160,7 @@ public enum VariantFactory {
             c.seed = seed
             c.distribution = dist
             if let h = v.headDim { c.headDim = h }
-            return try GatedFamily.makeRWKV7(config: c, tier: tier, recipe: recipe)
+            return try GatedFamily.makeRWKV7(config: c, form: v.form, tier: tier, recipe: recipe)
         case _ where SoftmaxCatalog.names.contains(v.name):
             var c = SoftmaxCatalog.defaultConfig(v.name)!
             c.seed = seed
