@@ -81,8 +81,15 @@ public enum NPY {
             throw TensorFileError("\(path): .npy header is not text")
         }
         let (descr, fortran, shape) = try parseHeader(header, path: path)
-        let count = shape.reduce(1, *)
-        let byteOrder = descr.first!
+        var count = 1
+        for d in shape {
+            let (c, overflow) = count.multipliedReportingOverflow(by: d)
+            if overflow { throw TensorFileError("\(path): shape \(shape) has more elements than Int can count") }
+            count = c
+        }
+        guard let byteOrder = descr.first, descr.count == 3 else {
+            throw TensorFileError("\(path): unsupported dtype '\(descr)'; expected <f2, <f4, <f8, |u1 or <u2")
+        }
         let kind = String(descr.dropFirst())
         let itemSize: Int
         switch kind {

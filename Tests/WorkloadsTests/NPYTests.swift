@@ -61,6 +61,9 @@ import Testing
         let truncated = header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }").prefix(30)
         #expect(failure(Data(truncated)).contains("truncated"))
         #expect(failure(header("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }")).contains("shape"))
+        #expect(failure(header("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"))
+            .contains("more elements than Int can count"))
+        #expect(failure(header("{'descr': '', 'fortran_order': False, 'shape': (1,), }")).contains("unsupported dtype ''"))
         for message in [failure(short), failure(cplx)] { #expect(!message.contains("\n")) }
     }
 }
