@@ -130,7 +130,7 @@ public enum StudyReport {
     }
 
     public static func csv(_ records: [StudyRecord]) -> String {
-        var s = "key,variant,preset,recipe,workload,seed,tokens,err_1k,err_8k,err_64k,err_end,slope,slope_low,slope_high,saturation,first_1e-3,first_1e-2,first_1e-1,non_finite,memory_bytes,theory_law,theory_end,verdict\n"
+        var s = "key,variant,preset,recipe,workload,seed,tokens,err_1k,err_8k,err_64k,err_end,slope,slope_low,slope_high,saturation,first_1e-3,first_1e-2,first_1e-1,non_finite,memory_bytes,theory_law,theory_end,verdict,min_cosine,cache_rel_err,attention_kl,topk_overlap_mean,topk_overlap_min\n"
         func q(_ x: String) -> String { x.contains(",") || x.contains("\"") ? "\"\(x.replacingOccurrences(of: "\"", with: "\"\""))\"" : x }
         func n(_ x: Double?) -> String { x.map { $0.isNaN ? "NaN" : "\($0)" } ?? "" }
         for r in records {
@@ -139,7 +139,8 @@ public enum StudyReport {
                   n(errorAt(r, 1024)), n(errorAt(r, 8192)), n(errorAt(r, 65536)), n(r.summary.errorAt.last?.outputRelErr),
                   n(r.summary.slope?.slope), n(r.summary.slope?.slopeLow), n(r.summary.slope?.slopeHigh), n(r.summary.saturation)]
                 .joined(separator: ",") + "," + (cross + ["", "", ""]).prefix(3).joined(separator: ",")
-                + ",\(r.summary.nonFinite),\(r.summary.memoryBytes),\(r.theory.law ?? ""),\(n(r.theory.predictedAtEnd)),\(r.summary.verdict)\n"
+                + ",\(r.summary.nonFinite),\(r.summary.memoryBytes),\(r.theory.law ?? ""),\(n(r.theory.predictedAtEnd)),\(r.summary.verdict),"
+                + [r.summary.minCosine, r.summary.cacheRelErr, r.summary.attentionKL, r.summary.topkOverlapMean, r.summary.topkOverlapMin].map(n).joined(separator: ",") + "\n"
         }
         return s
     }
@@ -201,6 +202,42 @@ public enum StudyReport {
         return s
     }
 
+    /// Softmax-family metrics beside the output error: the stored cache's own error, the KL
+    /// divergence of the attention distribution, the top-k overlap of sparse selections.
+    static func diagnostics(_ records: [StudyRecord], order: [String: Int]) -> String {
+        let rs = longest(records).filter { $0.summary.cacheRelErr != nil }.sorted {
+            instance($0) != instance($1) ? instance($0) < instance($1)
+                : ($0.workload.name, order[$0.recipeName] ?? 0) < ($1.workload.name, order[$1.recipeName] ?? 0)
+        }
+        guard !rs.isEmpty else { return "" }
+        var md = "## KV cache diagnostics\n\nFor cache variants at their longest length: the relative error of the stored cache entries themselves (‖Ĉ − C‖/‖C‖), the KL divergence KL(p ‖ p̂) of query head 0's attention distribution at the last position, the smallest output cosine similarity, and for sparse variants the overlap of the selected keys with the exact selection (mean and minimum over the positions where the selection left keys out; – where it never did).\n\n"
+        md += "| variant | recipe | workload | tokens | cache err | attention KL @T | min cosine | top-k overlap mean | min | output err @T |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        for r in rs {
+            let cos = r.summary.minCosine.map { $0.isNaN ? "NaN" : String(format: "%.6f", $0) } ?? "–"
+            let ov = { (x: Double?) in x.map { String(format: "%.4f", $0) } ?? "–" }
+            md += "| \(instance(r)) | \(r.recipeName) | \(r.workload.name) | \(r.tokens) | \(sci(r.summary.cacheRelErr)) | \(sci(r.summary.attentionKL)) | \(cos) | \(ov(r.summary.topkOverlapMean)) | \(ov(r.summary.topkOverlapMin)) | \(sci(r.summary.errorAt.last?.outputRelErr)) |\n"
+        }
+        return md + "\n"
+    }
+
+    /// With several seeds: the spread of the error at the end per (instance, recipe, workload,
+    /// length), and the worst seed (what budgets use).
+    static func seedSpread(_ records: [StudyRecord]) -> String {
+        let groups = Dictionary(grouping: records, by: { "\(instance($0))|\($0.recipeName)|\($0.workload.name)|\($0.tokens)" })
+            .filter { Set($0.value.map(\.workload.seed)).count > 1 }.sorted { $0.key < $1.key }
+        guard !groups.isEmpty else { return "" }
+        var md = "## Seed spread\n\nThe output error at the end over the seeds of each combination; budgets judge the worst seed.\n\n"
+        md += "| variant | recipe | workload | tokens | seeds | min | median | max | worst seed |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n"
+        for (_, rs) in groups {
+            let e = rs.map { ($0.workload.seed, $0.summary.errorAt.last?.outputRelErr ?? .nan) }
+            let sorted = e.map { $0.1.isNaN ? Double.infinity : $0.1 }.sorted()
+            let worst = e.max { a, b in (a.1.isNaN ? .infinity : a.1) < (b.1.isNaN ? .infinity : b.1) }!
+            let r = rs[0]
+            md += "| \(instance(r)) | \(r.recipeName) | \(r.workload.name) | \(r.tokens) | \(e.count) | \(sci(sorted.first)) | \(sci(sorted[sorted.count / 2])) | \(sci(worst.1.isNaN ? .nan : sorted.last)) | \(worst.0) |\n"
+        }
+        return md + "\n"
+    }
+
     static func markdown(records: [StudyRecord], runInfo: [RunInfo], plots: [String], pareto: [String: Set<String>], title: String?, dir: String) -> String {
         var md = "# \(title ?? "attnprec study")\n\n"
         md += answer(records) + "\n\n"
@@ -220,6 +257,7 @@ public enum StudyReport {
         let workloads = Array(Set(records.map(\.workload.name))).sorted()
         let order = orderedRecipes(records)
         md += "## Sensitivity\n\n"
+        let multiSeed = Set(records.map(\.workload.seed)).count > 1
         for w in workloads {
             let rs = records.filter { $0.workload.name == w }.sorted {
                 instance($0) != instance($1) ? instance($0) < instance($1) : (order[$0.recipeName] ?? 0, $0.tokens) < (order[$1.recipeName] ?? 0, $1.tokens)
@@ -230,10 +268,13 @@ public enum StudyReport {
                 let slope = r.summary.slope.map { String(format: "%.2f [%.2f, %.2f]", $0.slope, $0.slopeLow, $0.slopeHigh) } ?? "–"
                 let theory = r.theory.predictedAtEnd.map { "\(sci($0)) (\(r.theory.law!))" } ?? "–"
                 let star = pareto[w]?.contains(r.key) == true ? " ★" : ""
-                md += "| \(instance(r)) | \(r.recipeName)\(star) | \(r.tokens) | \(sci(errorAt(r, 1024))) | \(sci(errorAt(r, 8192))) | \(sci(errorAt(r, 65536))) | \(slope) | \(theory) | \(r.summary.verdict) |\n"
+                let seed = multiSeed ? " (seed \(r.workload.seed))" : ""
+                md += "| \(instance(r))\(seed) | \(r.recipeName)\(star) | \(r.tokens) | \(sci(errorAt(r, 1024))) | \(sci(errorAt(r, 8192))) | \(sci(errorAt(r, 65536))) | \(slope) | \(theory) | \(r.summary.verdict) |\n"
             }
             md += "\n★ on the memory–error Pareto frontier of this workload.\n\n"
         }
+        md += diagnostics(records, order: order)
+        md += seedSpread(records)
         md += "## Drift plots\n\nSolid: measured output error; dashed: the theory of DESIGN §7 (KV cache written once: flat ≈ u; undecayed state: κu√(t/2); decay a: saturation κu/√(1−a²)), drawn where a closed form applies.\n\n"
         for p in plots where p.hasPrefix("drift-") { md += "![\(p)](plots/\(p))\n\n" }
         md += "## Memory versus error\n\nOne point per (variant, recipe) at the longest length: bytes of KV cache (tokens × bytes per token) or recurrent state for one head, against the output error; the dashed line joins the Pareto frontier.\n\n"

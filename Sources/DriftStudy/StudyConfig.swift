@@ -1,3 +1,4 @@
+import AttentionVariants
 import Foundation
 import Yams
 
@@ -73,6 +74,11 @@ public struct StudyConfig: Codable, Sendable, Equatable {
         public var keyDim: Int?
         public var valueDim: Int?
         public var headDim: Int?
+        /// A named preset (`VariantFactory.presets`): public shapes and gate schedules.
+        public var presetName: String?
+        /// Which head's gates (delta-rule presets, Lightning, Mamba2), Lightning's layer.
+        public var head: Int?
+        public var layer: Int?
         /// nil: the variant's own gates; a value: constant decay a (linear only).
         public var decay: Double?
         /// Lengths for this variant instead of the config's `tokens`.
@@ -83,8 +89,10 @@ public struct StudyConfig: Codable, Sendable, Equatable {
 
         /// Canonical text of the overrides ("default" when there are none).
         public var preset: String {
-            var parts: [String] = []
+            var parts: [String] = presetName.map { [$0] } ?? []
             if form != "recurrent" { parts.append("form=\(form)") }
+            if let head { parts.append("head=\(head)") }
+            if let layer { parts.append("layer=\(layer)") }
             if let keyDim { parts.append("key_dim=\(keyDim)") }
             if let valueDim { parts.append("value_dim=\(valueDim)") }
             if let headDim { parts.append("head_dim=\(headDim)") }
@@ -101,6 +109,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
         public var name: String
         public var store: String?
         public var roles: String?
+        /// When set, the recipe applies to these variants only (e.g. a FlashMLA layout).
+        public var variants: [String]?
         public var line: Int = 0
     }
 
@@ -287,7 +297,7 @@ struct YAMLReader {
         if case .scalar(let s) = n {
             v = StudyConfig.VariantSpec(name: s.string)
         } else {
-            let m = try mapping(n, context: "variants", allowed: ["name", "form", "key_dim", "value_dim", "head_dim", "decay", "tokens"])
+            let m = try mapping(n, context: "variants", allowed: ["name", "preset", "form", "key_dim", "value_dim", "head_dim", "head", "layer", "decay", "tokens"])
             guard let nameNode = m["name"] else { throw error(n, "variants", "a 'name' (a variant of `attnprec variants list`)") }
             v = StudyConfig.VariantSpec(name: try string(nameNode, key: "variants.name"))
             if let f = m["form"] {
@@ -297,6 +307,9 @@ struct YAMLReader {
             if let x = m["key_dim"] { v.keyDim = try int(x, key: "variants.key_dim", range: 1...1024) }
             if let x = m["value_dim"] { v.valueDim = try int(x, key: "variants.value_dim", range: 1...1024) }
             if let x = m["head_dim"] { v.headDim = try int(x, key: "variants.head_dim", range: 1...1024) }
+            if let x = m["preset"] { v.presetName = try string(x, key: "variants.preset") }
+            if let x = m["head"] { v.head = try int(x, key: "variants.head", range: 0...4095) }
+            if let x = m["layer"] { v.layer = try int(x, key: "variants.layer", range: 0...4095) }
             if let x = m["tokens"] {
                 v.tokens = try list(x, key: "variants.tokens").map { try int($0, key: "variants.tokens", range: 1...(1 << 24)) }
                 if v.tokens!.isEmpty { throw error(x, "variants.tokens", "a non-empty list of lengths") }
@@ -318,7 +331,7 @@ struct YAMLReader {
             r = StudyConfig.RecipeSpec(name: s.string, store: s.string, roles: nil)
             try checkSpec(s.string, node: n, key: "recipes")
         } else {
-            let m = try mapping(n, context: "recipes", allowed: ["name", "store", "roles"])
+            let m = try mapping(n, context: "recipes", allowed: ["name", "store", "roles", "variants"])
             guard let nameNode = m["name"] else { throw error(n, "recipes", "a 'name'") }
             r = StudyConfig.RecipeSpec(name: try string(nameNode, key: "recipes.name"), store: nil, roles: nil)
             if let s = m["store"] {
@@ -329,6 +342,13 @@ struct YAMLReader {
                 let text = try string(s, key: "recipes.roles")
                 do { _ = try RecipeResolver.parseRoles(text) } catch { throw StudyInputError("\(file):\(line(s)): recipes.roles: \(error)") }
                 r.roles = text
+            }
+            if let s = m["variants"] {
+                r.variants = try list(s, key: "recipes.variants").map { try string($0, key: "recipes.variants") }
+                for name in r.variants! where !VariantCatalog.canonicalNames.contains(name) {
+                    throw error(s, "recipes.variants", "variant names (\(VariantCatalog.canonicalNames.joined(separator: ", "))), got '\(name)'")
+                }
+                if r.variants!.isEmpty { throw error(s, "recipes.variants", "a non-empty list of variant names") }
             }
             if (r.store == nil) == (r.roles == nil) { throw error(n, "recipes", "exactly one of 'store' (a format spec) or 'roles' (role=SPEC,…)") }
         }

@@ -55,7 +55,7 @@ public enum StudyPlan {
                 func everywhereExcluded(_ recipe: String) -> Bool {
                     c.workloads.allSatisfy { w in (v.tokens ?? c.tokens).allSatisfy { t in c.seeds.allSatisfy { excluded(c.exclude, v: v, recipe: recipe, workload: w.name, tokens: t, seed: $0) } } }
                 }
-                for r in c.recipes where !everywhereExcluded(r.name) {
+                for r in c.recipes where !everywhereExcluded(r.name) && (r.variants?.contains(v.name) ?? true) {
                     do {
                         resolved.append((r.name, try RecipeResolver.resolve(r, inputs: c.inputs, roles: roles, variant: v.name)))
                     } catch {

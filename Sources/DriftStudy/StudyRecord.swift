@@ -19,6 +19,15 @@ public struct StudyRecord: Codable, Sendable, Equatable {
     public var outputMaxAbs: [Double]
     /// At the same positions; nil for cache variants (no recurrent state).
     public var stateRelErr: [Double]?
+    /// Cosine similarity of the output vectors at the same positions.
+    public var outputCosine: [Double]?
+    /// Cache variants: ‖Ĉ − C‖_F / ‖C‖_F of the stored cache entries written up to each position.
+    public var cacheRelErr: [Double]?
+    /// Softmax variants: KL(p ‖ p̂) of query head 0's attention distribution (null where the
+    /// exact and the emulated run attended different keys, as sparse selection may).
+    public var attentionKL: [Double?]?
+    /// Sparse variants: |exact selection ∩ emulated selection| / |exact selection|.
+    public var topkOverlap: [Double]?
     public var summary: Summary
     public var theory: Theory
     public var reference: ReferenceInfo
@@ -26,7 +35,8 @@ public struct StudyRecord: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case key, variant, family, preset, form, recipe, workload, tokens, positions, summary, theory, reference
         case recipeName = "recipe_name", outputRelErr = "output_rel_err", outputMaxAbs = "output_max_abs"
-        case stateRelErr = "state_rel_err"
+        case stateRelErr = "state_rel_err", outputCosine = "output_cosine", cacheRelErr = "cache_rel_err"
+        case attentionKL = "attention_kl", topkOverlap = "topk_overlap"
     }
 
     public struct Workload: Codable, Sendable, Equatable {
@@ -64,6 +74,16 @@ public struct StudyRecord: Codable, Sendable, Equatable {
         public var nonFinite: Int
         public var bytesPerToken: Double?
         public var stateBytes: Double?
+        /// The smallest output cosine similarity over the recorded positions.
+        public var minCosine: Double?
+        /// cache_rel_err at the last position (cache variants).
+        public var cacheRelErr: Double?
+        /// The KL divergence of the attention distribution at the last position (softmax).
+        public var attentionKL: Double?
+        /// Top-k overlap over the positions where the exact selection left keys out (sparse):
+        /// its mean and its minimum.
+        public var topkOverlapMean: Double?
+        public var topkOverlapMin: Double?
         /// Bytes of cache or state for one head at the record's length.
         public var memoryBytes: Double
         /// ok | grows | saturated | fails | nan
@@ -73,6 +93,8 @@ public struct StudyRecord: Codable, Sendable, Equatable {
             case errorAt = "error_at", maxOutputRelErr = "max_output_rel_err", slope, stateSlope = "state_slope", saturation
             case firstCrossing = "first_crossing", nonFinite = "non_finite", bytesPerToken = "bytes_per_token"
             case stateBytes = "state_bytes", memoryBytes = "memory_bytes", verdict
+            case minCosine = "min_cosine", cacheRelErr = "cache_rel_err", attentionKL = "attention_kl"
+            case topkOverlapMean = "topk_overlap_mean", topkOverlapMin = "topk_overlap_min"
         }
 
         public func error(at tokens: Int) -> Double? { errorAt.first { $0.tokens == tokens }?.outputRelErr }

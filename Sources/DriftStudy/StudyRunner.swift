@@ -21,6 +21,12 @@ public enum GroupRunner {
         var lastBefore: [Double]
         var lastStateBefore: [Double]
         var crossing: [Int?]
+        var cosine: [Double] = []
+        var cache: [Double] = []
+        var kl: [Double?] = []
+        var overlap: [Double] = []
+        /// Overlaps where the exact selection left keys out.
+        var activeOverlap: [Double] = []
         var nonFinite = 0
         var maxErr = 0.0
 
@@ -53,6 +59,13 @@ public enum GroupRunner {
         let windows = lengths.map { L in (lo: L - max(1, min(64, L / 16)), hi: L - 1) }
         var acc = plans.map { _ in Accumulator(lengths: lengths.count) }
         let meter = ErrorMeter()
+        let refProbe = reference as? AttentionDiagnostics
+        let probes = emulated.map { $0 as? AttentionDiagnostics }
+        let sparse = VariantFactory.isSparse(v.name)
+        if refProbe != nil && probes.allSatisfy({ $0 != nil }) {
+            refProbe!.recordScores = true
+            for p in probes { p!.recordScores = true }
+        }
         var refOut = [Double](repeating: 0, count: oc), apxOut = refOut
         var refState = [Double](repeating: 0, count: sc), apxState = refState
         for t in 0..<T {
@@ -79,6 +92,18 @@ public enum GroupRunner {
                     acc[i].positions.append(t)
                     acc[i].out.append(rel)
                     acc[i].maxAbs.append(d.maxAbsolute)
+                    acc[i].cosine.append(refOut.withUnsafeBufferPointer { a in apxOut.withUnsafeBufferPointer { b in cosineSimilarity(a, b) } })
+                    if let ref = refProbe, let p = probes[i] {
+                        acc[i].cache.append(p.cacheRelativeError)
+                        let same = ref.lastSelection == p.lastSelection
+                        acc[i].kl.append(same && !ref.lastScores.isEmpty && ref.lastScores.count == p.lastScores.count
+                            ? SoftmaxMetrics.attentionKL(exact: ref.lastScores, approximate: p.lastScores, sinkLogit: ref.sinkLogit) : nil)
+                        if sparse {
+                            let o = same ? 1 : SoftmaxMetrics.overlap(ref.lastSelection, p.lastSelection)
+                            acc[i].overlap.append(o)
+                            if ref.lastSelection.count < t + 1 { acc[i].activeOverlap.append(o) }
+                        }
+                    }
                     if sc > 0 {
                         apxState.withUnsafeMutableBufferPointer { e.readState(into: $0) }
                         let ds = refState.withUnsafeBufferPointer { a in apxState.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
@@ -140,17 +165,40 @@ public enum GroupRunner {
                     if let pr = theory.predictedAtEnd, pr > 0, final.isFinite { theory.ratio = final / pr }
                 }
             }
+            let probed = refProbe != nil && probes[i] != nil
+            var summary = StudyRecord.Summary(
+                errorAt: errorAt, maxOutputRelErr: a.maxErr, slope: slope, stateSlope: stateSlope, saturation: saturation,
+                firstCrossing: thresholds.enumerated().map { StudyRecord.Crossing(threshold: $1, position: a.crossing[$0]) },
+                nonFinite: a.nonFinite, bytesPerToken: bytesPerToken, stateBytes: stateBytes, memoryBytes: memory, verdict: verdict)
+            summary.minCosine = a.cosine.contains { $0.isNaN } ? .nan : a.cosine.min()
+            if probed {
+                summary.cacheRelErr = a.cache.last
+                summary.attentionKL = a.kl.last ?? nil
+                if sparse && !a.activeOverlap.isEmpty {
+                    summary.topkOverlapMean = a.activeOverlap.reduce(0, +) / Double(a.activeOverlap.count)
+                    summary.topkOverlapMin = a.activeOverlap.min()
+                }
+            }
             return StudyRecord(
                 key: p.key, variant: v.name, family: family, preset: v.preset, form: v.form, recipeName: p.recipeName,
                 recipe: RecipeResolver.canonical(p.recipe),
                 workload: StudyRecord.Workload(name: group.workload.name, input: group.workloadInput, gates: v.gates, seed: group.seed),
                 tokens: T, positions: a.positions, outputRelErr: a.out, outputMaxAbs: a.maxAbs, stateRelErr: sc > 0 ? a.state : nil,
-                summary: StudyRecord.Summary(
-                    errorAt: errorAt, maxOutputRelErr: a.maxErr, slope: slope, stateSlope: stateSlope, saturation: saturation,
-                    firstCrossing: thresholds.enumerated().map { StudyRecord.Crossing(threshold: $1, position: a.crossing[$0]) },
-                    nonFinite: a.nonFinite, bytesPerToken: bytesPerToken, stateBytes: stateBytes, memoryBytes: memory, verdict: verdict),
-                theory: theory, reference: cert)
+                outputCosine: a.cosine, cacheRelErr: probed ? a.cache : nil, attentionKL: probed ? a.kl : nil,
+                topkOverlap: probed && sparse ? a.overlap : nil,
+                summary: summary, theory: theory, reference: cert)
         }
+    }
+
+    /// cos ∠(a, b) in binary64 (NaN when b has a non-finite element; 1 when both are zero).
+    static func cosineSimilarity(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> Double {
+        var ab = 0.0, aa = 0.0, bb = 0.0
+        for i in 0..<a.count {
+            ab = ab.addingProduct(a[i], b[i]); aa = aa.addingProduct(a[i], a[i]); bb = bb.addingProduct(b[i], b[i])
+        }
+        if !bb.isFinite || !ab.isFinite { return .nan }
+        if aa == 0 || bb == 0 { return aa == bb ? 1 : 0 }
+        return ab / (aa.squareRoot() * bb.squareRoot())
     }
 
     /// The spec of the role that holds the variant's memory (state, KV cache or latent).

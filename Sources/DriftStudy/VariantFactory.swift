@@ -79,6 +79,9 @@ public enum VariantFactory {
     static let dimensioned: Set<String> = ["linear", "deltanet", "gated_deltanet", "kda", "retnet", "lightning", "gla", "mamba2"]
     static let headDimensioned: Set<String> = ["mha", "gqa", "mqa", "swa", "moba", "nsa", "rwkv7"]
 
+    /// Variants whose failure mode is a changed key selection (top-k overlap is recorded).
+    public static func isSparse(_ name: String) -> Bool { (try? VariantCatalog.entry(name).family) == "sparse" }
+
     /// Checks a variant entry against the catalog (unknown names, forms, overrides).
     public static func check(_ v: StudyConfig.VariantSpec) throws {
         let e: VariantCatalog.Entry
@@ -95,6 +98,15 @@ public enum VariantFactory {
         if v.decay != nil && v.name != "linear" {
             throw StudyInputError("decay: only 'linear' takes a constant decay here; '\(v.name)' uses its own gates")
         }
+        if let p = v.presetName, !(presets[v.name] ?? []).contains(p) {
+            let valid = presets[v.name].map { "one of \($0.joined(separator: ", "))" } ?? "none (variant '\(v.name)' has no presets)"
+            throw StudyInputError("preset: unknown '\(p)' for '\(v.name)'; expected \(valid)")
+        }
+        if v.head != nil && !headed.contains(v.name) {
+            throw StudyInputError("head: variant '\(v.name)' does not take it; expected one of \(headed.sorted().joined(separator: ", "))")
+        }
+        if v.layer != nil && v.name != "lightning" { throw StudyInputError("layer: only 'lightning' takes a layer") }
+        _ = try resolve(v)
     }
 
     public static func distribution(_ w: StudyConfig.WorkloadSpec) throws -> InputDistribution {
@@ -130,66 +142,117 @@ public enum VariantFactory {
         return e.roles
     }
 
-    /// A run of `v` on `w` with `seed`, on `tier`, storing through `recipe`.
-    public static func makeRun(
-        _ v: StudyConfig.VariantSpec, workload w: StudyConfig.WorkloadSpec, seed: UInt64, tokens: Int,
-        schedule: EvaluationSchedule, tier: BackendTier, recipe: Recipe
-    ) throws -> SteppedRun {
-        let dist = try distribution(w)
+    /// A variant instance's configuration, resolved from the catalog defaults, a named preset
+    /// and the shape overrides.
+    enum Resolved {
+        case linear(LinearAttentionConfig)
+        case delta(DeltaRuleConfig)
+        case gated(GatedLinearConfig)
+        case rwkv(RWKV7Config)
+        case softmax(SoftmaxAttentionConfig)
+        case mla(MLAConfig)
+        case dsa(DSAConfig)
+        case sparse(BlockSparseConfig)
+    }
+
+    /// Named presets per variant (public shapes and gate schedules, DESIGN.md §6).
+    public static let presets: [String: [String]] = [
+        "gated_deltanet": ["qwen3-next"], "kda": ["kimi-linear"], "lightning": ["minimax-01"], "mamba2": ["mamba2-2.7b"],
+        "gqa": ["minimax-m2", "llama3-8b"], "swa": ["gpt-oss"], "mla": ["deepseek-v3", "kimi-linear"], "dsa": ["deepseek-v3.2"],
+    ]
+
+    /// Variants that take `head` (which head's gates) and `layer` (Lightning's layer).
+    static let headed: Set<String> = ["gated_deltanet", "kda", "lightning", "mamba2"]
+
+    static func resolve(
+        _ v: StudyConfig.VariantSpec, distribution dist: InputDistribution = .gaussian, seed: UInt64 = 0,
+        schedule: EvaluationSchedule? = nil
+    ) throws -> Resolved {
+        let preset = v.presetName
         switch v.name {
         case "linear":
             var c = LinearAttentionConfig(keyDim: v.keyDim ?? 64, valueDim: v.valueDim ?? 64, seed: seed, distribution: dist)
             if let a = v.decay, a < 1 { c.gates = .constant(a) }
-            return try VariantCatalog.makeRun(variant: "linear", form: v.form, tier: tier, recipe: recipe, linear: c)
+            return .linear(c)
         case _ where DeltaCatalog.names.contains(v.name):
-            var c = DeltaCatalog.defaultConfig(DeltaKind(rawValue: v.name)!)
+            let kind = DeltaKind(rawValue: v.name)!
+            var c: DeltaRuleConfig
+            if preset != nil, let p = DeltaPreset.all.first(where: { $0.name == preset && $0.kind == kind }) {
+                guard (v.head ?? 0) < p.valueHeads else { throw StudyInputError("head: preset '\(p.name)' has \(p.valueHeads) value heads; expected 0...\(p.valueHeads - 1)") }
+                c = p.config(head: v.head ?? 0, seed: seed)
+            } else {
+                c = DeltaCatalog.defaultConfig(kind)
+                if let h = v.head { c.head = h }
+            }
             c.seed = seed
             c.distribution = dist
             if let k = v.keyDim { c.keyDim = k }
             if let d = v.valueDim { c.valueDim = d }
-            return try DeltaCatalog.makeRun(config: c, form: v.form, tier: tier, recipe: recipe)
+            return .delta(c)
         case "retnet", "lightning", "gla", "mamba2":
-            var c = GatedFamily.defaultConfig(v.name)!
+            var c: GatedLinearConfig
+            switch v.name {
+            case "lightning":
+                let H = GatedLinearConfig.miniMax01Heads, L = GatedLinearConfig.miniMax01Layers
+                guard (v.head ?? 0) < H else { throw StudyInputError("head: lightning (MiniMax-01) has \(H) heads; expected 0...\(H - 1)") }
+                guard (v.layer ?? 0) < L else { throw StudyInputError("layer: lightning (MiniMax-01) has \(L) layers; expected 0...\(L - 1)") }
+                c = .lightning(head: v.head ?? 0, layer: v.layer ?? 0)
+            case "mamba2": c = .mamba2(head: v.head ?? 0)
+            default: c = GatedFamily.defaultConfig(v.name)!
+            }
             c.seed = seed
             c.distribution = dist
             if let k = v.keyDim { c.keyDim = k }
             if let d = v.valueDim { c.valueDim = d }
-            return try GatedFamily.makeRun(config: c, form: v.form, tier: tier, recipe: recipe)
+            return .gated(c)
         case "rwkv7":
             var c = RWKV7Config()
             c.seed = seed
             c.distribution = dist
             if let h = v.headDim { c.headDim = h }
-            return try GatedFamily.makeRWKV7(config: c, form: v.form, tier: tier, recipe: recipe)
+            return .rwkv(c)
         case _ where SoftmaxCatalog.names.contains(v.name):
-            var c = SoftmaxCatalog.defaultConfig(v.name)!
+            var c = try preset.map { try SoftmaxCatalog.preset($0).config } ?? SoftmaxCatalog.defaultConfig(v.name)!
             c.seed = seed
             c.distribution = dist
-            c.evaluation = schedule
+            if let schedule { c.evaluation = schedule }
             if let h = v.headDim { c.headDim = h; c.valueDim = h }
-            return try SoftmaxCatalog.makeRun(variant: v.name, config: c, tier: tier, recipe: recipe).run
-        case "mla":
-            var c = SoftmaxFamily.defaultMLA
-            c.seed = seed
-            c.distribution = dist
-            c.evaluation = schedule
-            return try SoftmaxFamily.makeMLA(c, tier: tier, recipe: recipe)
-        case "dsa":
-            var c = SoftmaxFamily.defaultDSA
+            return .softmax(c)
+        case "mla", "dsa":
+            var c = v.name == "mla" ? DSAConfig(mla: SoftmaxFamily.defaultMLA) : SoftmaxFamily.defaultDSA
+            if let p = SoftmaxFamily.mlaPresets.first(where: { $0.name == preset && $0.variant == v.name }) { c = p.dsa }
             c.mla.seed = seed
             c.mla.distribution = dist
-            c.mla.evaluation = schedule
-            return try SoftmaxFamily.makeDSA(c, tier: tier, recipe: recipe)
+            if let schedule { c.mla.evaluation = schedule }
+            return v.name == "mla" ? .mla(c.mla) : .dsa(c)
         case "moba", "nsa":
             var c = SparseCatalog.defaultConfig(v.name)!
             c.attention.seed = seed
             c.attention.distribution = dist
-            c.attention.evaluation = schedule
+            if let schedule { c.attention.evaluation = schedule }
             if let h = v.headDim { c.attention.headDim = h; c.attention.valueDim = h }
-            return try SparseCatalog.makeRun(config: c, tier: tier, recipe: recipe)
+            return .sparse(c)
         default:
-            // A variant added to the catalog after this factory: its default workload.
-            return try VariantCatalog.makeRun(variant: v.name, form: v.form, tier: tier, recipe: recipe)
+            throw StudyInputError("variant '\(v.name)' has no study factory")
+        }
+    }
+
+    /// A run of `v` on `w` with `seed`, on `tier`, storing through `recipe`.
+    public static func makeRun(
+        _ v: StudyConfig.VariantSpec, workload w: StudyConfig.WorkloadSpec, seed: UInt64, tokens: Int,
+        schedule: EvaluationSchedule, tier: BackendTier, recipe: Recipe
+    ) throws -> SteppedRun {
+        switch try resolve(v, distribution: try distribution(w), seed: seed, schedule: schedule) {
+        case .linear(let c): return try VariantCatalog.makeRun(variant: "linear", form: v.form, tier: tier, recipe: recipe, linear: c)
+        case .delta(let c): return try DeltaCatalog.makeRun(config: c, form: v.form, tier: tier, recipe: recipe)
+        case .gated(let c): return try GatedFamily.makeRun(config: c, form: v.form, tier: tier, recipe: recipe)
+        case .rwkv(let c): return try GatedFamily.makeRWKV7(config: c, form: v.form, tier: tier, recipe: recipe)
+        case .softmax(let c):
+            if v.form == "chunked" { return try SoftmaxCatalog.makePrefill(variant: v.name, config: c, tier: tier, recipe: recipe) }
+            return try SoftmaxCatalog.makeRun(variant: v.name, config: c, tier: tier, recipe: recipe).run
+        case .mla(let c): return try SoftmaxFamily.makeMLA(c, tier: tier, recipe: recipe)
+        case .dsa(let c): return try SoftmaxFamily.makeDSA(c, tier: tier, recipe: recipe)
+        case .sparse(let c): return try SparseCatalog.makeRun(config: c, tier: tier, recipe: recipe)
         }
     }
 
@@ -198,15 +261,11 @@ public enum VariantFactory {
         let family = (try? VariantCatalog.entry(v.name).family) ?? ""
         let isCache = run.stateCount == 0 || family == "softmax" || family == "sparse"
         var rows = 1, cols = max(run.stateCount, 1)
-        switch v.name {
-        case "linear": rows = v.keyDim ?? 64; cols = v.valueDim ?? 64
-        case _ where DeltaCatalog.names.contains(v.name):
-            let c = DeltaCatalog.defaultConfig(DeltaKind(rawValue: v.name)!)
-            rows = v.keyDim ?? c.keyDim; cols = v.valueDim ?? c.valueDim
-        case "retnet", "lightning", "gla", "mamba2":
-            let c = GatedFamily.defaultConfig(v.name)!
-            rows = v.keyDim ?? c.keyDim; cols = v.valueDim ?? c.valueDim
-        case "rwkv7": rows = v.headDim ?? RWKV7Config().headDim; cols = rows
+        switch try? resolve(v) {
+        case .linear(let c)?: rows = c.keyDim; cols = c.valueDim
+        case .delta(let c)?: rows = c.keyDim; cols = c.valueDim
+        case .gated(let c)?: rows = c.keyDim; cols = c.valueDim
+        case .rwkv(let c)?: rows = c.headDim; cols = c.headDim
         default: break
         }
         if rows * cols != run.stateCount && run.stateCount > 0 { rows = 1; cols = run.stateCount }
@@ -222,17 +281,12 @@ public enum VariantFactory {
 
     /// Bytes of KV cache per token (cache variants) under `recipe`.
     public static func cacheBytesPerToken(_ v: StudyConfig.VariantSpec, recipe: Recipe) -> Double? {
-        switch v.name {
-        case _ where SoftmaxCatalog.names.contains(v.name):
-            var c = SoftmaxCatalog.defaultConfig(v.name)!
-            if let h = v.headDim { c.headDim = h; c.valueDim = h }
-            return c.cacheBytesPerToken(recipe: recipe)
-        case "moba", "nsa":
-            var c = SparseCatalog.defaultConfig(v.name)!
-            if let h = v.headDim { c.attention.headDim = h; c.attention.valueDim = h }
-            return c.attention.cacheBytesPerToken(recipe: recipe)
-        default:
-            return SoftmaxFamily.cacheBytesPerToken(v.name, recipe: recipe)
+        switch try? resolve(v) {
+        case .softmax(let c)?: return c.cacheBytesPerToken(recipe: recipe)
+        case .sparse(let c)?: return c.attention.cacheBytesPerToken(recipe: recipe)
+        case .mla(let c)?: return c.cacheBytesPerToken(recipe: recipe)
+        case .dsa(let c)?: return c.cacheBytesPerToken(recipe: recipe)
+        default: return nil
         }
     }
 }

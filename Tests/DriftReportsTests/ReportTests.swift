@@ -106,6 +106,22 @@ enum Fixture {
         // The answer paragraph comes first and is computed (it names the record count).
         let firstParagraph = md.split(separator: "\n\n")[1]
         #expect(firstParagraph.contains("Over \(records.count) measured combinations"))
+        // The KV cache diagnostics table shows each cache record's own numbers.
+        #expect(md.contains("## KV cache diagnostics"))
+        let e4 = try #require(records.first { $0.variant == "mha" && $0.recipeName == "e4m3-token" })
+        let diag = try #require(md.split(separator: "\n").first { $0.hasPrefix("| mha") && $0.split(separator: "|").count == 10 && $0.contains("e4m3-token") })
+        let dc = diag.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(dc[4] == StudyReport.sci(e4.summary.cacheRelErr))
+        #expect(dc[5] == StudyReport.sci(e4.summary.attentionKL))
+        #expect(!md.contains("## Seed spread"))
+        // Two seeds of the same combination: the spread table names the worst one.
+        var other = e4
+        other.workload.seed = 7
+        other.key += "-seed7"
+        other.summary.errorAt[other.summary.errorAt.count - 1].outputRelErr = 1
+        let spread = StudyReport.seedSpread([e4, other])
+        #expect(spread.contains("## Seed spread"))
+        #expect(spread.split(separator: "\n").last!.hasSuffix("| 1.00e+00 | 7 |"))
         #expect(md.contains("## Reference certification"))
         #expect(md.contains("git revision"))
         let csv = try String(contentsOfFile: "\(out)/results.csv", encoding: .utf8)

@@ -35,6 +35,12 @@ import Testing
         ("recipes: [bfloat16]\n", "small.yaml:1: variants: expected a list of variants"),
         ("variants: [linear\n", "small.yaml: invalid YAML"),
         ("variants:\n  - {name: mha, decay: 0.9}\nrecipes: [bfloat16]\n", "small.yaml:2: variants: decay: only 'linear'"),
+        ("variants:\n  - {name: gated_deltanet, preset: qwen3}\nrecipes: [bfloat16]\n", "small.yaml:2: variants: preset: unknown 'qwen3' for 'gated_deltanet'; expected one of qwen3-next"),
+        ("variants:\n  - {name: linear, preset: qwen3-next}\nrecipes: [bfloat16]\n", "small.yaml:2: variants: preset: unknown 'qwen3-next' for 'linear'; expected none"),
+        ("variants:\n  - {name: gated_deltanet, preset: qwen3-next, head: 32}\nrecipes: [bfloat16]\n", "small.yaml:2: variants: head: preset 'qwen3-next' has 32 value heads"),
+        ("variants:\n  - {name: lightning, layer: 80}\nrecipes: [bfloat16]\n", "small.yaml:2: variants: layer: lightning (MiniMax-01) has 80 layers"),
+        ("variants:\n  - {name: mha, head: 1}\nrecipes: [bfloat16]\n", "small.yaml:2: variants: head: variant 'mha' does not take it"),
+        ("variants: [linear]\nrecipes:\n  - {name: x, store: bfloat16, variants: [linar]}\n", "small.yaml:3: recipes.variants: expected variant names"),
     ])
     func badInputNamesFileLineAndExpectation(text: String, message: String) throws {
         do {
@@ -44,6 +50,43 @@ import Testing
             #expect(e.description.hasPrefix(message), "\(e.description)")
             #expect(!e.description.contains("\n"))
         }
+    }
+
+    /// Presets set public shapes and gates; they and head/layer are part of the record key.
+    @Test func presetsAndRecipeScopes() throws {
+        let text = """
+        tokens: [64]
+        variants:
+          - {name: gated_deltanet, preset: qwen3-next, head: 3}
+          - {name: lightning, preset: minimax-01, head: 5, layer: 40}
+          - {name: gqa, preset: llama3-8b}
+          - linear
+        recipes:
+          - bfloat16
+          - {name: fp8-kv, store: float8_e4m3fn/per-token, variants: [gqa]}
+        """
+        let groups = try StudyPlan.expand([try StudyConfig.parse(text, file: "p.yaml", defaultName: "p")])
+        let keys = groups.flatMap { $0.records.map(\.key) }
+        #expect(keys.contains { $0.contains("variant=gated_deltanet;preset=qwen3-next,head=3;") })
+        #expect(keys.contains { $0.contains("variant=lightning;preset=minimax-01,head=5,layer=40;") })
+        #expect(keys.filter { $0.contains("float8") }.count == 1)
+        #expect(keys.filter { $0.contains("variant=gqa;preset=llama3-8b;") }.count == 2)
+        // The preset's shapes reach the run: Qwen3-Next K = V = 128; Llama-3 32 query heads × 128.
+        let gdn = groups.first { $0.variant.name == "gated_deltanet" }!
+        let run = try VariantFactory.makeRun(gdn.variant, workload: gdn.workload, seed: 0, tokens: 64, schedule: VariantFactory.schedule(tokens: 64, perOctave: 4), tier: .float64, recipe: gdn.inputs)
+        #expect(run.stateCount == 128 * 128)
+        let gqa = groups.first { $0.variant.name == "gqa" }!
+        let g = try VariantFactory.makeRun(gqa.variant, workload: gqa.workload, seed: 0, tokens: 64, schedule: VariantFactory.schedule(tokens: 64, perOctave: 4), tier: .float64, recipe: gqa.inputs)
+        #expect(g.outputCount == 32 * 128)
+        // Different heads of a preset have different gates: different outputs.
+        var other = gdn.variant
+        other.head = 4
+        let a = run, b = try VariantFactory.makeRun(other, workload: gdn.workload, seed: 0, tokens: 64, schedule: VariantFactory.schedule(tokens: 64, perOctave: 4), tier: .float64, recipe: gdn.inputs)
+        for _ in 0..<8 { a.step(); b.step() }
+        var sa = [Double](repeating: 0, count: a.stateCount), sb = sa
+        sa.withUnsafeMutableBufferPointer { a.readState(into: $0) }
+        sb.withUnsafeMutableBufferPointer { b.readState(into: $0) }
+        #expect(sa != sb)
     }
 
     @Test func missingFile() {

@@ -45,6 +45,49 @@ import Testing
         #expect(info.records == 16)
     }
 
+    /// Cache variants record cache_rel_err, the attention KL and cosine; sparse ones the top-k
+    /// overlap of a quantized indexer with the exact one.
+    @Test func softmaxDiagnostics() throws {
+        let text = """
+        tokens: [600]
+        reference: {tier: float64, certify_tokens: 0}
+        sampling: {per_octave: 8}
+        variants:
+          - {name: mha, head_dim: 32}
+          - {name: dsa, tokens: [300]}
+          - {name: linear, key_dim: 8, value_dim: 8}
+        recipes:
+          - {name: fp32, store: float32}
+          - {name: e4m3, store: float8_e4m3fn/per-token}
+          - {name: fp8-indexer, roles: "indexer=float8_e4m3fn/block:128/pow2", variants: [dsa]}
+        """
+        let dir = try StudyFixture.tempDir()
+        _ = try Study.run(configs: [try StudyConfig.parse(text, file: "d.yaml", defaultName: "d")], options: Study.Options(out: dir))
+        let records = try ResultsStore.readRecords("\(dir)/results.jsonl")
+        func rec(_ v: String, _ r: String) -> StudyRecord { records.first { $0.variant == v && $0.recipeName == r }! }
+        let exact = rec("mha", "fp32"), e4 = rec("mha", "e4m3")
+        #expect(exact.summary.cacheRelErr == 0)
+        #expect((exact.summary.attentionKL ?? 1) < 1e-12)
+        #expect(e4.summary.cacheRelErr! > 0.01 && e4.summary.cacheRelErr! < 0.1)
+        #expect(e4.summary.attentionKL! > 1e-7)
+        #expect(e4.cacheRelErr?.count == e4.positions.count)
+        #expect(e4.attentionKL?.count == e4.positions.count)
+        #expect(e4.summary.minCosine! < 1 && e4.summary.minCosine! > 0.99)
+        #expect(e4.topkOverlap == nil)
+        let lin = rec("linear", "e4m3")
+        #expect(lin.cacheRelErr == nil && lin.attentionKL == nil)
+        #expect(lin.outputCosine?.count == lin.positions.count)
+        // DSA (top-k 256): the fp8 indexer drops keys the exact one keeps once t > 256.
+        let idx = rec("dsa", "fp8-indexer")
+        let overlap = try #require(idx.topkOverlap)
+        #expect(overlap.count == idx.positions.count)
+        #expect(overlap.allSatisfy { $0 >= 0 && $0 <= 1 })
+        let mean = try #require(idx.summary.topkOverlapMean)
+        #expect(mean < 1 && mean > 0.8)
+        #expect(idx.summary.topkOverlapMin! <= mean)
+        #expect(rec("dsa", "e4m3").summary.topkOverlapMean == 1)
+    }
+
     /// A run killed mid-way leaves a sorted subset of records (each group is written
     /// atomically as it finishes); resuming from it gives the uninterrupted file.
     @Test func resumeEqualsUninterrupted() throws {

@@ -83,7 +83,7 @@ public struct MLAConfig: Hashable, Sendable {
 
 /// One MLA layer (all heads) decoding on backend `B`; `selector` picks the keys (dense by
 /// default; DSA passes its indexer).
-public final class MLADecode<B: Backend>: SteppedRun {
+public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     public let config: MLAConfig
     public let backend: B
     public let recipe: Recipe
@@ -102,6 +102,10 @@ public final class MLADecode<B: Backend>: SteppedRun {
     var row: [Double], ropeRow: [Double], qRow: [Double]
     var selected: [Int] = []
     public private(set) var lastSelection: [Int] = []
+    /// When set, the scaled logits of head 0 at the last evaluated position (`lastSelection` order).
+    public var recordScores = false
+    public private(set) var lastScores: [Double] = []
+    var scoreBuffer = [Double](repeating: 0, count: 1)
 
     public init(config: MLAConfig, backend: B, recipe: Recipe = .exact, selector: KeySelector? = nil, extraRoles: [Role] = []) throws {
         try config.validate()
@@ -162,6 +166,7 @@ public final class MLADecode<B: Backend>: SteppedRun {
     }
 
     public var tier: BackendTier { backend.tier }
+    public var sinkLogit: Double? { nil }
     public var outputCount: Int { config.heads * config.valueDim }
     public var stateCount: Int { 0 }
 
@@ -248,10 +253,15 @@ public final class MLADecode<B: Backend>: SteppedRun {
         }
         selector.select(position: t, kvHead: 0, into: &selected)
         lastSelection = selected
+        lastScores.removeAll(keepingCapacity: true)
         for s in selected {
             loadKey(s)
             for h in 0..<config.heads {
                 b.dot(score, query[h], key)
+                if recordScores && h == 0 {
+                    scoreBuffer.withUnsafeMutableBufferPointer { b.read(score, into: $0) }
+                    lastScores.append(scoreBuffer[0])
+                }
                 softmax[h].add(score: score, value: keyLatent)
             }
         }

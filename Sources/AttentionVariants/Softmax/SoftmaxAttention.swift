@@ -144,7 +144,7 @@ struct KVRowSource {
 }
 
 /// One layer of softmax attention (all heads) decoding on backend `B`.
-public final class SoftmaxDecode<B: Backend>: SteppedRun {
+public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     public let config: SoftmaxAttentionConfig
     public let backend: B
     public let recipe: Recipe
@@ -222,6 +222,7 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun {
     }
 
     public var tier: BackendTier { backend.tier }
+    public var sinkLogit: Double? { config.sinkLogit }
     public var outputCount: Int { config.queryHeads * config.valueDim }
     public var stateCount: Int { 0 }
 
