@@ -86,6 +86,12 @@ func mlaOutputs<B: Backend>(_ run: MLADecode<B>, tokens: Int) -> [[Double]] {
         #expect(MLAConfig().cacheBytesPerToken(recipe: .exact) == 576 * 4)
         let v32 = try Recipe.parse(DSAConfig.deepSeekV32FP8, allowed: DSAConfig.roles)
         #expect(DSAConfig().cacheBytesPerToken(recipe: v32) == 656 + 129)
+        // The layouts by name, alone or beside other entries.
+        #expect(try Recipe.parse("flashmla-fp8").description == r.description)
+        let both = try Recipe.parse("deepseek-v3.2-fp8, q=bfloat16", allowed: DSAConfig.roles)
+        #expect(both.roles == (v32.roles + [.q]).sorted())
+        #expect(both[.q]?.spec == "bfloat16" && both[.indexer]?.spec == v32[.indexer]?.spec)
+        #expect(throws: Recipe.ParseError.self) { try Recipe.parse("flashmla-fp9") }
     }
 
     @Test func ropeDependsOnRelativePosition() {

@@ -41,15 +41,29 @@ public struct Recipe: Sendable, CustomStringConvertible {
         public let description: String
     }
 
-    /// Parses `role=SPEC[,role=SPEC…]`; `allowed` are the variant's roles.
+    /// Named layouts of real serving stacks, usable wherever a recipe is written (alone or
+    /// beside `role=SPEC` entries): FlashMLA's fp8 cache (512 e4m3 latent values with one fp32
+    /// scale per 128, 64 bf16 RoPE values) and DeepSeek-V3.2's (the same + fp8 indexer keys
+    /// with power-of-two scales per 128).
+    public static let named: [String: String] = [
+        "flashmla-fp8": MLAConfig.flashMLAFP8,
+        "deepseek-v3.2-fp8": DSAConfig.deepSeekV32FP8,
+    ]
+
+    /// Parses `role=SPEC[,role=SPEC…]` (a named recipe may stand for its entries); `allowed`
+    /// are the variant's roles.
     public static func parse(_ text: String, allowed: [Role]? = nil) throws -> Recipe {
         var r = Recipe()
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.isEmpty { return r }
+        trimmed = trimmed.split(separator: ",").map { part in
+            let p = part.trimmingCharacters(in: .whitespaces)
+            return named[p] ?? p
+        }.joined(separator: ",")
         for part in trimmed.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[1].isEmpty else {
-                throw ParseError(description: "recipe entry '\(part)': expected role=SPEC")
+                throw ParseError(description: "recipe entry '\(part)': expected role=SPEC or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
             }
             guard let role = Role(rawValue: kv[0]) else {
                 throw ParseError(description: "recipe: unknown role '\(kv[0])'; valid roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
