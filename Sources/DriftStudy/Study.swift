@@ -67,6 +67,28 @@ public struct RunInfo: Codable, Sendable {
         case recordsComputed = "records_computed", tokensStepped = "tokens_stepped"
     }
 
+    /// The provenance of a merged folder: one entry per shard or folder merged.
+    struct Merged: Codable {
+        var mergedFrom: [RunInfo]
+        enum CodingKeys: String, CodingKey { case mergedFrom = "merged_from" }
+    }
+
+    /// The provenance in `dir/run.json` (a run's, or every merged run's); empty when absent.
+    public static func load(dir: String) -> [RunInfo] {
+        guard let data = FileManager.default.contents(atPath: "\(dir)/run.json") else { return [] }
+        let d = StudyJSON.decoder()
+        if let one = try? d.decode(RunInfo.self, from: data) { return [one] }
+        return (try? d.decode(Merged.self, from: data))?.mergedFrom ?? []
+    }
+
+    /// Writes `infos` as `dir/run.json` (a single run as itself, several as `merged_from`).
+    public static func write(_ infos: [RunInfo], dir: String) throws {
+        guard !infos.isEmpty else { return }
+        let e = StudyJSON.encoder(pretty: true)
+        let data = infos.count == 1 ? try e.encode(infos[0]) : try e.encode(Merged(mergedFrom: infos))
+        try ResultsStore.writeAtomically(data, to: "\(dir)/run.json")
+    }
+
     public static var compilerFlags: String {
         var f: [String] = []
         #if DEBUG

@@ -28,9 +28,7 @@ struct ReportCommand: ParsableCommand {
                     if let other = lines[k], other != l { throw StudyInputError("\(path): record '\(k)' differs from the one in an earlier folder; expected identical duplicates") }
                     lines[k] = l
                 }
-                if let data = FileManager.default.contents(atPath: "\(d)/run.json"), let info = try? StudyJSON.decoder().decode(RunInfo.self, from: data) {
-                    infos.append(info)
-                }
+                infos += RunInfo.load(dir: d)
             }
             let merged = ResultsStore.joined(lines)
             let records: [StudyRecord] = try lines.keys.sorted().map { (k: String) throws -> StudyRecord in
@@ -40,7 +38,7 @@ struct ReportCommand: ParsableCommand {
             }
             if dirs.count > 1 || outDir != dirs[0] {
                 try ResultsStore.writeAtomically(merged, to: "\(outDir)/results.jsonl")
-                if !infos.isEmpty { try ResultsStore.writeAtomically(try StudyJSON.encoder(pretty: true).encode(infos.count == 1 ? infos[0] : infos[0]), to: "\(outDir)/run.json") }
+                try RunInfo.write(infos, dir: outDir)
             }
             let name = infos.first?.configs.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "results"
             let report = try StudyReport.write(records: records, runInfo: infos, to: outDir, title: "attnprec study: \(name)")

@@ -146,6 +146,14 @@ enum Fixture {
         let merged = try CLI.run(["report", "\(d)/s1", "\(d)/s2", "--out", "\(d)/merged"])
         #expect(merged.code == 0, "\(merged.err)")
         #expect(FileManager.default.contents(atPath: "\(d)/merged/results.jsonl") == FileManager.default.contents(atPath: "\(d)/whole/results.jsonl"))
+        // The merged folder keeps every shard's provenance, and a second merge reads it back.
+        let infos = RunInfo.load(dir: "\(d)/merged")
+        #expect(infos.map(\.shard) == ["1/2", "2/2"])
+        let md = try String(contentsOfFile: "\(d)/merged/report.md", encoding: .utf8)
+        #expect(md.contains("(shard 1/2)") && md.contains("(shard 2/2)"))
+        let again = try CLI.run(["report", "\(d)/merged", "--out", "\(d)/merged2"])
+        #expect(again.code == 0, "\(again.err)")
+        #expect(RunInfo.load(dir: "\(d)/merged2").count == 2)
     }
 
     @Test func badConfigThroughTheCLI() throws {
