@@ -275,7 +275,7 @@ public enum StudyReport {
         }
         md += diagnostics(records, order: order)
         md += seedSpread(records)
-        md += "## Drift plots\n\nSolid: measured output error; dashed: the theory of DESIGN §7 (KV cache written once: flat ≈ u; undecayed state: κu√(t/2); decay a: saturation κu/√(1−a²)), drawn where a closed form applies.\n\n"
+        md += "## Drift plots\n\nSolid: measured output error; dashed: the theory of DESIGN §7 (KV cache written once: flat ≈ u, the binary32 compute's 2^-24 when the cache format holds the rounded inputs exactly; undecayed state: κu√(t/2); decay a: saturation κu/√(1−a²)), drawn where a closed form applies.\n\n"
         for p in plots where p.hasPrefix("drift-") { md += "![\(p)](plots/\(p))\n\n" }
         md += "## Memory versus error\n\nOne point per (variant, recipe) at the longest length: bytes of KV cache (tokens × bytes per token) or recurrent state for one head, against the output error; the dashed line joins the Pareto frontier.\n\n"
         for p in plots where p.hasPrefix("memory-") { md += "![\(p)](plots/\(p))\n\n" }

@@ -102,7 +102,7 @@ public struct StudyRecord: Codable, Sendable, Equatable {
 
     /// The prediction of DESIGN.md §7 for this record (law nil: no closed form applies).
     public struct Theory: Codable, Sendable, Equatable {
-        /// flat | sqrt | saturation
+        /// flat | sqrt | saturation (flat with u = 2^-24 when the cache holds its inputs exactly)
         public var law: String?
         public var unitRoundoff: Double?
         public var kappa: Double?

@@ -159,7 +159,14 @@ public enum GroupRunner {
             if let u {
                 theory.unitRoundoff = u
                 theory.kappa = kappa
-                if shape.isCache { theory.law = "flat" } else if shape.undecayed { theory.law = "sqrt" } else if let d = shape.constantDecay { theory.law = "saturation"; theory.decay = d }
+                if shape.isCache {
+                    theory.law = "flat"
+                    // A cache that stores the (already rounded) inputs in a format holding them exactly loses
+                    // nothing: what is left is the binary32 compute.
+                    if p.recipe.format(.kCache) != nil, let input = group.inputs.format(.k), holdsExactly(storage!, input) {
+                        theory.unitRoundoff = 0x1p-24
+                    }
+                } else if shape.undecayed { theory.law = "sqrt" } else if let d = shape.constantDecay { theory.law = "saturation"; theory.decay = d }
                 if theory.law != nil {
                     theory.predictedAtEnd = theory.predicted(at: T - 1)
                     if let pr = theory.predictedAtEnd, pr > 0, final.isFinite { theory.ratio = final / pr }
@@ -199,6 +206,13 @@ public enum GroupRunner {
         if !bb.isFinite || !ab.isFinite { return .nan }
         if aa == 0 || bb == 0 { return aa == bb ? 1 : 0 }
         return ab / (aa.squareRoot() * bb.squareRoot())
+    }
+
+    /// Every value of `input` is a value of `storage` (both unscaled floating-point formats, the
+    /// storage with at least the input's exponent and mantissa bits).
+    static func holdsExactly(_ storage: FormatSpec, _ input: FormatSpec) -> Bool {
+        guard !storage.isScaled, !input.isScaled, case .float(let s) = storage.element, case .float(let i) = input.element else { return false }
+        return s.exponentBits >= i.exponentBits && s.mantissaBits >= i.mantissaBits
     }
 
     /// The spec of the role that holds the variant's memory (state, KV cache or latent).

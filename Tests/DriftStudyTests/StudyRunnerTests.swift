@@ -40,6 +40,10 @@ import Testing
         let e4Err: Double = e4.summary.error(at: 300) ?? .nan
         #expect(bfErr > 1e-4)
         #expect(e4Err > bfErr)
+        // A bf16 cache of bf16 inputs holds them exactly: the flat law is the binary32 compute's.
+        let mhaBF = records.first { $0.variant == "mha" && $0.recipeName == "bfloat16" }!
+        #expect(mhaBF.theory.law == "flat" && mhaBF.theory.unitRoundoff == 0x1p-24)
+        #expect(records.first { $0.variant == "mha" && $0.recipeName == "e4m3-token" }!.theory.unitRoundoff == 0x1p-4)
         let info = try StudyJSON.decoder().decode(RunInfo.self, from: StudyFixture.read("\(b)/run.json"))
         #expect(info.jobs == 2)
         #expect(info.records == 16)
