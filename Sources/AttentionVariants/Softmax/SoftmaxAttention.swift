@@ -219,7 +219,24 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         if case .spike(_, let factor)? = config.closedForm {
             spikeQ = qGen.row(head: 0, position: 0).map { $0 * factor }
         }
+        // Block selectors pool the keys the kernel has: the stored (dequantized) ones.
+        (self.selector as? BlockSelector)?.keySource = { [unowned self] g, s, row in self.storedRow(.k, kvHead: g, position: s, into: &row) }
     }
+
+    /// The key (`.k`) or value (`.v`) row of position s ≤ the current one as the kernel reads it
+    /// (dequantized from the cache, or the exact input after its rounding), in binary64.
+    public func storedRow(_ which: Role, kvHead g: Int, position s: Int, into row: inout [Double]) {
+        if which == .k {
+            loadStored(&keys[g], position: s, row: &row, into: kT, kvHead: g)
+            row.withUnsafeMutableBufferPointer { backend.read(kT, into: $0) }
+        } else {
+            loadStored(&values[g], position: s, row: &row, into: vT, kvHead: g)
+            row.withUnsafeMutableBufferPointer { backend.read(vT, into: $0) }
+        }
+    }
+
+    /// Query head h's scaled query at the last evaluated position.
+    public func scaledQuery(head h: Int) -> Tensor { qScaled[h] }
 
     public var tier: BackendTier { backend.tier }
     public var sinkLogit: Double? { config.sinkLogit }

@@ -11,10 +11,13 @@ import Workloads
 /// ascending position order.
 ///
 /// - MoBA (Lu et al. 2025): exactly that.
-/// - NSA (Yuan et al. 2025), selection branch with the window folded in: the initial block and
-///   the last `window` tokens are always included beside the top blocks, block scores are
-///   softmax-free dot products with mean-pooled compressed keys. The compressed branch and the
-///   learned gates of the paper are not modelled (one softmax over the union instead).
+/// - NSA (Yuan et al. 2025) as a selector: the initial block and the last `window` tokens are
+///   always included beside the top blocks (one softmax over the union). The `nsa` variant runs
+///   the paper's gated three-branch form (`NSADecode`), with this selection (window excluded) as
+///   its selected branch.
+///
+/// Pooled keys are the means of the keys as stored (`keySource`, set by the run owning the
+/// cache), so a quantized cache can change the selection — the top-k overlap the study records.
 public struct BlockSparseConfig: Hashable, Sendable {
     public enum Kind: String, Hashable, Sendable { case moba, nsa }
     public var kind: Kind
@@ -45,9 +48,14 @@ public final class BlockSelector: KeySelector {
     public let config: BlockSparseConfig
     let kGen: InputGenerator, qGen: InputGenerator
     /// Pooled keys, one row per full block per KV head: [kvHead][block·d + c].
-    var pooled: [[Double]]
+    public internal(set) var pooled: [[Double]]
     var row: [Double], q: [Double], blockScores: [Double] = [], order: [Int] = [], chosen: [Int] = []
     public private(set) var lastBlocks: [Int] = []
+    /// Where pooled keys come from: (kvHead, position, row) → the stored key as the kernel reads
+    /// it. Set by the attention run that owns the cache; unset: the exact generated keys.
+    public var keySource: ((Int, Int, inout [Double]) -> Void)?
+    /// NSA standalone: the window is part of the union; NSA's gated form attends it separately.
+    public var windowInUnion = true
 
     public init(config: BlockSparseConfig) throws {
         try config.validate()
@@ -66,7 +74,11 @@ public final class BlockSelector: KeySelector {
         for g in 0..<config.attention.kvHeads {
             var mean = [Double](repeating: 0, count: d)
             for s in t + 1 - B...t {
-                row.withUnsafeMutableBufferPointer { kGen.fill($0, head: config.attention.repeatedKV ? 0 : g, position: s) }
+                if let keySource {
+                    keySource(g, s, &row)
+                } else {
+                    row.withUnsafeMutableBufferPointer { kGen.fill($0, head: config.attention.repeatedKV ? 0 : g, position: s) }
+                }
                 for c in 0..<d { mean[c] += row[c] }
             }
             for c in 0..<d { pooled[g].append(mean[c] / Double(B)) }
@@ -108,7 +120,7 @@ public final class BlockSelector: KeySelector {
         var positions = Set<Int>()
         for b in chosen { for s in b * B..<(b + 1) * B { positions.insert(s) } }
         for s in current * B...t { positions.insert(s) }
-        if config.kind == .nsa { for s in max(0, t - config.window + 1)...t { positions.insert(s) } }
+        if config.kind == .nsa && windowInUnion { for s in max(0, t - config.window + 1)...t { positions.insert(s) } }
         keys.append(contentsOf: positions.sorted())
     }
 }
@@ -131,6 +143,14 @@ public enum SparseCatalog {
     }
 
     public static func makeRun(config: BlockSparseConfig, tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
+        if config.kind == .nsa {
+            switch tier {
+            case .mpfr(let bits): return try NSADecode(config: config, backend: MPFRBackend(precision: bits), recipe: recipe)
+            case .float64: return try NSADecode(config: config, backend: Float64Backend(), recipe: recipe)
+            case .doubleDouble: return try NSADecode(config: config, backend: DoubleDoubleBackend(), recipe: recipe)
+            case .float32: return try NSADecode(config: config, backend: Float32Backend(), recipe: recipe)
+            }
+        }
         let sel = try BlockSelector(config: config)
         switch tier {
         case .mpfr(let bits): return try SoftmaxDecode(config: config.attention, backend: MPFRBackend(precision: bits), recipe: recipe, selector: sel)
