@@ -28,7 +28,7 @@ public enum RecipeResolver {
             let f = try FormatSpec.parse(store)
             for role in targets {
                 // A float32 cache in a float32 kernel stores exactly what it computed: leave it unrounded
-                // (the quantized caches keep codes of at most 16 bits).
+                // (the same values as 4-byte codes, without the cache's bookkeeping).
                 if f.description == "float32" && role != .state { continue }
                 r[role] = f
             }

@@ -323,6 +323,23 @@ func logLogSlope(_ x: [Double], _ y: [Double]) -> Double {
         #expect(c.storedBytes == 8 * 8 + 4 * 2 * 8 + 2 * 8 * 4)
     }
 
+    /// 32-bit element formats keep 4-byte codes: a float32 cache of float32 rows is exact, a tf32
+    /// one rounds to 10 mantissa bits (relative error below 2^-11).
+    @Test func wideFormatsKeepFourByteCodes() throws {
+        let gen = InputGenerator(seed: 2, stream: "k", dimension: 16)
+        var f32 = try QuantizedRows(spec: try FormatSpec.parse("float32"), role: "k_cache", width: 16, seed: 0, head: 0)
+        var tf32 = try QuantizedRows(spec: try FormatSpec.parse("tf32"), role: "k_cache", width: 16, seed: 0, head: 0)
+        var out = [Double](repeating: 0, count: 16)
+        for t in 0..<20 {
+            let row = gen.row(head: 0, position: t)
+            row.withUnsafeBufferPointer { f32.append($0); tf32.append($0) }
+            out.withUnsafeMutableBufferPointer { f32.read(row: t, into: $0) }
+            #expect(out == row)
+        }
+        #expect(f32.relativeError == 0 && f32.storedBytes == 20 * 16 * 4)
+        #expect(tf32.relativeError > 0 && tf32.relativeError < 0x1p-11)
+    }
+
     /// Codes + scales reproduce the quantizer's output for every cache granularity and a
     /// range of element formats (the append checks it bit for bit; here it must not trap).
     @Test(arguments: ["float8_e4m3fn", "float8_e4m3fn/per-token", "float8_e5m2/block:32", "bfloat16",

@@ -11,7 +11,8 @@ import NumberFormats
 /// (`per-tensor`, `per-head`, `per-channel`) would re-round old entries as the cache grows and
 /// are rejected.
 ///
-/// Codes take one byte per element for formats of at most 8 bits, two bytes otherwise.
+/// Codes take one byte per element for formats of at most 8 bits, two up to 16 bits, four beyond
+/// (tf32, float32).
 /// Rows are written from binary32 values and quantized in binary32, as cache-append kernels do
 /// (scales are fp32). Dequantization is `decode(code) × scale` in binary32 (integers:
 /// `q × scale`, plus the zero point when asymmetric), one rounding, as a kernel's fp8→fp32
@@ -33,7 +34,9 @@ public struct QuantizedRows {
     let scalesPerRow: Int  // per-token / block (0 for element formats and groups)
     var codes8: [UInt8] = []
     var codes16: [UInt16] = []
-    let wide: Bool
+    var codes32: [UInt32] = []
+    /// Bytes per code: 1, 2 or 4.
+    let codeBytes: Int
     var scales: [Float] = []
     var zeros: [Float] = []
     var tensorScales: [Float] = []
@@ -58,11 +61,11 @@ public struct QuantizedRows {
         rounder = spec.elementRounder
         switch spec.element {
         case .float(let f):
-            wide = f.bitWidth > 8
+            codeBytes = f.bitWidth > 16 ? 4 : f.bitWidth > 8 ? 2 : 1
             intBits = 0
             asymmetric = false
         case .integer(let bits, let kind):
-            wide = bits > 8
+            codeBytes = bits > 16 ? 4 : bits > 8 ? 2 : 1
             intBits = bits
             asymmetric = kind == .asymmetric
         }
@@ -127,7 +130,11 @@ public struct QuantizedRows {
         if let z = side.zeroPoints { zeros.append(contentsOf: z) }
         if let ts = side.tensorScale { tensorScales.append(ts) }
         for i in 0..<n {
-            if wide { codes16.append(UInt16(truncatingIfNeeded: codeScratch[i])) } else { codes8.append(UInt8(truncatingIfNeeded: codeScratch[i])) }
+            switch codeBytes {
+            case 1: codes8.append(UInt8(truncatingIfNeeded: codeScratch[i]))
+            case 2: codes16.append(UInt16(truncatingIfNeeded: codeScratch[i]))
+            default: codes32.append(codeScratch[i])
+            }
         }
         for r in 0..<rows {
             for c in 0..<width {
@@ -155,7 +162,7 @@ public struct QuantizedRows {
         return dequantize(code: code(row * width + c), scale: s, tensorIndex: row)
     }
 
-    func code(_ i: Int) -> UInt32 { wide ? UInt32(codes16[i]) : UInt32(codes8[i]) }
+    func code(_ i: Int) -> UInt32 { codeBytes == 1 ? UInt32(codes8[i]) : codeBytes == 2 ? UInt32(codes16[i]) : codes32[i] }
 
     func dequantize(code: UInt32, scale s: Int, tensorIndex: Int) -> Float {
         if s < 0 { return Float(rounder!.decodeDouble(code)) }
@@ -189,7 +196,7 @@ public struct QuantizedRows {
 
     /// Bytes the cache holds now (codes, scales, zero points, pending group).
     public var storedBytes: Int {
-        codes8.count + 2 * codes16.count + 4 * (scales.count + zeros.count + tensorScales.count)
+        codes8.count + 2 * codes16.count + 4 * (codes32.count + scales.count + zeros.count + tensorScales.count)
             + (groupTokens > 0 ? (count % groupTokens) * width * 4 : 0)
     }
 }
