@@ -55,6 +55,13 @@ public struct InputGenerator: Hashable, Sendable {
     /// Writes the row of (head, position) into out[0..<dimension].
     public func fill(_ out: UnsafeMutableBufferPointer<Double>, head: Int, position: Int) {
         precondition(out.count >= dimension)
+        let memo = RowMemo.current, key = RowMemo.Key(generator: self, head: head, position: position), hash = key.hashValue
+        if memo.lookup(key, hash: hash, into: out) { return }
+        generate(out, head: head, position: position)
+        memo.store(key, hash: hash, UnsafeBufferPointer(rebasing: out[0..<dimension]))
+    }
+
+    func generate(_ out: UnsafeMutableBufferPointer<Double>, head: Int, position: Int) {
         let s = CounterStream(seed: seed, stream: stream, head: head, position: position)
         switch distribution {
         case .gaussian(let mean, let std):

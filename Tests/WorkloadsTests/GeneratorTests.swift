@@ -1,8 +1,45 @@
 import Foundation
 import Testing
-import Workloads
+@testable import Workloads
 
 @Suite struct GeneratorTests {
+    /// The per-thread memo returns exactly what generation computes, for any interleaving of
+    /// generators that share (head, position) and on any thread.
+    @Test func memoisedRowsEqualGeneratedOnes() {
+        let gens = [
+            InputGenerator(seed: 1, stream: "q", dimension: 32), InputGenerator(seed: 1, stream: "k", dimension: 32),
+            InputGenerator(seed: 2, stream: "q", dimension: 32), InputGenerator(seed: 1, stream: "q", dimension: 16),
+            InputGenerator(seed: 1, stream: "q", dimension: 32, distribution: .sparseOutliers()),
+            InputGenerator(seed: 1, stream: "q", dimension: 32, l2Normalized: true),
+        ]
+        @Sendable func check() -> Bool {
+            var ok = true
+            var out = [Double](repeating: .nan, count: 32), direct = out
+            for position in 0..<300 {
+                for pass in 0..<2 {
+                    for g in gens {
+                        out.withUnsafeMutableBufferPointer { g.fill($0, head: position % 3, position: position) }
+                        direct.withUnsafeMutableBufferPointer { g.generate($0, head: position % 3, position: position) }
+                        ok = ok && out[0..<g.dimension] == direct[0..<g.dimension]
+                        _ = pass
+                    }
+                }
+            }
+            return ok
+        }
+        #expect(check())
+        final class Flags: @unchecked Sendable {
+            let lock = NSLock()
+            var all = true
+        }
+        let flags = Flags()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            let ok = check()
+            flags.lock.lock(); flags.all = flags.all && ok; flags.lock.unlock()
+        }
+        #expect(flags.all)
+    }
+
     @Test func anyPositionRegeneratesIdentically() {
         let g = InputGenerator(seed: 42, stream: "k", dimension: 64)
         let forward = (0..<50).map { g.row(head: 3, position: $0) }
