@@ -191,11 +191,17 @@ public enum Replay {
             var c = LinearAttentionConfig(keyDim: K, valueDim: V)
             c.replay = inputs
             let base = c
+            do { _ = try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: base) } catch { throw fail("\(file.path): \(error)") }
             return Plan(tokens: T, outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
-                try (0..<H).map { h in
+                (0..<H).map { h in
                     var c = base
                     c.head = h
-                    return try VariantCatalog.makeRun(variant: "linear", tier: tier, recipe: recipe, linear: c)
+                    switch tier {
+                    case .mpfr(let bits): return LinearAttentionDecode(config: c, backend: MPFRBackend(precision: bits), recipe: recipe)
+                    case .float64: return LinearAttentionDecode(config: c, backend: Float64Backend(), recipe: recipe)
+                    case .doubleDouble: return LinearAttentionDecode(config: c, backend: DoubleDoubleBackend(), recipe: recipe)
+                    case .float32: return LinearAttentionDecode(config: c, backend: Float32Backend(), recipe: recipe)
+                    }
                 }
             }
         }
