@@ -32,7 +32,9 @@ public enum Replay {
         case "linear":
             return qkv + [ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; scale K^-1/2, no decay", required: true)]
         case "deltanet", "gated_deltanet", "kda":
-            var s = qkv.map { t in var t = t; t.meaning += " (L2-normalised in the kernel, eps 1e-6; q scaled by K^-1/2)"; return t }
+            var s = qkv
+            s[0].meaning += " (L2-normalised in the kernel, eps 1e-6, then scaled by K^-1/2)"
+            s[1].meaning += " (L2-normalised in the kernel, eps 1e-6)"
             s.append(ReplayTensorSpec(name: "v", shape: "[T, HV, V]", meaning: "values; HV a multiple of H (value head h reads key head h/(HV/H))", required: true))
             if variant == "gated_deltanet" {
                 s.append(ReplayTensorSpec(name: "g", shape: "[T, HV]", meaning: "log decay: α = exp(g)", required: true))
@@ -43,7 +45,8 @@ public enum Replay {
             return s
         case "mha", "gqa", "mqa", "swa":
             return [
-                ReplayTensorSpec(name: "q", shape: "[T, HQ, D]", meaning: "queries; scale D^-1/2", required: true),
+                ReplayTensorSpec(name: "q", shape: "[T, HQ, D]", meaning: "queries; scale D^-1/2" + (variant == "swa"
+                    ? "; window, sink tokens and sink logit from --preset (default: window 128, 4 sink tokens, sink logit 0.5)" : ""), required: true),
                 ReplayTensorSpec(name: "k", shape: "[T, HKV, D]", meaning: "keys; HQ a multiple of HKV (mha: HKV = HQ, mqa: HKV = 1)", required: true),
                 ReplayTensorSpec(name: "v", shape: "[T, HKV, Dv]", meaning: "values", required: true),
             ]
@@ -112,6 +115,8 @@ public enum Replay {
     /// The shapes read from the inputs, and how to make one run on a tier.
     struct Plan {
         var tokens: Int
+        /// The tensors read, checked for NaN/Inf before anything runs.
+        var inputs: [TensorRows]
         var outputShape: [Int]
         var stateShape: [Int]?
         var roles: [Role]
@@ -148,19 +153,15 @@ public enum Replay {
         }
         let q = rows["q"]!, k = rows["k"]!, vv = rows["v"]!
         let T = q.tokens
-        for r in rows.values where r.tokens != T {
-            throw fail("\(r.view.file): tensor '\(r.view.name)': \(r.tokens) positions but 'q' has \(T)")
+        for (name, r) in rows where r.tokens != T {
+            let layout = specs.first { $0.name == name || ($0.name == "gk" && name == "g") }!.shape
+            throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layout) has T = \(r.tokens), but 'q' has T = \(T)")
         }
         func mismatch(_ r: TensorRows, _ what: String) -> StudyInputError {
             fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) does not agree with \(what)")
         }
         if k.heads != q.heads && !softmaxVariants.contains(v) { throw mismatch(k, "'q' \(q.view.shapeText) (same H)") }
         if k.width != q.width { throw mismatch(k, "'q' \(q.view.shapeText) (same K)") }
-        for r in rows.values {
-            if let bad = r.view.firstNonFinite() {
-                throw fail("\(r.view.file): tensor '\(r.view.name)': element \(bad) is \(r.view.element(bad)); inputs must be finite")
-            }
-        }
         let inputs = ReplayInputs(streams: rows)
         if softmaxVariants.contains(v) {
             guard vv.heads == k.heads else { throw mismatch(vv, "'k' \(k.view.shapeText) (same HKV)") }
@@ -180,7 +181,7 @@ public enum Replay {
             c.evaluation = .every
             do { try SoftmaxCatalog.check(v, c) } catch { throw fail("\(file.path): \(error)") }
             let config = c
-            return Plan(tokens: T, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
+            return Plan(tokens: T, inputs: Array(rows.values), outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
                 [try SoftmaxCatalog.makeRun(variant: v, config: config, tier: tier, recipe: recipe).run]
             }
         }
@@ -192,7 +193,7 @@ public enum Replay {
             c.replay = inputs
             let base = c
             do { _ = try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: base) } catch { throw fail("\(file.path): \(error)") }
-            return Plan(tokens: T, outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
+            return Plan(tokens: T, inputs: Array(rows.values), outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
                 (0..<H).map { h in
                     var c = base
                     c.head = h
@@ -229,7 +230,7 @@ public enum Replay {
         if kind == .deltanet { c.gates = .none }
         do { try c.validate() } catch { throw fail("\(file.path): \(error)") }
         let base = c
-        return Plan(tokens: T, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
+        return Plan(tokens: T, inputs: Array(rows.values), outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
             try (0..<HV).map { h in
                 var c = base
                 c.head = h
@@ -255,6 +256,11 @@ public enum Replay {
         let file: TensorFile
         do { file = try TensorFile.open(o.inputs) } catch let e as TensorFileError { throw fail(e.message) }
         let plan = try plan(o, file: file)
+        for r in plan.inputs.sorted(by: { $0.view.name < $1.view.name }) {
+            if let bad = r.view.firstNonFinite() {
+                throw fail("\(r.view.file): tensor '\(r.view.name)': element \(bad) is \(r.view.element(bad)); inputs must be finite")
+            }
+        }
         let T = plan.tokens
         // Recipes.
         var recipes: [(name: String, text: String, recipe: Recipe)] = []
