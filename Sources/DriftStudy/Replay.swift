@@ -28,9 +28,10 @@ public enum Replay {
             ReplayTensorSpec(name: "q", shape: "[T, H, K]", meaning: "queries as the kernel receives them", required: true),
             ReplayTensorSpec(name: "k", shape: "[T, H, K]", meaning: "keys", required: true),
         ]
+        let initialState = ReplayTensorSpec(name: "initial_state", shape: "[HV, K, V]", meaning: "state before position 0 (optional; zero when absent)", required: false)
         switch variant {
         case "linear":
-            return qkv + [ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; scale K^-1/2, no decay", required: true)]
+            return qkv + [ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; scale K^-1/2, no decay", required: true), initialState]
         case "deltanet", "gated_deltanet", "kda":
             var s = qkv
             s[0].meaning += " (L2-normalised in the kernel, eps 1e-6, then scaled by K^-1/2)"
@@ -42,6 +43,7 @@ public enum Replay {
                 s.append(ReplayTensorSpec(name: "gk", shape: "[T, HV, K]", meaning: "per-channel log decay: α = exp(gk) (also read as 'g')", required: true))
             }
             s.append(ReplayTensorSpec(name: "beta", shape: "[T, HV]", meaning: "write strength β itself (after the sigmoid)", required: true))
+            s.append(initialState)
             return s
         case "mha", "gqa", "mqa", "swa":
             return [
@@ -136,20 +138,17 @@ public enum Replay {
             throw fail("--variant: unknown '\(v)'; replay supports \(supported.joined(separator: ", "))")
         }
         var rows: [String: TensorRows] = [:]
-        for s in specs {
+        for s in specs where s.required {
             var view = file[s.name]
             if view == nil && s.name == "gk" { view = file["g"] }
             guard let view else {
-                let need = specs.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
+                let need = specs.filter(\.required).map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
                 throw fail("\(file.path): tensor '\(s.name)' missing; \(v) replay needs \(need)")
             }
             do {
                 let r = try TensorRows(view, perChannel: s.shape.split(separator: ",").count == 3)
                 rows[s.name == "gk" ? "g" : s.name] = r
             } catch let e as TensorFileError { throw fail(e.message) }
-        }
-        for name in file.names where name == "initial_state" || name == "h0" {
-            throw fail("\(file.path): tensor '\(name)': replay from an initial state is not supported yet; replay from position 0")
         }
         let q = rows["q"]!, k = rows["k"]!, vv = rows["v"]!
         let T = q.tokens
@@ -162,7 +161,21 @@ public enum Replay {
         }
         if k.heads != q.heads && !softmaxVariants.contains(v) { throw mismatch(k, "'q' \(q.view.shapeText) (same H)") }
         if k.width != q.width { throw mismatch(k, "'q' \(q.view.shapeText) (same K)") }
-        let inputs = ReplayInputs(streams: rows)
+        var constants: [String: TensorView] = [:]
+        if let s0 = file["initial_state"] {
+            guard !softmaxVariants.contains(v) else { throw fail("\(s0.file): tensor 'initial_state': \(v) has no recurrent state") }
+            let HV = vv.heads, K = q.width, V = vv.width
+            var shape = s0.shape
+            if shape.count == 4 && shape[0] == 1 { shape.removeFirst() }
+            guard shape == [HV, K, V] else {
+                throw fail("\(s0.file): tensor 'initial_state': shape \(s0.shapeText); expected [HV, K, V] = [\(HV), \(K), \(V)] (or with a leading batch 1)")
+            }
+            if let bad = s0.firstNonFinite() {
+                throw fail("\(s0.file): tensor 'initial_state': element \(bad) is \(s0.element(bad)); inputs must be finite")
+            }
+            constants["initial_state"] = s0
+        }
+        let inputs = ReplayInputs(streams: rows, constants: constants)
         if softmaxVariants.contains(v) {
             guard vv.heads == k.heads else { throw mismatch(vv, "'k' \(k.view.shapeText) (same HKV)") }
             guard q.heads % k.heads == 0 else { throw mismatch(k, "'q' \(q.view.shapeText): HKV = \(k.heads) must divide HQ = \(q.heads)") }

@@ -54,6 +54,17 @@ public final class ReplayInputs: Hashable, @unchecked Sendable {
     }
 
     public subscript(stream: String) -> TensorRows? { streams[stream] }
+
+    /// The K×V initial state of `head` (row-major, key channel = row) from the constant
+    /// `initial_state` [H, K, V] (or [1, H, K, V]), when given.
+    public func initialState(head: Int, count: Int) -> [Double]? {
+        guard let s = constants["initial_state"] else { return nil }
+        precondition((head + 1) * count <= s.count, "initial_state \(s.shapeText) has no head \(head) of \(count) values")
+        return [Double](unsafeUninitializedCapacity: count) { b, n in
+            s.fill(b, from: head * count)
+            n = count
+        }
+    }
     public static func == (a: ReplayInputs, b: ReplayInputs) -> Bool { a === b }
     public func hash(into h: inout Hasher) { h.combine(ObjectIdentifier(self)) }
 }

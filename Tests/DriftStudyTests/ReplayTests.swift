@@ -134,6 +134,46 @@ import Workloads
         #expect(report.contains("| kernel | compare |") && report.contains("| position | self | kernel |"))
     }
 
+    /// Replaying the second half from the first half's final state (initial_state) gives the
+    /// whole run's second half bit for bit (linear and gated DeltaNet).
+    @Test func initialStateContinuesARun() throws {
+        let T = 40, H = 2, K = 8, V = 4
+        for variant in ["linear", "gated_deltanet"] {
+            let whole = try StudyFixture.tempDir(), a = try StudyFixture.tempDir(), b = try StudyFixture.tempDir()
+            var views: [String: TensorView] = [:]
+            for (n, d) in [("q", K), ("k", K), ("v", V)] {
+                try Self.dump(whole, n, seed: 21, stream: n, T: T, H: H, D: d)
+                views[n] = try NPY.view(path: "\(whole)/\(n).npy")
+            }
+            if variant == "gated_deltanet" {
+                let g = InputGenerator(seed: 21, stream: "g", dimension: 1)
+                let gs = (0..<T * H).map { -0.1 * Foundation.log1p(Foundation.exp(g.row(head: $0 % H, position: $0 / H)[0])) }
+                try NPY.write(path: whole + "/g.npy", shape: [T, H], float64: gs)
+                try NPY.write(path: whole + "/beta.npy", shape: [T, H], float64: gs.map { 1 / (1 + Foundation.exp($0)) })
+                for n in ["g", "beta"] { views[n] = try NPY.view(path: "\(whole)/\(n).npy") }
+            }
+            for (dir, range) in [(a, 0..<T / 2), (b, T / 2..<T)] {
+                for (n, view) in views {
+                    let w = view.shape.dropFirst().reduce(1, *)
+                    let x = Array(view.values()[range.lowerBound * w..<range.upperBound * w])
+                    try NPY.write(path: "\(dir)/\(n).npy", shape: [range.count] + view.shape.dropFirst(), float64: x)
+                }
+            }
+            try Replay.run(Replay.Options(variant: variant, inputs: whole, out: whole + "/out"))
+            try Replay.run(Replay.Options(variant: variant, inputs: a, out: a + "/out"))
+            try FileManager.default.copyItem(atPath: a + "/out/state_ref.npy", toPath: b + "/initial_state.npy")
+            try Replay.run(Replay.Options(variant: variant, inputs: b, out: b + "/out"))
+            let full = try NPY.view(path: whole + "/out/o_ref.npy").values(), second = try NPY.view(path: b + "/out/o_ref.npy").values()
+            #expect(second.count == full.count / 2)
+            #expect(Array(full[(full.count / 2)...]) == second, "\(variant)")
+            #expect(try NPY.view(path: whole + "/out/state_ref.npy").values() == NPY.view(path: b + "/out/state_ref.npy").values())
+            // A wrong-shaped initial state is refused.
+            try NPY.write(path: b + "/initial_state.npy", shape: [H, V, K], float64: Array(repeating: 0, count: H * K * V))
+            let f = failure(Replay.Options(variant: variant, inputs: b, out: b + "/out2"))
+            #expect(f.contains("tensor 'initial_state': shape [2, 4, 8]; expected [HV, K, V] = [2, 8, 4]"), "\(f)")
+        }
+    }
+
     func failure(_ o: Replay.Options) -> String {
         do { try Replay.run(o); return "" } catch let e as StudyInputError { return e.description } catch { return "other: \(error)" }
     }

@@ -111,6 +111,7 @@ public final class LinearAttentionDecode<B: Backend>: SteppedRun {
         rowK = [Double](repeating: 0, count: K)
         rowV = [Double](repeating: 0, count: V)
         rowQ = [Double](repeating: 0, count: K)
+        if let s0 = config.replay?.initialState(head: config.head, count: K * V) { backend.load(state, s0) }
     }
 
     public var tier: BackendTier { backend.tier }
