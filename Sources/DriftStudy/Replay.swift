@@ -18,7 +18,8 @@ public struct ReplayTensorSpec: Sendable {
 /// emulation, position by position, with each `--compare` output (a user's own kernel) judged
 /// against the same reference (DESIGN.md §9).
 public enum Replay {
-    public static let recurrentVariants = ["linear", "deltanet", "gated_deltanet", "kda"]
+    public static let recurrentVariants = ["linear", "retnet", "gla", "mamba2", "deltanet", "gated_deltanet", "kda"]
+    static let gatedVariants = ["retnet", "gla", "mamba2"]
     public static let softmaxVariants = ["mha", "gqa", "mqa", "swa"]
     public static var supported: [String] { recurrentVariants + softmaxVariants }
 
@@ -32,6 +33,30 @@ public enum Replay {
         switch variant {
         case "linear":
             return qkv + [ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; scale K^-1/2, no decay", required: true), initialState]
+        case "retnet":
+            return [
+                ReplayTensorSpec(name: "q", shape: "[T, H, K]", meaning: "queries", required: true),
+                ReplayTensorSpec(name: "k", shape: "[T, H, K]", meaning: "keys, scaled by K^-1/2 in the kernel (torchscale)", required: true),
+                ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; decay γ_h = 1 − 2^(−5−h) by head index", required: true),
+                initialState,
+            ]
+        case "gla":
+            return qkv + [
+                ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; q scaled by K^-1/2", required: true),
+                ReplayTensorSpec(name: "gk", shape: "[T, H, K]", meaning: "per-channel log decay: α = exp(gk) (also read as 'g')", required: true),
+                initialState,
+            ]
+        case "mamba2":
+            return [
+                ReplayTensorSpec(name: "x", shape: "[T, H, P]", meaning: "inputs (the values)", required: true),
+                ReplayTensorSpec(name: "dt", shape: "[T, H]", meaning: "raw dt: Δ = softplus(dt + dt_bias)", required: true),
+                ReplayTensorSpec(name: "A_log", shape: "[H]", meaning: "A = −exp(A_log); decay exp(Δ·A)", required: true),
+                ReplayTensorSpec(name: "B", shape: "[T, G, N]", meaning: "input projections (the keys); G groups dividing H", required: true),
+                ReplayTensorSpec(name: "C", shape: "[T, G, N]", meaning: "output projections (the queries)", required: true),
+                ReplayTensorSpec(name: "D", shape: "[H]", meaning: "skip: y += D·x (optional; 0 when absent)", required: false),
+                ReplayTensorSpec(name: "dt_bias", shape: "[H]", meaning: "optional; 0 when absent (dt already biased)", required: false),
+                ReplayTensorSpec(name: "initial_state", shape: "[H, N, P]", meaning: "state before position 0 (optional; zero when absent)", required: false),
+            ]
         case "deltanet", "gated_deltanet", "kda":
             var s = qkv
             s[0].meaning += " (L2-normalised in the kernel, eps 1e-6, then scaled by K^-1/2)"
@@ -118,7 +143,7 @@ public enum Replay {
     struct Plan {
         var tokens: Int
         /// The tensors read, checked for NaN/Inf before anything runs.
-        var inputs: [TensorRows]
+        var inputs: [TensorView]
         var outputShape: [Int]
         var stateShape: [Int]?
         var roles: [Role]
@@ -137,8 +162,14 @@ public enum Replay {
             }
             throw fail("--variant: unknown '\(v)'; replay supports \(supported.joined(separator: ", "))")
         }
+        /// The stream a file tensor feeds (Mamba2: C, B, x are the q, k, v of the recurrence).
+        func stream(_ name: String) -> String {
+            if v == "mamba2" { return ["x": "v", "B": "k", "C": "q"][name] ?? name }
+            return name == "gk" ? "g" : name
+        }
         var rows: [String: TensorRows] = [:]
-        for s in specs where s.required {
+        var layouts: [String: String] = [:]
+        for s in specs where s.required && s.shape.hasPrefix("[T") {
             var view = file[s.name]
             if view == nil && s.name == "gk" { view = file["g"] }
             guard let view else {
@@ -147,21 +178,32 @@ public enum Replay {
             }
             do {
                 let r = try TensorRows(view, perChannel: s.shape.split(separator: ",").count == 3)
-                rows[s.name == "gk" ? "g" : s.name] = r
+                rows[stream(s.name)] = r
+                layouts[stream(s.name)] = s.shape
             } catch let e as TensorFileError { throw fail(e.message) }
         }
         let q = rows["q"]!, k = rows["k"]!, vv = rows["v"]!
         let T = q.tokens
         for (name, r) in rows where r.tokens != T {
-            let layout = specs.first { $0.name == name || ($0.name == "gk" && name == "g") }!.shape
-            throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layout) has T = \(r.tokens), but 'q' has T = \(T)")
+            let first = v == "mamba2" ? "C" : "q"
+            throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layouts[name]!) has T = \(r.tokens), but '\(first)' has T = \(T)")
         }
         func mismatch(_ r: TensorRows, _ what: String) -> StudyInputError {
             fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) does not agree with \(what)")
         }
-        if k.heads != q.heads && !softmaxVariants.contains(v) { throw mismatch(k, "'q' \(q.view.shapeText) (same H)") }
-        if k.width != q.width { throw mismatch(k, "'q' \(q.view.shapeText) (same K)") }
+        if k.heads != q.heads && !softmaxVariants.contains(v) { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
+        if k.width != q.width { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same K)") }
         var constants: [String: TensorView] = [:]
+        for s in specs where s.shape == "[H]" {
+            guard let c = file[s.name] else {
+                if s.required { throw fail("\(file.path): tensor '\(s.name)' missing; \(v) replay needs it with shape [H] = [\(vv.heads)]") }
+                continue
+            }
+            guard c.shape == [vv.heads] else {
+                throw fail("\(c.file): tensor '\(s.name)': shape \(c.shapeText); expected [H] = [\(vv.heads)]")
+            }
+            constants[s.name] = c
+        }
         if let s0 = file["initial_state"] {
             guard !softmaxVariants.contains(v) else { throw fail("\(s0.file): tensor 'initial_state': \(v) has no recurrent state") }
             let HV = vv.heads, K = q.width, V = vv.width
@@ -169,9 +211,6 @@ public enum Replay {
             if shape.count == 4 && shape[0] == 1 { shape.removeFirst() }
             guard shape == [HV, K, V] else {
                 throw fail("\(s0.file): tensor 'initial_state': shape \(s0.shapeText); expected [HV, K, V] = [\(HV), \(K), \(V)] (or with a leading batch 1)")
-            }
-            if let bad = s0.firstNonFinite() {
-                throw fail("\(s0.file): tensor 'initial_state': element \(bad) is \(s0.element(bad)); inputs must be finite")
             }
             constants["initial_state"] = s0
         }
@@ -194,7 +233,7 @@ public enum Replay {
             c.evaluation = .every
             do { try SoftmaxCatalog.check(v, c) } catch { throw fail("\(file.path): \(error)") }
             let config = c
-            return Plan(tokens: T, inputs: Array(rows.values), outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
+            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
                 [try SoftmaxCatalog.makeRun(variant: v, config: config, tier: tier, recipe: recipe).run]
             }
         }
@@ -206,7 +245,7 @@ public enum Replay {
             c.replay = inputs
             let base = c
             do { _ = try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: base) } catch { throw fail("\(file.path): \(error)") }
-            return Plan(tokens: T, inputs: Array(rows.values), outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
+            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
                 (0..<H).map { h in
                     var c = base
                     c.head = h
@@ -220,6 +259,31 @@ public enum Replay {
             }
         }
         guard HV % H == 0 else { throw mismatch(vv, "'q' \(q.view.shapeText): H = \(H) must divide HV = \(HV)") }
+        if gatedVariants.contains(v) {
+            if let g = rows["g"], g.heads != HV || g.width != K { throw mismatch(g, "'k' \(k.view.shapeText) and 'v' \(vv.view.shapeText): gk is [T, H, K]") }
+            if let dt = rows["dt"], dt.heads != HV { throw mismatch(dt, "'x' \(vv.view.shapeText) (same H)") }
+            if v != "mamba2" && HV != H { throw mismatch(vv, "'q' \(q.view.shapeText): \(v) has one value head per key head") }
+            if o.preset != nil { throw fail("--preset: replay of \(v) takes its shapes from the tensors; no presets") }
+            var c = GatedFamily.defaultConfig(v)!
+            c.keyDim = K
+            c.valueDim = V
+            c.heads = HV
+            c.replay = inputs
+            let base = c
+            let skip = constants["D"]
+            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values,
+                        outputShape: [T, HV, V], stateShape: [HV, K, V],
+                        roles: v == "mamba2" ? GatedLinearConfig.mamba2Roles.filter { $0 != .chunkState } : GatedLinearConfig.roles.filter { $0 != .chunkState }) { tier, recipe in
+                try (0..<HV).map { h in
+                    var c = base
+                    c.head = h
+                    c.keyHead = h / (HV / H)
+                    if v == "mamba2" { c.skip = skip?.element(h) ?? 0 }
+                    do { try c.validate() } catch { throw StudyInputError("\(file.path): \(error)") }
+                    return try GatedFamily.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+                }
+            }
+        }
         for name in ["g", "beta"] {
             guard let r = rows[name] else { continue }
             guard r.heads == HV else { throw mismatch(r, "'v' \(vv.view.shapeText) (same HV)") }
@@ -243,7 +307,7 @@ public enum Replay {
         if kind == .deltanet { c.gates = .none }
         do { try c.validate() } catch { throw fail("\(file.path): \(error)") }
         let base = c
-        return Plan(tokens: T, inputs: Array(rows.values), outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
+        return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
             try (0..<HV).map { h in
                 var c = base
                 c.head = h
@@ -269,9 +333,9 @@ public enum Replay {
         let file: TensorFile
         do { file = try TensorFile.open(o.inputs) } catch let e as TensorFileError { throw fail(e.message) }
         let plan = try plan(o, file: file)
-        for r in plan.inputs.sorted(by: { $0.view.name < $1.view.name }) {
-            if let bad = r.view.firstNonFinite() {
-                throw fail("\(r.view.file): tensor '\(r.view.name)': element \(bad) is \(r.view.element(bad)); inputs must be finite")
+        for t in plan.inputs.sorted(by: { $0.name < $1.name }) {
+            if let bad = t.firstNonFinite() {
+                throw fail("\(t.file): tensor '\(t.name)': element \(bad) is \(t.element(bad)); inputs must be finite")
             }
         }
         let T = plan.tokens
