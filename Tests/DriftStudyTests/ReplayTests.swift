@@ -174,6 +174,73 @@ import Workloads
         }
     }
 
+    /// Mamba2 (grouped B/C, A_log, dt_bias, D) and GLA (gk given) replayed against the
+    /// recurrences written out here in plain Double loops.
+    @Test func gatedFamilyReplayMatchesPlainRecurrences() throws {
+        let T = 48, H = 4, G = 2, N = 6, P = 5
+        let dir = try StudyFixture.tempDir()
+        func gen(_ stream: String, _ n: Int, scale: Double = 1, shift: Double = 0) -> [Double] {
+            let g = InputGenerator(seed: 31, stream: stream, dimension: n)
+            return g.row(head: 0, position: 0).map { shift + scale * $0 }
+        }
+        let x = gen("x", T * H * P), dt = gen("dt", T * H), bIn = gen("B", T * G * N), cIn = gen("C", T * G * N)
+        let aLog = gen("A", H, scale: 0.5, shift: 1), d = gen("D", H), dtBias = gen("bias", H, scale: 0.5, shift: -3)
+        try SafeTensors.write(path: dir + "/m2.safetensors", tensors: [
+            TensorPayload(name: "x", dtype: .float64, shape: [T, H, P], values: x),
+            TensorPayload(name: "dt", dtype: .float64, shape: [1, T, H], values: dt),
+            TensorPayload(name: "B", dtype: .float64, shape: [T, G, N], values: bIn),
+            TensorPayload(name: "C", dtype: .float64, shape: [T, G, N], values: cIn),
+            TensorPayload(name: "A_log", dtype: .float64, shape: [H], values: aLog),
+            TensorPayload(name: "D", dtype: .float64, shape: [H], values: d),
+            TensorPayload(name: "dt_bias", dtype: .float64, shape: [H], values: dtBias),
+        ])
+        try Replay.run(Replay.Options(variant: "mamba2", inputs: dir + "/m2.safetensors", out: dir + "/m2"))
+        let m2 = try NPY.view(path: dir + "/m2/o_ref.npy").values()
+        var S = [Double](repeating: 0, count: H * N * P), worst = 0.0
+        for t in 0..<T {
+            for h in 0..<H {
+                let g = h / (H / G)
+                let delta = Foundation.log1p(Foundation.exp(dt[t * H + h] + dtBias[h]))
+                let alpha = Foundation.exp(-delta * Foundation.exp(aLog[h]))
+                for p in 0..<P {
+                    var o = 0.0
+                    for n in 0..<N {
+                        let i = (h * N + n) * P + p
+                        S[i] = alpha * S[i] + delta * bIn[(t * G + g) * N + n] * x[(t * H + h) * P + p]
+                        o += S[i] * cIn[(t * G + g) * N + n]
+                    }
+                    o += d[h] * x[(t * H + h) * P + p]
+                    worst = max(worst, abs(o - m2[(t * H + h) * P + p]) / max(abs(o), 1e-3))
+                }
+            }
+        }
+        #expect(worst < 1e-12, "mamba2 \(worst)")
+        // GLA with the per-channel log decay given as gk.
+        let K = 4, V = 3, HG = 2
+        let q = gen("q", T * HG * K), k = gen("k", T * HG * K), v = gen("v", T * HG * V), gk = gen("gk", T * HG * K, scale: 0.02, shift: -0.05)
+        for (n, a, w) in [("q", q, K), ("k", k, K), ("v", v, V), ("gk", gk, K)] {
+            try NPY.write(path: dir + "/\(n).npy", shape: [T, HG, w], float64: a)
+        }
+        try Replay.run(Replay.Options(variant: "gla", inputs: dir, out: dir + "/gla"))
+        let gla = try NPY.view(path: dir + "/gla/o_ref.npy").values()
+        var Sg = [Double](repeating: 0, count: HG * K * V)
+        worst = 0
+        for t in 0..<T {
+            for h in 0..<HG {
+                for j in 0..<V {
+                    var o = 0.0
+                    for i in 0..<K {
+                        let s = (h * K + i) * V + j, r = (t * HG + h) * K + i
+                        Sg[s] = Foundation.exp(gk[r]) * Sg[s] + k[r] * v[(t * HG + h) * V + j]
+                        o += Sg[s] * q[r] / Double(K).squareRoot()
+                    }
+                    worst = max(worst, abs(o - gla[(t * HG + h) * V + j]) / max(abs(o), 1e-3))
+                }
+            }
+        }
+        #expect(worst < 1e-12, "gla \(worst)")
+    }
+
     func failure(_ o: Replay.Options) -> String {
         do { try Replay.run(o); return "" } catch let e as StudyInputError { return e.description } catch { return "other: \(error)" }
     }
@@ -191,7 +258,8 @@ import Workloads
         }
         check("gated_deltanet", dir, "\(dir): tensor 'g' missing; gated_deltanet replay needs q [T, H, K], k [T, H, K], v [T, HV, V], g [T, HV], beta [T, HV]")
         check("deltanet", dir, "\(dir)/v.npy: tensor 'v': shape [16, 3, 4] does not agree with 'q' [16, 2, 4]: H = 2 must divide HV = 3")
-        check("mamba2", dir, "replay not supported yet for 'mamba2'")
+        check("rwkv7", dir, "replay not supported yet for 'rwkv7'")
+        check("mamba2", dir, "\(dir): tensor 'x' missing; mamba2 replay needs x [T, H, P], dt [T, H], A_log [H], B [T, G, N], C [T, G, N]")
         // NaN in an input.
         let nan = try StudyFixture.tempDir()
         for n in ["q", "k"] { try Self.dump(nan, n, seed: 1, stream: n, T: T, H: 2, D: 4) }
