@@ -104,6 +104,32 @@ import Workloads
         }
     }
 
+    /// GQA (4 query heads on 2 KV heads) replayed equals the synthetic run bit for bit.
+    @Test func gqaReplayMatchesSyntheticRun() throws {
+        let T = 50, dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+        try Self.dump(dir, "q", seed: 13, stream: "q", T: T, H: 4, D: 8)
+        try Self.dump(dir, "k", seed: 13, stream: "k", T: T, H: 2, D: 8)
+        try Self.dump(dir, "v", seed: 13, stream: "v", T: T, H: 2, D: 6)
+        let r = try Replay.run(Replay.Options(variant: "gqa", inputs: dir, recipes: ["k_cache=float8_e4m3fn/per-token"], out: out))
+        let c = SoftmaxAttentionConfig(queryHeads: 4, kvHeads: 2, headDim: 8, valueDim: 6, seed: 13, evaluation: .every)
+        let a = try SoftmaxCatalog.makeRun(variant: "gqa", config: c, tier: .float64).run
+        let b = try SoftmaxCatalog.makeRun(variant: "gqa", config: c, tier: .float32, recipe: try Recipe.parse("k_cache=float8_e4m3fn/per-token").fast).run
+        let ref = try NPY.view(path: out + "/o_ref.npy")
+        #expect(ref.shape == [T, 4, 6])
+        var x = [Double](repeating: 0, count: 24), y = x, z = x
+        let meter = ErrorMeter()
+        for t in 0..<T {
+            a.step(); b.step()
+            x.withUnsafeMutableBufferPointer { a.readOutput(into: $0) }
+            y.withUnsafeMutableBufferPointer { b.readOutput(into: $0) }
+            z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * 24) }
+            #expect(x == z)
+            let d = x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in meter.distance(reference: p, q) } }
+            #expect(r.series[0].outputRelErr[t] == d.relative)
+        }
+        #expect(r.series[0].maxOutputRelErr > 1e-3)
+    }
+
     /// --compare of o_ref itself reports zero error; of a bf16-rounded copy, the bf16 rounding
     /// error (≈ 2^-9 relative), equal to the distance computed here directly.
     @Test func compareJudgesExternalOutputs() throws {
