@@ -366,9 +366,6 @@ public enum Replay {
             guard s == plan.outputShape else {
                 throw fail("\(path): tensor '\(view.name)': shape \(view.shapeText); expected the output shape \(plan.outputShape)")
             }
-            if let bad = view.firstNonFinite() {
-                throw fail("\(path): tensor '\(view.name)': element \(bad) is \(view.element(bad)); outputs must be finite")
-            }
             compares.append((label, view, 0))
         }
         // Runs.

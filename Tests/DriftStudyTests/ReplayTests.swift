@@ -156,6 +156,17 @@ import Workloads
             #expect(r.series[1].outputRelErr[t] == d.relative)
             #expect(d.relative > 0x1p-12 && d.relative < 0x1p-8)
         }
+        // A compared output with a NaN: that position's error is NaN and so are max and mean
+        // (never a number that could pass a check).
+        var broken = rounded
+        broken[5 * w + 3] = .nan
+        try NPY.write(path: dir + "/o_nan.npy.out", shape: [T, H, V], float64: broken)
+        let third = try StudyFixture.tempDir() + "/c"
+        let n = try Replay.run(Replay.Options(variant: "linear", inputs: dir, compares: ["nan=\(dir)/o_nan.npy.out"], out: third))
+        #expect(n.series[0].outputRelErr[5].isNaN && n.series[0].maxOutputRelErr.isNaN && n.series[0].meanOutputRelErr.isNaN)
+        #expect(n.series[0].outputRelErr[4] == r.series[1].outputRelErr[4])
+        let saved = try Self.readErrors(third)
+        #expect(saved.series[0].outputRelErr[5].isNaN && saved.series[0].outputRelErr[6] == r.series[1].outputRelErr[6])
         let report = try String(contentsOfFile: second + "/report.md", encoding: .utf8)
         #expect(report.contains("| kernel | compare |") && report.contains("| position | self | kernel |"))
     }
