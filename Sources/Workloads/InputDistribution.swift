@@ -39,6 +39,9 @@ public struct InputGenerator: Hashable, Sendable {
     /// Scale each row to unit L2 norm (before the Float32 rounding).
     public var l2Normalized: Bool
     public var float32Representable: Bool
+    /// Rows read from a replayed tensor instead of generated (exactly as stored: no
+    /// normalisation, no rounding).
+    public var replay: TensorRows?
 
     public init(
         seed: UInt64, stream: String, dimension: Int, distribution: InputDistribution = .gaussian,
@@ -55,6 +58,11 @@ public struct InputGenerator: Hashable, Sendable {
     /// Writes the row of (head, position) into out[0..<dimension].
     public func fill(_ out: UnsafeMutableBufferPointer<Double>, head: Int, position: Int) {
         precondition(out.count >= dimension)
+        if let replay {
+            precondition(replay.width == dimension, "replayed tensor \(replay) has rows of \(replay.width), the stream needs \(dimension)")
+            replay.fill(out, head: head, position: position)
+            return
+        }
         let memo = RowMemo.current, key = RowMemo.Key(generator: self, head: head, position: position), hash = key.hashValue
         if memo.lookup(key, hash: hash, into: out) { return }
         generate(out, head: head, position: position)

@@ -54,29 +54,45 @@ public enum NPY {
         return try parse(data, path: path)
     }
 
-    public static func parse(_ data: Data, path: String) throws -> NPYArray {
-        let bytes = [UInt8](data.prefix(12))
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
+    /// The parsed preamble of a `.npy` file: dtype, order, shape, element count and where the
+    /// data starts. `bytes(range)` returns the file's bytes in `range` (clamped to the file).
+    struct Layout {
+        var descr: String
+        var fortran: Bool
+        var shape: [Int]
+        var count: Int
+        var payloadStart: Int
+    }
+
+    /// The largest header this reader accepts (NumPy's own loader stops at 10 000 bytes).
+    static let maxHeaderBytes = 1 << 20
+
+    static func layout(count total: Int, path: String, bytes: (Range<Int>) -> [UInt8]) throws -> Layout {
+        let head = bytes(0..<min(total, 12))
+        guard head.count >= 10, Array(head[0..<6]) == magic else {
             throw TensorFileError("\(path): not a .npy file (missing the \\x93NUMPY magic)")
         }
-        let major = bytes[6]
+        let major = head[6]
         let headerLength: Int
         let headerStart: Int
         switch major {
         case 1:
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerLength = Int(head[8]) | Int(head[9]) << 8
             headerStart = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw TensorFileError("\(path): truncated .npy header") }
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            guard head.count >= 12 else { throw TensorFileError("\(path): truncated .npy header") }
+            headerLength = Int(head[8]) | Int(head[9]) << 8 | Int(head[10]) << 16 | Int(head[11]) << 24
             headerStart = 12
         default:
-            throw TensorFileError("\(path): unsupported .npy version \(major).\(bytes[7]); expected 1.0, 2.0 or 3.0")
+            throw TensorFileError("\(path): unsupported .npy version \(major).\(head[7]); expected 1.0, 2.0 or 3.0")
         }
-        guard data.count >= headerStart + headerLength else {
-            throw TensorFileError("\(path): truncated .npy header (\(data.count) bytes, header needs \(headerStart + headerLength))")
+        guard total >= headerStart + headerLength else {
+            throw TensorFileError("\(path): truncated .npy header (\(total) bytes, header needs \(headerStart + headerLength))")
         }
-        let headerBytes = data.subdata(in: data.startIndex + headerStart..<data.startIndex + headerStart + headerLength)
+        guard headerLength <= maxHeaderBytes else {
+            throw TensorFileError("\(path): .npy header of \(headerLength) bytes exceeds the \(maxHeaderBytes)-byte limit")
+        }
+        let headerBytes = Data(bytes(headerStart..<headerStart + headerLength))
         guard let header = String(data: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
             throw TensorFileError("\(path): .npy header is not text")
         }
@@ -87,6 +103,25 @@ public enum NPY {
             if overflow { throw TensorFileError("\(path): shape \(shape) has more elements than Int can count") }
             count = c
         }
+        return Layout(descr: descr, fortran: fortran, shape: shape, count: count, payloadStart: headerStart + headerLength)
+    }
+
+    /// The payload size check shared by both readers.
+    static func checkPayload(_ l: Layout, itemSize: Int, total: Int, path: String) throws {
+        let payload = total - l.payloadStart
+        let (needed, overflow) = l.count.multipliedReportingOverflow(by: itemSize)
+        guard !overflow, payload == needed else {
+            throw TensorFileError(
+                "\(path): data holds \(payload) bytes but shape \(l.shape) of \(l.descr) needs \(overflow ? "more than Int.max" : String(needed))")
+        }
+    }
+
+    public static func parse(_ data: Data, path: String) throws -> NPYArray {
+        let l = try layout(count: data.count, path: path) { r in
+            let hi = min(r.upperBound, data.count)
+            return r.lowerBound < hi ? [UInt8](data[data.startIndex + r.lowerBound..<data.startIndex + hi]) : []
+        }
+        let (descr, fortran, shape, count) = (l.descr, l.fortran, l.shape, l.count)
         guard let byteOrder = descr.first, descr.count == 3 else {
             throw TensorFileError("\(path): unsupported dtype '\(descr)'; expected <f2, <f4, <f8, |u1 or <u2")
         }
@@ -100,14 +135,10 @@ public enum NPY {
         default:
             throw TensorFileError("\(path): unsupported dtype '\(descr)'; expected <f2, <f4, <f8, |u1 or <u2")
         }
+        try checkPayload(l, itemSize: itemSize, total: data.count, path: path)
+        let needed = count * itemSize
+        let payloadStart = data.startIndex + l.payloadStart
         let bigEndian = byteOrder == ">" && itemSize > 1
-        let payloadStart = data.startIndex + headerStart + headerLength
-        let payload = data.count - headerStart - headerLength
-        let (needed, overflow) = count.multipliedReportingOverflow(by: itemSize)
-        guard !overflow, payload == needed else {
-            throw TensorFileError(
-                "\(path): data holds \(payload) bytes but shape \(shape) of \(descr) needs \(overflow ? "more than Int.max" : String(needed))")
-        }
         let raw = data.subdata(in: payloadStart..<payloadStart + needed)
         var out: NPYData
         switch kind {

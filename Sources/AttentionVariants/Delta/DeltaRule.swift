@@ -88,6 +88,10 @@ public struct DeltaRuleConfig: Hashable, Sendable {
     /// Total length of a chunked run, so the last chunk can be shorter than C (nil: every
     /// chunk has C tokens).
     public var tokens: Int?
+    /// Replayed inputs instead of generated ones (FLA's convention): streams q, k (key head
+    /// `keyHead`), v, `g` (log α: 1 value per token, K for KDA) and `beta` (β itself) of value
+    /// head `head`; the decay is then exp(g), not recomputed from raw parameters.
+    public var replay: ReplayInputs?
 
     public init(
         kind: DeltaKind = .gatedDeltaNet, keyDim: Int = 64, valueDim: Int = 64, head: Int = 0, seed: UInt64 = 0,
@@ -218,11 +222,12 @@ final class DeltaTokenLoader<B: Backend> {
         backend = b
         self.stores = stores
         let K = config.keyDim, V = config.valueDim, G = max(config.gateWidth, 1)
-        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: K, distribution: config.distribution)
-        kGen = InputGenerator(seed: config.seed, stream: "k", dimension: K, distribution: config.distribution)
-        vGen = InputGenerator(seed: config.seed, stream: "v", dimension: V, distribution: config.distribution)
-        gateGen = InputGenerator(seed: config.seed, stream: "gate", dimension: G)
-        betaGen = InputGenerator(seed: config.seed, stream: "beta", dimension: 1)
+        let r = config.replay
+        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: K, distribution: config.distribution).replaying(r?["q"])
+        kGen = InputGenerator(seed: config.seed, stream: "k", dimension: K, distribution: config.distribution).replaying(r?["k"])
+        vGen = InputGenerator(seed: config.seed, stream: "v", dimension: V, distribution: config.distribution).replaying(r?["v"])
+        gateGen = InputGenerator(seed: config.seed, stream: "gate", dimension: G).replaying(r?["g"])
+        betaGen = InputGenerator(seed: config.seed, stream: "beta", dimension: 1).replaying(r?["beta"])
         rowQ = [Double](repeating: 0, count: K)
         rowK = rowQ
         rowV = [Double](repeating: 0, count: V)
@@ -300,13 +305,19 @@ final class DeltaTokenLoader<B: Backend> {
         } else {
             rowBeta.withUnsafeMutableBufferPointer { betaGen.fill($0, head: h, position: t) }
             b.load(beta, rowBeta)
-            b.apply(.sigmoid, beta, beta)
-            if case .sigmoid(true) = config.beta { b.multiply(beta, beta, two) }
+            if betaGen.replay == nil {
+                b.apply(.sigmoid, beta, beta)
+                if case .sigmoid(true) = config.beta { b.multiply(beta, beta, two) }
+            }
         }
         stores.store(.beta, beta, on: b, step: t)
         // g = log α
         guard let g else { return }
-        if let c = constantLogDecay {
+        if gateGen.replay != nil {
+            // Replay: g is log α as the model computed it.
+            rowGate.withUnsafeMutableBufferPointer { gateGen.fill($0, head: h, position: t) }
+            b.load(g, rowGate)
+        } else if let c = constantLogDecay {
             b.fill(g, 0)
             b.add(g, g, c)
         } else if let gateScale, let dtBias {

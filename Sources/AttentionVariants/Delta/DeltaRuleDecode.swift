@@ -36,6 +36,7 @@ public final class DeltaRuleDecode<B: Backend>: SteppedRun {
         beta = backend.allocate(1)
         kS = backend.allocate(V); u = backend.allocate(V)
         loader = DeltaTokenLoader(config: config, backend: backend, stores: stores)
+        if let s0 = config.replay?.initialState(head: config.head, count: K * V) { backend.load(state, s0) }
     }
 
     public var tier: BackendTier { backend.tier }

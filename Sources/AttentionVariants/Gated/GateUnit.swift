@@ -62,6 +62,9 @@ struct GateUnit<B: Backend> {
             b.apply(.logsigmoid, out, raw!)
             b.divide(out, out, normalizer!)
             isLog = true
+        case .glaLog:
+            b.copy(out, raw!)
+            isLog = true
         case .mamba:
             b.add(dt!, raw!, dtBias!)
             b.apply(.softplus, dt!, dt!)

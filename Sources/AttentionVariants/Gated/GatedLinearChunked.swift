@@ -133,8 +133,8 @@ public final class GatedLinearChunked<B: Backend>: SteppedRun {
         // Inputs and their store points, token by token as in decode (same stochastic keys).
         for i in 0..<m {
             let t = t0 + i
-            load(q.row(i)) { source.q.fill($0, head: h, position: t) }
-            load(k.row(i)) { source.k.fill($0, head: h, position: t) }
+            load(q.row(i)) { source.q.fill($0, head: source.keyHead, position: t) }
+            load(k.row(i)) { source.k.fill($0, head: source.keyHead, position: t) }
             load(vw.block(rows: i..<i + 1, cols: 0..<V)) { source.v.fill($0, head: h, position: t) }
             if let raw { load(raw.row(i)) { source.fillGate($0, position: t) } }
             stores.store(.q, q.row(i), on: b, step: t)

@@ -61,6 +61,12 @@ public struct GatedLinearConfig: Hashable, Sendable {
     public var outputFrom: OutputSource
     /// Decode: use the backend's one-pass step for scalar decays (bit-identical).
     public var fused: Bool
+    /// Replayed inputs instead of generated ones: streams q, k, v (Mamba2: C, B, x), `g` (GLA:
+    /// the per-channel log decay itself) or `dt` (Mamba2: raw dt, before dt_bias and softplus);
+    /// Mamba2's per-head `A_log` and `dt_bias` as constants.
+    public var replay: ReplayInputs?
+    /// The head whose q and k this head reads (Mamba2's B/C groups); nil: `head`.
+    public var keyHead: Int?
 
     public init(
         kind: Kind, keyDim: Int = 64, valueDim: Int = 64, head: Int = 0, heads: Int = 1, layer: Int = 0, layers: Int = 1,
@@ -114,6 +120,8 @@ public struct GatedLinearConfig: Hashable, Sendable {
         case logValue(Double)
         /// GLA: per-channel logits, log α = logsigmoid(x)/normalizer.
         case glaLogits
+        /// GLA replayed: the per-channel log α itself.
+        case glaLog
         /// Mamba2: (A_log, dt_bias) of the head; per-token raw dt.
         case mamba(aLog: Double, dtBias: Double)
 
@@ -123,11 +131,11 @@ public struct GatedLinearConfig: Hashable, Sendable {
             default: return false
             }
         }
-        var perChannel: Bool { self == .glaLogits }
+        var perChannel: Bool { self == .glaLogits || self == .glaLog }
         /// Raw gate values read per token.
         func rawCount(keyDim: Int) -> Int {
             switch self {
-            case .glaLogits: return keyDim
+            case .glaLogits, .glaLog: return keyDim
             case .mamba: return 1
             default: return 0
             }
@@ -144,8 +152,11 @@ public struct GatedLinearConfig: Hashable, Sendable {
         case .lightning:
             return .logValue(lightningLogDecay(head: head, heads: heads, layer: layer, layers: layers))
         case .gla:
-            return .glaLogits
+            return replay?["g"] != nil ? .glaLog : .glaLogits
         case .mamba2:
+            if let r = replay, let a = r.constants["A_log"] {
+                return .mamba(aLog: a.element(head), dtBias: r.constants["dt_bias"]?.element(head) ?? 0)
+            }
             let p = gates.rawParameters(seed: seed, head: head) ?? GateSchedule.mamba().rawParameters(seed: seed, head: head)!
             return .mamba(aLog: p.aLog, dtBias: p.dtBias)
         }
@@ -210,16 +221,20 @@ public struct GatedTokenInputs: Sendable {
 struct GatedInputSource {
     let q: InputGenerator, k: InputGenerator, v: InputGenerator, gate: InputGenerator?
     let head: Int
+    /// The head whose q and k rows are read.
+    let keyHead: Int
     let bias: [Double]
 
     init(_ c: GatedLinearConfig) {
         head = c.head
-        q = InputGenerator(seed: c.seed, stream: "q", dimension: c.keyDim, distribution: c.distribution)
-        k = InputGenerator(seed: c.seed, stream: "k", dimension: c.keyDim, distribution: c.distribution)
-        v = InputGenerator(seed: c.seed, stream: "v", dimension: c.valueDim, distribution: c.distribution)
+        keyHead = c.keyHead ?? c.head
+        let r = c.replay
+        q = InputGenerator(seed: c.seed, stream: "q", dimension: c.keyDim, distribution: c.distribution).replaying(r?["q"])
+        k = InputGenerator(seed: c.seed, stream: "k", dimension: c.keyDim, distribution: c.distribution).replaying(r?["k"])
+        v = InputGenerator(seed: c.seed, stream: "v", dimension: c.valueDim, distribution: c.distribution).replaying(r?["v"])
         let g = c.gate
         let n = g.rawCount(keyDim: c.keyDim)
-        gate = n > 0 ? InputGenerator(seed: c.seed, stream: "gate", dimension: n) : nil
+        gate = n > 0 ? InputGenerator(seed: c.seed, stream: "gate", dimension: n).replaying(r?[c.kind == .mamba2 ? "dt" : "g"]) : nil
         if g == .glaLogits {
             let lo = c.glaBias.lowerBound, hi = c.glaBias.upperBound, K = c.keyDim
             bias = (0..<K).map { Double(Float(lo + (hi - lo) * Double($0) / Double(Swift.max(K - 1, 1)))) }
@@ -232,6 +247,7 @@ struct GatedInputSource {
     func fillGate(_ out: UnsafeMutableBufferPointer<Double>, position t: Int) {
         guard let gate else { return }
         gate.fill(out, head: head, position: t)
+        if gate.replay != nil { return }
         for i in 0..<bias.count { out[i] = Double(Float(out[i] + bias[i])) }
     }
 }

@@ -68,6 +68,7 @@ public final class GatedLinearDecode<B: Backend>: SteppedRun {
         rowK = rowQ
         rowV = [Double](repeating: 0, count: V)
         rowG = [Double](repeating: 0, count: Swift.max(n, 1))
+        if let s0 = config.replay?.initialState(head: config.head, count: K * V) { b.load(state, s0) }
     }
 
     public var tier: BackendTier { backend.tier }
@@ -77,8 +78,8 @@ public final class GatedLinearDecode<B: Backend>: SteppedRun {
     public func step() {
         position += 1
         let t = position, h = config.head
-        rowQ.withUnsafeMutableBufferPointer { source.q.fill($0, head: h, position: t) }
-        rowK.withUnsafeMutableBufferPointer { source.k.fill($0, head: h, position: t) }
+        rowQ.withUnsafeMutableBufferPointer { source.q.fill($0, head: source.keyHead, position: t) }
+        rowK.withUnsafeMutableBufferPointer { source.k.fill($0, head: source.keyHead, position: t) }
         rowV.withUnsafeMutableBufferPointer { source.v.fill($0, head: h, position: t) }
         rowG.withUnsafeMutableBufferPointer { source.fillGate($0, position: t) }
         loadAndAdvance()

@@ -31,6 +31,8 @@ public struct LinearAttentionConfig: Hashable, Sendable {
     /// Hadamard matrix / √K (K a power of two). With no decay the state is then Σ k vᵀ with
     /// every product exact — a closed-form case.
     public var orthonormalKeys: Bool
+    /// Replayed inputs (streams q, k, v; head = `head`) instead of generated ones.
+    public var replay: ReplayInputs?
 
     public init(
         keyDim: Int = 64, valueDim: Int = 64, head: Int = 0, seed: UInt64 = 0,
@@ -103,12 +105,13 @@ public final class LinearAttentionDecode<B: Backend>: SteppedRun {
             z = nil
             denominator = nil
         }
-        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: K, distribution: config.distribution)
-        kGen = InputGenerator(seed: config.seed, stream: "k", dimension: K, distribution: config.distribution)
-        vGen = InputGenerator(seed: config.seed, stream: "v", dimension: V, distribution: config.distribution)
+        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: K, distribution: config.distribution).replaying(config.replay?["q"])
+        kGen = InputGenerator(seed: config.seed, stream: "k", dimension: K, distribution: config.distribution).replaying(config.replay?["k"])
+        vGen = InputGenerator(seed: config.seed, stream: "v", dimension: V, distribution: config.distribution).replaying(config.replay?["v"])
         rowK = [Double](repeating: 0, count: K)
         rowV = [Double](repeating: 0, count: V)
         rowQ = [Double](repeating: 0, count: K)
+        if let s0 = config.replay?.initialState(head: config.head, count: K * V) { backend.load(state, s0) }
     }
 
     public var tier: BackendTier { backend.tier }

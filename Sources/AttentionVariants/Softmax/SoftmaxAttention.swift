@@ -47,6 +47,8 @@ public struct SoftmaxAttentionConfig: Hashable, Sendable {
     /// Every KV head reads KV head 0's inputs (MHA with repeated heads, for tests).
     public var repeatedKV: Bool
     public var closedForm: ClosedForm?
+    /// Replayed inputs (streams q [T, queryHeads, d], k and v [T, kvHeads, ·]) instead of generated ones.
+    public var replay: ReplayInputs?
 
     public init(
         queryHeads: Int = 1, kvHeads: Int = 1, headDim: Int = 64, valueDim: Int? = nil, window: Int? = nil,
@@ -182,9 +184,10 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         group = H / G
         qStores = (0..<H).map { StorePoints(recipe: recipe, seed: config.seed, head: $0) }
         kvStores = (0..<G).map { StorePoints(recipe: recipe, seed: config.seed, head: $0) }
-        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: d, distribution: config.distribution)
+        qGen = InputGenerator(seed: config.seed, stream: "q", dimension: d, distribution: config.distribution).replaying(config.replay?["q"])
         let kGen = InputGenerator(seed: config.seed, stream: "k", dimension: d, distribution: config.keyDistribution ?? config.distribution)
-        let vGen = InputGenerator(seed: config.seed, stream: "v", dimension: dv, distribution: config.distribution)
+            .replaying(config.replay?["k"])
+        let vGen = InputGenerator(seed: config.seed, stream: "v", dimension: dv, distribution: config.distribution).replaying(config.replay?["v"])
         func cache(_ role: Role, _ width: Int, _ g: Int) throws -> QuantizedRows? {
             guard let q = recipe[role] else { return nil }
             guard let spec = q as? FormatSpec else { throw VariantError("recipe: role '\(role.rawValue)' needs a format spec") }

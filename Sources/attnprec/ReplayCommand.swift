@@ -1,0 +1,32 @@
+import ArgumentParser
+import DriftStudy
+import Foundation
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Run a variant on your own tensors: the exact reference, recipe emulations, and your kernel's outputs side by side.",
+        discussion: """
+            INPUTS is a .safetensors file or a folder of .npy files named as flash-linear-attention \
+            calls its kernels (see `attnprec variants show NAME`). Writes o_ref.npy (float64), \
+            o_<recipe>.npy (float32), state_*.npy (recurrent variants), errors.json and report.md \
+            into --out; nothing is written when an input is bad (exit 2).
+            """)
+    @Option(name: .long, help: "Variant: \(Replay.supported.joined(separator: ", ")).") var variant: String
+    @Option(name: .long, help: "Model preset the shapes must match (e.g. qwen3-next).") var preset: String?
+    @Argument(help: "A .safetensors file or a folder of .npy files.") var inputs: String
+    @Option(name: .long, help: "Recipe role=SPEC[,role=SPEC…], e.g. state=bfloat16,q=bfloat16 (repeatable).") var recipe: [String] = []
+    @Option(name: .long, help: "LABEL=FILE.npy: an output of your own kernel, shape of o_ref (repeatable).") var compare: [String] = []
+    @Option(name: .long, help: "Output folder.") var out: String = "replay"
+    @Option(name: .long, help: "Positions of the reference certified against MPFR.") var certifyTokens: Int = 64
+
+    func run() throws {
+        guard (0...65536).contains(certifyTokens) else { throw InputError("--certify-tokens: expected 0...65536, got \(certifyTokens)") }
+        var o = Replay.Options(variant: variant, preset: preset, inputs: inputs, recipes: recipe, compares: compare, out: out)
+        o.certifyTokens = certifyTokens
+        let result: Replay.Result
+        do { result = try Replay.run(o) } catch let e as StudyInputError { throw InputError(e.description) }
+        print(Replay.report(result).split(separator: "\n", omittingEmptySubsequences: false).prefix(while: { !$0.hasPrefix("| position") }).joined(separator: "\n"))
+        print("wrote \(out)/errors.json, \(out)/report.md, \(out)/o_ref.npy")
+    }
+}

@@ -1,0 +1,327 @@
+import AttentionVariants
+import ExactArithmetic
+import Foundation
+import NumberFormats
+import Testing
+import Workloads
+@testable import DriftStudy
+
+/// `attnprec replay`: toolkit-generated inputs replayed give the synthetic run's numbers; the
+/// reference judged against itself is exact; a bf16 copy shows the bf16 rounding error; bad
+/// inputs name file and tensor and leave nothing behind.
+@Suite(.serialized) struct ReplayTests {
+    /// Rows of `stream` for heads 0..<H over T positions as a [T, H, D] float32 array.
+    static func dump(_ dir: String, _ name: String, seed: UInt64, stream: String, T: Int, H: Int, D: Int) throws {
+        let g = InputGenerator(seed: seed, stream: stream, dimension: D)
+        var x: [Float] = []
+        for t in 0..<T { for h in 0..<H { x += g.row(head: h, position: t).map { Float($0) } } }
+        try NPY.write(path: "\(dir)/\(name).npy", shape: [T, H, D], float32: x)
+    }
+
+    static func readErrors(_ dir: String) throws -> Replay.Result {
+        try StudyJSON.decoder().decode(Replay.Result.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/errors.json")))
+    }
+
+    /// A study of linear attention and MHA, then replay of the very inputs it generated: the
+    /// recorded output errors come back bit for bit.
+    @Test func replayOfGeneratedInputsReproducesTheStudy() throws {
+        let config = try StudyFixture.config("""
+            name: replay
+            tokens: [200]
+            seeds: [5]
+            reference: {tier: float64, certify_tokens: 8, bits: 64, double_precision_tokens: 4}
+            variants:
+              - {name: linear, key_dim: 16, value_dim: 8}
+              - {name: mha, head_dim: 16}
+            recipes:
+              - {name: bf16, store: bfloat16}
+            workloads: [gaussian]
+            """)
+        let study = try StudyFixture.tempDir()
+        _ = try Study.run(configs: [config], options: Study.Options(out: study, jobs: 1))
+        let records = try ResultsStore.readRecords("\(study)/results.jsonl")
+        #expect(records.count == 2)
+        // Replay runs with seed 0: equal numbers can only come from the replayed tensors.
+        #expect(records.allSatisfy { $0.workload.seed == 5 })
+        for r in records {
+            let inputs = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+            let (K, V) = r.variant == "linear" ? (16, 8) : (16, 16)
+            for (n, d) in [("q", K), ("k", K), ("v", V)] {
+                try Self.dump(inputs, n, seed: r.workload.seed, stream: n, T: 200, H: 1, D: d)
+            }
+            let role = r.variant == "linear" ? "state=bfloat16" : "k_cache=bfloat16,v_cache=bfloat16"
+            #expect(r.recipe == (r.variant == "linear" ? ["state": "bfloat16"] : ["k_cache": "bfloat16", "v_cache": "bfloat16"]))
+            let result = try Replay.run(Replay.Options(variant: r.variant, inputs: inputs, recipes: [role], out: out))
+            let replayed = result.series[0].outputRelErr
+            #expect(replayed.count == 200)
+            #expect(r.positions.map { replayed[$0] } == r.outputRelErr, "\(r.variant)")
+            #expect(r.outputRelErr.contains { $0 > 1e-4 })
+            #expect(result.reference.pass == true)
+        }
+    }
+
+    /// Delta rule with H = 2 key heads shared by HV = 4 value heads: replay equals the synthetic
+    /// heads bit for bit (outputs and errors); GDN's given log decay g is used as exp(g).
+    @Test func deltaRuleReplayMatchesSyntheticHeads() throws {
+        let T = 120, H = 2, HV = 4, K = 16, V = 8, seed: UInt64 = 3
+        for kind in [DeltaKind.deltanet, .gatedDeltaNet] {
+            let dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+            try Self.dump(dir, "q", seed: seed, stream: "q", T: T, H: H, D: K)
+            try Self.dump(dir, "k", seed: seed, stream: "k", T: T, H: H, D: K)
+            try Self.dump(dir, "v", seed: seed, stream: "v", T: T, H: HV, D: V)
+            try NPY.write(path: dir + "/beta.npy", shape: [T, HV], float64: Array(repeating: 0.5, count: T * HV))
+            if kind == .gatedDeltaNet {
+                try NPY.write(path: dir + "/g.npy", shape: [1, T, HV], float64: Array(repeating: Foundation.log(0.9), count: T * HV))
+            }
+            let result = try Replay.run(Replay.Options(variant: kind.rawValue, inputs: dir, recipes: ["state=bfloat16"], out: out))
+            let ref = try NPY.view(path: out + "/o_ref.npy"), apx = try NPY.view(path: out + "/o_state-bfloat16.npy")
+            #expect(ref.shape == [T, HV, V] && ref.dtype == .float64 && apx.dtype == .float32)
+            func runs(_ tier: BackendTier, _ recipe: Recipe) throws -> [SteppedRun] {
+                try (0..<HV).map { h in
+                    let c = DeltaRuleConfig(kind: kind, keyDim: K, valueDim: V, head: h, seed: seed,
+                                            gates: kind == .deltanet ? DeltaGates.none : .constant(0.9), beta: .constant(0.5),
+                                            keyHead: h / (HV / H))
+                    return try DeltaCatalog.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+                }
+            }
+            let a = try runs(.float64, Recipe()), b = try runs(.float32, try Recipe.parse("state=bfloat16").fast)
+            let meter = ErrorMeter()
+            var refRow = [Double](repeating: 0, count: HV * V), apxRow = refRow
+            var fileRow = refRow
+            for t in 0..<T {
+                for r in a + b { r.step() }
+                refRow.withUnsafeMutableBufferPointer { p in for h in 0..<HV { a[h].readOutput(into: UnsafeMutableBufferPointer(rebasing: p[h * V..<(h + 1) * V])) } }
+                apxRow.withUnsafeMutableBufferPointer { p in for h in 0..<HV { b[h].readOutput(into: UnsafeMutableBufferPointer(rebasing: p[h * V..<(h + 1) * V])) } }
+                fileRow.withUnsafeMutableBufferPointer { ref.fill($0, from: t * HV * V) }
+                #expect(fileRow == refRow, "\(kind) o_ref at \(t)")
+                if kind == .deltanet {
+                    // β, q, k, v are the same numbers on both tiers: the errors agree exactly.
+                    let d = refRow.withUnsafeBufferPointer { x in apxRow.withUnsafeBufferPointer { y in meter.distance(reference: x, y) } }
+                    #expect(result.series[0].outputRelErr[t] == d.relative, "\(t)")
+                }
+            }
+            #expect(result.series[0].finalStateRelErr! > 1e-4)
+        }
+    }
+
+    /// GQA (4 query heads on 2 KV heads) replayed equals the synthetic run bit for bit.
+    @Test func gqaReplayMatchesSyntheticRun() throws {
+        let T = 50, dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+        try Self.dump(dir, "q", seed: 13, stream: "q", T: T, H: 4, D: 8)
+        try Self.dump(dir, "k", seed: 13, stream: "k", T: T, H: 2, D: 8)
+        try Self.dump(dir, "v", seed: 13, stream: "v", T: T, H: 2, D: 6)
+        let r = try Replay.run(Replay.Options(variant: "gqa", inputs: dir, recipes: ["k_cache=float8_e4m3fn/per-token"], out: out))
+        let c = SoftmaxAttentionConfig(queryHeads: 4, kvHeads: 2, headDim: 8, valueDim: 6, seed: 13, evaluation: .every)
+        let a = try SoftmaxCatalog.makeRun(variant: "gqa", config: c, tier: .float64).run
+        let b = try SoftmaxCatalog.makeRun(variant: "gqa", config: c, tier: .float32, recipe: try Recipe.parse("k_cache=float8_e4m3fn/per-token").fast).run
+        let ref = try NPY.view(path: out + "/o_ref.npy")
+        #expect(ref.shape == [T, 4, 6])
+        var x = [Double](repeating: 0, count: 24), y = x, z = x
+        let meter = ErrorMeter()
+        for t in 0..<T {
+            a.step(); b.step()
+            x.withUnsafeMutableBufferPointer { a.readOutput(into: $0) }
+            y.withUnsafeMutableBufferPointer { b.readOutput(into: $0) }
+            z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * 24) }
+            #expect(x == z)
+            let d = x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in meter.distance(reference: p, q) } }
+            #expect(r.series[0].outputRelErr[t] == d.relative)
+        }
+        #expect(r.series[0].maxOutputRelErr > 1e-3)
+    }
+
+    /// --compare of o_ref itself reports zero error; of a bf16-rounded copy, the bf16 rounding
+    /// error (≈ 2^-9 relative), equal to the distance computed here directly.
+    @Test func compareJudgesExternalOutputs() throws {
+        let dir = try StudyFixture.tempDir(), first = try StudyFixture.tempDir() + "/a", second = try StudyFixture.tempDir() + "/b"
+        let T = 64, H = 2, K = 8, V = 8
+        for (n, d) in [("q", K), ("k", K), ("v", V)] { try Self.dump(dir, n, seed: 11, stream: n, T: T, H: H, D: d) }
+        try Replay.run(Replay.Options(variant: "linear", inputs: dir, out: first))
+        let o = try NPY.view(path: first + "/o_ref.npy").values()
+        let bf = ElementRounder(format: .bfloat16)
+        let rounded = o.map { bf.round($0) }
+        var payload = Data()
+        for x in rounded { withUnsafeBytes(of: UInt16(truncatingIfNeeded: bf.encode(x)).littleEndian) { payload.append(contentsOf: $0) } }
+        try NPY.writeAtomically(NPY.encode(shape: [1, T, H, V], descr: "<u2", payload: payload), to: dir + "/o_bf16.npy.out")
+        let r = try Replay.run(Replay.Options(
+            variant: "linear", inputs: dir, compares: ["self=\(first)/o_ref.npy", "kernel=\(dir)/o_bf16.npy.out"], out: second))
+        #expect(r.series.map(\.name) == ["self", "kernel"])
+        #expect(r.series[0].outputRelErr.allSatisfy { $0 == 0 })
+        let meter = ErrorMeter()
+        let w = H * V
+        for t in 0..<T {
+            let d = o[t * w..<(t + 1) * w].withUnsafeBufferPointer { x in
+                rounded[t * w..<(t + 1) * w].withUnsafeBufferPointer { y in meter.distance(reference: x, y) }
+            }
+            #expect(r.series[1].outputRelErr[t] == d.relative)
+            #expect(d.relative > 0x1p-12 && d.relative < 0x1p-8)
+        }
+        // A compared output with a NaN: that position's error is NaN and so are max and mean
+        // (never a number that could pass a check).
+        var broken = rounded
+        broken[5 * w + 3] = .nan
+        try NPY.write(path: dir + "/o_nan.npy.out", shape: [T, H, V], float64: broken)
+        let third = try StudyFixture.tempDir() + "/c"
+        let n = try Replay.run(Replay.Options(variant: "linear", inputs: dir, compares: ["nan=\(dir)/o_nan.npy.out"], out: third))
+        #expect(n.series[0].outputRelErr[5].isNaN && n.series[0].maxOutputRelErr.isNaN && n.series[0].meanOutputRelErr.isNaN)
+        #expect(n.series[0].outputRelErr[4] == r.series[1].outputRelErr[4])
+        let saved = try Self.readErrors(third)
+        #expect(saved.series[0].outputRelErr[5].isNaN && saved.series[0].outputRelErr[6] == r.series[1].outputRelErr[6])
+        let report = try String(contentsOfFile: second + "/report.md", encoding: .utf8)
+        #expect(report.contains("| kernel | compare |") && report.contains("| position | self | kernel |"))
+    }
+
+    /// Replaying the second half from the first half's final state (initial_state) gives the
+    /// whole run's second half bit for bit (linear and gated DeltaNet).
+    @Test func initialStateContinuesARun() throws {
+        let T = 40, H = 2, K = 8, V = 4
+        for variant in ["linear", "gated_deltanet"] {
+            let whole = try StudyFixture.tempDir(), a = try StudyFixture.tempDir(), b = try StudyFixture.tempDir()
+            var views: [String: TensorView] = [:]
+            for (n, d) in [("q", K), ("k", K), ("v", V)] {
+                try Self.dump(whole, n, seed: 21, stream: n, T: T, H: H, D: d)
+                views[n] = try NPY.view(path: "\(whole)/\(n).npy")
+            }
+            if variant == "gated_deltanet" {
+                let g = InputGenerator(seed: 21, stream: "g", dimension: 1)
+                let gs = (0..<T * H).map { -0.1 * Foundation.log1p(Foundation.exp(g.row(head: $0 % H, position: $0 / H)[0])) }
+                try NPY.write(path: whole + "/g.npy", shape: [T, H], float64: gs)
+                try NPY.write(path: whole + "/beta.npy", shape: [T, H], float64: gs.map { 1 / (1 + Foundation.exp($0)) })
+                for n in ["g", "beta"] { views[n] = try NPY.view(path: "\(whole)/\(n).npy") }
+            }
+            for (dir, range) in [(a, 0..<T / 2), (b, T / 2..<T)] {
+                for (n, view) in views {
+                    let w = view.shape.dropFirst().reduce(1, *)
+                    let x = Array(view.values()[range.lowerBound * w..<range.upperBound * w])
+                    try NPY.write(path: "\(dir)/\(n).npy", shape: [range.count] + view.shape.dropFirst(), float64: x)
+                }
+            }
+            try Replay.run(Replay.Options(variant: variant, inputs: whole, out: whole + "/out"))
+            try Replay.run(Replay.Options(variant: variant, inputs: a, out: a + "/out"))
+            try FileManager.default.copyItem(atPath: a + "/out/state_ref.npy", toPath: b + "/initial_state.npy")
+            try Replay.run(Replay.Options(variant: variant, inputs: b, out: b + "/out"))
+            let full = try NPY.view(path: whole + "/out/o_ref.npy").values(), second = try NPY.view(path: b + "/out/o_ref.npy").values()
+            #expect(second.count == full.count / 2)
+            #expect(Array(full[(full.count / 2)...]) == second, "\(variant)")
+            #expect(try NPY.view(path: whole + "/out/state_ref.npy").values() == NPY.view(path: b + "/out/state_ref.npy").values())
+            // A wrong-shaped initial state is refused.
+            try NPY.write(path: b + "/initial_state.npy", shape: [H, V, K], float64: Array(repeating: 0, count: H * K * V))
+            let f = failure(Replay.Options(variant: variant, inputs: b, out: b + "/out2"))
+            #expect(f.contains("tensor 'initial_state': shape [2, 4, 8]; expected [HV, K, V] = [2, 8, 4]"), "\(f)")
+        }
+    }
+
+    /// Mamba2 (grouped B/C, A_log, dt_bias, D) and GLA (gk given) replayed against the
+    /// recurrences written out here in plain Double loops.
+    @Test func gatedFamilyReplayMatchesPlainRecurrences() throws {
+        let T = 48, H = 4, G = 2, N = 6, P = 5
+        let dir = try StudyFixture.tempDir()
+        func gen(_ stream: String, _ n: Int, scale: Double = 1, shift: Double = 0) -> [Double] {
+            let g = InputGenerator(seed: 31, stream: stream, dimension: n)
+            return g.row(head: 0, position: 0).map { shift + scale * $0 }
+        }
+        let x = gen("x", T * H * P), dt = gen("dt", T * H), bIn = gen("B", T * G * N), cIn = gen("C", T * G * N)
+        let aLog = gen("A", H, scale: 0.5, shift: 1), d = gen("D", H), dtBias = gen("bias", H, scale: 0.5, shift: -3)
+        try SafeTensors.write(path: dir + "/m2.safetensors", tensors: [
+            TensorPayload(name: "x", dtype: .float64, shape: [T, H, P], values: x),
+            TensorPayload(name: "dt", dtype: .float64, shape: [1, T, H], values: dt),
+            TensorPayload(name: "B", dtype: .float64, shape: [T, G, N], values: bIn),
+            TensorPayload(name: "C", dtype: .float64, shape: [T, G, N], values: cIn),
+            TensorPayload(name: "A_log", dtype: .float64, shape: [H], values: aLog),
+            TensorPayload(name: "D", dtype: .float64, shape: [H], values: d),
+            TensorPayload(name: "dt_bias", dtype: .float64, shape: [H], values: dtBias),
+        ])
+        try Replay.run(Replay.Options(variant: "mamba2", inputs: dir + "/m2.safetensors", out: dir + "/m2"))
+        let m2 = try NPY.view(path: dir + "/m2/o_ref.npy").values()
+        var S = [Double](repeating: 0, count: H * N * P), worst = 0.0
+        for t in 0..<T {
+            for h in 0..<H {
+                let g = h / (H / G)
+                let delta = Foundation.log1p(Foundation.exp(dt[t * H + h] + dtBias[h]))
+                let alpha = Foundation.exp(-delta * Foundation.exp(aLog[h]))
+                for p in 0..<P {
+                    var o = 0.0
+                    for n in 0..<N {
+                        let i = (h * N + n) * P + p
+                        S[i] = alpha * S[i] + delta * bIn[(t * G + g) * N + n] * x[(t * H + h) * P + p]
+                        o += S[i] * cIn[(t * G + g) * N + n]
+                    }
+                    o += d[h] * x[(t * H + h) * P + p]
+                    worst = max(worst, abs(o - m2[(t * H + h) * P + p]) / max(abs(o), 1e-3))
+                }
+            }
+        }
+        #expect(worst < 1e-12, "mamba2 \(worst)")
+        // GLA with the per-channel log decay given as gk.
+        let K = 4, V = 3, HG = 2
+        let q = gen("q", T * HG * K), k = gen("k", T * HG * K), v = gen("v", T * HG * V), gk = gen("gk", T * HG * K, scale: 0.02, shift: -0.05)
+        for (n, a, w) in [("q", q, K), ("k", k, K), ("v", v, V), ("gk", gk, K)] {
+            try NPY.write(path: dir + "/\(n).npy", shape: [T, HG, w], float64: a)
+        }
+        try Replay.run(Replay.Options(variant: "gla", inputs: dir, out: dir + "/gla"))
+        let gla = try NPY.view(path: dir + "/gla/o_ref.npy").values()
+        var Sg = [Double](repeating: 0, count: HG * K * V)
+        worst = 0
+        for t in 0..<T {
+            for h in 0..<HG {
+                for j in 0..<V {
+                    var o = 0.0
+                    for i in 0..<K {
+                        let s = (h * K + i) * V + j, r = (t * HG + h) * K + i
+                        Sg[s] = Foundation.exp(gk[r]) * Sg[s] + k[r] * v[(t * HG + h) * V + j]
+                        o += Sg[s] * q[r] / Double(K).squareRoot()
+                    }
+                    worst = max(worst, abs(o - gla[(t * HG + h) * V + j]) / max(abs(o), 1e-3))
+                }
+            }
+        }
+        #expect(worst < 1e-12, "gla \(worst)")
+    }
+
+    func failure(_ o: Replay.Options) -> String {
+        do { try Replay.run(o); return "" } catch let e as StudyInputError { return e.description } catch { return "other: \(error)" }
+    }
+
+    @Test func badInputsNameFileAndTensorAndWriteNothing() throws {
+        let T = 16, dir = try StudyFixture.tempDir()
+        let parent = try StudyFixture.tempDir(), out = parent + "/out"
+        for (n, h) in [("q", 2), ("k", 2), ("v", 3)] { try Self.dump(dir, n, seed: 1, stream: n, T: T, H: h, D: 4) }
+        try NPY.write(path: dir + "/beta.npy", shape: [T, 3], float64: Array(repeating: 0.5, count: T * 3))
+        func check(_ variant: String, _ inputs: String, _ expected: String, compares: [String] = []) {
+            let f = failure(Replay.Options(variant: variant, inputs: inputs, recipes: ["state=bfloat16"], compares: compares, out: out))
+            #expect(f.contains(expected), "expected '\(expected)', got '\(f)'")
+            #expect(!f.contains("\n"))
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: parent)) == [], "\(variant): something was written")
+        }
+        check("gated_deltanet", dir, "\(dir): tensor 'g' missing; gated_deltanet replay needs q [T, H, K], k [T, H, K], v [T, HV, V], g [T, HV], beta [T, HV]")
+        check("deltanet", dir, "\(dir)/v.npy: tensor 'v': shape [16, 3, 4] does not agree with 'q' [16, 2, 4]: H = 2 must divide HV = 3")
+        check("rwkv7", dir, "replay not supported yet for 'rwkv7'")
+        check("mamba2", dir, "\(dir): tensor 'x' missing; mamba2 replay needs x [T, H, P], dt [T, H], A_log [H], B [T, G, N], C [T, G, N]")
+        // NaN in an input.
+        let nan = try StudyFixture.tempDir()
+        for n in ["q", "k"] { try Self.dump(nan, n, seed: 1, stream: n, T: T, H: 2, D: 4) }
+        var v = [Float](repeating: 1, count: T * 2 * 4)
+        v[37] = .nan
+        try NPY.write(path: nan + "/v.npy", shape: [T, 2, 4], float32: v)
+        check("linear", nan, "\(nan)/v.npy: tensor 'v': element 37 is nan; inputs must be finite")
+        v[37] = .infinity
+        try NPY.write(path: nan + "/v.npy", shape: [T, 2, 4], float32: v)
+        check("linear", nan, "tensor 'v': element 37 is inf")
+        // A compared output of the wrong shape; a lying safetensors file.
+        v[37] = 0
+        try NPY.write(path: nan + "/v.npy", shape: [T, 2, 4], float32: v)
+        try NPY.write(path: parent + "/../o_wrong.npy", shape: [T, 4], float32: Array(repeating: 0, count: T * 4))
+        check("linear", nan, "o_wrong.npy: tensor 'o_wrong': shape [16, 4]; expected the output shape [16, 2, 4]", compares: ["x=\(parent)/../o_wrong.npy"])
+        let lying = parent + "/../lying.safetensors"
+        var d = Data()
+        let header = #"{"q":{"dtype":"F32","shape":[1099511627776],"data_offsets":[0,4398046511104]}}"#
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { d.append(contentsOf: $0) }
+        d.append(contentsOf: Array(header.utf8))
+        d.append(Data(count: 16))
+        try d.write(to: URL(fileURLWithPath: lying))
+        check("linear", lying, "tensor 'q': data_offsets [0, 4398046511104] go beyond the data region (16 bytes)")
+        let f = failure(Replay.Options(variant: "linear", inputs: nan, recipes: ["state=bfloat16,k_cache=int8"], out: out))
+        #expect(f.hasPrefix("--recipe 'state=bfloat16,k_cache=int8': ") && f.contains("k_cache"), "\(f)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: parent)) == [])
+    }
+}

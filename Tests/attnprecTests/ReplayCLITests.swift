@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+@testable import Workloads
+
+/// `attnprec replay` and `attnprec variants show` through the built binary.
+@Suite struct ReplayCLITests {
+    /// A GDN dump as FLA names it ([1, T, H, K] with the batch of 1), in one .safetensors file.
+    static func gdnInputs(_ path: String, T: Int = 96, nanAt: Int? = nil, hv: Int = 4) throws {
+        let H = 2, K = 8, V = 8
+        func rows(_ stream: String, _ heads: Int, _ d: Int) -> [Double] {
+            let g = InputGenerator(seed: 9, stream: stream, dimension: d)
+            return (0..<T).flatMap { t in (0..<heads).flatMap { g.row(head: $0, position: t) } }
+        }
+        var v = rows("v", hv, V)
+        if let i = nanAt { v[i] = .nan }
+        let g = rows("g", hv, 1).map { -0.05 * Foundation.log1p(Foundation.exp($0)) }
+        let beta = rows("beta", hv, 1).map { 1 / (1 + Foundation.exp(-$0)) }
+        try SafeTensors.write(path: path, tensors: [
+            TensorPayload(name: "q", dtype: .bfloat16, shape: [1, T, H, K], values: rows("q", H, K)),
+            TensorPayload(name: "k", dtype: .bfloat16, shape: [1, T, H, K], values: rows("k", H, K)),
+            TensorPayload(name: "v", dtype: .float32, shape: [1, T, hv, V], values: v),
+            TensorPayload(name: "g", dtype: .float32, shape: [1, T, hv], values: g),
+            TensorPayload(name: "beta", dtype: .float32, shape: [1, T, hv], values: beta),
+        ])
+    }
+
+    @Test func replayWritesEveryFileAndJudgesACompare() throws {
+        let dir = try CLI.tempDir()
+        try Self.gdnInputs(dir + "/gdn.safetensors")
+        let first = try CLI.run(["replay", "--variant", "gated_deltanet", dir + "/gdn.safetensors", "--out", dir + "/a"])
+        #expect(first.code == 0, "\(first.err)")
+        let r = try CLI.run([
+            "replay", "--variant", "gated_deltanet", dir + "/gdn.safetensors", "--recipe", "state=bfloat16",
+            "--recipe", "state=float16,q=bfloat16,k=bfloat16", "--compare", "mine=\(dir)/a/o_ref.npy", "--out", dir + "/b",
+        ])
+        #expect(r.code == 0, "\(r.err)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/b").sorted()
+        #expect(files == [
+            "errors.json", "o_ref.npy", "o_state-bfloat16.npy", "o_state-float16_q-bfloat16_k-bfloat16.npy", "report.md",
+            "state_ref.npy", "state_state-bfloat16.npy", "state_state-float16_q-bfloat16_k-bfloat16.npy",
+        ])
+        #expect(try NPY.view(path: dir + "/b/o_ref.npy").shape == [96, 4, 8])
+        #expect(try NPY.view(path: dir + "/b/state_ref.npy").shape == [4, 8, 8])
+        #expect(r.out.contains("| mine | compare | 0 | 0 | 0 | — |"))
+        #expect(r.out.contains("| state-bfloat16 | recipe | "))
+        #expect(r.out.contains("; pass)"))
+    }
+
+    @Test func badInputExitsTwoWithOneLineAndWritesNothing() throws {
+        let dir = try CLI.tempDir()
+        try Self.gdnInputs(dir + "/nan.safetensors", nanAt: 77)
+        try Self.gdnInputs(dir + "/hv.safetensors", hv: 3)
+        let cases: [([String], String)] = [
+            (["replay", "--variant", "gated_deltanet", dir + "/nan.safetensors"], "attnprec: \(dir)/nan.safetensors: tensor 'v': element 77 is nan; inputs must be finite"),
+            (["replay", "--variant", "gated_deltanet", dir + "/hv.safetensors"], "tensor 'v': shape [1, 96, 3, 8] does not agree with 'q' [1, 96, 2, 8]: H = 2 must divide HV = 3"),
+            (["replay", "--variant", "kda", dir + "/hv.safetensors"], "tensor 'g': shape [1, 96, 3] read as [T, HV, K] has T = 1, but 'q' has T = 96"),
+            (["replay", "--variant", "rwkv7", dir + "/hv.safetensors"], "replay not supported yet for 'rwkv7'"),
+            (["replay", "--variant", "gated_deltanet", dir + "/absent.safetensors"], "absent.safetensors: no such file or folder"),
+            (["replay", "--variant", "gated_deltanet", "--preset", "qwen3-next", dir + "/nan.safetensors"], "do not match preset 'qwen3-next'"),
+        ]
+        for (args, message) in cases {
+            let r = try CLI.run(args + ["--out", dir + "/out"])
+            #expect(r.code == 2, "\(args)")
+            #expect(r.err.contains(message), "expected '\(message)', got '\(r.err)'")
+            #expect(r.err.split(separator: "\n").count == 1)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["hv.safetensors", "nan.safetensors"])
+    }
+
+    @Test func variantsShowListsReplayTensors() throws {
+        let s = try CLI.run(["variants", "show", "kda"])
+        #expect(s.code == 0)
+        #expect(s.out.contains("kda (delta family)") && s.out.contains("kimi-linear") && s.out.range(of: #"\| gk +\| \[T, HV, K\]"#, options: .regularExpression) != nil)
+        let m = try CLI.run(["variants", "show", "mla"])
+        #expect(m.code == 0 && m.out.contains("deepseek-v3") && m.out.contains("replay: not supported yet for mla"))
+        let bad = try CLI.run(["variants", "show", "nope"])
+        #expect(bad.code == 2 && bad.err.hasPrefix("attnprec: unknown variant 'nope'"))
+    }
+}
