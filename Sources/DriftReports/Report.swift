@@ -194,8 +194,15 @@ public enum StudyReport {
             instanceRecipes[inst] = Set(rs.map(\.recipeName))
         }
         var s = "Coverage: " + byLengths.sorted { $0.key < $1.key }.map { "\($0.value.sorted().joined(separator: ", ")) at \($0.key) tokens" }.joined(separator: "; ") + "."
+        // Recipes run for fewer than half the instances are scoped to those (a layout of one model family).
+        let scoped = allRecipes.filter { r in 2 * instanceRecipes.values.filter { $0.contains(r) }.count < instanceRecipes.count }
+        if !scoped.isEmpty {
+            s += " Recipes run for some variants only: " + scoped.sorted().map { r in
+                "\(r) (\(instanceRecipes.filter { $0.value.contains(r) }.keys.sorted().joined(separator: ", ")))"
+            }.joined(separator: "; ") + "."
+        }
         let missing = instanceRecipes.compactMap { inst, rs -> String? in
-            let m = allRecipes.subtracting(rs)
+            let m = allRecipes.subtracting(rs).subtracting(scoped)
             return m.isEmpty ? nil : "\(inst) without \(m.sorted().joined(separator: "/"))"
         }.sorted()
         if !missing.isEmpty { s += " Not run: " + missing.joined(separator: "; ") + "." }

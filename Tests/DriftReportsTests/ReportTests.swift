@@ -114,6 +114,15 @@ enum Fixture {
         #expect(dc[4] == StudyReport.sci(e4.summary.cacheRelErr))
         #expect(dc[5] == StudyReport.sci(e4.summary.attentionKL))
         #expect(!md.contains("## Seed spread"))
+        // A recipe run for a minority of instances is listed as scoped, not as missing elsewhere.
+        var scopedRecords = records
+        for p in ["key_dim=8", "key_dim=4"] { scopedRecords += records.filter { $0.variant == "linear" }.map { var r = $0; r.preset = p; r.key += p; return r } }
+        var layout = e4
+        layout.recipeName = "fp8-layout"
+        layout.key += "layout"
+        let cov = StudyReport.coverage(scopedRecords + [layout])
+        #expect(cov.contains("Recipes run for some variants only: fp8-layout (mha (d=16))"), "\(cov)")
+        #expect(!cov.contains("Not run"), "\(cov)")
         // Two seeds of the same combination: the spread table names the worst one.
         var other = e4
         other.workload.seed = 7
