@@ -167,6 +167,10 @@ public final class ArrayBackend<S: FastScalar> {
 
     public func apply(_ f: ElementFunction, _ dst: Tensor, _ src: Tensor) {
         precondition(dst.rows == src.rows && dst.cols == src.cols, "shape mismatch")
+        if S.self == Float.self {
+            applyFloat(f, dst, src)
+            return
+        }
         let inp = workspace.input.pointer, out = workspace.output.pointer
         mpfr_set_prec(out, mpfr_prec_t(S.exactBits))
         defer { mpfr_set_prec(out, 256) }
@@ -176,6 +180,27 @@ public final class ArrayBackend<S: FastScalar> {
                 x[c].setMPFR(inp)
                 MPFRFunctions.evaluate(f, out, inp, workspace: workspace)
                 d[c] = S(mpfr: out)
+            }
+        }
+    }
+
+    /// Binary32: the fast correctly rounded path, MPFR where it cannot decide.
+    @usableFromInline
+    func applyFloat(_ f: ElementFunction, _ dst: Tensor, _ src: Tensor) {
+        let inp = workspace.input.pointer, out = workspace.output.pointer
+        mpfr_set_prec(out, 24)
+        defer { mpfr_set_prec(out, 256) }
+        for r in 0..<dst.rows {
+            let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Float.self)
+            let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Float.self)
+            for c in 0..<dst.cols {
+                if let v = FastElementFunctions.float(f, x[c]) {
+                    d[c] = v
+                } else {
+                    _ = attnprec_mpfr_set_d(inp, Double(x[c]), MPFR_RNDN)
+                    MPFRFunctions.evaluate(f, out, inp, workspace: workspace)
+                    d[c] = mpfr_get_flt(out, MPFR_RNDN)
+                }
             }
         }
     }
