@@ -188,9 +188,6 @@ public enum Replay {
             let first = v == "mamba2" ? "C" : "q"
             throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layouts[name]!) has T = \(r.tokens), but '\(first)' has T = \(T)")
         }
-        func mismatch(_ r: TensorRows, _ what: String) -> StudyInputError {
-            fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) does not agree with \(what)")
-        }
         if k.heads != q.heads && !softmaxVariants.contains(v) { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
         if k.width != q.width { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same K)") }
         var constants: [String: TensorView] = [:]
@@ -214,84 +211,120 @@ public enum Replay {
             }
             constants["initial_state"] = s0
         }
-        let inputs = ReplayInputs(streams: rows, constants: constants)
-        if softmaxVariants.contains(v) {
-            guard vv.heads == k.heads else { throw mismatch(vv, "'k' \(k.view.shapeText) (same HKV)") }
-            guard q.heads % k.heads == 0 else { throw mismatch(k, "'q' \(q.view.shapeText): HKV = \(k.heads) must divide HQ = \(q.heads)") }
-            var c = SoftmaxCatalog.defaultConfig(v)!
-            if let p = o.preset {
-                let pr: SoftmaxCatalog.Preset
-                do { pr = try SoftmaxCatalog.preset(p) } catch { throw fail("--preset: \(error)") }
-                guard pr.variant == v else { throw fail("--preset: '\(p)' is a \(pr.variant) preset, not \(v)") }
-                c = pr.config
-            }
-            c.queryHeads = q.heads
-            c.kvHeads = k.heads
-            c.headDim = q.width
-            c.valueDim = vv.width
-            c.replay = inputs
-            c.evaluation = .every
-            do { try SoftmaxCatalog.check(v, c) } catch { throw fail("\(file.path): \(error)") }
-            let config = c
-            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
-                [try SoftmaxCatalog.makeRun(variant: v, config: config, tier: tier, recipe: recipe).run]
-            }
+        let x = Checked(options: o, file: file, rows: rows, constants: constants, inputs: ReplayInputs(streams: rows, constants: constants))
+        if softmaxVariants.contains(v) { return try softmaxPlan(x) }
+        if v == "linear" { return try linearPlan(x) }
+        guard x.HV % x.H == 0 else { throw mismatch(vv, "'\(q.view.name)' \(q.view.shapeText): H = \(x.H) must divide HV = \(x.HV)") }
+        if gatedVariants.contains(v) { return try gatedPlan(x) }
+        return try deltaPlan(x)
+    }
+
+    /// Inputs whose names, positions and widths have been checked.
+    struct Checked {
+        var options: Options
+        var file: TensorFile
+        var rows: [String: TensorRows]
+        var constants: [String: TensorView]
+        var inputs: ReplayInputs
+        var variant: String { options.variant }
+        var q: TensorRows { rows["q"]! }
+        var k: TensorRows { rows["k"]! }
+        var v: TensorRows { rows["v"]! }
+        var T: Int { q.tokens }
+        var K: Int { q.width }
+        var V: Int { v.width }
+        var H: Int { q.heads }
+        var HV: Int { v.heads }
+        var views: [TensorView] { rows.values.map(\.view) + constants.values }
+    }
+
+    static func mismatch(_ r: TensorRows, _ what: String) -> StudyInputError {
+        fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) does not agree with \(what)")
+    }
+
+    static func softmaxPlan(_ x: Checked) throws -> Plan {
+        let v = x.variant, q = x.q, k = x.k, vv = x.v, file = x.file, T = x.T
+        guard vv.heads == k.heads else { throw mismatch(vv, "'k' \(k.view.shapeText) (same HKV)") }
+        guard q.heads % k.heads == 0 else { throw mismatch(k, "'q' \(q.view.shapeText): HKV = \(k.heads) must divide HQ = \(q.heads)") }
+        var c = SoftmaxCatalog.defaultConfig(v)!
+        if let p = x.options.preset {
+            let pr: SoftmaxCatalog.Preset
+            do { pr = try SoftmaxCatalog.preset(p) } catch { throw fail("--preset: \(error)") }
+            guard pr.variant == v else { throw fail("--preset: '\(p)' is a \(pr.variant) preset, not \(v)") }
+            c = pr.config
         }
-        let K = q.width, V = vv.width, H = q.heads, HV = vv.heads
-        if v == "linear" {
-            guard HV == H else { throw mismatch(vv, "'q' \(q.view.shapeText): linear attention has one value head per key head") }
-            if o.preset != nil { throw fail("--preset: linear has no presets") }
-            var c = LinearAttentionConfig(keyDim: K, valueDim: V)
-            c.replay = inputs
-            let base = c
-            do { _ = try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: base) } catch { throw fail("\(file.path): \(error)") }
-            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
-                (0..<H).map { h in
-                    var c = base
-                    c.head = h
-                    switch tier {
-                    case .mpfr(let bits): return LinearAttentionDecode(config: c, backend: MPFRBackend(precision: bits), recipe: recipe)
-                    case .float64: return LinearAttentionDecode(config: c, backend: Float64Backend(), recipe: recipe)
-                    case .doubleDouble: return LinearAttentionDecode(config: c, backend: DoubleDoubleBackend(), recipe: recipe)
-                    case .float32: return LinearAttentionDecode(config: c, backend: Float32Backend(), recipe: recipe)
-                    }
+        c.queryHeads = q.heads
+        c.kvHeads = k.heads
+        c.headDim = q.width
+        c.valueDim = vv.width
+        c.replay = x.inputs
+        c.evaluation = .every
+        do { try SoftmaxCatalog.check(v, c) } catch { throw fail("\(file.path): \(error)") }
+        let config = c
+        return Plan(tokens: T, inputs: x.views, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
+            [try SoftmaxCatalog.makeRun(variant: v, config: config, tier: tier, recipe: recipe).run]
+        }
+    }
+
+    static func linearPlan(_ x: Checked) throws -> Plan {
+        let (T, K, V, H, HV, file) = (x.T, x.K, x.V, x.H, x.HV, x.file)
+        guard HV == H else { throw mismatch(x.v, "'q' \(x.q.view.shapeText): linear attention has one value head per key head") }
+        if x.options.preset != nil { throw fail("--preset: linear has no presets") }
+        var c = LinearAttentionConfig(keyDim: K, valueDim: V)
+        c.replay = x.inputs
+        let base = c
+        do { _ = try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: base) } catch { throw fail("\(file.path): \(error)") }
+        return Plan(tokens: T, inputs: x.views, outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
+            (0..<H).map { h in
+                var c = base
+                c.head = h
+                switch tier {
+                case .mpfr(let bits): return LinearAttentionDecode(config: c, backend: MPFRBackend(precision: bits), recipe: recipe)
+                case .float64: return LinearAttentionDecode(config: c, backend: Float64Backend(), recipe: recipe)
+                case .doubleDouble: return LinearAttentionDecode(config: c, backend: DoubleDoubleBackend(), recipe: recipe)
+                case .float32: return LinearAttentionDecode(config: c, backend: Float32Backend(), recipe: recipe)
                 }
             }
         }
-        guard HV % H == 0 else { throw mismatch(vv, "'q' \(q.view.shapeText): H = \(H) must divide HV = \(HV)") }
-        if gatedVariants.contains(v) {
-            if let g = rows["g"], g.heads != HV || g.width != K { throw mismatch(g, "'k' \(k.view.shapeText) and 'v' \(vv.view.shapeText): gk is [T, H, K]") }
-            if let dt = rows["dt"], dt.heads != HV { throw mismatch(dt, "'x' \(vv.view.shapeText) (same H)") }
-            if v != "mamba2" && HV != H { throw mismatch(vv, "'q' \(q.view.shapeText): \(v) has one value head per key head") }
-            if o.preset != nil { throw fail("--preset: replay of \(v) takes its shapes from the tensors; no presets") }
-            var c = GatedFamily.defaultConfig(v)!
-            c.keyDim = K
-            c.valueDim = V
-            c.heads = HV
-            c.replay = inputs
-            let base = c
-            let skip = constants["D"]
-            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values,
-                        outputShape: [T, HV, V], stateShape: [HV, K, V],
-                        roles: v == "mamba2" ? GatedLinearConfig.mamba2Roles.filter { $0 != .chunkState } : GatedLinearConfig.roles.filter { $0 != .chunkState }) { tier, recipe in
-                try (0..<HV).map { h in
-                    var c = base
-                    c.head = h
-                    c.keyHead = h / (HV / H)
-                    if v == "mamba2" { c.skip = skip?.element(h) ?? 0 }
-                    do { try c.validate() } catch { throw StudyInputError("\(file.path): \(error)") }
-                    return try GatedFamily.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
-                }
+    }
+
+    static func gatedPlan(_ x: Checked) throws -> Plan {
+        let (v, T, K, V, H, HV, file) = (x.variant, x.T, x.K, x.V, x.H, x.HV, x.file)
+        if let g = x.rows["g"], g.heads != HV || g.width != K { throw mismatch(g, "'k' \(x.k.view.shapeText) and 'v' \(x.v.view.shapeText): gk is [T, H, K]") }
+        if let dt = x.rows["dt"], dt.heads != HV { throw mismatch(dt, "'x' \(x.v.view.shapeText) (same H)") }
+        if v != "mamba2" && HV != H { throw mismatch(x.v, "'q' \(x.q.view.shapeText): \(v) has one value head per key head") }
+        if x.options.preset != nil { throw fail("--preset: replay of \(v) takes its shapes from the tensors; no presets") }
+        var c = GatedFamily.defaultConfig(v)!
+        c.keyDim = K
+        c.valueDim = V
+        c.heads = HV
+        c.replay = x.inputs
+        let base = c
+        let skip = x.constants["D"]
+        return Plan(tokens: T, inputs: x.views,
+                    outputShape: [T, HV, V], stateShape: [HV, K, V],
+                    roles: v == "mamba2" ? GatedLinearConfig.mamba2Roles.filter { $0 != .chunkState } : GatedLinearConfig.roles.filter { $0 != .chunkState }) { tier, recipe in
+            try (0..<HV).map { h in
+                var c = base
+                c.head = h
+                c.keyHead = h / (HV / H)
+                if v == "mamba2" { c.skip = skip?.element(h) ?? 0 }
+                do { try c.validate() } catch { throw StudyInputError("\(file.path): \(error)") }
+                return try GatedFamily.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
             }
         }
+    }
+
+    static func deltaPlan(_ x: Checked) throws -> Plan {
+        let (v, T, K, V, H, HV, file) = (x.variant, x.T, x.K, x.V, x.H, x.HV, x.file)
         for name in ["g", "beta"] {
-            guard let r = rows[name] else { continue }
-            guard r.heads == HV else { throw mismatch(r, "'v' \(vv.view.shapeText) (same HV)") }
-            if name == "g" && v == "kda" && r.width != K { throw mismatch(r, "'k' \(k.view.shapeText) (KDA gates have K channels)") }
+            guard let r = x.rows[name] else { continue }
+            guard r.heads == HV else { throw mismatch(r, "'v' \(x.v.view.shapeText) (same HV)") }
+            if name == "g" && v == "kda" && r.width != K { throw mismatch(r, "'k' \(x.k.view.shapeText) (KDA gates have K channels)") }
         }
         let kind = DeltaKind(rawValue: v)!
         var c = DeltaCatalog.defaultConfig(kind)
-        if let p = o.preset {
+        if let p = x.options.preset {
             guard let pr = DeltaPreset.all.first(where: { $0.name == p }) else {
                 throw fail("--preset: unknown '\(p)'; valid: \(DeltaPreset.all.map(\.name).joined(separator: ", "))")
             }
@@ -303,11 +336,11 @@ public enum Replay {
         }
         c.keyDim = K
         c.valueDim = V
-        c.replay = inputs
+        c.replay = x.inputs
         if kind == .deltanet { c.gates = .none }
         do { try c.validate() } catch { throw fail("\(file.path): \(error)") }
         let base = c
-        return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
+        return Plan(tokens: T, inputs: x.views, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
             try (0..<HV).map { h in
                 var c = base
                 c.head = h
