@@ -184,7 +184,7 @@ public enum Replay {
         }
         let q = rows["q"]!, k = rows["k"]!, vv = rows["v"]!
         let T = q.tokens
-        for (name, r) in rows where r.tokens != T {
+        for (name, r) in rows.sorted(by: { $0.key < $1.key }) where r.tokens != T {
             let first = v == "mamba2" ? "C" : "q"
             throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layouts[name]!) has T = \(r.tokens), but '\(first)' has T = \(T)")
         }
