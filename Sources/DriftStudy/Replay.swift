@@ -59,8 +59,8 @@ public enum Replay {
             ]
         case "deltanet", "gated_deltanet", "kda":
             var s = qkv
-            s[0].meaning += " (L2-normalised in the kernel, eps 1e-6, then scaled by K^-1/2)"
-            s[1].meaning += " (L2-normalised in the kernel, eps 1e-6)"
+            s[0].meaning += " (L2-normalised in the kernel, eps 1e-6, unless --no-qk-l2norm; then scaled by K^-1/2)"
+            s[1].meaning += " (L2-normalised in the kernel, eps 1e-6, unless --no-qk-l2norm)"
             s.append(ReplayTensorSpec(name: "v", shape: "[T, HV, V]", meaning: "values; HV a multiple of H (value head h reads key head h/(HV/H))", required: true))
             if variant == "gated_deltanet" {
                 s.append(ReplayTensorSpec(name: "g", shape: "[T, HV]", meaning: "log decay: α = exp(g)", required: true))
@@ -91,6 +91,9 @@ public enum Replay {
         public var out: String
         public var certifyTokens = 64
         public var bits = 128
+        /// Delta rule: L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel=True, as
+        /// its layers call it); false when the dumped q and k are already normalised.
+        public var qkL2Norm = true
 
         public init(variant: String, preset: String? = nil, inputs: String, recipes: [String] = [], compares: [String] = [], out: String) {
             self.variant = variant
@@ -337,6 +340,7 @@ public enum Replay {
         c.keyDim = K
         c.valueDim = V
         c.replay = x.inputs
+        c.l2NormalizeQK = x.options.qkL2Norm
         if kind == .deltanet { c.gates = .none }
         do { try c.validate() } catch { throw fail("\(file.path): \(error)") }
         let base = c
