@@ -94,6 +94,10 @@ public enum Replay {
         /// Delta rule: L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel=True, as
         /// its layers call it); false when the dumped q and k are already normalised.
         public var qkL2Norm = true
+        /// Threads stepping the runs (each run on one thread, in order: the same bits for any count).
+        public var jobs = 1
+        /// Positions per block (nil: as many as fit 8 MB per series); tests set small blocks.
+        var blockPositions: Int?
 
         public init(variant: String, preset: String? = nil, inputs: String, recipes: [String] = [], compares: [String] = [], out: String) {
             self.variant = variant
@@ -426,32 +430,32 @@ public enum Replay {
         let refWriter = try wrap { try NPYStreamWriter(path: scratch + "/o_ref.npy", shape: plan.outputShape, dtype: .float64) }
         let writers = try recipes.map { r in try wrap { try NPYStreamWriter(path: scratch + "/o_\(r.name).npy", shape: plan.outputShape, dtype: .float32) } }
         let meter = ErrorMeter()
-        var refRow = [Double](repeating: 0, count: rowWidth), apxRow = refRow
+        var apxRow = [Double](repeating: 0, count: rowWidth)
         var errors = [[Double]](repeating: [], count: recipes.count + compares.count)
         for i in errors.indices { errors[i].reserveCapacity(T) }
-        func readRow(_ runs: [SteppedRun], into row: inout [Double]) {
-            let w = runs[0].outputCount
-            row.withUnsafeMutableBufferPointer { b in
-                for (h, r) in runs.enumerated() { r.readOutput(into: UnsafeMutableBufferPointer(rebasing: b[h * w..<(h + 1) * w])) }
-            }
-        }
-        func distance() -> Double {
-            let d = refRow.withUnsafeBufferPointer { a in apxRow.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
+        func distance(_ ref: UnsafeBufferPointer<Double>, _ apx: UnsafeBufferPointer<Double>) -> Double {
+            let d = meter.distance(reference: ref, apx)
             return d.nonFinite > 0 ? .nan : d.relative
         }
-        for t in 0..<T {
-            for r in reference { r.step() }
-            readRow(reference, into: &refRow)
-            try wrap { try refRow.withUnsafeBufferPointer { try refWriter.append($0) } }
-            for (i, runs) in emulated.enumerated() {
-                for r in runs { r.step() }
-                readRow(runs, into: &apxRow)
-                try wrap { try apxRow.withUnsafeBufferPointer { try writers[i].append($0) } }
-                errors[i].append(distance())
-            }
-            for (j, c) in compares.enumerated() {
-                apxRow.withUnsafeMutableBufferPointer { c.view.fill($0, from: t * rowWidth) }
-                errors[recipes.count + j].append(distance())
+        // Positions are stepped in blocks (all runs on o.jobs threads), then written and measured
+        // in order; memory is bounded by the block, not by T.
+        let block = max(1, min(T, o.blockPositions ?? (1 << 20) / max(rowWidth, 1)))
+        let stepper = BlockStepper(series: [reference] + emulated, rowWidth: rowWidth, block: block)
+        for start in stride(from: 0, to: T, by: block) {
+            let n = min(block, T - start)
+            stepper.step(n, threads: o.jobs)
+            for i in 0..<n {
+                let ref = stepper.row(0, i)
+                try wrap { try refWriter.append(ref) }
+                for r in recipes.indices {
+                    let apx = stepper.row(r + 1, i)
+                    try wrap { try writers[r].append(apx) }
+                    errors[r].append(distance(ref, apx))
+                }
+                for (j, c) in compares.enumerated() {
+                    apxRow.withUnsafeMutableBufferPointer { c.view.fill($0, from: (start + i) * rowWidth) }
+                    errors[recipes.count + j].append(apxRow.withUnsafeBufferPointer { distance(ref, $0) })
+                }
             }
         }
         try wrap {
@@ -560,5 +564,54 @@ public enum Replay {
             s += "| \(t) | " + r.series.map { f($0.outputRelErr[t]) }.joined(separator: " | ") + " |\n"
         }
         return s
+    }
+}
+
+/// Steps every run of every series over a block of positions, spread over threads; each run is
+/// stepped by one thread, in order, so the outputs do not depend on the thread count. Output rows
+/// land in one buffer per series, [block, rowWidth], heads side by side.
+final class BlockStepper: @unchecked Sendable {
+    let series: [[SteppedRun]]
+    let rowWidth: Int
+    let buffers: [UnsafeMutableBufferPointer<Double>]
+    let jobs: [(series: Int, run: Int)]
+
+    init(series: [[SteppedRun]], rowWidth: Int, block: Int) {
+        self.series = series
+        self.rowWidth = rowWidth
+        buffers = series.map { _ in
+            let b = UnsafeMutableBufferPointer<Double>.allocate(capacity: block * rowWidth)
+            b.initialize(repeating: 0)
+            return b
+        }
+        jobs = series.indices.flatMap { s in series[s].indices.map { (s, $0) } }
+    }
+
+    deinit { for b in buffers { b.deallocate() } }
+
+    /// Steps every run n positions.
+    func step(_ n: Int, threads: Int) {
+        let workers = max(1, min(threads, jobs.count))
+        if workers == 1 {
+            for j in jobs.indices { run(j, n) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for j in stride(from: w, to: jobs.count, by: workers) { run(j, n) }
+            }
+        }
+    }
+
+    func run(_ j: Int, _ n: Int) {
+        let (s, h) = jobs[j]
+        let r = series[s][h], w = r.outputCount
+        for i in 0..<n {
+            r.step()
+            r.readOutput(into: UnsafeMutableBufferPointer(rebasing: buffers[s][i * rowWidth + h * w..<i * rowWidth + (h + 1) * w]))
+        }
+    }
+
+    /// Output row i of series s.
+    func row(_ s: Int, _ i: Int) -> UnsafeBufferPointer<Double> {
+        UnsafeBufferPointer(rebasing: buffers[s][i * rowWidth..<(i + 1) * rowWidth])
     }
 }

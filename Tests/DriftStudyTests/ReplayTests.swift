@@ -132,6 +132,25 @@ import Workloads
         #expect(r.series[0].maxOutputRelErr > 1e-3)
     }
 
+    /// Every output file is byte-identical for any thread count (blocks shorter than T too).
+    @Test func threadsDoNotChangeABit() throws {
+        let T = 300, dir = try StudyFixture.tempDir()
+        for (n, h, d) in [("q", 2, 8), ("k", 2, 8), ("v", 4, 16)] { try Self.dump(dir, n, seed: 17, stream: n, T: T, H: h, D: d) }
+        try NPY.write(path: dir + "/beta.npy", shape: [T, 4], float64: Array(repeating: 0.25, count: T * 4))
+        var outs: [String] = []
+        for (jobs, block) in [(1, nil), (3, 37)] {
+            var o = Replay.Options(variant: "deltanet", inputs: dir, recipes: ["state=bfloat16", "state=float8_e4m3fn/per-token"], out: try StudyFixture.tempDir() + "/o")
+            o.jobs = jobs
+            o.blockPositions = block
+            try Replay.run(o)
+            outs.append(o.out)
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: outs[0]).sorted()
+        #expect(names.count == 8)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outs[1]).sorted() == names)
+        for n in names { #expect(StudyFixture.read(outs[0] + "/" + n) == StudyFixture.read(outs[1] + "/" + n), "\(n)") }
+    }
+
     /// --compare of o_ref itself reports zero error; of a bf16-rounded copy, the bf16 rounding
     /// error (≈ 2^-9 relative), equal to the distance computed here directly.
     @Test func compareJudgesExternalOutputs() throws {
