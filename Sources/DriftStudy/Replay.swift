@@ -551,7 +551,7 @@ public enum Replay {
         s += "\(r.tokens) positions, output \(r.outputShape)\(r.stateShape.map { ", state \($0)" } ?? ""). "
         s += "Errors are ‖o − o_ref‖₂/‖o_ref‖₂ over all heads of a position; o_ref is the Float64 reference"
         let c = r.reference
-        s += " (certified on its first \(c.certifiedTokens) positions, head 0: Float64 vs MPFR-\(c.bits) \(f(c.fastVsMPFROutput)), "
+        s += " (certified on its first \(c.certifiedTokens) positions, \(r.stateShape == nil ? "all heads" : "head 0"): Float64 vs MPFR-\(c.bits) \(f(c.fastVsMPFROutput)), "
         s += "MPFR-\(c.bits) vs MPFR-\(2 * c.bits) \(f(c.mpfrPVs2POutput)); \(c.pass == true ? "pass" : "FAIL")).\n\n"
         s += "| series | kind | max | mean | at last position | final state |\n|---|---|---|---|---|---|\n"
         for e in r.series {
