@@ -34,7 +34,7 @@ let package = Package(
             ]),
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
         .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads"]),
-        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"]),
+        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"], exclude: ["Fixtures"]),
         .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "CMPFR", "NumberFormats"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),

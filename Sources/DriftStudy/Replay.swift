@@ -59,8 +59,8 @@ public enum Replay {
             ]
         case "deltanet", "gated_deltanet", "kda":
             var s = qkv
-            s[0].meaning += " (L2-normalised in the kernel, eps 1e-6, then scaled by K^-1/2)"
-            s[1].meaning += " (L2-normalised in the kernel, eps 1e-6)"
+            s[0].meaning += " (L2-normalised in the kernel, eps 1e-6, unless --no-qk-l2norm; then scaled by K^-1/2)"
+            s[1].meaning += " (L2-normalised in the kernel, eps 1e-6, unless --no-qk-l2norm)"
             s.append(ReplayTensorSpec(name: "v", shape: "[T, HV, V]", meaning: "values; HV a multiple of H (value head h reads key head h/(HV/H))", required: true))
             if variant == "gated_deltanet" {
                 s.append(ReplayTensorSpec(name: "g", shape: "[T, HV]", meaning: "log decay: α = exp(g)", required: true))
@@ -91,6 +91,13 @@ public enum Replay {
         public var out: String
         public var certifyTokens = 64
         public var bits = 128
+        /// Delta rule: L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel=True, as
+        /// its layers call it); false when the dumped q and k are already normalised.
+        public var qkL2Norm = true
+        /// Threads stepping the runs (each run on one thread, in order: the same bits for any count).
+        public var jobs = 1
+        /// Positions per block (nil: as many as fit 8 MB per series); tests set small blocks.
+        var blockPositions: Int?
 
         public init(variant: String, preset: String? = nil, inputs: String, recipes: [String] = [], compares: [String] = [], out: String) {
             self.variant = variant
@@ -184,12 +191,9 @@ public enum Replay {
         }
         let q = rows["q"]!, k = rows["k"]!, vv = rows["v"]!
         let T = q.tokens
-        for (name, r) in rows where r.tokens != T {
+        for (name, r) in rows.sorted(by: { $0.key < $1.key }) where r.tokens != T {
             let first = v == "mamba2" ? "C" : "q"
             throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layouts[name]!) has T = \(r.tokens), but '\(first)' has T = \(T)")
-        }
-        func mismatch(_ r: TensorRows, _ what: String) -> StudyInputError {
-            fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) does not agree with \(what)")
         }
         if k.heads != q.heads && !softmaxVariants.contains(v) { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
         if k.width != q.width { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same K)") }
@@ -214,84 +218,120 @@ public enum Replay {
             }
             constants["initial_state"] = s0
         }
-        let inputs = ReplayInputs(streams: rows, constants: constants)
-        if softmaxVariants.contains(v) {
-            guard vv.heads == k.heads else { throw mismatch(vv, "'k' \(k.view.shapeText) (same HKV)") }
-            guard q.heads % k.heads == 0 else { throw mismatch(k, "'q' \(q.view.shapeText): HKV = \(k.heads) must divide HQ = \(q.heads)") }
-            var c = SoftmaxCatalog.defaultConfig(v)!
-            if let p = o.preset {
-                let pr: SoftmaxCatalog.Preset
-                do { pr = try SoftmaxCatalog.preset(p) } catch { throw fail("--preset: \(error)") }
-                guard pr.variant == v else { throw fail("--preset: '\(p)' is a \(pr.variant) preset, not \(v)") }
-                c = pr.config
-            }
-            c.queryHeads = q.heads
-            c.kvHeads = k.heads
-            c.headDim = q.width
-            c.valueDim = vv.width
-            c.replay = inputs
-            c.evaluation = .every
-            do { try SoftmaxCatalog.check(v, c) } catch { throw fail("\(file.path): \(error)") }
-            let config = c
-            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
-                [try SoftmaxCatalog.makeRun(variant: v, config: config, tier: tier, recipe: recipe).run]
-            }
+        let x = Checked(options: o, file: file, rows: rows, constants: constants, inputs: ReplayInputs(streams: rows, constants: constants))
+        if softmaxVariants.contains(v) { return try softmaxPlan(x) }
+        if v == "linear" { return try linearPlan(x) }
+        guard x.HV % x.H == 0 else { throw mismatch(vv, "'\(q.view.name)' \(q.view.shapeText): H = \(x.H) must divide HV = \(x.HV)") }
+        if gatedVariants.contains(v) { return try gatedPlan(x) }
+        return try deltaPlan(x)
+    }
+
+    /// Inputs whose names, positions and widths have been checked.
+    struct Checked {
+        var options: Options
+        var file: TensorFile
+        var rows: [String: TensorRows]
+        var constants: [String: TensorView]
+        var inputs: ReplayInputs
+        var variant: String { options.variant }
+        var q: TensorRows { rows["q"]! }
+        var k: TensorRows { rows["k"]! }
+        var v: TensorRows { rows["v"]! }
+        var T: Int { q.tokens }
+        var K: Int { q.width }
+        var V: Int { v.width }
+        var H: Int { q.heads }
+        var HV: Int { v.heads }
+        var views: [TensorView] { rows.values.map(\.view) + constants.values }
+    }
+
+    static func mismatch(_ r: TensorRows, _ what: String) -> StudyInputError {
+        fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) does not agree with \(what)")
+    }
+
+    static func softmaxPlan(_ x: Checked) throws -> Plan {
+        let v = x.variant, q = x.q, k = x.k, vv = x.v, file = x.file, T = x.T
+        guard vv.heads == k.heads else { throw mismatch(vv, "'k' \(k.view.shapeText) (same HKV)") }
+        guard q.heads % k.heads == 0 else { throw mismatch(k, "'q' \(q.view.shapeText): HKV = \(k.heads) must divide HQ = \(q.heads)") }
+        var c = SoftmaxCatalog.defaultConfig(v)!
+        if let p = x.options.preset {
+            let pr: SoftmaxCatalog.Preset
+            do { pr = try SoftmaxCatalog.preset(p) } catch { throw fail("--preset: \(error)") }
+            guard pr.variant == v else { throw fail("--preset: '\(p)' is a \(pr.variant) preset, not \(v)") }
+            c = pr.config
         }
-        let K = q.width, V = vv.width, H = q.heads, HV = vv.heads
-        if v == "linear" {
-            guard HV == H else { throw mismatch(vv, "'q' \(q.view.shapeText): linear attention has one value head per key head") }
-            if o.preset != nil { throw fail("--preset: linear has no presets") }
-            var c = LinearAttentionConfig(keyDim: K, valueDim: V)
-            c.replay = inputs
-            let base = c
-            do { _ = try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: base) } catch { throw fail("\(file.path): \(error)") }
-            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
-                (0..<H).map { h in
-                    var c = base
-                    c.head = h
-                    switch tier {
-                    case .mpfr(let bits): return LinearAttentionDecode(config: c, backend: MPFRBackend(precision: bits), recipe: recipe)
-                    case .float64: return LinearAttentionDecode(config: c, backend: Float64Backend(), recipe: recipe)
-                    case .doubleDouble: return LinearAttentionDecode(config: c, backend: DoubleDoubleBackend(), recipe: recipe)
-                    case .float32: return LinearAttentionDecode(config: c, backend: Float32Backend(), recipe: recipe)
-                    }
+        c.queryHeads = q.heads
+        c.kvHeads = k.heads
+        c.headDim = q.width
+        c.valueDim = vv.width
+        c.replay = x.inputs
+        c.evaluation = .every
+        do { try SoftmaxCatalog.check(v, c) } catch { throw fail("\(file.path): \(error)") }
+        let config = c
+        return Plan(tokens: T, inputs: x.views, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
+            [try SoftmaxCatalog.makeRun(variant: v, config: config, tier: tier, recipe: recipe).run]
+        }
+    }
+
+    static func linearPlan(_ x: Checked) throws -> Plan {
+        let (T, K, V, H, HV, file) = (x.T, x.K, x.V, x.H, x.HV, x.file)
+        guard HV == H else { throw mismatch(x.v, "'q' \(x.q.view.shapeText): linear attention has one value head per key head") }
+        if x.options.preset != nil { throw fail("--preset: linear has no presets") }
+        var c = LinearAttentionConfig(keyDim: K, valueDim: V)
+        c.replay = x.inputs
+        let base = c
+        do { _ = try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: base) } catch { throw fail("\(file.path): \(error)") }
+        return Plan(tokens: T, inputs: x.views, outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
+            (0..<H).map { h in
+                var c = base
+                c.head = h
+                switch tier {
+                case .mpfr(let bits): return LinearAttentionDecode(config: c, backend: MPFRBackend(precision: bits), recipe: recipe)
+                case .float64: return LinearAttentionDecode(config: c, backend: Float64Backend(), recipe: recipe)
+                case .doubleDouble: return LinearAttentionDecode(config: c, backend: DoubleDoubleBackend(), recipe: recipe)
+                case .float32: return LinearAttentionDecode(config: c, backend: Float32Backend(), recipe: recipe)
                 }
             }
         }
-        guard HV % H == 0 else { throw mismatch(vv, "'q' \(q.view.shapeText): H = \(H) must divide HV = \(HV)") }
-        if gatedVariants.contains(v) {
-            if let g = rows["g"], g.heads != HV || g.width != K { throw mismatch(g, "'k' \(k.view.shapeText) and 'v' \(vv.view.shapeText): gk is [T, H, K]") }
-            if let dt = rows["dt"], dt.heads != HV { throw mismatch(dt, "'x' \(vv.view.shapeText) (same H)") }
-            if v != "mamba2" && HV != H { throw mismatch(vv, "'q' \(q.view.shapeText): \(v) has one value head per key head") }
-            if o.preset != nil { throw fail("--preset: replay of \(v) takes its shapes from the tensors; no presets") }
-            var c = GatedFamily.defaultConfig(v)!
-            c.keyDim = K
-            c.valueDim = V
-            c.heads = HV
-            c.replay = inputs
-            let base = c
-            let skip = constants["D"]
-            return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values,
-                        outputShape: [T, HV, V], stateShape: [HV, K, V],
-                        roles: v == "mamba2" ? GatedLinearConfig.mamba2Roles.filter { $0 != .chunkState } : GatedLinearConfig.roles.filter { $0 != .chunkState }) { tier, recipe in
-                try (0..<HV).map { h in
-                    var c = base
-                    c.head = h
-                    c.keyHead = h / (HV / H)
-                    if v == "mamba2" { c.skip = skip?.element(h) ?? 0 }
-                    do { try c.validate() } catch { throw StudyInputError("\(file.path): \(error)") }
-                    return try GatedFamily.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
-                }
+    }
+
+    static func gatedPlan(_ x: Checked) throws -> Plan {
+        let (v, T, K, V, H, HV, file) = (x.variant, x.T, x.K, x.V, x.H, x.HV, x.file)
+        if let g = x.rows["g"], g.heads != HV || g.width != K { throw mismatch(g, "'k' \(x.k.view.shapeText) and 'v' \(x.v.view.shapeText): gk is [T, H, K]") }
+        if let dt = x.rows["dt"], dt.heads != HV { throw mismatch(dt, "'x' \(x.v.view.shapeText) (same H)") }
+        if v != "mamba2" && HV != H { throw mismatch(x.v, "'q' \(x.q.view.shapeText): \(v) has one value head per key head") }
+        if x.options.preset != nil { throw fail("--preset: replay of \(v) takes its shapes from the tensors; no presets") }
+        var c = GatedFamily.defaultConfig(v)!
+        c.keyDim = K
+        c.valueDim = V
+        c.heads = HV
+        c.replay = x.inputs
+        let base = c
+        let skip = x.constants["D"]
+        return Plan(tokens: T, inputs: x.views,
+                    outputShape: [T, HV, V], stateShape: [HV, K, V],
+                    roles: v == "mamba2" ? GatedLinearConfig.mamba2Roles.filter { $0 != .chunkState } : GatedLinearConfig.roles.filter { $0 != .chunkState }) { tier, recipe in
+            try (0..<HV).map { h in
+                var c = base
+                c.head = h
+                c.keyHead = h / (HV / H)
+                if v == "mamba2" { c.skip = skip?.element(h) ?? 0 }
+                do { try c.validate() } catch { throw StudyInputError("\(file.path): \(error)") }
+                return try GatedFamily.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
             }
         }
+    }
+
+    static func deltaPlan(_ x: Checked) throws -> Plan {
+        let (v, T, K, V, H, HV, file) = (x.variant, x.T, x.K, x.V, x.H, x.HV, x.file)
         for name in ["g", "beta"] {
-            guard let r = rows[name] else { continue }
-            guard r.heads == HV else { throw mismatch(r, "'v' \(vv.view.shapeText) (same HV)") }
-            if name == "g" && v == "kda" && r.width != K { throw mismatch(r, "'k' \(k.view.shapeText) (KDA gates have K channels)") }
+            guard let r = x.rows[name] else { continue }
+            guard r.heads == HV else { throw mismatch(r, "'v' \(x.v.view.shapeText) (same HV)") }
+            if name == "g" && v == "kda" && r.width != K { throw mismatch(r, "'k' \(x.k.view.shapeText) (KDA gates have K channels)") }
         }
         let kind = DeltaKind(rawValue: v)!
         var c = DeltaCatalog.defaultConfig(kind)
-        if let p = o.preset {
+        if let p = x.options.preset {
             guard let pr = DeltaPreset.all.first(where: { $0.name == p }) else {
                 throw fail("--preset: unknown '\(p)'; valid: \(DeltaPreset.all.map(\.name).joined(separator: ", "))")
             }
@@ -303,11 +343,12 @@ public enum Replay {
         }
         c.keyDim = K
         c.valueDim = V
-        c.replay = inputs
+        c.replay = x.inputs
+        c.l2NormalizeQK = x.options.qkL2Norm
         if kind == .deltanet { c.gates = .none }
         do { try c.validate() } catch { throw fail("\(file.path): \(error)") }
         let base = c
-        return Plan(tokens: T, inputs: rows.values.map(\.view) + constants.values, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
+        return Plan(tokens: T, inputs: x.views, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
             try (0..<HV).map { h in
                 var c = base
                 c.head = h
@@ -389,32 +430,32 @@ public enum Replay {
         let refWriter = try wrap { try NPYStreamWriter(path: scratch + "/o_ref.npy", shape: plan.outputShape, dtype: .float64) }
         let writers = try recipes.map { r in try wrap { try NPYStreamWriter(path: scratch + "/o_\(r.name).npy", shape: plan.outputShape, dtype: .float32) } }
         let meter = ErrorMeter()
-        var refRow = [Double](repeating: 0, count: rowWidth), apxRow = refRow
+        var apxRow = [Double](repeating: 0, count: rowWidth)
         var errors = [[Double]](repeating: [], count: recipes.count + compares.count)
         for i in errors.indices { errors[i].reserveCapacity(T) }
-        func readRow(_ runs: [SteppedRun], into row: inout [Double]) {
-            let w = runs[0].outputCount
-            row.withUnsafeMutableBufferPointer { b in
-                for (h, r) in runs.enumerated() { r.readOutput(into: UnsafeMutableBufferPointer(rebasing: b[h * w..<(h + 1) * w])) }
-            }
-        }
-        func distance() -> Double {
-            let d = refRow.withUnsafeBufferPointer { a in apxRow.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
+        func distance(_ ref: UnsafeBufferPointer<Double>, _ apx: UnsafeBufferPointer<Double>) -> Double {
+            let d = meter.distance(reference: ref, apx)
             return d.nonFinite > 0 ? .nan : d.relative
         }
-        for t in 0..<T {
-            for r in reference { r.step() }
-            readRow(reference, into: &refRow)
-            try wrap { try refRow.withUnsafeBufferPointer { try refWriter.append($0) } }
-            for (i, runs) in emulated.enumerated() {
-                for r in runs { r.step() }
-                readRow(runs, into: &apxRow)
-                try wrap { try apxRow.withUnsafeBufferPointer { try writers[i].append($0) } }
-                errors[i].append(distance())
-            }
-            for (j, c) in compares.enumerated() {
-                apxRow.withUnsafeMutableBufferPointer { c.view.fill($0, from: t * rowWidth) }
-                errors[recipes.count + j].append(distance())
+        // Positions are stepped in blocks (all runs on o.jobs threads), then written and measured
+        // in order; memory is bounded by the block, not by T.
+        let block = max(1, min(T, o.blockPositions ?? (1 << 20) / max(rowWidth, 1)))
+        let stepper = BlockStepper(series: [reference] + emulated, rowWidth: rowWidth, block: block)
+        for start in stride(from: 0, to: T, by: block) {
+            let n = min(block, T - start)
+            stepper.step(n, threads: o.jobs)
+            for i in 0..<n {
+                let ref = stepper.row(0, i)
+                try wrap { try refWriter.append(ref) }
+                for r in recipes.indices {
+                    let apx = stepper.row(r + 1, i)
+                    try wrap { try writers[r].append(apx) }
+                    errors[r].append(distance(ref, apx))
+                }
+                for (j, c) in compares.enumerated() {
+                    apxRow.withUnsafeMutableBufferPointer { c.view.fill($0, from: (start + i) * rowWidth) }
+                    errors[recipes.count + j].append(apxRow.withUnsafeBufferPointer { distance(ref, $0) })
+                }
             }
         }
         try wrap {
@@ -510,7 +551,7 @@ public enum Replay {
         s += "\(r.tokens) positions, output \(r.outputShape)\(r.stateShape.map { ", state \($0)" } ?? ""). "
         s += "Errors are ‖o − o_ref‖₂/‖o_ref‖₂ over all heads of a position; o_ref is the Float64 reference"
         let c = r.reference
-        s += " (certified on its first \(c.certifiedTokens) positions, head 0: Float64 vs MPFR-\(c.bits) \(f(c.fastVsMPFROutput)), "
+        s += " (certified on its first \(c.certifiedTokens) positions, \(r.stateShape == nil ? "all heads" : "head 0"): Float64 vs MPFR-\(c.bits) \(f(c.fastVsMPFROutput)), "
         s += "MPFR-\(c.bits) vs MPFR-\(2 * c.bits) \(f(c.mpfrPVs2POutput)); \(c.pass == true ? "pass" : "FAIL")).\n\n"
         s += "| series | kind | max | mean | at last position | final state |\n|---|---|---|---|---|---|\n"
         for e in r.series {
@@ -523,5 +564,54 @@ public enum Replay {
             s += "| \(t) | " + r.series.map { f($0.outputRelErr[t]) }.joined(separator: " | ") + " |\n"
         }
         return s
+    }
+}
+
+/// Steps every run of every series over a block of positions, spread over threads; each run is
+/// stepped by one thread, in order, so the outputs do not depend on the thread count. Output rows
+/// land in one buffer per series, [block, rowWidth], heads side by side.
+final class BlockStepper: @unchecked Sendable {
+    let series: [[SteppedRun]]
+    let rowWidth: Int
+    let buffers: [UnsafeMutableBufferPointer<Double>]
+    let jobs: [(series: Int, run: Int)]
+
+    init(series: [[SteppedRun]], rowWidth: Int, block: Int) {
+        self.series = series
+        self.rowWidth = rowWidth
+        buffers = series.map { _ in
+            let b = UnsafeMutableBufferPointer<Double>.allocate(capacity: block * rowWidth)
+            b.initialize(repeating: 0)
+            return b
+        }
+        jobs = series.indices.flatMap { s in series[s].indices.map { (s, $0) } }
+    }
+
+    deinit { for b in buffers { b.deallocate() } }
+
+    /// Steps every run n positions.
+    func step(_ n: Int, threads: Int) {
+        let workers = max(1, min(threads, jobs.count))
+        if workers == 1 {
+            for j in jobs.indices { run(j, n) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for j in stride(from: w, to: jobs.count, by: workers) { run(j, n) }
+            }
+        }
+    }
+
+    func run(_ j: Int, _ n: Int) {
+        let (s, h) = jobs[j]
+        let r = series[s][h], w = r.outputCount
+        for i in 0..<n {
+            r.step()
+            r.readOutput(into: UnsafeMutableBufferPointer(rebasing: buffers[s][i * rowWidth + h * w..<i * rowWidth + (h + 1) * w]))
+        }
+    }
+
+    /// Output row i of series s.
+    func row(_ s: Int, _ i: Int) -> UnsafeBufferPointer<Double> {
+        UnsafeBufferPointer(rebasing: buffers[s][i * rowWidth..<(i + 1) * rowWidth])
     }
 }

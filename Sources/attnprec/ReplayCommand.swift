@@ -19,11 +19,21 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "LABEL=FILE.npy: an output of your own kernel, shape of o_ref (repeatable).") var compare: [String] = []
     @Option(name: .long, help: "Output folder.") var out: String = "replay"
     @Option(name: .long, help: "Positions of the reference certified against MPFR.") var certifyTokens: Int = 64
+    @Flag(name: .long, inversion: .prefixedNo, help: "Delta rule: L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel).")
+    var qkL2norm = true
+    @Option(name: .long, help: "Threads (each run on one thread: the same bits for any count).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
         guard (0...65536).contains(certifyTokens) else { throw InputError("--certify-tokens: expected 0...65536, got \(certifyTokens)") }
         var o = Replay.Options(variant: variant, preset: preset, inputs: inputs, recipes: recipe, compares: compare, out: out)
         o.certifyTokens = certifyTokens
+        o.qkL2Norm = qkL2norm
+        guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
+        o.jobs = jobs
+        if !qkL2norm && !["deltanet", "gated_deltanet", "kda"].contains(variant) {
+            throw InputError("--no-qk-l2norm: only the delta rule (deltanet, gated_deltanet, kda) normalises q and k")
+        }
         let result: Replay.Result
         do { result = try Replay.run(o) } catch let e as StudyInputError { throw InputError(e.description) }
         print(Replay.report(result).split(separator: "\n", omittingEmptySubsequences: false).prefix(while: { !$0.hasPrefix("| position") }).joined(separator: "\n"))

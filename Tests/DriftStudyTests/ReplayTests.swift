@@ -64,7 +64,7 @@ import Workloads
     /// heads bit for bit (outputs and errors); GDN's given log decay g is used as exp(g).
     @Test func deltaRuleReplayMatchesSyntheticHeads() throws {
         let T = 120, H = 2, HV = 4, K = 16, V = 8, seed: UInt64 = 3
-        for kind in [DeltaKind.deltanet, .gatedDeltaNet] {
+        for (kind, l2) in [(DeltaKind.deltanet, true), (.gatedDeltaNet, true), (.deltanet, false)] {
             let dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
             try Self.dump(dir, "q", seed: seed, stream: "q", T: T, H: H, D: K)
             try Self.dump(dir, "k", seed: seed, stream: "k", T: T, H: H, D: K)
@@ -73,14 +73,16 @@ import Workloads
             if kind == .gatedDeltaNet {
                 try NPY.write(path: dir + "/g.npy", shape: [1, T, HV], float64: Array(repeating: Foundation.log(0.9), count: T * HV))
             }
-            let result = try Replay.run(Replay.Options(variant: kind.rawValue, inputs: dir, recipes: ["state=bfloat16"], out: out))
+            var options = Replay.Options(variant: kind.rawValue, inputs: dir, recipes: ["state=bfloat16"], out: out)
+            options.qkL2Norm = l2
+            let result = try Replay.run(options)
             let ref = try NPY.view(path: out + "/o_ref.npy"), apx = try NPY.view(path: out + "/o_state-bfloat16.npy")
             #expect(ref.shape == [T, HV, V] && ref.dtype == .float64 && apx.dtype == .float32)
             func runs(_ tier: BackendTier, _ recipe: Recipe) throws -> [SteppedRun] {
                 try (0..<HV).map { h in
                     let c = DeltaRuleConfig(kind: kind, keyDim: K, valueDim: V, head: h, seed: seed,
                                             gates: kind == .deltanet ? DeltaGates.none : .constant(0.9), beta: .constant(0.5),
-                                            keyHead: h / (HV / H))
+                                            l2NormalizeQK: l2, keyHead: h / (HV / H))
                     return try DeltaCatalog.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
                 }
             }
@@ -128,6 +130,25 @@ import Workloads
             #expect(r.series[0].outputRelErr[t] == d.relative)
         }
         #expect(r.series[0].maxOutputRelErr > 1e-3)
+    }
+
+    /// Every output file is byte-identical for any thread count (blocks shorter than T too).
+    @Test func threadsDoNotChangeABit() throws {
+        let T = 300, dir = try StudyFixture.tempDir()
+        for (n, h, d) in [("q", 2, 8), ("k", 2, 8), ("v", 4, 16)] { try Self.dump(dir, n, seed: 17, stream: n, T: T, H: h, D: d) }
+        try NPY.write(path: dir + "/beta.npy", shape: [T, 4], float64: Array(repeating: 0.25, count: T * 4))
+        var outs: [String] = []
+        for (jobs, block) in [(1, nil), (3, 37)] {
+            var o = Replay.Options(variant: "deltanet", inputs: dir, recipes: ["state=bfloat16", "state=float8_e4m3fn/per-token"], out: try StudyFixture.tempDir() + "/o")
+            o.jobs = jobs
+            o.blockPositions = block
+            try Replay.run(o)
+            outs.append(o.out)
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: outs[0]).sorted()
+        #expect(names.count == 8)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outs[1]).sorted() == names)
+        for n in names { #expect(StudyFixture.read(outs[0] + "/" + n) == StudyFixture.read(outs[1] + "/" + n), "\(n)") }
     }
 
     /// --compare of o_ref itself reports zero error; of a bf16-rounded copy, the bf16 rounding

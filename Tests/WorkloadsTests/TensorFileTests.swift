@@ -112,6 +112,20 @@ import Testing
         }
     }
 
+    /// A 3-D Fortran-order array reads back in C order (element (i, j, k) = 100i + 10j + k).
+    @Test func fortranOrderIn3D() throws {
+        var payload: [Double] = []
+        for k in 0..<4 { for j in 0..<3 { for i in 0..<2 { payload.append(Double(100 * i + 10 * j + k)) } } }
+        var d = NPY.encode(shape: [2, 3, 4], descr: "<f8", payload: NPY.data(of: payload))
+        let r = d.range(of: Data("'fortran_order': False".utf8))!
+        d.replaceSubrange(r, with: Data("'fortran_order': True ".utf8))
+        let v = try NPY.view(TensorBytes(d), path: "f.npy")
+        var expected: [Double] = []
+        for i in 0..<2 { for j in 0..<3 { for k in 0..<4 { expected.append(Double(100 * i + 10 * j + k)) } } }
+        #expect(v.values() == expected)
+        #expect((0..<24).map { v.element($0) } == expected)
+    }
+
     @Test func streamedWriterMatchesAndLeavesNothingWhenDiscarded() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("npystream-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
