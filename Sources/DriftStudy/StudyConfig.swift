@@ -22,6 +22,7 @@ public struct StudyInputError: Error, CustomStringConvertible {
 ///   - linear
 ///   - {name: linear, decay: 0.999}
 ///   - {name: gated_deltanet, key_dim: 128, value_dim: 128, tokens: [65536]}
+///   - {name: gated_deltanet, preset: qwen3-next}
 /// recipes:
 ///   - bfloat16                    # the variant's state (or KV cache) stored as this spec
 ///   - {name: e4m3-token, store: float8_e4m3fn/per-token}
@@ -69,6 +70,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     /// settable gates) a constant decay.
     public struct VariantSpec: Codable, Sendable, Equatable {
         public var name: String
+        /// A named model preset (`ModelPresets`): its shapes and gate schedule, one head.
+        public var model: String?
         public var form: String = "recurrent"
         public var keyDim: Int?
         public var valueDim: Int?
@@ -81,9 +84,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
 
         public init(name: String) { self.name = name }
 
-        /// Canonical text of the overrides ("default" when there are none).
+        /// Canonical text of the model preset and the overrides ("default" when there are none).
         public var preset: String {
-            var parts: [String] = []
+            var parts: [String] = model.map { [$0] } ?? []
             if form != "recurrent" { parts.append("form=\(form)") }
             if let keyDim { parts.append("key_dim=\(keyDim)") }
             if let valueDim { parts.append("value_dim=\(valueDim)") }
@@ -287,9 +290,10 @@ struct YAMLReader {
         if case .scalar(let s) = n {
             v = StudyConfig.VariantSpec(name: s.string)
         } else {
-            let m = try mapping(n, context: "variants", allowed: ["name", "form", "key_dim", "value_dim", "head_dim", "decay", "tokens"])
+            let m = try mapping(n, context: "variants", allowed: ["name", "preset", "form", "key_dim", "value_dim", "head_dim", "decay", "tokens"])
             guard let nameNode = m["name"] else { throw error(n, "variants", "a 'name' (a variant of `attnprec variants list`)") }
             v = StudyConfig.VariantSpec(name: try string(nameNode, key: "variants.name"))
+            if let p = m["preset"] { v.model = try string(p, key: "variants.preset") }
             if let f = m["form"] {
                 v.form = try string(f, key: "variants.form")
                 guard ["recurrent", "chunked"].contains(v.form) else { throw error(f, "variants.form", "recurrent or chunked, got '\(v.form)'") }

@@ -95,6 +95,13 @@ public enum VariantFactory {
         if v.decay != nil && v.name != "linear" {
             throw StudyInputError("decay: only 'linear' takes a constant decay here; '\(v.name)' uses its own gates")
         }
+        if let p = v.model { try ModelPresets.check(p, variant: v.name) }
+    }
+
+    /// Softmax-family and sparse variants keep a KV cache (no recurrent state to measure).
+    public static func isCacheFamily(_ name: String) throws -> Bool {
+        let family = try VariantCatalog.entry(name).family
+        return family == "softmax" || family == "sparse"
     }
 
     public static func distribution(_ w: StudyConfig.WorkloadSpec) throws -> InputDistribution {
@@ -142,7 +149,7 @@ public enum VariantFactory {
             if let a = v.decay, a < 1 { c.gates = .constant(a) }
             return try VariantCatalog.makeRun(variant: "linear", form: v.form, tier: tier, recipe: recipe, linear: c)
         case _ where DeltaCatalog.names.contains(v.name):
-            var c = DeltaCatalog.defaultConfig(DeltaKind(rawValue: v.name)!)
+            var c = v.model.flatMap(ModelPresets.delta)?.config(head: 0, seed: seed) ?? DeltaCatalog.defaultConfig(DeltaKind(rawValue: v.name)!)
             c.seed = seed
             c.distribution = dist
             if let k = v.keyDim { c.keyDim = k }
@@ -162,20 +169,20 @@ public enum VariantFactory {
             if let h = v.headDim { c.headDim = h }
             return try GatedFamily.makeRWKV7(config: c, form: v.form, tier: tier, recipe: recipe)
         case _ where SoftmaxCatalog.names.contains(v.name):
-            var c = SoftmaxCatalog.defaultConfig(v.name)!
+            var c = v.model.flatMap(ModelPresets.softmax) ?? SoftmaxCatalog.defaultConfig(v.name)!
             c.seed = seed
             c.distribution = dist
             c.evaluation = schedule
             if let h = v.headDim { c.headDim = h; c.valueDim = h }
             return try SoftmaxCatalog.makeRun(variant: v.name, config: c, tier: tier, recipe: recipe).run
         case "mla":
-            var c = SoftmaxFamily.defaultMLA
+            var c = v.model.flatMap { ModelPresets.mla($0, variant: "mla")?.mla } ?? SoftmaxFamily.defaultMLA
             c.seed = seed
             c.distribution = dist
             c.evaluation = schedule
             return try SoftmaxFamily.makeMLA(c, tier: tier, recipe: recipe)
         case "dsa":
-            var c = SoftmaxFamily.defaultDSA
+            var c = v.model.flatMap { ModelPresets.mla($0, variant: "dsa") } ?? SoftmaxFamily.defaultDSA
             c.mla.seed = seed
             c.mla.distribution = dist
             c.mla.evaluation = schedule
@@ -201,7 +208,7 @@ public enum VariantFactory {
         switch v.name {
         case "linear": rows = v.keyDim ?? 64; cols = v.valueDim ?? 64
         case _ where DeltaCatalog.names.contains(v.name):
-            let c = DeltaCatalog.defaultConfig(DeltaKind(rawValue: v.name)!)
+            let c = v.model.flatMap(ModelPresets.delta)?.config() ?? DeltaCatalog.defaultConfig(DeltaKind(rawValue: v.name)!)
             rows = v.keyDim ?? c.keyDim; cols = v.valueDim ?? c.valueDim
         case "retnet", "lightning", "gla", "mamba2":
             let c = GatedFamily.defaultConfig(v.name)!
@@ -224,9 +231,11 @@ public enum VariantFactory {
     public static func cacheBytesPerToken(_ v: StudyConfig.VariantSpec, recipe: Recipe) -> Double? {
         switch v.name {
         case _ where SoftmaxCatalog.names.contains(v.name):
-            var c = SoftmaxCatalog.defaultConfig(v.name)!
+            var c = v.model.flatMap(ModelPresets.softmax) ?? SoftmaxCatalog.defaultConfig(v.name)!
             if let h = v.headDim { c.headDim = h; c.valueDim = h }
             return c.cacheBytesPerToken(recipe: recipe)
+        case _ where (v.name == "mla" || v.name == "dsa") && v.model != nil:
+            return ModelPresets.mla(v.model!, variant: v.name).map { v.name == "mla" ? $0.mla.cacheBytesPerToken(recipe: recipe) : $0.cacheBytesPerToken(recipe: recipe) }
         case "moba", "nsa":
             var c = SparseCatalog.defaultConfig(v.name)!
             if let h = v.headDim { c.attention.headDim = h; c.attention.valueDim = h }
