@@ -24,8 +24,7 @@ public enum GateReport {
                 var verdict = c.pass ? "pass" : "FAIL"
                 if nonFinite { verdict = "FAIL (NaN)" } else if o.problems.isEmpty == false && c.pass { verdict = "FAIL (ref)" }
                 out.append(Row(
-                    budget: o.budget.name, metric: metric, measured: c.measured.map(BudgetOutcome.format) ?? "n/a",
-                    limit: c.metric == "slope" ? String(format: "%.3f", c.limit) : BudgetOutcome.format(c.limit), verdict: verdict,
+                    budget: o.budget.name, metric: metric, measured: c.measured.map(c.text) ?? "n/a", limit: c.text(c.limit), verdict: verdict,
                     margin: margin(c)))
             }
         }
@@ -98,7 +97,7 @@ public enum GateReport {
         let stamp = ISO8601DateFormatter().string(from: timestamp)
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<testsuites name=\"attnprec validate\" tests=\"\(outcomes.count)\" failures=\"\(f)\" errors=\"0\" time=\"\(time)\">\n"
-        s += "  <testsuite name=\"\(xml(suite))\" tests=\"\(outcomes.count)\" failures=\"\(f)\" errors=\"0\" skipped=\"0\" time=\"\(time)\" timestamp=\"\(stamp)\" file=\"\(xml(file))\">\n"
+        s += "  <testsuite name=\"\(xml(suite))\" tests=\"\(outcomes.count)\" failures=\"\(f)\" errors=\"0\" skipped=\"0\" time=\"\(time)\" timestamp=\"\(stamp)\">\n"
         let allRows = rows(outcomes)
         for o in outcomes {
             s += "    <testcase name=\"\(xml(o.budget.name))\" classname=\"attnprec.budgets.\(xml(suite))\" file=\"\(xml(file))\" line=\"\(o.budget.line)\" time=\"\(String(format: "%.3f", o.seconds))\">\n"

@@ -348,6 +348,11 @@ public struct BudgetCheck: Sendable, Equatable {
     public var seed: UInt64?
     public var pass: Bool
 
+    /// A value of this metric as the table prints it: errors as %.3e, slopes as %.3f.
+    public func text(_ x: Double) -> String {
+        metric == "slope" && x.isFinite ? String(format: "%.3f", x) : BudgetOutcome.format(x)
+    }
+
     /// Headroom: (limit − measured)/limit for errors, limit − measured for slopes; negative
     /// when the budget is exceeded, nil when nothing finite was measured.
     public var margin: Double? {
@@ -376,9 +381,9 @@ public struct BudgetOutcome: Sendable {
         guard let measured = c.measured else {
             return "\(c.metric) not measurable at seed \(c.seed.map(String.init) ?? "?") (a slope needs 3 positive errors in [T/64, T])"
         }
-        let m = BudgetOutcome.format(measured)
+        let m = c.text(measured), limit = c.text(c.limit)
         let seed = budget.seeds.count > 1 ? " (worst of seeds \(budget.seeds.map(String.init).joined(separator: ", ")): seed \(c.seed.map(String.init) ?? "?"))" : ""
-        return "\(c.metric) \(m) exceeds \(BudgetOutcome.format(c.limit))\(seed)"
+        return "\(c.metric) \(m) exceeds \(limit)\(seed)"
     }
 
     public static func format(_ x: Double) -> String {
