@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system libraries attnprec needs (GNU MPFR, OpenBLAS, pkg-config), only when
-# missing. Debian/Ubuntu, as root (or with sudo available).
+# Installs the system libraries attnprec needs (GNU MPFR, OpenBLAS, pkg-config; libxml2 for
+# FoundationXML, which the tests use to parse the gate's JUnit XML), only when missing.
+# Debian/Ubuntu, as root (or with sudo available).
 set -euo pipefail
 need=()
-for pkg in libmpfr-dev libopenblas-dev pkg-config; do
+for pkg in libmpfr-dev libopenblas-dev pkg-config libxml2; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     need+=("$pkg")
   fi

@@ -23,6 +23,7 @@ public struct StudyInputError: Error, CustomStringConvertible {
 ///   - linear
 ///   - {name: linear, decay: 0.999}
 ///   - {name: gated_deltanet, key_dim: 128, value_dim: 128, tokens: [65536]}
+///   - {name: gated_deltanet, preset: qwen3-next}
 /// recipes:
 ///   - bfloat16                    # the variant's state (or KV cache) stored as this spec
 ///   - {name: e4m3-token, store: float8_e4m3fn/per-token}
@@ -74,7 +75,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
         public var keyDim: Int?
         public var valueDim: Int?
         public var headDim: Int?
-        /// A named preset (`VariantFactory.presets`): public shapes and gate schedules.
+        /// A named model preset (`ModelPresets`): its shapes and gate schedule on one head (one KV
+        /// head with its query heads for grouped attention).
         public var presetName: String?
         /// Which head's gates (delta-rule presets, Lightning, Mamba2), Lightning's layer.
         public var head: Int?
@@ -87,7 +89,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
 
         public init(name: String) { self.name = name }
 
-        /// Canonical text of the overrides ("default" when there are none).
+        /// Canonical text of the model preset and the overrides ("default" when there are none).
         public var preset: String {
             var parts: [String] = presetName.map { [$0] } ?? []
             if form != "recurrent" { parts.append("form=\(form)") }

@@ -98,15 +98,18 @@ public enum VariantFactory {
         if v.decay != nil && v.name != "linear" {
             throw StudyInputError("decay: only 'linear' takes a constant decay here; '\(v.name)' uses its own gates")
         }
-        if let p = v.presetName, !(presets[v.name] ?? []).contains(p) {
-            let valid = presets[v.name].map { "one of \($0.joined(separator: ", "))" } ?? "none (variant '\(v.name)' has no presets)"
-            throw StudyInputError("preset: unknown '\(p)' for '\(v.name)'; expected \(valid)")
-        }
+        if let p = v.presetName { try ModelPresets.check(p, variant: v.name) }
         if v.head != nil && !headed.contains(v.name) {
             throw StudyInputError("head: variant '\(v.name)' does not take it; expected one of \(headed.sorted().joined(separator: ", "))")
         }
         if v.layer != nil && v.name != "lightning" { throw StudyInputError("layer: only 'lightning' takes a layer") }
         _ = try resolve(v)
+    }
+
+    /// Softmax-family and sparse variants keep a KV cache (no recurrent state to measure).
+    public static func isCacheFamily(_ name: String) throws -> Bool {
+        let family = try VariantCatalog.entry(name).family
+        return family == "softmax" || family == "sparse"
     }
 
     public static func distribution(_ w: StudyConfig.WorkloadSpec) throws -> InputDistribution {
@@ -155,12 +158,6 @@ public enum VariantFactory {
         case sparse(BlockSparseConfig)
     }
 
-    /// Named presets per variant (public shapes and gate schedules, DESIGN.md §6).
-    public static let presets: [String: [String]] = [
-        "gated_deltanet": ["qwen3-next"], "kda": ["kimi-linear"], "lightning": ["minimax-01"], "mamba2": ["mamba2-2.7b"],
-        "gqa": ["minimax-m2", "llama3-8b"], "swa": ["gpt-oss"], "mla": ["deepseek-v3", "kimi-linear"], "dsa": ["deepseek-v3.2"],
-    ]
-
     /// Variants that take `head` (which head's gates) and `layer` (Lightning's layer).
     static let headed: Set<String> = ["gated_deltanet", "kda", "lightning", "mamba2"]
 
@@ -177,7 +174,7 @@ public enum VariantFactory {
         case _ where DeltaCatalog.names.contains(v.name):
             let kind = DeltaKind(rawValue: v.name)!
             var c: DeltaRuleConfig
-            if preset != nil, let p = DeltaPreset.all.first(where: { $0.name == preset && $0.kind == kind }) {
+            if let p = preset.flatMap(ModelPresets.delta), p.kind == kind {
                 guard (v.head ?? 0) < p.valueHeads else { throw StudyInputError("head: preset '\(p.name)' has \(p.valueHeads) value heads; expected 0...\(p.valueHeads - 1)") }
                 c = p.config(head: v.head ?? 0, seed: seed)
             } else {
@@ -212,7 +209,7 @@ public enum VariantFactory {
             if let h = v.headDim { c.headDim = h }
             return .rwkv(c)
         case _ where SoftmaxCatalog.names.contains(v.name):
-            var c = try preset.map { try SoftmaxCatalog.preset($0).config } ?? SoftmaxCatalog.defaultConfig(v.name)!
+            var c = preset.flatMap(ModelPresets.softmax) ?? SoftmaxCatalog.defaultConfig(v.name)!
             c.seed = seed
             c.distribution = dist
             if let schedule { c.evaluation = schedule }
@@ -220,7 +217,7 @@ public enum VariantFactory {
             return .softmax(c)
         case "mla", "dsa":
             var c = v.name == "mla" ? DSAConfig(mla: SoftmaxFamily.defaultMLA) : SoftmaxFamily.defaultDSA
-            if let p = SoftmaxFamily.mlaPresets.first(where: { $0.name == preset && $0.variant == v.name }) { c = p.dsa }
+            if let p = preset.flatMap({ ModelPresets.mla($0, variant: v.name) }) { c = p }
             c.mla.seed = seed
             c.mla.distribution = dist
             if let schedule { c.mla.evaluation = schedule }

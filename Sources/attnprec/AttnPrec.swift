@@ -6,7 +6,7 @@ struct AttnPrec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attnprec",
         abstract: "How much accuracy attention KV caches and recurrent states lose in low precision.",
-        subcommands: [FormatsCommand.self, BenchCommand.self, ReferenceCommand.self, VariantsCommand.self, RunCommand.self, ReportCommand.self, ReplayCommand.self])
+        subcommands: [FormatsCommand.self, BenchCommand.self, ReferenceCommand.self, VariantsCommand.self, RunCommand.self, ReportCommand.self, ValidateCommand.self, ReplayCommand.self])
 
     /// Bad input exits 2 with one line on stderr; usage errors too (not ArgumentParser's 64).
     static func main() {
