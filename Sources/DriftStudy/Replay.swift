@@ -18,8 +18,8 @@ public struct ReplayTensorSpec: Sendable {
 /// emulation, position by position, with each `--compare` output (a user's own kernel) judged
 /// against the same reference (DESIGN.md §9).
 public enum Replay {
-    public static let recurrentVariants = ["linear", "retnet", "gla", "mamba2", "deltanet", "gated_deltanet", "kda"]
-    static let gatedVariants = ["retnet", "gla", "mamba2"]
+    public static let recurrentVariants = ["linear", "retnet", "lightning", "gla", "mamba2", "deltanet", "gated_deltanet", "kda"]
+    static let gatedVariants = ["retnet", "lightning", "gla", "mamba2"]
     public static let softmaxVariants = ["mha", "gqa", "mqa", "swa"]
     public static var supported: [String] { recurrentVariants + softmaxVariants }
 
@@ -38,6 +38,15 @@ public enum Replay {
                 ReplayTensorSpec(name: "q", shape: "[T, H, K]", meaning: "queries", required: true),
                 ReplayTensorSpec(name: "k", shape: "[T, H, K]", meaning: "keys, scaled by K^-1/2 in the kernel (torchscale)", required: true),
                 ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; decay γ_h = 1 − 2^(−5−h) by head index", required: true),
+                initialState,
+            ]
+        case "lightning":
+            return [
+                ReplayTensorSpec(name: "q", shape: "[T, H, K]", meaning: "queries, no scale (MiniMax-01: H = 64, K = 128)", required: true),
+                ReplayTensorSpec(name: "k", shape: "[T, H, K]", meaning: "keys", required: true),
+                ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; λ_h = exp(−slope_rate_h)", required: true),
+                ReplayTensorSpec(name: "slope_rate", shape: "[H]", meaning: "MiniMax's per-head slope_rate after the layer factor (optional; "
+                    + "absent: --layer l [--layers L, default 80] gives (2^(−8/H))^(h+1)·(1 − l/(L−1) + 1e−5), H from the tensors)", required: false),
                 initialState,
             ]
         case "gla":
@@ -94,6 +103,9 @@ public enum Replay {
         /// Delta rule: L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel=True, as
         /// its layers call it); false when the dumped q and k are already normalised.
         public var qkL2Norm = true
+        /// Lightning: the layer index and count of MiniMax's slope schedule (when no `slope_rate` is given).
+        public var layer: Int?
+        public var layers: Int?
         /// Threads stepping the runs (each run on one thread, in order: the same bits for any count).
         public var jobs = 1
         /// Positions per block (nil: as many as fit 8 MB per series); tests set small blocks.
@@ -305,6 +317,21 @@ public enum Replay {
         c.keyDim = K
         c.valueDim = V
         c.heads = HV
+        if v == "lightning" {
+            let o = x.options
+            if x.constants["slope_rate"] != nil {
+                if o.layer != nil || o.layers != nil { throw fail("--layer/--layers: \(file.path) gives slope_rate [H]; give one or the other") }
+            } else {
+                guard let l = o.layer else {
+                    throw fail("\(file.path): lightning's decay depends on the layer: give --layer l (MiniMax-01 slope schedule; --layers, default 80) or a tensor slope_rate [H] = [\(HV)]")
+                }
+                c.layer = l
+                c.layers = o.layers ?? GatedLinearConfig.miniMax01Layers
+                guard c.layers >= 1, (0..<c.layers).contains(l) else { throw fail("--layer: expected 0..<\(c.layers) (--layers), got \(l)") }
+            }
+        } else if x.options.layer != nil || x.options.layers != nil {
+            throw fail("--layer/--layers: only lightning's decay depends on the layer")
+        }
         c.replay = x.inputs
         let base = c
         let skip = x.constants["D"]

@@ -299,6 +299,68 @@ import Workloads
         #expect(worst < 1e-12, "gla \(worst)")
     }
 
+    /// Lightning at layer 3 of 10 (H from the tensors): replay equals the synthetic heads bit for
+    /// bit, with the decay from --layer or from MiniMax's slope_rate tensor (the same bits);
+    /// without either, or with both, or with a wrong-shaped slope_rate, a one-line error.
+    @Test func lightningReplayMatchesSyntheticHeads() throws {
+        let T = 90, H = 4, D = 8, seed: UInt64 = 7, layer = 3, layers = 10
+        let dir = try StudyFixture.tempDir(), withSlope = try StudyFixture.tempDir()
+        for (n, d) in [("q", D), ("k", D), ("v", D)] {
+            try Self.dump(dir, n, seed: seed, stream: n, T: T, H: H, D: d)
+            try FileManager.default.copyItem(atPath: "\(dir)/\(n).npy", toPath: "\(withSlope)/\(n).npy")
+        }
+        let slope = (0..<H).map { -lightningLogDecay(head: $0, heads: H, layer: layer, layers: layers) }
+        try NPY.write(path: withSlope + "/slope_rate.npy", shape: [H], float64: slope)
+        let recipe = "state=bfloat16,q=bfloat16"
+        var o = Replay.Options(variant: "lightning", inputs: dir, recipes: [recipe], out: try StudyFixture.tempDir() + "/a")
+        o.layer = layer
+        o.layers = layers
+        let byLayer = try Replay.run(o)
+        let slopeOut = try StudyFixture.tempDir() + "/b"
+        let bySlope = try Replay.run(Replay.Options(variant: "lightning", inputs: withSlope, recipes: [recipe], out: slopeOut))
+        #expect(byLayer.reference.pass == true)
+        for n in ["o_ref.npy", "o_\(Replay.fileName(recipe)).npy", "state_ref.npy", "state_\(Replay.fileName(recipe)).npy"] {
+            let bytes = StudyFixture.read(o.out + "/" + n)
+            #expect(!bytes.isEmpty && bytes == StudyFixture.read(slopeOut + "/" + n), "\(n)")
+        }
+        func runs(_ tier: BackendTier, _ r: Recipe) throws -> [SteppedRun] {
+            try (0..<H).map { h in
+                try GatedFamily.makeRun(config: .lightning(head: h, layer: layer, heads: H, layers: layers, headDim: D, seed: seed),
+                                        form: "recurrent", tier: tier, recipe: r)
+            }
+        }
+        let a = try runs(.float64, Recipe()), b = try runs(.float32, try Recipe.parse(recipe).fast)
+        let ref = try NPY.view(path: o.out + "/o_ref.npy")
+        #expect(ref.shape == [T, H, D])
+        let meter = ErrorMeter()
+        var x = [Double](repeating: 0, count: H * D), y = x, z = x
+        for t in 0..<T {
+            for r in a + b { r.step() }
+            x.withUnsafeMutableBufferPointer { p in for h in 0..<H { a[h].readOutput(into: UnsafeMutableBufferPointer(rebasing: p[h * D..<(h + 1) * D])) } }
+            y.withUnsafeMutableBufferPointer { p in for h in 0..<H { b[h].readOutput(into: UnsafeMutableBufferPointer(rebasing: p[h * D..<(h + 1) * D])) } }
+            z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * H * D) }
+            #expect(x == z, "o_ref at \(t)")
+            let d = x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in meter.distance(reference: p, q) } }
+            #expect(byLayer.series[0].outputRelErr[t] == d.relative, "\(t)")
+            #expect(bySlope.series[0].outputRelErr[t] == d.relative, "\(t)")
+        }
+        #expect(byLayer.series[0].maxOutputRelErr > 1e-4)
+        // Bad: neither --layer nor slope_rate; both; slope_rate of the wrong length; --layer out of range.
+        let parent = try StudyFixture.tempDir()
+        #expect(failure(Replay.Options(variant: "lightning", inputs: dir, out: parent + "/x"))
+            == "\(dir): lightning's decay depends on the layer: give --layer l (MiniMax-01 slope schedule; --layers, default 80) or a tensor slope_rate [H] = [4]")
+        var both = Replay.Options(variant: "lightning", inputs: withSlope, out: parent + "/x")
+        both.layer = 1
+        #expect(failure(both).hasPrefix("--layer/--layers: \(withSlope) gives slope_rate [H]"))
+        var far = Replay.Options(variant: "lightning", inputs: dir, out: parent + "/x")
+        far.layer = 80
+        #expect(failure(far) == "--layer: expected 0..<80 (--layers), got 80")
+        try NPY.write(path: withSlope + "/slope_rate.npy", shape: [H - 1], float64: Array(slope.prefix(H - 1)))
+        #expect(failure(Replay.Options(variant: "lightning", inputs: withSlope, out: parent + "/x"))
+            == "\(withSlope)/slope_rate.npy: tensor 'slope_rate': shape [3]; expected [H] = [4]")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
+    }
+
     func failure(_ o: Replay.Options) -> String {
         do { try Replay.run(o); return "" } catch let e as StudyInputError { return e.description } catch { return "other: \(error)" }
     }
