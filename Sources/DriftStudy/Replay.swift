@@ -21,7 +21,10 @@ public enum Replay {
     public static let recurrentVariants = ["linear", "retnet", "lightning", "gla", "mamba2", "deltanet", "gated_deltanet", "kda"]
     static let gatedVariants = ["retnet", "lightning", "gla", "mamba2"]
     public static let softmaxVariants = ["mha", "gqa", "mqa", "swa"]
-    public static var supported: [String] { recurrentVariants + softmaxVariants }
+    public static let sparseVariants = ["moba", "nsa"]
+    public static var supported: [String] { recurrentVariants + softmaxVariants + sparseVariants }
+    /// Variants with a KV cache instead of a recurrent state.
+    static func cached(_ v: String) -> Bool { softmaxVariants.contains(v) || sparseVariants.contains(v) }
 
     /// What `variant` expects, for `variants show` and error messages.
     public static func tensors(_ variant: String) -> [ReplayTensorSpec]? {
@@ -86,6 +89,17 @@ public enum Replay {
                 ReplayTensorSpec(name: "k", shape: "[T, HKV, D]", meaning: "keys; HQ a multiple of HKV (mha: HKV = HQ, mqa: HKV = 1)", required: true),
                 ReplayTensorSpec(name: "v", shape: "[T, HKV, Dv]", meaning: "values", required: true),
             ]
+        case "moba", "nsa":
+            var s = [
+                ReplayTensorSpec(name: "q", shape: "[T, HQ, D]", meaning: "queries; scale D^-1/2; blocks of --block-size tokens (default 64), "
+                    + "--top-k blocks (default 4)" + (variant == "nsa" ? ", window --window tokens (default 64)" : ""), required: true),
+                ReplayTensorSpec(name: "k", shape: "[T, HKV, D]", meaning: "keys; HQ a multiple of HKV; block scores from the mean keys", required: true),
+                ReplayTensorSpec(name: "v", shape: "[T, HKV, Dv]", meaning: "values", required: true),
+            ]
+            if variant == "nsa" {
+                s.append(ReplayTensorSpec(name: "gates", shape: "[T, HQ, 3]", meaning: "gate logits (before the sigmoid) of the compressed, selected and window branches", required: true))
+            }
+            return s
         default:
             return nil
         }
@@ -106,6 +120,10 @@ public enum Replay {
         /// Lightning: the layer index and count of MiniMax's slope schedule (when no `slope_rate` is given).
         public var layer: Int?
         public var layers: Int?
+        /// MoBA/NSA: tokens per block, blocks selected, NSA's window (nil: 64, 4, 64).
+        public var blockSize: Int?
+        public var topK: Int?
+        public var window: Int?
         /// Threads stepping the runs (each run on one thread, in order: the same bits for any count).
         public var jobs = 1
         /// Positions per block (nil: as many as fit 8 MB per series); tests set small blocks.
@@ -207,7 +225,7 @@ public enum Replay {
             let first = v == "mamba2" ? "C" : "q"
             throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layouts[name]!) has T = \(r.tokens), but '\(first)' has T = \(T)")
         }
-        if k.heads != q.heads && !softmaxVariants.contains(v) { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
+        if k.heads != q.heads && !cached(v) { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
         if k.width != q.width { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same K)") }
         var constants: [String: TensorView] = [:]
         for s in specs where s.shape == "[H]" {
@@ -221,7 +239,7 @@ public enum Replay {
             constants[s.name] = c
         }
         if let s0 = file["initial_state"] {
-            guard !softmaxVariants.contains(v) else { throw fail("\(s0.file): tensor 'initial_state': \(v) has no recurrent state") }
+            guard !cached(v) else { throw fail("\(s0.file): tensor 'initial_state': \(v) has no recurrent state") }
             let HV = vv.heads, K = q.width, V = vv.width
             var shape = s0.shape
             if shape.count == 4 && shape[0] == 1 { shape.removeFirst() }
@@ -231,7 +249,11 @@ public enum Replay {
             constants["initial_state"] = s0
         }
         let x = Checked(options: o, file: file, rows: rows, constants: constants, inputs: ReplayInputs(streams: rows, constants: constants))
+        if !sparseVariants.contains(v) && (o.blockSize != nil || o.topK != nil || o.window != nil) {
+            throw fail("--block-size/--top-k/--window: only moba, nsa and dsa select keys")
+        }
         if softmaxVariants.contains(v) { return try softmaxPlan(x) }
+        if sparseVariants.contains(v) { return try sparsePlan(x) }
         if v == "linear" { return try linearPlan(x) }
         guard x.HV % x.H == 0 else { throw mismatch(vv, "'\(q.view.name)' \(q.view.shapeText): H = \(x.H) must divide HV = \(x.HV)") }
         if gatedVariants.contains(v) { return try gatedPlan(x) }
@@ -261,10 +283,16 @@ public enum Replay {
         fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) does not agree with \(what)")
     }
 
-    static func softmaxPlan(_ x: Checked) throws -> Plan {
-        let v = x.variant, q = x.q, k = x.k, vv = x.v, file = x.file, T = x.T
+    /// Softmax heads: HKV value heads, HQ a multiple of HKV.
+    static func checkKV(_ x: Checked) throws {
+        let q = x.q, k = x.k, vv = x.v
         guard vv.heads == k.heads else { throw mismatch(vv, "'k' \(k.view.shapeText) (same HKV)") }
         guard q.heads % k.heads == 0 else { throw mismatch(k, "'q' \(q.view.shapeText): HKV = \(k.heads) must divide HQ = \(q.heads)") }
+    }
+
+    static func softmaxPlan(_ x: Checked) throws -> Plan {
+        let v = x.variant, q = x.q, k = x.k, vv = x.v, file = x.file, T = x.T
+        try checkKV(x)
         var c = SoftmaxCatalog.defaultConfig(v)!
         if let p = x.options.preset {
             let pr: SoftmaxCatalog.Preset
@@ -282,6 +310,33 @@ public enum Replay {
         let config = c
         return Plan(tokens: T, inputs: x.views, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
             [try SoftmaxCatalog.makeRun(variant: v, config: config, tier: tier, recipe: recipe).run]
+        }
+    }
+
+    /// MoBA and NSA: softmax over the blocks the mean keys select; NSA's three branches mixed by
+    /// the given gate logits.
+    static func sparsePlan(_ x: Checked) throws -> Plan {
+        let v = x.variant, q = x.q, k = x.k, vv = x.v, file = x.file, o = x.options
+        try checkKV(x)
+        if let g = x.rows["gates"], g.heads != q.heads || g.width != 3 {
+            throw mismatch(g, "'q' \(q.view.shapeText): gates are [T, HQ, 3]")
+        }
+        if o.preset != nil { throw fail("--preset: \(v) has no presets; give --block-size, --top-k\(v == "nsa" ? ", --window" : "")") }
+        if v == "moba" && o.window != nil { throw fail("--window: moba has no sliding window (nsa has)") }
+        var c = SparseCatalog.defaultConfig(v)!
+        c.attention.queryHeads = q.heads
+        c.attention.kvHeads = k.heads
+        c.attention.headDim = q.width
+        c.attention.valueDim = vv.width
+        c.attention.replay = x.inputs
+        c.attention.evaluation = .every
+        if let b = o.blockSize { c.blockSize = b }
+        if let n = o.topK { c.topKBlocks = n }
+        if let w = o.window { c.window = w }
+        do { try c.validate() } catch { throw fail("\(file.path): \(error)") }
+        let config = c
+        return Plan(tokens: x.T, inputs: x.views, outputShape: [x.T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
+            [try SparseCatalog.makeRun(config: config, tier: tier, recipe: recipe)]
         }
     }
 

@@ -23,6 +23,9 @@ struct ReplayCommand: ParsableCommand {
     var qkL2norm = true
     @Option(name: .long, help: "Lightning: layer index of MiniMax's slope schedule (when the inputs give no slope_rate).") var layer: Int?
     @Option(name: .long, help: "Lightning: number of layers of the schedule (default 80, MiniMax-01).") var layers: Int?
+    @Option(name: .long, help: "MoBA/NSA: tokens per block (default 64).") var blockSize: Int?
+    @Option(name: .long, help: "MoBA/NSA: blocks selected (default 4); DSA: tokens selected.") var topK: Int?
+    @Option(name: .long, help: "NSA: sliding-window tokens (default 64).") var window: Int?
     @Option(name: .long, help: "Threads (each run on one thread: the same bits for any count).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -33,6 +36,9 @@ struct ReplayCommand: ParsableCommand {
         o.qkL2Norm = qkL2norm
         o.layer = layer
         o.layers = layers
+        o.blockSize = blockSize
+        o.topK = topK
+        o.window = window
         guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
         o.jobs = jobs
         if !qkL2norm && !["deltanet", "gated_deltanet", "kda"].contains(variant) {

@@ -361,6 +361,60 @@ import Workloads
         #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
     }
 
+    /// MoBA and NSA (4 query heads on 2 KV heads, blocks of 16, top-3, NSA window 20, gate
+    /// logits from a `gates` tensor) replayed equal the synthetic runs bit for bit, selection
+    /// under a quantized cache included; NSA without gates, or with gates of the wrong width, fails.
+    @Test func blockSparseReplayMatchesSyntheticRuns() throws {
+        let T = 260, HQ = 4, HKV = 2, D = 8, Dv = 6, seed: UInt64 = 19
+        let recipe = "k_cache=float8_e4m3fn/per-token,v_cache=bfloat16"
+        for kind in [BlockSparseConfig.Kind.moba, .nsa] {
+            let dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+            try Self.dump(dir, "q", seed: seed, stream: "q", T: T, H: HQ, D: D)
+            try Self.dump(dir, "k", seed: seed, stream: "k", T: T, H: HKV, D: D)
+            try Self.dump(dir, "v", seed: seed, stream: "v", T: T, H: HKV, D: Dv)
+            if kind == .nsa { try Self.dump(dir, "gates", seed: seed, stream: "nsa_gate", T: T, H: HQ, D: 3) }
+            var o = Replay.Options(variant: kind.rawValue, inputs: dir, recipes: [recipe], out: out)
+            (o.blockSize, o.topK) = (16, 3)
+            if kind == .nsa { o.window = 20 }
+            let r = try Replay.run(o)
+            #expect(r.reference.pass == true, "\(kind)")
+            let c = BlockSparseConfig(kind: kind, attention: SoftmaxAttentionConfig(queryHeads: HQ, kvHeads: HKV, headDim: D, valueDim: Dv, seed: seed, evaluation: .every),
+                                      blockSize: 16, topKBlocks: 3, window: 20)
+            let a = try SparseCatalog.makeRun(config: c, tier: .float64)
+            let b = try SparseCatalog.makeRun(config: c, tier: .float32, recipe: try Recipe.parse(recipe).fast)
+            let ref = try NPY.view(path: out + "/o_ref.npy")
+            #expect(ref.shape == [T, HQ, Dv])
+            let meter = ErrorMeter()
+            var x = [Double](repeating: 0, count: HQ * Dv), y = x, z = x
+            for t in 0..<T {
+                a.step(); b.step()
+                x.withUnsafeMutableBufferPointer { a.readOutput(into: $0) }
+                y.withUnsafeMutableBufferPointer { b.readOutput(into: $0) }
+                z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * HQ * Dv) }
+                #expect(x == z, "\(kind) o_ref at \(t)")
+                let d = x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in meter.distance(reference: p, q) } }
+                #expect(r.series[0].outputRelErr[t] == d.relative, "\(kind) \(t)")
+            }
+            #expect(r.series[0].maxOutputRelErr > 1e-3)
+            // The selection is active: a dense run over the same tensors differs.
+            let denseOut = try StudyFixture.tempDir() + "/dense"
+            try Replay.run(Replay.Options(variant: "gqa", inputs: dir, out: denseOut))
+            let full = try NPY.view(path: denseOut + "/o_ref.npy").values(), sparse = ref.values(), w = HQ * Dv
+            #expect(Array(full[..<(48 * w)]) == Array(sparse[..<(48 * w)]) || kind == .nsa, "moba is dense up to 4 blocks")
+            #expect(Array(full[((T - 1) * w)...]) != Array(sparse[((T - 1) * w)...]), "\(kind): the selection is active")
+            if kind == .nsa {
+                let parent = try StudyFixture.tempDir()
+                try NPY.write(path: dir + "/gates.npy", shape: [T, HQ, 2], float64: Array(repeating: 0, count: T * HQ * 2))
+                #expect(failure(Replay.Options(variant: "nsa", inputs: dir, out: parent + "/x"))
+                    == "\(dir)/gates.npy: tensor 'gates': shape [260, 4, 2] does not agree with 'q' [260, 4, 8]: gates are [T, HQ, 3]")
+                try FileManager.default.removeItem(atPath: dir + "/gates.npy")
+                #expect(failure(Replay.Options(variant: "nsa", inputs: dir, out: parent + "/x"))
+                    == "\(dir): tensor 'gates' missing; nsa replay needs q [T, HQ, D], k [T, HKV, D], v [T, HKV, Dv], gates [T, HQ, 3]")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
+            }
+        }
+    }
+
     func failure(_ o: Replay.Options) -> String {
         do { try Replay.run(o); return "" } catch let e as StudyInputError { return e.description } catch { return "other: \(error)" }
     }
