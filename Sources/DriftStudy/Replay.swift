@@ -22,7 +22,8 @@ public enum Replay {
     static let gatedVariants = ["retnet", "lightning", "gla", "mamba2"]
     public static let softmaxVariants = ["mha", "gqa", "mqa", "swa"]
     public static let sparseVariants = ["moba", "nsa"]
-    public static var supported: [String] { recurrentVariants + softmaxVariants + sparseVariants }
+    public static let latentVariants = ["mla", "dsa"]
+    public static var supported: [String] { recurrentVariants + softmaxVariants + sparseVariants + latentVariants }
     /// Variants with a KV cache instead of a recurrent state.
     static func cached(_ v: String) -> Bool { softmaxVariants.contains(v) || sparseVariants.contains(v) }
 
@@ -98,6 +99,22 @@ public enum Replay {
             ]
             if variant == "nsa" {
                 s.append(ReplayTensorSpec(name: "gates", shape: "[T, HQ, 3]", meaning: "gate logits (before the sigmoid) of the compressed, selected and window branches", required: true))
+            }
+            return s
+        case "mla", "dsa":
+            var s = [
+                ReplayTensorSpec(name: "kv_cache", shape: "[T, L]", meaning: "the latent after kv_norm, as DeepSeek's kv_cache holds it (L = kv_lora_rank, 512)", required: true),
+                ReplayTensorSpec(name: "pe_cache", shape: "[T, R]", meaning: "k_pe after RoPE, as DeepSeek's pe_cache holds it (R = 64; [T, 1, R] accepted)", required: true),
+                ReplayTensorSpec(name: "q_nope", shape: "[T, H, N]", meaning: "queries' no-RoPE part (N = qk_nope_head_dim, 128), before absorbing W_UK", required: true),
+                ReplayTensorSpec(name: "q_pe", shape: "[T, H, R]", meaning: "queries' RoPE part, after RoPE; scale (N+R)^-1/2·mscale² (--preset kimi-linear: mscale 1)", required: true),
+                ReplayTensorSpec(name: "wkv_b", shape: "[H·(N+V), L]", meaning: "DeepSeek's wkv_b.weight (or viewed [H, N+V, L]): W_UK = wkv_b[:, :N], W_UV = wkv_b[:, -V:]", required: true),
+            ]
+            if variant == "dsa" {
+                s += [
+                    ReplayTensorSpec(name: "indexer_q", shape: "[T, Hi, D]", meaning: "indexer queries after RoPE and the Hadamard rotation (V3.2: Hi = 64, D = 128)", required: true),
+                    ReplayTensorSpec(name: "indexer_k", shape: "[T, D]", meaning: "indexer keys after k_norm, RoPE and the Hadamard rotation", required: true),
+                    ReplayTensorSpec(name: "indexer_weights", shape: "[T, Hi]", meaning: "weights_proj output; scaled by (Hi·D)^-1/2 here; top --top-k tokens (default 256)", required: true),
+                ]
             }
             return s
         default:
@@ -190,6 +207,11 @@ public enum Replay {
 
     static func fail(_ s: String) -> StudyInputError { StudyInputError(s) }
 
+    static func missing(_ file: TensorFile, _ name: String, _ v: String, _ specs: [ReplayTensorSpec]) -> StudyInputError {
+        let need = specs.filter(\.required).map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
+        return fail("\(file.path): tensor '\(name)' missing; \(v) replay needs \(need)")
+    }
+
     /// Checks the inputs and builds the plan; every error names the file and tensor.
     static func plan(_ o: Options, file: TensorFile) throws -> Plan {
         let v = o.variant
@@ -199,6 +221,12 @@ public enum Replay {
             }
             throw fail("--variant: unknown '\(v)'; replay supports \(supported.joined(separator: ", "))")
         }
+        if v != "lightning" && (o.layer != nil || o.layers != nil) { throw fail("--layer/--layers: only lightning's decay depends on the layer") }
+        if !sparseVariants.contains(v) && o.window != nil || !(sparseVariants + ["dsa"]).contains(v) && o.topK != nil
+            || !sparseVariants.contains(v) && o.blockSize != nil {
+            throw fail("--block-size/--top-k/--window: only moba and nsa select blocks (nsa: --window), dsa --top-k tokens")
+        }
+        if latentVariants.contains(v) { return try latentPlan(o, file: file, specs: specs) }
         /// The stream a file tensor feeds (Mamba2: C, B, x are the q, k, v of the recurrence).
         func stream(_ name: String) -> String {
             if v == "mamba2" { return ["x": "v", "B": "k", "C": "q"][name] ?? name }
@@ -209,10 +237,7 @@ public enum Replay {
         for s in specs where s.required && s.shape.hasPrefix("[T") {
             var view = file[s.name]
             if view == nil && s.name == "gk" { view = file["g"] }
-            guard let view else {
-                let need = specs.filter(\.required).map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
-                throw fail("\(file.path): tensor '\(s.name)' missing; \(v) replay needs \(need)")
-            }
+            guard let view else { throw missing(file, s.name, v, specs) }
             do {
                 let r = try TensorRows(view, perChannel: s.shape.split(separator: ",").count == 3)
                 rows[stream(s.name)] = r
@@ -249,9 +274,6 @@ public enum Replay {
             constants["initial_state"] = s0
         }
         let x = Checked(options: o, file: file, rows: rows, constants: constants, inputs: ReplayInputs(streams: rows, constants: constants))
-        if !sparseVariants.contains(v) && (o.blockSize != nil || o.topK != nil || o.window != nil) {
-            throw fail("--block-size/--top-k/--window: only moba, nsa and dsa select keys")
-        }
         if softmaxVariants.contains(v) { return try softmaxPlan(x) }
         if sparseVariants.contains(v) { return try sparsePlan(x) }
         if v == "linear" { return try linearPlan(x) }
@@ -340,6 +362,62 @@ public enum Replay {
         }
     }
 
+    /// MLA and DSA in DeepSeek's absorbed form, on the tensors the kernel receives.
+    static func latentPlan(_ o: Options, file: TensorFile, specs: [ReplayTensorSpec]) throws -> Plan {
+        let v = o.variant
+        var rows: [String: TensorRows] = [:]
+        for s in specs where s.shape.hasPrefix("[T") {
+            guard let view = file[s.name] else { throw missing(file, s.name, v, specs) }
+            do {
+                rows[s.name] = s.shape.split(separator: ",").count == 2 ? try TensorRows(tokenRows: view) : try TensorRows(view, perChannel: true)
+            } catch let e as TensorFileError { throw fail(e.message) }
+        }
+        let qNope = rows["q_nope"]!, qPe = rows["q_pe"]!, latent = rows["kv_cache"]!, pe = rows["pe_cache"]!
+        let T = qNope.tokens, H = qNope.heads, N = qNope.width, L = latent.width, R = pe.width
+        for (name, r) in rows.sorted(by: { $0.key < $1.key }) where r.tokens != T {
+            throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(specs.first { $0.name == name }!.shape) has T = \(r.tokens), but 'q_nope' has T = \(T)")
+        }
+        guard qPe.heads == H, qPe.width == R else {
+            throw mismatch(qPe, "'q_nope' \(qNope.view.shapeText) and 'pe_cache' \(pe.view.shapeText): q_pe is [T, H, R]")
+        }
+        guard let w = file["wkv_b"] else { throw missing(file, "wkv_b", v, specs) }
+        var ws = w.shape
+        if ws.count == 3 && ws[0] == H { ws = [ws[0] * ws[1], ws[2]] }
+        guard ws.count == 2, ws[1] == L, ws[0] % H == 0, ws[0] / H > N else {
+            throw fail("\(w.file): tensor 'wkv_b': shape \(w.shapeText); expected [H·(N+V), L] = [\(H)·(\(N)+V), \(L)] (or [H, N+V, L]) from 'q_nope' \(qNope.view.shapeText) and 'kv_cache' \(latent.view.shapeText)")
+        }
+        let V = ws[0] / H - N
+        var c = v == "mla" ? DSAConfig(mla: SoftmaxFamily.defaultMLA) : SoftmaxFamily.defaultDSA
+        if let p = o.preset {
+            guard let pr = SoftmaxFamily.mlaPresets.first(where: { $0.name == p }) else {
+                throw fail("--preset: unknown '\(p)'; valid: \(SoftmaxFamily.mlaPresets.map(\.name).joined(separator: ", "))")
+            }
+            guard pr.variant == v else { throw fail("--preset: '\(p)' is a \(pr.variant) preset, not \(v)") }
+            let m = pr.dsa.mla
+            guard m.latentDim == L, m.ropeDim == R, m.nopeDim == N, m.valueDim == V, H <= m.heads else {
+                throw fail("\(file.path): shapes (H=\(H), L=\(L), R=\(R), N=\(N), V=\(V)) do not match preset '\(p)' (H≤\(m.heads), L=\(m.latentDim), R=\(m.ropeDim), N=\(m.nopeDim), V=\(m.valueDim))")
+            }
+            c = pr.dsa
+        }
+        (c.mla.heads, c.mla.latentDim, c.mla.ropeDim, c.mla.nopeDim, c.mla.valueDim) = (H, L, R, N, V)
+        c.mla.evaluation = .every
+        if v == "dsa" {
+            let iq = rows["indexer_q"]!, ik = rows["indexer_k"]!, iw = rows["indexer_weights"]!
+            guard ik.width == iq.width else { throw mismatch(ik, "'indexer_q' \(iq.view.shapeText) (same D)") }
+            guard iw.width == iq.heads else { throw mismatch(iw, "'indexer_q' \(iq.view.shapeText) (one weight per indexer head)") }
+            (c.indexHeads, c.indexDim) = (iq.heads, iq.width)
+            c.indexRopeDim = 0  // replayed q and k are already rotated
+            if let k = o.topK { c.topK = k }
+        }
+        c.mla.replay = ReplayInputs(streams: rows, constants: ["wkv_b": w])
+        do { try v == "mla" ? c.mla.validate() : c.validate() } catch { throw fail("\(file.path): \(error)") }
+        let config = c
+        return Plan(tokens: T, inputs: rows.values.map(\.view) + [w], outputShape: [T, H, V], stateShape: nil,
+                    roles: v == "mla" ? MLAConfig.roles : DSAConfig.roles) { tier, recipe in
+            [v == "mla" ? try SoftmaxFamily.makeMLA(config.mla, tier: tier, recipe: recipe) : try SoftmaxFamily.makeDSA(config, tier: tier, recipe: recipe)]
+        }
+    }
+
     static func linearPlan(_ x: Checked) throws -> Plan {
         let (T, K, V, H, HV, file) = (x.T, x.K, x.V, x.H, x.HV, x.file)
         guard HV == H else { throw mismatch(x.v, "'q' \(x.q.view.shapeText): linear attention has one value head per key head") }
@@ -384,8 +462,6 @@ public enum Replay {
                 c.layers = o.layers ?? GatedLinearConfig.miniMax01Layers
                 guard c.layers >= 1, (0..<c.layers).contains(l) else { throw fail("--layer: expected 0..<\(c.layers) (--layers), got \(l)") }
             }
-        } else if x.options.layer != nil || x.options.layers != nil {
-            throw fail("--layer/--layers: only lightning's decay depends on the layer")
         }
         c.replay = x.inputs
         let base = c

@@ -1,4 +1,4 @@
-import AttentionVariants
+@testable import AttentionVariants
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -413,6 +413,107 @@ import Workloads
                 #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
             }
         }
+    }
+
+    /// The toolkit's own MLA/DSA inputs as the absorbed kernel receives them (kv_norm, RoPE and
+    /// the indexer's Hadamard rotation applied as the generators do), written as .npy files.
+    static func dumpLatent(_ dir: String, seed: UInt64, T: Int, H: Int, L: Int, R: Int, N: Int, V: Int, Hi: Int = 0, D: Int = 0, indexRope: Int = 0) throws {
+        func rows(_ stream: String, _ width: Int, heads: Int, f32: Bool, _ post: (UnsafeMutableBufferPointer<Double>, Int) -> Void) -> [Double] {
+            let g = InputGenerator(seed: seed, stream: stream, dimension: width, float32Representable: f32)
+            var all: [Double] = []
+            for t in 0..<T {
+                for h in 0..<heads {
+                    var r = g.row(head: h, position: t)
+                    r.withUnsafeMutableBufferPointer { post($0, t) }
+                    all += r
+                }
+            }
+            return all
+        }
+        let rope = RotaryEmbedding(dimension: R)
+        let kv = rows("latent", L, heads: 1, f32: false) { x, _ in rmsNormalize(x, count: L); roundToFloat32(x, count: L) }
+        let pe = rows("k_pe", R, heads: 1, f32: false) { x, t in rope.apply(x, position: t); roundToFloat32(x, count: R) }
+        let qNope = rows("q_nope", N, heads: H, f32: true) { _, _ in }
+        let qPe = rows("q_pe", R, heads: H, f32: false) { x, t in rope.apply(x, position: t); roundToFloat32(x, count: R) }
+        var wkvB: [Double] = []
+        for h in 0..<H {
+            for (stream, n) in [("w_uk", N), ("w_uv", V)] {
+                let g = InputGenerator(seed: seed, stream: stream, dimension: L)
+                for i in 0..<n { wkvB += g.row(head: h, position: i).map { Double(Float($0 / Double(L).squareRoot())) } }
+            }
+        }
+        try NPY.write(path: dir + "/kv_cache.npy", shape: [T, L], float64: kv)
+        try NPY.write(path: dir + "/pe_cache.npy", shape: [1, T, R], float64: pe)
+        try NPY.write(path: dir + "/q_nope.npy", shape: [T, H, N], float64: qNope)
+        try NPY.write(path: dir + "/q_pe.npy", shape: [T, H, R], float64: qPe)
+        try NPY.write(path: dir + "/wkv_b.npy", shape: [H * (N + V), L], float64: wkvB)
+        guard Hi > 0 else { return }
+        let irope = RotaryEmbedding(dimension: indexRope)
+        let rotate: (UnsafeMutableBufferPointer<Double>, Int) -> Void = { x, t in
+            irope.apply(x, position: t)
+            hadamardRotate(x, count: D)
+            roundToFloat32(x, count: D)
+        }
+        try NPY.write(path: dir + "/indexer_q.npy", shape: [T, Hi, D], float64: rows("index_q", D, heads: Hi, f32: false, rotate))
+        try NPY.write(path: dir + "/indexer_k.npy", shape: [T, D], float64: rows("index_k", D, heads: 1, f32: false, rotate))
+        try NPY.write(path: dir + "/indexer_weights.npy", shape: [T, Hi], float64: rows("index_w", Hi, heads: 1, f32: true) { _, _ in })
+    }
+
+    /// MLA and DSA (2 heads, latent 16, RoPE 4, nope 8, value 6; DSA: 2 indexer heads of 8,
+    /// top-20) replayed on the toolkit's own inputs equal the synthetic runs bit for bit, a
+    /// quantized latent and indexer included; a missing or misshapen wkv_b fails.
+    @Test func latentReplayMatchesSyntheticRuns() throws {
+        let T = 60, H = 2, L = 16, R = 4, N = 8, V = 6, Hi = 2, D = 8, seed: UInt64 = 23
+        let mla = MLAConfig(heads: H, latentDim: L, ropeDim: R, nopeDim: N, valueDim: V, seed: seed, evaluation: .every)
+        for variant in ["mla", "dsa"] {
+            let dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+            try Self.dumpLatent(dir, seed: seed, T: T, H: H, L: L, R: R, N: N, V: V, Hi: variant == "dsa" ? Hi : 0, D: D, indexRope: 4)
+            let recipe = "latent=float8_e4m3fn/per-token,rope_cache=bfloat16" + (variant == "dsa" ? ",indexer=float8_e4m3fn/per-token" : "")
+            var o = Replay.Options(variant: variant, inputs: dir, recipes: [recipe], out: out)
+            if variant == "dsa" { o.topK = 20 }
+            let r = try Replay.run(o)
+            #expect(r.reference.pass == true, "\(variant)")
+            let fp8 = try Recipe.parse(recipe).fast
+            let dsa = DSAConfig(mla: mla, indexHeads: Hi, indexDim: D, indexRopeDim: 4, topK: 20)
+            let a = variant == "mla" ? try SoftmaxFamily.makeMLA(mla, tier: .float64) : try SoftmaxFamily.makeDSA(dsa, tier: .float64)
+            let b = variant == "mla" ? try SoftmaxFamily.makeMLA(mla, tier: .float32, recipe: fp8) : try SoftmaxFamily.makeDSA(dsa, tier: .float32, recipe: fp8)
+            let ref = try NPY.view(path: out + "/o_ref.npy")
+            #expect(ref.shape == [T, H, V])
+            let meter = ErrorMeter()
+            var x = [Double](repeating: 0, count: H * V), y = x, z = x
+            for t in 0..<T {
+                a.step(); b.step()
+                x.withUnsafeMutableBufferPointer { a.readOutput(into: $0) }
+                y.withUnsafeMutableBufferPointer { b.readOutput(into: $0) }
+                z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * H * V) }
+                #expect(x == z, "\(variant) o_ref at \(t)")
+                let d = x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in meter.distance(reference: p, q) } }
+                #expect(r.series[0].outputRelErr[t] == d.relative, "\(variant) \(t)")
+            }
+            #expect(r.series[0].maxOutputRelErr > 1e-3)
+            if variant == "dsa" {
+                // The selection is active: MLA over the same tensors (all tokens) differs at the end.
+                let dense = try StudyFixture.tempDir() + "/dense"
+                try Replay.run(Replay.Options(variant: "mla", inputs: dir, out: dense))
+                let full = try NPY.view(path: dense + "/o_ref.npy").values(), sparse = ref.values(), w = H * V
+                #expect(Array(full[..<(20 * w)]) == Array(sparse[..<(20 * w)]))
+                #expect(Array(full[((T - 1) * w)...]) != Array(sparse[((T - 1) * w)...]))
+            }
+        }
+        // Bad inputs: wkv_b of the wrong width, missing; q_pe with other heads.
+        let dir = try StudyFixture.tempDir(), parent = try StudyFixture.tempDir()
+        try Self.dumpLatent(dir, seed: seed, T: 8, H: H, L: L, R: R, N: N, V: V)
+        try NPY.write(path: dir + "/wkv_b.npy", shape: [H * (N + V), L + 1], float64: Array(repeating: 0, count: H * (N + V) * (L + 1)))
+        #expect(failure(Replay.Options(variant: "mla", inputs: dir, out: parent + "/x"))
+            == "\(dir)/wkv_b.npy: tensor 'wkv_b': shape [28, 17]; expected [H·(N+V), L] = [2·(8+V), 16] (or [H, N+V, L]) from 'q_nope' [8, 2, 8] and 'kv_cache' [8, 16]")
+        try FileManager.default.removeItem(atPath: dir + "/wkv_b.npy")
+        #expect(failure(Replay.Options(variant: "dsa", inputs: dir, out: parent + "/x")).hasPrefix("\(dir): tensor 'indexer_q' missing; dsa replay needs kv_cache [T, L], "))
+        #expect(failure(Replay.Options(variant: "mla", inputs: dir, out: parent + "/x"))
+            == "\(dir): tensor 'wkv_b' missing; mla replay needs kv_cache [T, L], pe_cache [T, R], q_nope [T, H, N], q_pe [T, H, R], wkv_b [H·(N+V), L]")
+        try NPY.write(path: dir + "/q_pe.npy", shape: [8, 3, R], float64: Array(repeating: 0, count: 8 * 3 * R))
+        #expect(failure(Replay.Options(variant: "mla", inputs: dir, out: parent + "/x"))
+            == "\(dir)/q_pe.npy: tensor 'q_pe': shape [8, 3, 4] does not agree with 'q_nope' [8, 2, 8] and 'pe_cache' [1, 8, 4]: q_pe is [T, H, R]")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
     }
 
     func failure(_ o: Replay.Options) -> String {
