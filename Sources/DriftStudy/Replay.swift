@@ -18,7 +18,7 @@ public struct ReplayTensorSpec: Sendable {
 /// emulation, position by position, with each `--compare` output (a user's own kernel) judged
 /// against the same reference (DESIGN.md §9).
 public enum Replay {
-    public static let recurrentVariants = ["linear", "retnet", "lightning", "gla", "mamba2", "deltanet", "gated_deltanet", "kda"]
+    public static let recurrentVariants = ["linear", "retnet", "lightning", "gla", "mamba2", "deltanet", "gated_deltanet", "kda", "rwkv7"]
     static let gatedVariants = ["retnet", "lightning", "gla", "mamba2"]
     public static let softmaxVariants = ["mha", "gqa", "mqa", "swa"]
     public static let sparseVariants = ["moba", "nsa"]
@@ -101,6 +101,15 @@ public enum Replay {
                 s.append(ReplayTensorSpec(name: "gates", shape: "[T, HQ, 3]", meaning: "gate logits (before the sigmoid) of the compressed, selected and window branches", required: true))
             }
             return s
+        case "rwkv7":
+            return [
+                ReplayTensorSpec(name: "r", shape: "[T, H, K]", meaning: "receptance (the query); no scale (FLA's RWKV7 layer: scale 1.0)", required: true),
+                ReplayTensorSpec(name: "w", shape: "[T, H, K]", meaning: "log decay: w_t = exp(w) (x070: −0.606531·σ(w_raw))", required: true),
+                ReplayTensorSpec(name: "k", shape: "[T, H, K]", meaning: "keys after the a-mix: k ⊙ (1 + (a − 1)·k_a)", required: true),
+                ReplayTensorSpec(name: "v", shape: "[T, H, K]", meaning: "values (square heads: V = K)", required: true),
+                ReplayTensorSpec(name: "a", shape: "[T, H, K]", meaning: "−κ̂ (FLA's a = −kk); S ← Diag(exp w) S + b (Sᵀa)ᵀ + k vᵀ, o = Sᵀ r", required: true),
+                ReplayTensorSpec(name: "b", shape: "[T, H, K]", meaning: "κ̂ ⊙ σ(a_raw) (FLA's b = kk·a); states written K×V (RWKV's code holds V×K)", required: true),
+            ]
         case "mla", "dsa":
             var s = [
                 ReplayTensorSpec(name: "kv_cache", shape: "[T, L]", meaning: "the latent after kv_norm, as DeepSeek's kv_cache holds it (L = kv_lora_rank, 512)", required: true),
@@ -230,6 +239,7 @@ public enum Replay {
         /// The stream a file tensor feeds (Mamba2: C, B, x are the q, k, v of the recurrence).
         func stream(_ name: String) -> String {
             if v == "mamba2" { return ["x": "v", "B": "k", "C": "q"][name] ?? name }
+            if v == "rwkv7" { return name == "r" ? "q" : name }
             return name == "gk" ? "g" : name
         }
         var rows: [String: TensorRows] = [:]
@@ -247,7 +257,7 @@ public enum Replay {
         let q = rows["q"]!, k = rows["k"]!, vv = rows["v"]!
         let T = q.tokens
         for (name, r) in rows.sorted(by: { $0.key < $1.key }) where r.tokens != T {
-            let first = v == "mamba2" ? "C" : "q"
+            let first = ["mamba2": "C", "rwkv7": "r"][v] ?? "q"
             throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layouts[name]!) has T = \(r.tokens), but '\(first)' has T = \(T)")
         }
         if k.heads != q.heads && !cached(v) { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
@@ -277,6 +287,7 @@ public enum Replay {
         if softmaxVariants.contains(v) { return try softmaxPlan(x) }
         if sparseVariants.contains(v) { return try sparsePlan(x) }
         if v == "linear" { return try linearPlan(x) }
+        if v == "rwkv7" { return try rwkvPlan(x) }
         guard x.HV % x.H == 0 else { throw mismatch(vv, "'\(q.view.name)' \(q.view.shapeText): H = \(x.H) must divide HV = \(x.HV)") }
         if gatedVariants.contains(v) { return try gatedPlan(x) }
         return try deltaPlan(x)
@@ -415,6 +426,28 @@ public enum Replay {
         return Plan(tokens: T, inputs: rows.values.map(\.view) + [w], outputShape: [T, H, V], stateShape: nil,
                     roles: v == "mla" ? MLAConfig.roles : DSAConfig.roles) { tier, recipe in
             [v == "mla" ? try SoftmaxFamily.makeMLA(config.mla, tier: tier, recipe: recipe) : try SoftmaxFamily.makeDSA(config, tier: tier, recipe: recipe)]
+        }
+    }
+
+    /// RWKV-7 on flash-linear-attention's kernel inputs r, w, k, v, a, b (one state per head).
+    static func rwkvPlan(_ x: Checked) throws -> Plan {
+        let (T, K, H) = (x.T, x.K, x.H)
+        for name in ["w", "v", "a", "b"] {
+            let r = x.rows[name]!
+            guard r.heads == H, r.width == K else { throw mismatch(r, "'r' \(x.q.view.shapeText) (RWKV-7: every input is [T, H, K])") }
+        }
+        if x.options.preset != nil { throw fail("--preset: rwkv7 replay takes its shapes from the tensors; no presets") }
+        if let s0 = x.constants["initial_state"] { throw fail("\(s0.file): tensor 'initial_state': rwkv7 replay starts from a zero state") }
+        var c = RWKV7Config(headDim: K, decayLog: true)
+        c.replay = x.inputs
+        do { try c.validate() } catch { throw fail("\(x.file.path): \(error)") }
+        let base = c
+        return Plan(tokens: T, inputs: x.views, outputShape: [T, H, K], stateShape: [H, K, K], roles: RWKV7Config.roles.filter { $0 != .chunkState }) { tier, recipe in
+            try (0..<H).map { h in
+                var c = base
+                c.head = h
+                return try GatedFamily.makeRWKV7(config: c, tier: tier, recipe: recipe)
+            }
         }
     }
 

@@ -516,6 +516,57 @@ import Workloads
         #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
     }
 
+    /// RWKV-7 replayed on FLA's kernel inputs (r, w = log decay, k', v, a = −κ̂, b = κ̂⊙a),
+    /// computed here by the toolkit's own token preparation on the Float64 backend: the
+    /// reference outputs and final states equal the synthetic run's bit for bit.
+    @Test func rwkv7ReplayMatchesSyntheticHeads() throws {
+        let T = 50, H = 2, K = 8, seed: UInt64 = 29
+        let dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+        let names = ["r", "w", "k", "v", "a", "b"]
+        var arrays = [[Double]](repeating: [Double](repeating: 0, count: T * H * K), count: 6)
+        for h in 0..<H {
+            let c = RWKV7Config(headDim: K, head: h, seed: seed, decayLog: true)
+            let gens = RWKV7Inputs(c), be = Float64Backend(), prep = RWKV7TokenPrep(c, backend: be)
+            let stores = StorePoints(recipe: .exact, seed: seed, head: h)
+            let r = be.allocate(K), k = be.allocate(K), v = be.allocate(K), wRaw = be.allocate(K), aRaw = be.allocate(K)
+            let decay = be.allocate(K), kappa = be.allocate(K), b = be.allocate(K)
+            var row = [Double](repeating: 0, count: K)
+            for t in 0..<T {
+                for (i, tensor) in [r, k, v, wRaw, aRaw].enumerated() {
+                    row.withUnsafeMutableBufferPointer { gens.fill(i, $0, head: h, position: t) }
+                    be.load(tensor, row)
+                }
+                prep.prepare(be, r: r, k: k, v: v, wRaw: wRaw, aRaw: aRaw, decay: decay, kappa: kappa, b: b, wantLog: true, stores: stores, step: t)
+                for (i, tensor) in [r, decay, k, v, kappa, b].enumerated() {
+                    arrays[i].withUnsafeMutableBufferPointer { be.read(tensor, into: UnsafeMutableBufferPointer(rebasing: $0[(t * H + h) * K..<(t * H + h + 1) * K])) }
+                }
+            }
+        }
+        for (n, a) in zip(names, arrays) { try NPY.write(path: "\(dir)/\(n).npy", shape: [T, H, K], float64: a) }
+        let result = try Replay.run(Replay.Options(variant: "rwkv7", inputs: dir, recipes: ["state=bfloat16"], out: out))
+        #expect(result.reference.pass == true)
+        let runs = try (0..<H).map { try GatedFamily.makeRWKV7(config: RWKV7Config(headDim: K, head: $0, seed: seed, decayLog: true), tier: .float64) }
+        let ref = try NPY.view(path: out + "/o_ref.npy")
+        #expect(ref.shape == [T, H, K])
+        var x = [Double](repeating: 0, count: H * K), z = x
+        for t in 0..<T {
+            for r in runs { r.step() }
+            x.withUnsafeMutableBufferPointer { p in for h in 0..<H { runs[h].readOutput(into: UnsafeMutableBufferPointer(rebasing: p[h * K..<(h + 1) * K])) } }
+            z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * H * K) }
+            #expect(x == z, "o_ref at \(t)")
+        }
+        var state = [Double](repeating: 0, count: H * K * K)
+        state.withUnsafeMutableBufferPointer { p in for h in 0..<H { runs[h].readState(into: UnsafeMutableBufferPointer(rebasing: p[h * K * K..<(h + 1) * K * K])) } }
+        #expect(try NPY.view(path: out + "/state_ref.npy").values() == state)
+        #expect(result.series[0].finalStateRelErr! > 1e-4 && result.series[0].maxOutputRelErr > 1e-4)
+        // b of another width: refused, naming file and tensor.
+        let parent = try StudyFixture.tempDir()
+        try NPY.write(path: dir + "/b.npy", shape: [T, H, K / 2], float64: Array(repeating: 0, count: T * H * K / 2))
+        #expect(failure(Replay.Options(variant: "rwkv7", inputs: dir, out: parent + "/x"))
+            == "\(dir)/b.npy: tensor 'b': shape [50, 2, 4] does not agree with 'r' [50, 2, 8] (RWKV-7: every input is [T, H, K])")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
+    }
+
     func failure(_ o: Replay.Options) -> String {
         do { try Replay.run(o); return "" } catch let e as StudyInputError { return e.description } catch { return "other: \(error)" }
     }
@@ -533,7 +584,7 @@ import Workloads
         }
         check("gated_deltanet", dir, "\(dir): tensor 'g' missing; gated_deltanet replay needs q [T, H, K], k [T, H, K], v [T, HV, V], g [T, HV], beta [T, HV]")
         check("deltanet", dir, "\(dir)/v.npy: tensor 'v': shape [16, 3, 4] does not agree with 'q' [16, 2, 4]: H = 2 must divide HV = 3")
-        check("rwkv7", dir, "replay not supported yet for 'rwkv7'")
+        check("rwkv7", dir, "\(dir): tensor 'r' missing; rwkv7 replay needs r [T, H, K], w [T, H, K], k [T, H, K], v [T, H, K], a [T, H, K], b [T, H, K]")
         check("mamba2", dir, "\(dir): tensor 'x' missing; mamba2 replay needs x [T, H, P], dt [T, H], A_log [H], B [T, G, N], C [T, G, N]")
         // NaN in an input.
         let nan = try StudyFixture.tempDir()
