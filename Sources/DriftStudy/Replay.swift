@@ -122,7 +122,7 @@ public enum Replay {
                 s += [
                     ReplayTensorSpec(name: "indexer_q", shape: "[T, Hi, D]", meaning: "indexer queries after RoPE and the Hadamard rotation (V3.2: Hi = 64, D = 128)", required: true),
                     ReplayTensorSpec(name: "indexer_k", shape: "[T, D]", meaning: "indexer keys after k_norm, RoPE and the Hadamard rotation", required: true),
-                    ReplayTensorSpec(name: "indexer_weights", shape: "[T, Hi]", meaning: "weights_proj output; scaled by (Hi·D)^-1/2 here; top --top-k tokens (default 256)", required: true),
+                    ReplayTensorSpec(name: "indexer_weights", shape: "[T, Hi]", meaning: "weights_proj output; scaled by (Hi·D)^-1/2 here; top --top-k tokens (default 256; --preset deepseek-v3.2: 2048)", required: true),
                 ]
             }
             return s
