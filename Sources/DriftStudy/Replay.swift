@@ -18,10 +18,14 @@ public struct ReplayTensorSpec: Sendable {
 /// emulation, position by position, with each `--compare` output (a user's own kernel) judged
 /// against the same reference (DESIGN.md §9).
 public enum Replay {
-    public static let recurrentVariants = ["linear", "retnet", "gla", "mamba2", "deltanet", "gated_deltanet", "kda"]
-    static let gatedVariants = ["retnet", "gla", "mamba2"]
+    public static let recurrentVariants = ["linear", "retnet", "lightning", "gla", "mamba2", "deltanet", "gated_deltanet", "kda", "rwkv7"]
+    static let gatedVariants = ["retnet", "lightning", "gla", "mamba2"]
     public static let softmaxVariants = ["mha", "gqa", "mqa", "swa"]
-    public static var supported: [String] { recurrentVariants + softmaxVariants }
+    public static let sparseVariants = ["moba", "nsa"]
+    public static let latentVariants = ["mla", "dsa"]
+    public static var supported: [String] { recurrentVariants + softmaxVariants + sparseVariants + latentVariants }
+    /// Variants with a KV cache instead of a recurrent state.
+    static func cached(_ v: String) -> Bool { softmaxVariants.contains(v) || sparseVariants.contains(v) }
 
     /// What `variant` expects, for `variants show` and error messages.
     public static func tensors(_ variant: String) -> [ReplayTensorSpec]? {
@@ -38,6 +42,15 @@ public enum Replay {
                 ReplayTensorSpec(name: "q", shape: "[T, H, K]", meaning: "queries", required: true),
                 ReplayTensorSpec(name: "k", shape: "[T, H, K]", meaning: "keys, scaled by K^-1/2 in the kernel (torchscale)", required: true),
                 ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; decay γ_h = 1 − 2^(−5−h) by head index", required: true),
+                initialState,
+            ]
+        case "lightning":
+            return [
+                ReplayTensorSpec(name: "q", shape: "[T, H, K]", meaning: "queries, no scale (MiniMax-01: H = 64, K = 128)", required: true),
+                ReplayTensorSpec(name: "k", shape: "[T, H, K]", meaning: "keys", required: true),
+                ReplayTensorSpec(name: "v", shape: "[T, H, V]", meaning: "values; λ_h = exp(−slope_rate_h)", required: true),
+                ReplayTensorSpec(name: "slope_rate", shape: "[H]", meaning: "MiniMax's per-head slope_rate after the layer factor (optional; "
+                    + "absent: --layer l [--layers L, default 80] gives (2^(−8/H))^(h+1)·(1 − l/(L−1) + 1e−5), H from the tensors)", required: false),
                 initialState,
             ]
         case "gla":
@@ -77,6 +90,42 @@ public enum Replay {
                 ReplayTensorSpec(name: "k", shape: "[T, HKV, D]", meaning: "keys; HQ a multiple of HKV (mha: HKV = HQ, mqa: HKV = 1)", required: true),
                 ReplayTensorSpec(name: "v", shape: "[T, HKV, Dv]", meaning: "values", required: true),
             ]
+        case "moba", "nsa":
+            var s = [
+                ReplayTensorSpec(name: "q", shape: "[T, HQ, D]", meaning: "queries; scale D^-1/2; blocks of --block-size tokens (default 64), "
+                    + "--top-k blocks (default 4)" + (variant == "nsa" ? ", window --window tokens (default 64)" : ""), required: true),
+                ReplayTensorSpec(name: "k", shape: "[T, HKV, D]", meaning: "keys; HQ a multiple of HKV; block scores from the mean keys", required: true),
+                ReplayTensorSpec(name: "v", shape: "[T, HKV, Dv]", meaning: "values", required: true),
+            ]
+            if variant == "nsa" {
+                s.append(ReplayTensorSpec(name: "gates", shape: "[T, HQ, 3]", meaning: "gate logits (before the sigmoid) of the compressed, selected and window branches", required: true))
+            }
+            return s
+        case "rwkv7":
+            return [
+                ReplayTensorSpec(name: "r", shape: "[T, H, K]", meaning: "receptance (the query); no scale (FLA's RWKV7 layer: scale 1.0)", required: true),
+                ReplayTensorSpec(name: "w", shape: "[T, H, K]", meaning: "log decay: w_t = exp(w) (x070: −0.606531·σ(w_raw))", required: true),
+                ReplayTensorSpec(name: "k", shape: "[T, H, K]", meaning: "keys after the a-mix: k ⊙ (1 + (a − 1)·k_a)", required: true),
+                ReplayTensorSpec(name: "v", shape: "[T, H, K]", meaning: "values (square heads: V = K)", required: true),
+                ReplayTensorSpec(name: "a", shape: "[T, H, K]", meaning: "−κ̂ (FLA's a = −kk); S ← Diag(exp w) S + b (Sᵀa)ᵀ + k vᵀ, o = Sᵀ r", required: true),
+                ReplayTensorSpec(name: "b", shape: "[T, H, K]", meaning: "κ̂ ⊙ σ(a_raw) (FLA's b = kk·a); states written K×V (RWKV's code holds V×K)", required: true),
+            ]
+        case "mla", "dsa":
+            var s = [
+                ReplayTensorSpec(name: "kv_cache", shape: "[T, L]", meaning: "the latent after kv_norm, as DeepSeek's kv_cache holds it (L = kv_lora_rank, 512)", required: true),
+                ReplayTensorSpec(name: "pe_cache", shape: "[T, R]", meaning: "k_pe after RoPE, as DeepSeek's pe_cache holds it (R = 64; [T, 1, R] accepted)", required: true),
+                ReplayTensorSpec(name: "q_nope", shape: "[T, H, N]", meaning: "queries' no-RoPE part (N = qk_nope_head_dim, 128), before absorbing W_UK", required: true),
+                ReplayTensorSpec(name: "q_pe", shape: "[T, H, R]", meaning: "queries' RoPE part, after RoPE; scale (N+R)^-1/2·mscale² (--preset kimi-linear: mscale 1)", required: true),
+                ReplayTensorSpec(name: "wkv_b", shape: "[H·(N+V), L]", meaning: "DeepSeek's wkv_b.weight (or viewed [H, N+V, L]): W_UK = wkv_b[:, :N], W_UV = wkv_b[:, -V:]", required: true),
+            ]
+            if variant == "dsa" {
+                s += [
+                    ReplayTensorSpec(name: "indexer_q", shape: "[T, Hi, D]", meaning: "indexer queries after RoPE and the Hadamard rotation (V3.2: Hi = 64, D = 128)", required: true),
+                    ReplayTensorSpec(name: "indexer_k", shape: "[T, D]", meaning: "indexer keys after k_norm, RoPE and the Hadamard rotation", required: true),
+                    ReplayTensorSpec(name: "indexer_weights", shape: "[T, Hi]", meaning: "weights_proj output; scaled by (Hi·D)^-1/2 here; top --top-k tokens (default 256; --preset deepseek-v3.2: 2048)", required: true),
+                ]
+            }
+            return s
         default:
             return nil
         }
@@ -94,6 +143,13 @@ public enum Replay {
         /// Delta rule: L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel=True, as
         /// its layers call it); false when the dumped q and k are already normalised.
         public var qkL2Norm = true
+        /// Lightning: the layer index and count of MiniMax's slope schedule (when no `slope_rate` is given).
+        public var layer: Int?
+        public var layers: Int?
+        /// MoBA/NSA: tokens per block, blocks selected, NSA's window (nil: 64, 4, 64).
+        public var blockSize: Int?
+        public var topK: Int?
+        public var window: Int?
         /// Threads stepping the runs (each run on one thread, in order: the same bits for any count).
         public var jobs = 1
         /// Positions per block (nil: as many as fit 8 MB per series); tests set small blocks.
@@ -160,6 +216,11 @@ public enum Replay {
 
     static func fail(_ s: String) -> StudyInputError { StudyInputError(s) }
 
+    static func missing(_ file: TensorFile, _ name: String, _ v: String, _ specs: [ReplayTensorSpec]) -> StudyInputError {
+        let need = specs.filter(\.required).map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
+        return fail("\(file.path): tensor '\(name)' missing; \(v) replay needs \(need)")
+    }
+
     /// Checks the inputs and builds the plan; every error names the file and tensor.
     static func plan(_ o: Options, file: TensorFile) throws -> Plan {
         let v = o.variant
@@ -169,9 +230,16 @@ public enum Replay {
             }
             throw fail("--variant: unknown '\(v)'; replay supports \(supported.joined(separator: ", "))")
         }
+        if v != "lightning" && (o.layer != nil || o.layers != nil) { throw fail("--layer/--layers: only lightning's decay depends on the layer") }
+        if !sparseVariants.contains(v) && o.window != nil || !(sparseVariants + ["dsa"]).contains(v) && o.topK != nil
+            || !sparseVariants.contains(v) && o.blockSize != nil {
+            throw fail("--block-size/--top-k/--window: only moba and nsa select blocks (nsa: --window), dsa --top-k tokens")
+        }
+        if latentVariants.contains(v) { return try latentPlan(o, file: file, specs: specs) }
         /// The stream a file tensor feeds (Mamba2: C, B, x are the q, k, v of the recurrence).
         func stream(_ name: String) -> String {
             if v == "mamba2" { return ["x": "v", "B": "k", "C": "q"][name] ?? name }
+            if v == "rwkv7" { return name == "r" ? "q" : name }
             return name == "gk" ? "g" : name
         }
         var rows: [String: TensorRows] = [:]
@@ -179,10 +247,7 @@ public enum Replay {
         for s in specs where s.required && s.shape.hasPrefix("[T") {
             var view = file[s.name]
             if view == nil && s.name == "gk" { view = file["g"] }
-            guard let view else {
-                let need = specs.filter(\.required).map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
-                throw fail("\(file.path): tensor '\(s.name)' missing; \(v) replay needs \(need)")
-            }
+            guard let view else { throw missing(file, s.name, v, specs) }
             do {
                 let r = try TensorRows(view, perChannel: s.shape.split(separator: ",").count == 3)
                 rows[stream(s.name)] = r
@@ -192,10 +257,10 @@ public enum Replay {
         let q = rows["q"]!, k = rows["k"]!, vv = rows["v"]!
         let T = q.tokens
         for (name, r) in rows.sorted(by: { $0.key < $1.key }) where r.tokens != T {
-            let first = v == "mamba2" ? "C" : "q"
+            let first = ["mamba2": "C", "rwkv7": "r"][v] ?? "q"
             throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(layouts[name]!) has T = \(r.tokens), but '\(first)' has T = \(T)")
         }
-        if k.heads != q.heads && !softmaxVariants.contains(v) { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
+        if k.heads != q.heads && !cached(v) { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
         if k.width != q.width { throw mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same K)") }
         var constants: [String: TensorView] = [:]
         for s in specs where s.shape == "[H]" {
@@ -209,7 +274,7 @@ public enum Replay {
             constants[s.name] = c
         }
         if let s0 = file["initial_state"] {
-            guard !softmaxVariants.contains(v) else { throw fail("\(s0.file): tensor 'initial_state': \(v) has no recurrent state") }
+            guard !cached(v) else { throw fail("\(s0.file): tensor 'initial_state': \(v) has no recurrent state") }
             let HV = vv.heads, K = q.width, V = vv.width
             var shape = s0.shape
             if shape.count == 4 && shape[0] == 1 { shape.removeFirst() }
@@ -220,7 +285,9 @@ public enum Replay {
         }
         let x = Checked(options: o, file: file, rows: rows, constants: constants, inputs: ReplayInputs(streams: rows, constants: constants))
         if softmaxVariants.contains(v) { return try softmaxPlan(x) }
+        if sparseVariants.contains(v) { return try sparsePlan(x) }
         if v == "linear" { return try linearPlan(x) }
+        if v == "rwkv7" { return try rwkvPlan(x) }
         guard x.HV % x.H == 0 else { throw mismatch(vv, "'\(q.view.name)' \(q.view.shapeText): H = \(x.H) must divide HV = \(x.HV)") }
         if gatedVariants.contains(v) { return try gatedPlan(x) }
         return try deltaPlan(x)
@@ -249,10 +316,16 @@ public enum Replay {
         fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) does not agree with \(what)")
     }
 
-    static func softmaxPlan(_ x: Checked) throws -> Plan {
-        let v = x.variant, q = x.q, k = x.k, vv = x.v, file = x.file, T = x.T
+    /// Softmax heads: HKV value heads, HQ a multiple of HKV.
+    static func checkKV(_ x: Checked) throws {
+        let q = x.q, k = x.k, vv = x.v
         guard vv.heads == k.heads else { throw mismatch(vv, "'k' \(k.view.shapeText) (same HKV)") }
         guard q.heads % k.heads == 0 else { throw mismatch(k, "'q' \(q.view.shapeText): HKV = \(k.heads) must divide HQ = \(q.heads)") }
+    }
+
+    static func softmaxPlan(_ x: Checked) throws -> Plan {
+        let v = x.variant, q = x.q, k = x.k, vv = x.v, file = x.file, T = x.T
+        try checkKV(x)
         var c = SoftmaxCatalog.defaultConfig(v)!
         if let p = x.options.preset {
             let pr: SoftmaxCatalog.Preset
@@ -270,6 +343,111 @@ public enum Replay {
         let config = c
         return Plan(tokens: T, inputs: x.views, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
             [try SoftmaxCatalog.makeRun(variant: v, config: config, tier: tier, recipe: recipe).run]
+        }
+    }
+
+    /// MoBA and NSA: softmax over the blocks the mean keys select; NSA's three branches mixed by
+    /// the given gate logits.
+    static func sparsePlan(_ x: Checked) throws -> Plan {
+        let v = x.variant, q = x.q, k = x.k, vv = x.v, file = x.file, o = x.options
+        try checkKV(x)
+        if let g = x.rows["gates"], g.heads != q.heads || g.width != 3 {
+            throw mismatch(g, "'q' \(q.view.shapeText): gates are [T, HQ, 3]")
+        }
+        if o.preset != nil { throw fail("--preset: \(v) has no presets; give --block-size, --top-k\(v == "nsa" ? ", --window" : "")") }
+        if v == "moba" && o.window != nil { throw fail("--window: moba has no sliding window (nsa has)") }
+        var c = SparseCatalog.defaultConfig(v)!
+        c.attention.queryHeads = q.heads
+        c.attention.kvHeads = k.heads
+        c.attention.headDim = q.width
+        c.attention.valueDim = vv.width
+        c.attention.replay = x.inputs
+        c.attention.evaluation = .every
+        if let b = o.blockSize { c.blockSize = b }
+        if let n = o.topK { c.topKBlocks = n }
+        if let w = o.window { c.window = w }
+        do { try c.validate() } catch { throw fail("\(file.path): \(error)") }
+        let config = c
+        return Plan(tokens: x.T, inputs: x.views, outputShape: [x.T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
+            [try SparseCatalog.makeRun(config: config, tier: tier, recipe: recipe)]
+        }
+    }
+
+    /// MLA and DSA in DeepSeek's absorbed form, on the tensors the kernel receives.
+    static func latentPlan(_ o: Options, file: TensorFile, specs: [ReplayTensorSpec]) throws -> Plan {
+        let v = o.variant
+        var rows: [String: TensorRows] = [:]
+        for s in specs where s.shape.hasPrefix("[T") {
+            guard let view = file[s.name] else { throw missing(file, s.name, v, specs) }
+            do {
+                rows[s.name] = s.shape.split(separator: ",").count == 2 ? try TensorRows(tokenRows: view) : try TensorRows(view, perChannel: true)
+            } catch let e as TensorFileError { throw fail(e.message) }
+        }
+        let qNope = rows["q_nope"]!, qPe = rows["q_pe"]!, latent = rows["kv_cache"]!, pe = rows["pe_cache"]!
+        let T = qNope.tokens, H = qNope.heads, N = qNope.width, L = latent.width, R = pe.width
+        for (name, r) in rows.sorted(by: { $0.key < $1.key }) where r.tokens != T {
+            throw fail("\(r.view.file): tensor '\(r.view.name)': shape \(r.view.shapeText) read as \(specs.first { $0.name == name }!.shape) has T = \(r.tokens), but 'q_nope' has T = \(T)")
+        }
+        guard qPe.heads == H, qPe.width == R else {
+            throw mismatch(qPe, "'q_nope' \(qNope.view.shapeText) and 'pe_cache' \(pe.view.shapeText): q_pe is [T, H, R]")
+        }
+        guard let w = file["wkv_b"] else { throw missing(file, "wkv_b", v, specs) }
+        var ws = w.shape
+        if ws.count == 3 && ws[0] == H { ws = [ws[0] * ws[1], ws[2]] }
+        guard ws.count == 2, ws[1] == L, ws[0] % H == 0, ws[0] / H > N else {
+            throw fail("\(w.file): tensor 'wkv_b': shape \(w.shapeText); expected [H·(N+V), L] = [\(H)·(\(N)+V), \(L)] (or [H, N+V, L]) from 'q_nope' \(qNope.view.shapeText) and 'kv_cache' \(latent.view.shapeText)")
+        }
+        let V = ws[0] / H - N
+        var c = v == "mla" ? DSAConfig(mla: SoftmaxFamily.defaultMLA) : SoftmaxFamily.defaultDSA
+        if let p = o.preset {
+            guard let pr = SoftmaxFamily.mlaPresets.first(where: { $0.name == p }) else {
+                throw fail("--preset: unknown '\(p)'; valid: \(SoftmaxFamily.mlaPresets.map(\.name).joined(separator: ", "))")
+            }
+            guard pr.variant == v else { throw fail("--preset: '\(p)' is a \(pr.variant) preset, not \(v)") }
+            let m = pr.dsa.mla
+            guard m.latentDim == L, m.ropeDim == R, m.nopeDim == N, m.valueDim == V, H <= m.heads else {
+                throw fail("\(file.path): shapes (H=\(H), L=\(L), R=\(R), N=\(N), V=\(V)) do not match preset '\(p)' (H≤\(m.heads), L=\(m.latentDim), R=\(m.ropeDim), N=\(m.nopeDim), V=\(m.valueDim))")
+            }
+            c = pr.dsa
+        }
+        (c.mla.heads, c.mla.latentDim, c.mla.ropeDim, c.mla.nopeDim, c.mla.valueDim) = (H, L, R, N, V)
+        c.mla.evaluation = .every
+        if v == "dsa" {
+            let iq = rows["indexer_q"]!, ik = rows["indexer_k"]!, iw = rows["indexer_weights"]!
+            guard ik.width == iq.width else { throw mismatch(ik, "'indexer_q' \(iq.view.shapeText) (same D)") }
+            guard iw.width == iq.heads else { throw mismatch(iw, "'indexer_q' \(iq.view.shapeText) (one weight per indexer head)") }
+            (c.indexHeads, c.indexDim) = (iq.heads, iq.width)
+            c.indexRopeDim = 0  // replayed q and k are already rotated
+            if let k = o.topK { c.topK = k }
+        }
+        c.mla.replay = ReplayInputs(streams: rows, constants: ["wkv_b": w])
+        do { try v == "mla" ? c.mla.validate() : c.validate() } catch { throw fail("\(file.path): \(error)") }
+        let config = c
+        return Plan(tokens: T, inputs: rows.values.map(\.view) + [w], outputShape: [T, H, V], stateShape: nil,
+                    roles: v == "mla" ? MLAConfig.roles : DSAConfig.roles) { tier, recipe in
+            [v == "mla" ? try SoftmaxFamily.makeMLA(config.mla, tier: tier, recipe: recipe) : try SoftmaxFamily.makeDSA(config, tier: tier, recipe: recipe)]
+        }
+    }
+
+    /// RWKV-7 on flash-linear-attention's kernel inputs r, w, k, v, a, b (one state per head).
+    static func rwkvPlan(_ x: Checked) throws -> Plan {
+        let (T, K, H) = (x.T, x.K, x.H)
+        for name in ["w", "v", "a", "b"] {
+            let r = x.rows[name]!
+            guard r.heads == H, r.width == K else { throw mismatch(r, "'r' \(x.q.view.shapeText) (RWKV-7: every input is [T, H, K])") }
+        }
+        if x.options.preset != nil { throw fail("--preset: rwkv7 replay takes its shapes from the tensors; no presets") }
+        if let s0 = x.constants["initial_state"] { throw fail("\(s0.file): tensor 'initial_state': rwkv7 replay starts from a zero state") }
+        var c = RWKV7Config(headDim: K, decayLog: true)
+        c.replay = x.inputs
+        do { try c.validate() } catch { throw fail("\(x.file.path): \(error)") }
+        let base = c
+        return Plan(tokens: T, inputs: x.views, outputShape: [T, H, K], stateShape: [H, K, K], roles: RWKV7Config.roles.filter { $0 != .chunkState }) { tier, recipe in
+            try (0..<H).map { h in
+                var c = base
+                c.head = h
+                return try GatedFamily.makeRWKV7(config: c, tier: tier, recipe: recipe)
+            }
         }
     }
 
@@ -305,6 +483,19 @@ public enum Replay {
         c.keyDim = K
         c.valueDim = V
         c.heads = HV
+        if v == "lightning" {
+            let o = x.options
+            if x.constants["slope_rate"] != nil {
+                if o.layer != nil || o.layers != nil { throw fail("--layer/--layers: \(file.path) gives slope_rate [H]; give one or the other") }
+            } else {
+                guard let l = o.layer else {
+                    throw fail("\(file.path): lightning's decay depends on the layer: give --layer l (MiniMax-01 slope schedule; --layers, default 80) or a tensor slope_rate [H] = [\(HV)]")
+                }
+                c.layer = l
+                c.layers = o.layers ?? GatedLinearConfig.miniMax01Layers
+                guard c.layers >= 1, (0..<c.layers).contains(l) else { throw fail("--layer: expected 0..<\(c.layers) (--layers), got \(l)") }
+            }
+        }
         c.replay = x.inputs
         let base = c
         let skip = x.constants["D"]

@@ -30,6 +30,23 @@ public final class TensorRows: Hashable, @unchecked Sendable, CustomStringConver
         width = perChannel ? s[2] : 1
     }
 
+    /// A tensor shared by all heads, one row per token: [T, D], also [1, T, D] or [T, 1, D]
+    /// (DeepSeek's unsqueezed k_pe); read as one head.
+    public init(tokenRows view: TensorView) throws {
+        var s = view.shape
+        if s.count == 3 && s[0] == 1 { s.removeFirst() } else if s.count == 3 && s[1] == 1 { s.remove(at: 1) }
+        guard s.count == 2 else {
+            throw TensorFileError("\(view.file): tensor '\(view.name)': shape \(view.shapeText); expected [T, D] (or [1, T, D], [T, 1, D])")
+        }
+        guard s.allSatisfy({ $0 > 0 }) else {
+            throw TensorFileError("\(view.file): tensor '\(view.name)': shape \(view.shapeText) has an empty dimension")
+        }
+        self.view = view
+        tokens = s[0]
+        heads = 1
+        width = s[1]
+    }
+
     /// Writes the row of (head, position) into out[0..<width].
     public func fill(_ out: UnsafeMutableBufferPointer<Double>, head: Int, position: Int) {
         precondition(head < heads && position < tokens && out.count >= width)

@@ -21,6 +21,11 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Positions of the reference certified against MPFR.") var certifyTokens: Int = 64
     @Flag(name: .long, inversion: .prefixedNo, help: "Delta rule: L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel).")
     var qkL2norm = true
+    @Option(name: .long, help: "Lightning: layer index of MiniMax's slope schedule (when the inputs give no slope_rate).") var layer: Int?
+    @Option(name: .long, help: "Lightning: number of layers of the schedule (default 80, MiniMax-01).") var layers: Int?
+    @Option(name: .long, help: "MoBA/NSA: tokens per block (default 64).") var blockSize: Int?
+    @Option(name: .long, help: "MoBA/NSA: blocks selected (default 4); DSA: tokens selected.") var topK: Int?
+    @Option(name: .long, help: "NSA: sliding-window tokens (default 64).") var window: Int?
     @Option(name: .long, help: "Threads (each run on one thread: the same bits for any count).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -29,6 +34,11 @@ struct ReplayCommand: ParsableCommand {
         var o = Replay.Options(variant: variant, preset: preset, inputs: inputs, recipes: recipe, compares: compare, out: out)
         o.certifyTokens = certifyTokens
         o.qkL2Norm = qkL2norm
+        o.layer = layer
+        o.layers = layers
+        o.blockSize = blockSize
+        o.topK = topK
+        o.window = window
         guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
         o.jobs = jobs
         if !qkL2norm && !["deltanet", "gated_deltanet", "kda"].contains(variant) {

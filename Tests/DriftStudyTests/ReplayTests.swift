@@ -1,4 +1,4 @@
-import AttentionVariants
+@testable import AttentionVariants
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -299,6 +299,274 @@ import Workloads
         #expect(worst < 1e-12, "gla \(worst)")
     }
 
+    /// Lightning at layer 3 of 10 (H from the tensors): replay equals the synthetic heads bit for
+    /// bit, with the decay from --layer or from MiniMax's slope_rate tensor (the same bits);
+    /// without either, or with both, or with a wrong-shaped slope_rate, a one-line error.
+    @Test func lightningReplayMatchesSyntheticHeads() throws {
+        let T = 90, H = 4, D = 8, seed: UInt64 = 7, layer = 3, layers = 10
+        let dir = try StudyFixture.tempDir(), withSlope = try StudyFixture.tempDir()
+        for (n, d) in [("q", D), ("k", D), ("v", D)] {
+            try Self.dump(dir, n, seed: seed, stream: n, T: T, H: H, D: d)
+            try FileManager.default.copyItem(atPath: "\(dir)/\(n).npy", toPath: "\(withSlope)/\(n).npy")
+        }
+        let slope = (0..<H).map { -lightningLogDecay(head: $0, heads: H, layer: layer, layers: layers) }
+        try NPY.write(path: withSlope + "/slope_rate.npy", shape: [H], float64: slope)
+        let recipe = "state=bfloat16,q=bfloat16"
+        var o = Replay.Options(variant: "lightning", inputs: dir, recipes: [recipe], out: try StudyFixture.tempDir() + "/a")
+        o.layer = layer
+        o.layers = layers
+        let byLayer = try Replay.run(o)
+        let slopeOut = try StudyFixture.tempDir() + "/b"
+        let bySlope = try Replay.run(Replay.Options(variant: "lightning", inputs: withSlope, recipes: [recipe], out: slopeOut))
+        #expect(byLayer.reference.pass == true)
+        for n in ["o_ref.npy", "o_\(Replay.fileName(recipe)).npy", "state_ref.npy", "state_\(Replay.fileName(recipe)).npy"] {
+            let bytes = StudyFixture.read(o.out + "/" + n)
+            #expect(!bytes.isEmpty && bytes == StudyFixture.read(slopeOut + "/" + n), "\(n)")
+        }
+        func runs(_ tier: BackendTier, _ r: Recipe) throws -> [SteppedRun] {
+            try (0..<H).map { h in
+                try GatedFamily.makeRun(config: .lightning(head: h, layer: layer, heads: H, layers: layers, headDim: D, seed: seed),
+                                        form: "recurrent", tier: tier, recipe: r)
+            }
+        }
+        let a = try runs(.float64, Recipe()), b = try runs(.float32, try Recipe.parse(recipe).fast)
+        let ref = try NPY.view(path: o.out + "/o_ref.npy")
+        #expect(ref.shape == [T, H, D])
+        let meter = ErrorMeter()
+        var x = [Double](repeating: 0, count: H * D), y = x, z = x
+        for t in 0..<T {
+            for r in a + b { r.step() }
+            x.withUnsafeMutableBufferPointer { p in for h in 0..<H { a[h].readOutput(into: UnsafeMutableBufferPointer(rebasing: p[h * D..<(h + 1) * D])) } }
+            y.withUnsafeMutableBufferPointer { p in for h in 0..<H { b[h].readOutput(into: UnsafeMutableBufferPointer(rebasing: p[h * D..<(h + 1) * D])) } }
+            z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * H * D) }
+            #expect(x == z, "o_ref at \(t)")
+            let d = x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in meter.distance(reference: p, q) } }
+            #expect(byLayer.series[0].outputRelErr[t] == d.relative, "\(t)")
+            #expect(bySlope.series[0].outputRelErr[t] == d.relative, "\(t)")
+        }
+        #expect(byLayer.series[0].maxOutputRelErr > 1e-4)
+        // Bad: neither --layer nor slope_rate; both; slope_rate of the wrong length; --layer out of range.
+        let parent = try StudyFixture.tempDir()
+        #expect(failure(Replay.Options(variant: "lightning", inputs: dir, out: parent + "/x"))
+            == "\(dir): lightning's decay depends on the layer: give --layer l (MiniMax-01 slope schedule; --layers, default 80) or a tensor slope_rate [H] = [4]")
+        var both = Replay.Options(variant: "lightning", inputs: withSlope, out: parent + "/x")
+        both.layer = 1
+        #expect(failure(both).hasPrefix("--layer/--layers: \(withSlope) gives slope_rate [H]"))
+        var far = Replay.Options(variant: "lightning", inputs: dir, out: parent + "/x")
+        far.layer = 80
+        #expect(failure(far) == "--layer: expected 0..<80 (--layers), got 80")
+        try NPY.write(path: withSlope + "/slope_rate.npy", shape: [H - 1], float64: Array(slope.prefix(H - 1)))
+        #expect(failure(Replay.Options(variant: "lightning", inputs: withSlope, out: parent + "/x"))
+            == "\(withSlope)/slope_rate.npy: tensor 'slope_rate': shape [3]; expected [H] = [4]")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
+    }
+
+    /// MoBA and NSA (4 query heads on 2 KV heads, blocks of 16, top-3, NSA window 20, gate
+    /// logits from a `gates` tensor) replayed equal the synthetic runs bit for bit, selection
+    /// under a quantized cache included; NSA without gates, or with gates of the wrong width, fails.
+    @Test func blockSparseReplayMatchesSyntheticRuns() throws {
+        let T = 260, HQ = 4, HKV = 2, D = 8, Dv = 6, seed: UInt64 = 19
+        let recipe = "k_cache=float8_e4m3fn/per-token,v_cache=bfloat16"
+        for kind in [BlockSparseConfig.Kind.moba, .nsa] {
+            let dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+            try Self.dump(dir, "q", seed: seed, stream: "q", T: T, H: HQ, D: D)
+            try Self.dump(dir, "k", seed: seed, stream: "k", T: T, H: HKV, D: D)
+            try Self.dump(dir, "v", seed: seed, stream: "v", T: T, H: HKV, D: Dv)
+            if kind == .nsa { try Self.dump(dir, "gates", seed: seed, stream: "nsa_gate", T: T, H: HQ, D: 3) }
+            var o = Replay.Options(variant: kind.rawValue, inputs: dir, recipes: [recipe], out: out)
+            (o.blockSize, o.topK) = (16, 3)
+            if kind == .nsa { o.window = 20 }
+            let r = try Replay.run(o)
+            #expect(r.reference.pass == true, "\(kind)")
+            let c = BlockSparseConfig(kind: kind, attention: SoftmaxAttentionConfig(queryHeads: HQ, kvHeads: HKV, headDim: D, valueDim: Dv, seed: seed, evaluation: .every),
+                                      blockSize: 16, topKBlocks: 3, window: 20)
+            let a = try SparseCatalog.makeRun(config: c, tier: .float64)
+            let b = try SparseCatalog.makeRun(config: c, tier: .float32, recipe: try Recipe.parse(recipe).fast)
+            let ref = try NPY.view(path: out + "/o_ref.npy")
+            #expect(ref.shape == [T, HQ, Dv])
+            let meter = ErrorMeter()
+            var x = [Double](repeating: 0, count: HQ * Dv), y = x, z = x
+            for t in 0..<T {
+                a.step(); b.step()
+                x.withUnsafeMutableBufferPointer { a.readOutput(into: $0) }
+                y.withUnsafeMutableBufferPointer { b.readOutput(into: $0) }
+                z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * HQ * Dv) }
+                #expect(x == z, "\(kind) o_ref at \(t)")
+                let d = x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in meter.distance(reference: p, q) } }
+                #expect(r.series[0].outputRelErr[t] == d.relative, "\(kind) \(t)")
+            }
+            #expect(r.series[0].maxOutputRelErr > 1e-3)
+            // The selection is active: a dense run over the same tensors differs.
+            let denseOut = try StudyFixture.tempDir() + "/dense"
+            try Replay.run(Replay.Options(variant: "gqa", inputs: dir, out: denseOut))
+            let full = try NPY.view(path: denseOut + "/o_ref.npy").values(), sparse = ref.values(), w = HQ * Dv
+            #expect(Array(full[..<(48 * w)]) == Array(sparse[..<(48 * w)]) || kind == .nsa, "moba is dense up to 4 blocks")
+            #expect(Array(full[((T - 1) * w)...]) != Array(sparse[((T - 1) * w)...]), "\(kind): the selection is active")
+            if kind == .nsa {
+                let parent = try StudyFixture.tempDir()
+                try NPY.write(path: dir + "/gates.npy", shape: [T, HQ, 2], float64: Array(repeating: 0, count: T * HQ * 2))
+                #expect(failure(Replay.Options(variant: "nsa", inputs: dir, out: parent + "/x"))
+                    == "\(dir)/gates.npy: tensor 'gates': shape [260, 4, 2] does not agree with 'q' [260, 4, 8]: gates are [T, HQ, 3]")
+                try FileManager.default.removeItem(atPath: dir + "/gates.npy")
+                #expect(failure(Replay.Options(variant: "nsa", inputs: dir, out: parent + "/x"))
+                    == "\(dir): tensor 'gates' missing; nsa replay needs q [T, HQ, D], k [T, HKV, D], v [T, HKV, Dv], gates [T, HQ, 3]")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
+            }
+        }
+    }
+
+    /// The toolkit's own MLA/DSA inputs as the absorbed kernel receives them (kv_norm, RoPE and
+    /// the indexer's Hadamard rotation applied as the generators do), written as .npy files.
+    static func dumpLatent(_ dir: String, seed: UInt64, T: Int, H: Int, L: Int, R: Int, N: Int, V: Int, Hi: Int = 0, D: Int = 0, indexRope: Int = 0) throws {
+        func rows(_ stream: String, _ width: Int, heads: Int, f32: Bool, _ post: (UnsafeMutableBufferPointer<Double>, Int) -> Void) -> [Double] {
+            let g = InputGenerator(seed: seed, stream: stream, dimension: width, float32Representable: f32)
+            var all: [Double] = []
+            for t in 0..<T {
+                for h in 0..<heads {
+                    var r = g.row(head: h, position: t)
+                    r.withUnsafeMutableBufferPointer { post($0, t) }
+                    all += r
+                }
+            }
+            return all
+        }
+        let rope = RotaryEmbedding(dimension: R)
+        let kv = rows("latent", L, heads: 1, f32: false) { x, _ in rmsNormalize(x, count: L); roundToFloat32(x, count: L) }
+        let pe = rows("k_pe", R, heads: 1, f32: false) { x, t in rope.apply(x, position: t); roundToFloat32(x, count: R) }
+        let qNope = rows("q_nope", N, heads: H, f32: true) { _, _ in }
+        let qPe = rows("q_pe", R, heads: H, f32: false) { x, t in rope.apply(x, position: t); roundToFloat32(x, count: R) }
+        var wkvB: [Double] = []
+        for h in 0..<H {
+            for (stream, n) in [("w_uk", N), ("w_uv", V)] {
+                let g = InputGenerator(seed: seed, stream: stream, dimension: L)
+                for i in 0..<n { wkvB += g.row(head: h, position: i).map { Double(Float($0 / Double(L).squareRoot())) } }
+            }
+        }
+        try NPY.write(path: dir + "/kv_cache.npy", shape: [T, L], float64: kv)
+        try NPY.write(path: dir + "/pe_cache.npy", shape: [1, T, R], float64: pe)
+        try NPY.write(path: dir + "/q_nope.npy", shape: [T, H, N], float64: qNope)
+        try NPY.write(path: dir + "/q_pe.npy", shape: [T, H, R], float64: qPe)
+        try NPY.write(path: dir + "/wkv_b.npy", shape: [H * (N + V), L], float64: wkvB)
+        guard Hi > 0 else { return }
+        let irope = RotaryEmbedding(dimension: indexRope)
+        let rotate: (UnsafeMutableBufferPointer<Double>, Int) -> Void = { x, t in
+            irope.apply(x, position: t)
+            hadamardRotate(x, count: D)
+            roundToFloat32(x, count: D)
+        }
+        try NPY.write(path: dir + "/indexer_q.npy", shape: [T, Hi, D], float64: rows("index_q", D, heads: Hi, f32: false, rotate))
+        try NPY.write(path: dir + "/indexer_k.npy", shape: [T, D], float64: rows("index_k", D, heads: 1, f32: false, rotate))
+        try NPY.write(path: dir + "/indexer_weights.npy", shape: [T, Hi], float64: rows("index_w", Hi, heads: 1, f32: true) { _, _ in })
+    }
+
+    /// MLA and DSA (2 heads, latent 16, RoPE 4, nope 8, value 6; DSA: 2 indexer heads of 8,
+    /// top-20) replayed on the toolkit's own inputs equal the synthetic runs bit for bit, a
+    /// quantized latent and indexer included; a missing or misshapen wkv_b fails.
+    @Test func latentReplayMatchesSyntheticRuns() throws {
+        let T = 60, H = 2, L = 16, R = 4, N = 8, V = 6, Hi = 2, D = 8, seed: UInt64 = 23
+        let mla = MLAConfig(heads: H, latentDim: L, ropeDim: R, nopeDim: N, valueDim: V, seed: seed, evaluation: .every)
+        for variant in ["mla", "dsa"] {
+            let dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+            try Self.dumpLatent(dir, seed: seed, T: T, H: H, L: L, R: R, N: N, V: V, Hi: variant == "dsa" ? Hi : 0, D: D, indexRope: 4)
+            let recipe = "latent=float8_e4m3fn/per-token,rope_cache=bfloat16" + (variant == "dsa" ? ",indexer=float8_e4m3fn/per-token" : "")
+            var o = Replay.Options(variant: variant, inputs: dir, recipes: [recipe], out: out)
+            if variant == "dsa" { o.topK = 20 }
+            let r = try Replay.run(o)
+            #expect(r.reference.pass == true, "\(variant)")
+            let fp8 = try Recipe.parse(recipe).fast
+            let dsa = DSAConfig(mla: mla, indexHeads: Hi, indexDim: D, indexRopeDim: 4, topK: 20)
+            let a = variant == "mla" ? try SoftmaxFamily.makeMLA(mla, tier: .float64) : try SoftmaxFamily.makeDSA(dsa, tier: .float64)
+            let b = variant == "mla" ? try SoftmaxFamily.makeMLA(mla, tier: .float32, recipe: fp8) : try SoftmaxFamily.makeDSA(dsa, tier: .float32, recipe: fp8)
+            let ref = try NPY.view(path: out + "/o_ref.npy")
+            #expect(ref.shape == [T, H, V])
+            let meter = ErrorMeter()
+            var x = [Double](repeating: 0, count: H * V), y = x, z = x
+            for t in 0..<T {
+                a.step(); b.step()
+                x.withUnsafeMutableBufferPointer { a.readOutput(into: $0) }
+                y.withUnsafeMutableBufferPointer { b.readOutput(into: $0) }
+                z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * H * V) }
+                #expect(x == z, "\(variant) o_ref at \(t)")
+                let d = x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { q in meter.distance(reference: p, q) } }
+                #expect(r.series[0].outputRelErr[t] == d.relative, "\(variant) \(t)")
+            }
+            #expect(r.series[0].maxOutputRelErr > 1e-3)
+            if variant == "dsa" {
+                // The selection is active: MLA over the same tensors (all tokens) differs at the end.
+                let dense = try StudyFixture.tempDir() + "/dense"
+                try Replay.run(Replay.Options(variant: "mla", inputs: dir, out: dense))
+                let full = try NPY.view(path: dense + "/o_ref.npy").values(), sparse = ref.values(), w = H * V
+                #expect(Array(full[..<(20 * w)]) == Array(sparse[..<(20 * w)]))
+                #expect(Array(full[((T - 1) * w)...]) != Array(sparse[((T - 1) * w)...]))
+            }
+        }
+        // Bad inputs: wkv_b of the wrong width, missing; q_pe with other heads.
+        let dir = try StudyFixture.tempDir(), parent = try StudyFixture.tempDir()
+        try Self.dumpLatent(dir, seed: seed, T: 8, H: H, L: L, R: R, N: N, V: V)
+        try NPY.write(path: dir + "/wkv_b.npy", shape: [H * (N + V), L + 1], float64: Array(repeating: 0, count: H * (N + V) * (L + 1)))
+        #expect(failure(Replay.Options(variant: "mla", inputs: dir, out: parent + "/x"))
+            == "\(dir)/wkv_b.npy: tensor 'wkv_b': shape [28, 17]; expected [H·(N+V), L] = [2·(8+V), 16] (or [H, N+V, L]) from 'q_nope' [8, 2, 8] and 'kv_cache' [8, 16]")
+        try FileManager.default.removeItem(atPath: dir + "/wkv_b.npy")
+        #expect(failure(Replay.Options(variant: "dsa", inputs: dir, out: parent + "/x")).hasPrefix("\(dir): tensor 'indexer_q' missing; dsa replay needs kv_cache [T, L], "))
+        #expect(failure(Replay.Options(variant: "mla", inputs: dir, out: parent + "/x"))
+            == "\(dir): tensor 'wkv_b' missing; mla replay needs kv_cache [T, L], pe_cache [T, R], q_nope [T, H, N], q_pe [T, H, R], wkv_b [H·(N+V), L]")
+        try NPY.write(path: dir + "/q_pe.npy", shape: [8, 3, R], float64: Array(repeating: 0, count: 8 * 3 * R))
+        #expect(failure(Replay.Options(variant: "mla", inputs: dir, out: parent + "/x"))
+            == "\(dir)/q_pe.npy: tensor 'q_pe': shape [8, 3, 4] does not agree with 'q_nope' [8, 2, 8] and 'pe_cache' [1, 8, 4]: q_pe is [T, H, R]")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
+    }
+
+    /// RWKV-7 replayed on FLA's kernel inputs (r, w = log decay, k', v, a = −κ̂, b = κ̂⊙a),
+    /// computed here by the toolkit's own token preparation on the Float64 backend: the
+    /// reference outputs and final states equal the synthetic run's bit for bit.
+    @Test func rwkv7ReplayMatchesSyntheticHeads() throws {
+        let T = 50, H = 2, K = 8, seed: UInt64 = 29
+        let dir = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+        let names = ["r", "w", "k", "v", "a", "b"]
+        var arrays = [[Double]](repeating: [Double](repeating: 0, count: T * H * K), count: 6)
+        for h in 0..<H {
+            let c = RWKV7Config(headDim: K, head: h, seed: seed, decayLog: true)
+            let gens = RWKV7Inputs(c), be = Float64Backend(), prep = RWKV7TokenPrep(c, backend: be)
+            let stores = StorePoints(recipe: .exact, seed: seed, head: h)
+            let r = be.allocate(K), k = be.allocate(K), v = be.allocate(K), wRaw = be.allocate(K), aRaw = be.allocate(K)
+            let decay = be.allocate(K), kappa = be.allocate(K), b = be.allocate(K)
+            var row = [Double](repeating: 0, count: K)
+            for t in 0..<T {
+                for (i, tensor) in [r, k, v, wRaw, aRaw].enumerated() {
+                    row.withUnsafeMutableBufferPointer { gens.fill(i, $0, head: h, position: t) }
+                    be.load(tensor, row)
+                }
+                prep.prepare(be, r: r, k: k, v: v, wRaw: wRaw, aRaw: aRaw, decay: decay, kappa: kappa, b: b, wantLog: true, stores: stores, step: t)
+                for (i, tensor) in [r, decay, k, v, kappa, b].enumerated() {
+                    arrays[i].withUnsafeMutableBufferPointer { be.read(tensor, into: UnsafeMutableBufferPointer(rebasing: $0[(t * H + h) * K..<(t * H + h + 1) * K])) }
+                }
+            }
+        }
+        for (n, a) in zip(names, arrays) { try NPY.write(path: "\(dir)/\(n).npy", shape: [T, H, K], float64: a) }
+        let result = try Replay.run(Replay.Options(variant: "rwkv7", inputs: dir, recipes: ["state=bfloat16"], out: out))
+        #expect(result.reference.pass == true)
+        let runs = try (0..<H).map { try GatedFamily.makeRWKV7(config: RWKV7Config(headDim: K, head: $0, seed: seed, decayLog: true), tier: .float64) }
+        let ref = try NPY.view(path: out + "/o_ref.npy")
+        #expect(ref.shape == [T, H, K])
+        var x = [Double](repeating: 0, count: H * K), z = x
+        for t in 0..<T {
+            for r in runs { r.step() }
+            x.withUnsafeMutableBufferPointer { p in for h in 0..<H { runs[h].readOutput(into: UnsafeMutableBufferPointer(rebasing: p[h * K..<(h + 1) * K])) } }
+            z.withUnsafeMutableBufferPointer { ref.fill($0, from: t * H * K) }
+            #expect(x == z, "o_ref at \(t)")
+        }
+        var state = [Double](repeating: 0, count: H * K * K)
+        state.withUnsafeMutableBufferPointer { p in for h in 0..<H { runs[h].readState(into: UnsafeMutableBufferPointer(rebasing: p[h * K * K..<(h + 1) * K * K])) } }
+        #expect(try NPY.view(path: out + "/state_ref.npy").values() == state)
+        #expect(result.series[0].finalStateRelErr! > 1e-4 && result.series[0].maxOutputRelErr > 1e-4)
+        // b of another width: refused, naming file and tensor.
+        let parent = try StudyFixture.tempDir()
+        try NPY.write(path: dir + "/b.npy", shape: [T, H, K / 2], float64: Array(repeating: 0, count: T * H * K / 2))
+        #expect(failure(Replay.Options(variant: "rwkv7", inputs: dir, out: parent + "/x"))
+            == "\(dir)/b.npy: tensor 'b': shape [50, 2, 4] does not agree with 'r' [50, 2, 8] (RWKV-7: every input is [T, H, K])")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == [])
+    }
+
     func failure(_ o: Replay.Options) -> String {
         do { try Replay.run(o); return "" } catch let e as StudyInputError { return e.description } catch { return "other: \(error)" }
     }
@@ -316,7 +584,7 @@ import Workloads
         }
         check("gated_deltanet", dir, "\(dir): tensor 'g' missing; gated_deltanet replay needs q [T, H, K], k [T, H, K], v [T, HV, V], g [T, HV], beta [T, HV]")
         check("deltanet", dir, "\(dir)/v.npy: tensor 'v': shape [16, 3, 4] does not agree with 'q' [16, 2, 4]: H = 2 must divide HV = 3")
-        check("rwkv7", dir, "replay not supported yet for 'rwkv7'")
+        check("rwkv7", dir, "\(dir): tensor 'r' missing; rwkv7 replay needs r [T, H, K], w [T, H, K], k [T, H, K], v [T, H, K], a [T, H, K], b [T, H, K]")
         check("mamba2", dir, "\(dir): tensor 'x' missing; mamba2 replay needs x [T, H, P], dt [T, H], A_log [H], B [T, G, N], C [T, G, N]")
         // NaN in an input.
         let nan = try StudyFixture.tempDir()

@@ -54,7 +54,10 @@ import Testing
             (["replay", "--variant", "gated_deltanet", dir + "/nan.safetensors"], "attnprec: \(dir)/nan.safetensors: tensor 'v': element 77 is nan; inputs must be finite"),
             (["replay", "--variant", "gated_deltanet", dir + "/hv.safetensors"], "tensor 'v': shape [1, 96, 3, 8] does not agree with 'q' [1, 96, 2, 8]: H = 2 must divide HV = 3"),
             (["replay", "--variant", "kda", dir + "/hv.safetensors"], "tensor 'g': shape [1, 96, 3] read as [T, HV, K] has T = 1, but 'q' has T = 96"),
-            (["replay", "--variant", "rwkv7", dir + "/hv.safetensors"], "replay not supported yet for 'rwkv7'"),
+            (["replay", "--variant", "rwkv7", dir + "/hv.safetensors"], "hv.safetensors: tensor 'r' missing; rwkv7 replay needs r [T, H, K]"),
+            (["replay", "--variant", "lightning", dir + "/nan.safetensors"], "tensor 'v': shape [1, 96, 4, 8] does not agree with 'q' [1, 96, 2, 8]: lightning has one value head per key head"),
+            (["replay", "--variant", "gated_deltanet", "--layer", "2", dir + "/nan.safetensors"], "--layer/--layers: only lightning's decay depends on the layer"),
+            (["replay", "--variant", "mla", dir + "/hv.safetensors"], "hv.safetensors: tensor 'kv_cache' missing; mla replay needs kv_cache [T, L], pe_cache [T, R]"),
             (["replay", "--variant", "gated_deltanet", dir + "/absent.safetensors"], "absent.safetensors: no such file or folder"),
             (["replay", "--variant", "gated_deltanet", "--preset", "qwen3-next", dir + "/nan.safetensors"], "do not match preset 'qwen3-next'"),
         ]
@@ -72,7 +75,11 @@ import Testing
         #expect(s.code == 0)
         #expect(s.out.contains("kda (delta family)") && s.out.contains("kimi-linear") && s.out.range(of: #"\| gk +\| \[T, HV, K\]"#, options: .regularExpression) != nil)
         let m = try CLI.run(["variants", "show", "mla"])
-        #expect(m.code == 0 && m.out.contains("deepseek-v3") && m.out.contains("replay: not supported yet for mla"))
+        #expect(m.code == 0 && m.out.contains("deepseek-v3") && m.out.range(of: #"\| wkv_b +\| \[H·\(N\+V\), L\]"#, options: .regularExpression) != nil, "\(m.out)")
+        for (variant, tensor) in [("lightning", "slope_rate"), ("moba", "k"), ("nsa", "gates"), ("dsa", "indexer_weights"), ("rwkv7", "b")] {
+            let r = try CLI.run(["variants", "show", variant])
+            #expect(r.code == 0 && r.out.contains("| \(tensor) ") && !r.out.contains("not supported"), "\(variant): \(r.out)")
+        }
         let bad = try CLI.run(["variants", "show", "nope"])
         #expect(bad.code == 2 && bad.err.hasPrefix("attnprec: unknown variant 'nope'"))
     }

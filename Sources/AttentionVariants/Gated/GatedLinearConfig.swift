@@ -63,7 +63,7 @@ public struct GatedLinearConfig: Hashable, Sendable {
     public var fused: Bool
     /// Replayed inputs instead of generated ones: streams q, k, v (Mamba2: C, B, x), `g` (GLA:
     /// the per-channel log decay itself) or `dt` (Mamba2: raw dt, before dt_bias and softplus);
-    /// Mamba2's per-head `A_log` and `dt_bias` as constants.
+    /// Mamba2's per-head `A_log` and `dt_bias` (Lightning: `slope_rate`) as constants.
     public var replay: ReplayInputs?
     /// The head whose q and k this head reads (Mamba2's B/C groups); nil: `head`.
     public var keyHead: Int?
@@ -150,6 +150,8 @@ public struct GatedLinearConfig: Hashable, Sendable {
         case .retnet:
             return .value(GateSchedule.retnet.constantDecay(head: head)!)
         case .lightning:
+            // Replayed: MiniMax's per-head `slope_rate` (after the layer factor), λ = exp(−slope_rate).
+            if let s = replay?.constants["slope_rate"] { return .logValue(-s.element(head)) }
             return .logValue(lightningLogDecay(head: head, heads: heads, layer: layer, layers: layers))
         case .gla:
             return replay?["g"] != nil ? .glaLog : .glaLogits

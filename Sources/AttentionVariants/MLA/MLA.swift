@@ -30,6 +30,11 @@ public struct MLAConfig: Hashable, Sendable {
     public var seed: UInt64
     public var distribution: InputDistribution
     public var evaluation: EvaluationSchedule
+    /// Replayed inputs, as the absorbed kernel receives them: streams `kv_cache` (the latent
+    /// after kv_norm), `pe_cache` (k_pe after RoPE), `q_nope`, `q_pe` (after RoPE) — read as
+    /// given, no RMSNorm or RoPE applied — and the constant `wkv_b` [H·(N+V), L] (DeepSeek's
+    /// `wkv_b.weight`; W_UK,h = rows h·(N+V)..<h·(N+V)+N, W_UV,h the next V rows).
+    public var replay: ReplayInputs?
 
     public init(
         heads: Int = 1, latentDim: Int = 512, ropeDim: Int = 64, nopeDim: Int = 128, valueDim: Int = 128,
@@ -129,10 +134,14 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         }
         latentCache = try cache(.latent, L)
         ropeCache = R > 0 ? try cache(.ropeCache, R) : nil
+        let replay = config.replay
         latentGen = InputGenerator(seed: config.seed, stream: "latent", dimension: L, distribution: config.distribution, float32Representable: false)
+            .replaying(replay?["kv_cache"])
         ropeGen = InputGenerator(seed: config.seed, stream: "k_pe", dimension: max(R, 1), distribution: config.distribution, float32Representable: false)
-        qNopeGen = InputGenerator(seed: config.seed, stream: "q_nope", dimension: N, distribution: config.distribution)
+            .replaying(replay?["pe_cache"])
+        qNopeGen = InputGenerator(seed: config.seed, stream: "q_nope", dimension: N, distribution: config.distribution).replaying(replay?["q_nope"])
         qPeGen = InputGenerator(seed: config.seed, stream: "q_pe", dimension: max(R, 1), distribution: config.distribution, float32Representable: false)
+            .replaying(replay?["q_pe"])
         rotary = RotaryEmbedding(dimension: max(R, 2), base: config.ropeBase)
         // Fixed projections, one row per output channel: W_UK,h ∈ R^{N×L}, W_UV,h ∈ R^{V×L}.
         var w = [Double](repeating: 0, count: L)
@@ -141,6 +150,13 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
             let t = backend.allocate(rows: rows, cols: L)
             let g = InputGenerator(seed: config.seed, stream: stream, dimension: L)
             var all = [Double](repeating: 0, count: rows * L)
+            if let wkvB = replay?.constants["wkv_b"] {
+                // DeepSeek's wkv_b.weight viewed as [H, N+V, L]: W_UK first, then W_UV.
+                let first = h * (N + V) + (stream == "w_uk" ? 0 : N)
+                all.withUnsafeMutableBufferPointer { wkvB.fill($0, from: first * L) }
+                backend.load(t, all)
+                return t
+            }
             for i in 0..<rows {
                 w.withUnsafeMutableBufferPointer { g.fill($0, head: h, position: i) }
                 for j in 0..<L { all[i * L + j] = Double(Float(w[j] * r)) }
@@ -182,7 +198,7 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         let L = config.latentDim
         row.withUnsafeMutableBufferPointer {
             latentGen.fill($0, head: 0, position: s)
-            rmsNormalize($0, count: L)
+            if latentGen.replay == nil { rmsNormalize($0, count: L) }
             roundToFloat32($0, count: L)
         }
     }
@@ -192,7 +208,7 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         let R = config.ropeDim
         ropeRow.withUnsafeMutableBufferPointer {
             ropeGen.fill($0, head: 0, position: s)
-            if config.rope { rotary.apply($0, position: s) }
+            if config.rope && ropeGen.replay == nil { rotary.apply($0, position: s) }
             roundToFloat32($0, count: R)
         }
     }
@@ -242,7 +258,7 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
                 let qPe = Tensor(offset: query[h].offset + L, rows: 1, cols: R)
                 qRow.withUnsafeMutableBufferPointer {
                     qPeGen.fill($0, head: h, position: t)
-                    if config.rope { rotary.apply($0, position: t) }
+                    if config.rope && qPeGen.replay == nil { rotary.apply($0, position: t) }
                     roundToFloat32($0, count: R)
                 }
                 qRow.withUnsafeBufferPointer { b.load(qPe, UnsafeBufferPointer(rebasing: $0[0..<R])) }

@@ -30,6 +30,10 @@ public struct RWKV7Config: Hashable, Sendable {
     public var ka: Double
     public var decayLog: Bool
     public var outputFrom: LinearAttentionConfig.OutputSource
+    /// Replayed inputs in flash-linear-attention's convention (`fused_recurrent_rwkv7`): streams
+    /// `q` (r), `w` (log decay), `k` (k' — already mixed with a), `v`, `a` (−κ̂) and `b` (κ̂⊙a),
+    /// used as given (decode form only): S ← Diag(exp w) S + b (Sᵀa)ᵀ + k vᵀ, o = Sᵀ r.
+    public var replay: ReplayInputs?
 
     public init(
         headDim: Int = 64, head: Int = 0, seed: UInt64 = 0, distribution: InputDistribution = .gaussian,
@@ -71,6 +75,8 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
     let prep: RWKV7TokenPrep
     let gens: RWKV7Inputs
     var rows: [[Double]]
+    /// Replayed r, w, k, v, a, b (FLA's names), when given.
+    let given: [TensorRows]?
 
     public init(config: RWKV7Config, backend: B, recipe: Recipe = .exact) throws {
         try config.validate()
@@ -86,7 +92,13 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
         kappa = be.allocate(N); b = be.allocate(N); sa = be.allocate(N)
         prep = RWKV7TokenPrep(config, backend: be)
         gens = RWKV7Inputs(config)
-        rows = Array(repeating: [Double](repeating: 0, count: N), count: 5)
+        rows = Array(repeating: [Double](repeating: 0, count: N), count: 6)
+        given = try config.replay.map { rp in
+            try ["q", "w", "k", "v", "a", "b"].map {
+                guard let g = rp[$0], g.width == N else { throw VariantError("rwkv7: replay needs \($0) with rows of \(N)") }
+                return g
+            }
+        }
     }
 
     public var tier: BackendTier { backend.tier }
@@ -94,6 +106,7 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
     public var stateCount: Int { config.headDim * config.headDim }
 
     public func step() {
+        if given != nil { return stepGiven() }
         position += 1
         let t = position, h = config.head
         for s in 0..<5 { rows[s].withUnsafeMutableBufferPointer { gens.fill(s, $0, head: h, position: t) } }
@@ -111,10 +124,32 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
         advance()
     }
 
+    /// One step on FLA's replayed r, w, k, v, a, b: stores of r, k, v and the decay (as for
+    /// generated inputs); a and b read as given.
+    func stepGiven() {
+        position += 1
+        let t = position, be = backend
+        for (i, g) in given!.enumerated() { rows[i].withUnsafeMutableBufferPointer { g.fill($0, head: config.head, position: t) } }
+        be.load(r, rows[0]); be.load(decay, rows[1]); be.load(k, rows[2]); be.load(v, rows[3]); be.load(kappa, rows[4]); be.load(b, rows[5])
+        stores.store(.q, r, on: be, step: t)
+        stores.store(.k, k, on: be, step: t)
+        stores.store(.v, v, on: be, step: t)
+        if config.decayLog { stores.store(.decay, decay, on: be, step: t) }
+        be.apply(.exp, decay, decay)
+        if !config.decayLog { stores.store(.decay, decay, on: be, step: t) }
+        update(t)
+    }
+
     func advance() {
         let t = position, be = backend
         be.load(r, rows[0]); be.load(k, rows[1]); be.load(v, rows[2]); be.load(wRaw, rows[3]); be.load(aRaw, rows[4])
         prep.prepare(be, r: r, k: k, v: v, wRaw: wRaw, aRaw: aRaw, decay: decay, kappa: kappa, b: b, wantLog: false, stores: stores, step: t)
+        update(t)
+    }
+
+    /// The state update and read-out from r, k, v, decay, kappa (−κ̂ or FLA's a) and b.
+    func update(_ t: Int) {
+        let be = backend
         // sa = Sᵀ(−κ̂), then S ← Diag(w) S + b saᵀ + k' vᵀ.
         be.matTvec(sa, state, kappa)
         be.scaleRows(state, by: decay)

@@ -62,7 +62,8 @@ public final class BlockSelector: KeySelector {
         self.config = config
         let a = config.attention
         kGen = InputGenerator(seed: a.seed, stream: "k", dimension: a.headDim, distribution: a.keyDistribution ?? a.distribution)
-        qGen = InputGenerator(seed: a.seed, stream: "q", dimension: a.headDim, distribution: a.distribution)
+            .replaying(a.replay?["k"])
+        qGen = InputGenerator(seed: a.seed, stream: "q", dimension: a.headDim, distribution: a.distribution).replaying(a.replay?["q"])
         pooled = [[Double]](repeating: [], count: a.kvHeads)
         row = [Double](repeating: 0, count: a.headDim)
         q = row

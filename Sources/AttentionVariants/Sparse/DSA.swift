@@ -83,9 +83,12 @@ public final class DSAIndexer: KeySelector {
             spec = nil
         }
         let dist = config.mla.distribution
-        qGen = InputGenerator(seed: seed, stream: "index_q", dimension: D, distribution: dist, float32Representable: false)
-        kGen = InputGenerator(seed: seed, stream: "index_k", dimension: D, distribution: dist, float32Representable: false)
-        wGen = InputGenerator(seed: seed, stream: "index_w", dimension: Hi, distribution: dist)
+        // Replayed: q and k after RoPE and the Hadamard rotation (what the fp8 quantizer sees),
+        // weights as weights_proj outputs them (the (Hi·D)^(−1/2) factor is applied here).
+        let replay = config.mla.replay
+        qGen = InputGenerator(seed: seed, stream: "index_q", dimension: D, distribution: dist, float32Representable: false).replaying(replay?["indexer_q"])
+        kGen = InputGenerator(seed: seed, stream: "index_k", dimension: D, distribution: dist, float32Representable: false).replaying(replay?["indexer_k"])
+        wGen = InputGenerator(seed: seed, stream: "index_w", dimension: Hi, distribution: dist).replaying(replay?["indexer_weights"])
         rotary = RotaryEmbedding(dimension: max(config.indexRopeDim, 2))
         q = [Double](repeating: 0, count: Hi * D)
         k = [Double](repeating: 0, count: D)
@@ -100,8 +103,10 @@ public final class DSAIndexer: KeySelector {
         let D = config.indexDim
         k.withUnsafeMutableBufferPointer {
             kGen.fill($0, head: 0, position: s)
-            if config.indexRopeDim > 0 { rotary.apply($0, position: s) }
-            hadamardRotate($0, count: D)
+            if kGen.replay == nil {
+                if config.indexRopeDim > 0 { rotary.apply($0, position: s) }
+                hadamardRotate($0, count: D)
+            }
             roundToFloat32($0, count: D)
         }
     }
@@ -119,8 +124,10 @@ public final class DSAIndexer: KeySelector {
             for j in 0..<Hi {
                 let row = UnsafeMutableBufferPointer(rebasing: all[j * D..<(j + 1) * D])
                 qGen.fill(row, head: j, position: t)
-                if config.indexRopeDim > 0 { rotary.apply(row, position: t) }
-                hadamardRotate(row, count: D)
+                if qGen.replay == nil {
+                    if config.indexRopeDim > 0 { rotary.apply(row, position: t) }
+                    hadamardRotate(row, count: D)
+                }
                 roundToFloat32(row, count: D)
             }
         }

@@ -12,7 +12,8 @@ import Workloads
 /// - sliding window: the last `window` tokens;
 ///
 /// o_h = σ(z_c)·o_c + σ(z_s)·o_s + σ(z_w)·o_w, where the gate logits z (the output of NSA's gate
-/// MLP) are a fixed random input per head and position (stream `nsa_gate`). A branch with no keys
+/// MLP) are a fixed random input per head and position (stream `nsa_gate`; replayed: tensor
+/// `gates` [T, HQ, 3], logits in the order compressed, selected, window). A branch with no keys
 /// (no full block yet) contributes zero. Every tier runs the same operation order; the stored
 /// cache (roles `k_cache`, `v_cache`) is shared by the three branches.
 public final class NSADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
@@ -29,7 +30,8 @@ public final class NSADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     let compressed: [OnlineSoftmax<B>]
     /// K̄ and V̄ per KV head, one row per full block: [kvHead][block·d + c].
     var pooledK: [[Double]], pooledV: [[Double]]
-    var row: [Double], gateRow: [Double]
+    /// Rows of exactly the key and value widths (the backend loads whole rows).
+    var rows: [[Double]], gateRow: [Double]
 
     public init(config: BlockSparseConfig, backend: B, recipe: Recipe = .exact) throws {
         precondition(config.kind == .nsa, "NSADecode runs the nsa kind")
@@ -41,7 +43,7 @@ public final class NSADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         selected = try SoftmaxDecode(config: config.attention, backend: backend, recipe: recipe, selector: sel)
         window = try SoftmaxDecode(config: config.attention, backend: backend, recipe: recipe, selector: WindowSelector(window: config.window, sinkTokens: 0))
         let a = config.attention
-        gateGen = InputGenerator(seed: a.seed, stream: "nsa_gate", dimension: 3)
+        gateGen = InputGenerator(seed: a.seed, stream: "nsa_gate", dimension: 3).replaying(a.replay?["gates"])
         output = backend.allocate(rows: a.queryHeads, cols: a.valueDim)
         gates = backend.allocate(3)
         keyT = backend.allocate(a.headDim)
@@ -51,7 +53,7 @@ public final class NSADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         compressed = (0..<a.queryHeads).map { _ in OnlineSoftmax(backend: backend, valueCount: a.valueDim) }
         pooledK = [[Double]](repeating: [], count: a.kvHeads)
         pooledV = pooledK
-        row = [Double](repeating: 0, count: max(a.headDim, a.valueDim))
+        rows = [[Double](repeating: 0, count: a.headDim), [Double](repeating: 0, count: a.valueDim)]
         gateRow = [Double](repeating: 0, count: 3)
     }
 
@@ -85,8 +87,9 @@ public final class NSADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     func pool(_ into: inout [Double], _ which: Role, kvHead g: Int, last: Int, width: Int) {
         var mean = [Double](repeating: 0, count: width)
         for s in last + 1 - config.blockSize...last {
-            selected.storedRow(which, kvHead: g, position: s, into: &row)
-            for c in 0..<width { mean[c] += row[c] }
+            let i = which == .k ? 0 : 1
+            selected.storedRow(which, kvHead: g, position: s, into: &rows[i])
+            for c in 0..<width { mean[c] += rows[i][c] }
         }
         for c in 0..<width { into.append(mean[c] / Double(config.blockSize)) }
     }
