@@ -42,7 +42,7 @@ import Testing
         let f = try BudgetsFile.parse(text, file: "b.yaml")
         let b = try #require(f.budgets.first)
         #expect(b.name == "qwen3-next-gdn-bf16-state")
-        #expect(b.variant.name == "gated_deltanet" && b.variant.model == "qwen3-next")
+        #expect(b.variant.name == "gated_deltanet" && b.variant.presetName == "qwen3-next")
         #expect(b.tokens == 32768 && b.seeds == [0])
         #expect(b.maxOutputRelErr == 2e-2 && b.maxStateRelErr == 5e-2 && b.maxSlope == 0.6)
         #expect(b.keys == ["variant=gated_deltanet;preset=qwen3-next;recipe=state=bfloat16;workload=input=gaussian,gates=default,seed=0;tokens=32768"])
