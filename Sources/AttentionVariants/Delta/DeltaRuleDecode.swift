@@ -53,6 +53,22 @@ public final class DeltaRuleDecode<B: Backend>: SteppedRun {
         advance()
     }
 
+    /// One step on caller-given inputs instead of generated ones (procedural tasks: MQAR,
+    /// counter): `q` is used as given (no scale, no L2 normalisation), `alpha` (one value, or K
+    /// for KDA) only when the kind has a gate. The input store points do not apply — a task's
+    /// inputs are exact codes; the state and output stores do.
+    public func step(q qIn: [Double], k kIn: [Double], v vIn: [Double], beta betaIn: Double, alpha alphaIn: [Double]? = nil) {
+        precondition(qIn.count == config.keyDim && kIn.count == config.keyDim && vIn.count == config.valueDim)
+        position += 1
+        let b = backend
+        b.load(q, qIn); b.load(k, kIn); b.load(v, vIn); b.load(beta, [betaIn])
+        if let alpha {
+            precondition(alphaIn?.count == config.gateWidth, "a gated kind needs \(config.gateWidth) decay values")
+            b.load(alpha, alphaIn!)
+        }
+        advance()
+    }
+
     /// The kernel part of a step on the inputs already loaded.
     public func advance() {
         let t = position, b = backend

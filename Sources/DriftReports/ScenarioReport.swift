@@ -1,0 +1,130 @@
+import DriftStudy
+import Foundation
+
+/// The report of a scenario or task run (`report.md` + `plots/*.svg`), from its records alone.
+public enum ScenarioReport {
+    /// Writes `report.md` and the plots into `dir`; returns the report path.
+    @discardableResult
+    public static func write(records: [ScenarioRecord], runInfo: RunInfo?, to dir: String, title: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: "\(dir)/plots", withIntermediateDirectories: true)
+        var md = "# \(title)\n\n"
+        var plots: [(String, SVGPlot)] = []
+        let records = records.sorted { $0.key < $1.key }
+        for scenario in Array(Set(records.map(\.scenario))).sorted() {
+            let rs = records.filter { $0.scenario == scenario }
+            switch scenario {
+            case "mqar": md += mqar(rs, plots: &plots)
+            case "counter": md += counter(rs, plots: &plots)
+            default: md += "## \(scenario)\n\n\(rs.count) records (no section for this scenario).\n\n"
+            }
+        }
+        for (name, plot) in plots {
+            try ResultsStore.writeAtomically(Data(plot.render().utf8), to: "\(dir)/plots/\(name)")
+        }
+        md += reproduction(runInfo, dir: dir)
+        let path = "\(dir)/report.md"
+        try ResultsStore.writeAtomically(Data(md.utf8), to: path)
+        return path
+    }
+
+    /// Recipes from the most to the least precise state format (the exact run first; a
+    /// stochastic variant after its round-to-nearest twin), ties by name.
+    static func recipeOrder(_ rs: [ScenarioRecord]) -> [String] {
+        let names = Array(Set(rs.map(\.recipeName)))
+        let order = ["float32", "float16", "bfloat16", "int8", "float8_e4m3", "float8_e5m2", "int4"]
+        func rank(_ n: String) -> (Int, Int, String) {
+            if rs.first(where: { $0.recipeName == n })?.recipe.isEmpty ?? true { return (0, 0, n) }
+            let spec = rs.first { $0.recipeName == n }?.recipe["state"] ?? ""
+            let i = order.firstIndex { spec.hasPrefix($0) } ?? order.count
+            return (1 + i, spec.contains("stochastic") ? 1 : 0, spec + n)
+        }
+        return names.sorted { rank($0) < rank($1) }
+    }
+
+    static func percent(_ x: Double?) -> String {
+        guard let x else { return "–" }
+        if x.isNaN { return "NaN" }
+        let p = 100 * x
+        return p == 100 ? "100" : (p >= 99.95 ? "99.9" : String(format: "%.1f", p))
+    }
+
+    static func mqar(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let lengths = Array(Set(rs.flatMap { r in r.summary.keys.compactMap { $0.hasPrefix("accuracy_at_") ? Int($0.dropFirst(12)) : nil } })).sorted()
+        let pairs = Array(Set(rs.compactMap { $0.parameters["pairs"] })).sorted()
+        let first = rs[0]
+        var md = "## MQAR: multi-query associative recall through a stored state\n\n"
+        md += "Keys are orthonormal (rows of a \(first.parameters["key_dim"] ?? 0)-point Hadamard matrix), values are words of a \(first.parameters["codebook"] ?? 0)-word Gaussian codebook (dimension \(first.parameters["value_dim"] ?? 0)). The pairs are written first; every later token is a distractor written under an unused key, so in exact arithmetic every pair stays stored exactly and any recall loss is storage error. At length L the stored state is queried with each pair's key and the decision is the argmax over the codebook of ⟨Sᵀk, c⟩; **accuracy** is the fraction of correct decisions (%). Query distance = L − position of the pair. The state is stored in the recipe's format after every token (Float32 compute, as real kernels); `exact-float64` is the same memory in Float64 without rounding.\n\n"
+        var losing: [String: [String]] = [:]
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory == "deltanet" ? "Delta-rule memory (DeltaNet, β = 1)" : "Linear-attention memory (undecayed)")\n\n"
+            md += "| recipe | state format |" + pairs.flatMap { p in lengths.map { " \(p) pairs @\($0) |" } }.joined() + "\n"
+            md += "|---|---|" + String(repeating: "---:|", count: pairs.count * lengths.count) + "\n"
+            for name in order {
+                let row = rs.filter { $0.memory == memory && $0.recipeName == name }
+                guard let any = row.first else { continue }
+                var cells: [String] = []
+                for p in pairs {
+                    let r = row.filter { $0.parameters["pairs"] == p }
+                    for L in lengths {
+                        let accs = r.compactMap { $0.summary["accuracy_at_\(L)"] }
+                        let worst = accs.isEmpty ? nil : accs.reduce(1.0) { Swift.min($0, $1.isNaN ? -1 : $1) }
+                        if let worst, !(worst >= 1) { losing[memory, default: []].append(name) }
+                        let text = percent(worst.map { $0 < 0 ? .nan : $0 })
+                        cells.append(worst.map { $0 < 1 ? "**\(text)**" : text } ?? text)
+                    }
+                }
+                md += "| \(name) | \(any.recipe["state"] ?? "float64 (exact)") | " + cells.joined(separator: " | ") + " |\n"
+            }
+            let names = Array(Set(losing[memory] ?? [])).sorted { order.firstIndex(of: $0)! < order.firstIndex(of: $1)! }
+            md += "\nBelow 100% somewhere: \(names.isEmpty ? "none" : names.map { "`\($0)`" }.joined(separator: ", ")) (bold cells). With several seeds a cell shows the worst.\n\n"
+            // Plot: readout error of the largest pair count against length.
+            let p = pairs.last!
+            var plot = SVGPlot(title: "MQAR \(memory), \(p) pairs: readout error", xLabel: "length L (tokens)", yLabel: "RMS ‖Sᵀk − v‖/‖v‖")
+            for (c, name) in order.enumerated() {
+                guard let r = rs.first(where: { $0.memory == memory && $0.recipeName == name && $0.parameters["pairs"] == p }),
+                      let e = r.series["readout_rel_err"] else { continue }
+                plot.series.append(SVGPlot.Series(label: name, points: zip(r.positions, e).map { (Double($0), $1) }, color: c))
+            }
+            let file = "mqar-\(memory)-readout.svg"
+            plots.append((file, plot))
+            md += "![\(file)](plots/\(file))\n\n"
+        }
+        return md
+    }
+
+    static func counter(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let lengths = Array(Set(rs.flatMap { r in r.summary.keys.compactMap { $0.hasPrefix("accuracy_at_") ? Int($0.dropFirst(12)) : nil } })).sorted()
+        var md = "## Counter: how far a stored state counts exactly\n\n"
+        md += "A 1×1 linear-attention memory with k = v = q = 1 adds one per token (Float32 compute, state stored in the recipe's format after every token). A count is exact when the stored state equals the number of tokens so far. **exact to** is the largest n for which every count 1…n was exact; accuracy is the fraction of exact counts up to L.\n\n"
+        md += "| recipe | state format | exact to |" + lengths.map { " accuracy @\($0) |" }.joined() + " stored count @\(rs[0].tokens) |\n"
+        md += "|---|---|---:|" + String(repeating: "---:|", count: lengths.count) + "---:|\n"
+        var plot = SVGPlot(title: "Counter: |stored count − t|", xLabel: "t (tokens)", yLabel: "absolute count error")
+        for (c, name) in order.enumerated() {
+            for r in rs where r.recipeName == name {
+                md += "| \(name) | \(r.recipe["state"] ?? "float64 (exact)") | \(r.summary["exact_to"].map { String(Int($0)) } ?? "–") |"
+                md += lengths.map { " \(percent(r.summary["accuracy_at_\($0)"])) |" }.joined()
+                md += " \(r.summary["final_count"].map { StudyJSON.number($0) } ?? "–") |\n"
+                if let e = r.series["count_abs_err"] {
+                    plot.series.append(SVGPlot.Series(label: name, points: zip(r.positions, e).map { (Double($0), $1) }, color: c))
+                }
+            }
+        }
+        plots.append(("counter.svg", plot))
+        md += "\nZero count errors are not drawn on the log scale.\n\n![counter.svg](plots/counter.svg)\n\n"
+        return md
+    }
+
+    static func reproduction(_ info: RunInfo?, dir: String) -> String {
+        var md = "## Reproduction\n\nEvery number above comes from `results.jsonl` beside this file.\n\n"
+        guard let info else { return md + "No run.json was found beside the results.\n" }
+        md += "- command: `\(info.command)`\n"
+        md += "- configs: \(info.configs.map { "`\($0)`" }.joined(separator: ", "))\n"
+        md += "- git revision: `\(info.gitRevision)`\n"
+        md += "- compiler flags: `\(info.compilerFlags)`\n"
+        md += "- CPU: \(info.cpu), \(info.cores) cores, \(info.jobs) jobs\n"
+        md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.records) records, started \(info.started)\n"
+        return md
+    }
+}

@@ -1,0 +1,158 @@
+import AttentionVariants
+import Foundation
+import NumberFormats
+import Yams
+
+/// A scenario or task config (`experiments/scenarios/*.yaml`): a YAML file with a top-level
+/// `scenario:` key, which `attnprec run` dispatches here instead of to the study.
+///
+/// ```yaml
+/// scenario: mqar                  # mqar | counter
+/// name: mqar
+/// seeds: [0]
+/// tokens: [256, 1024, 4096]       # lengths at which the report tabulates
+/// memories: [deltanet, linear]    # mqar: the memories the pairs are written through
+/// key_dim: 64                     # mqar: a power of two (orthonormal Hadamard keys)
+/// value_dim: 64
+/// codebook: 64                    # mqar: values are drawn from this many codewords
+/// pairs: [8, 32]                  # mqar: at most key_dim − 1 (one direction for distractors)
+/// recipes:
+///   - {name: bf16, store: bfloat16}          # the memory's state stored as this spec
+///   - {name: custom, roles: "state=float16"}
+/// ```
+public struct ScenarioConfig: Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
+        case mqar, counter
+    }
+
+    public var kind: Kind
+    public var name: String
+    public var title: String?
+    public var file: String
+    public var seeds: [UInt64] = [0]
+    public var tokens: [Int] = []
+    public var recipes: [StudyConfig.RecipeSpec] = []
+    // MQAR
+    public var memories: [TaskMemory.Kind] = [.deltanet, .linear]
+    public var keyDim = 64
+    public var valueDim = 64
+    public var codebook = 64
+    public var pairs: [Int] = []
+    /// Plot positions per doubling (besides `tokens`).
+    public var perOctave = 4
+
+    /// The roles a recipe of this scenario may name.
+    public var allowedRoles: [Role] { [.state] }
+
+    /// The recipe of `spec` (a `store:` spec applies to the memory's state).
+    public func recipe(_ spec: StudyConfig.RecipeSpec) throws -> Recipe {
+        var r = Recipe()
+        if let s = spec.store { r[.state] = try FormatSpec.parse(s) }
+        if let text = spec.roles {
+            let explicit = try Recipe.parse(text, allowed: allowedRoles)
+            for role in explicit.roles { r[role] = explicit[role] }
+        }
+        return r
+    }
+
+    /// Whether `path` is a scenario config (has a top-level `scenario:` key). Unreadable or
+    /// invalid files answer false; the study loader reports them.
+    public static func isScenario(path: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8),
+              let root = try? Yams.compose(yaml: text), case .mapping(let m) = root else { return false }
+        return m.contains { $0.key.string == "scenario" }
+    }
+
+    public static func load(path: String) throws -> ScenarioConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StudyInputError("\(path): cannot read the config file (missing or unreadable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw StudyInputError("\(path): not UTF-8 text") }
+        return try parse(text, file: path, defaultName: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
+    }
+
+    static let commonKeys = ["scenario", "name", "title", "seeds", "tokens", "recipes", "per_octave"]
+    static let kindKeys: [Kind: [String]] = [
+        .mqar: ["memories", "key_dim", "value_dim", "codebook", "pairs"],
+        .counter: [],
+    ]
+
+    public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            let message = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            throw StudyInputError("\(file): invalid YAML: \(message)")
+        }
+        guard let root else { throw StudyInputError("\(file):1: empty config; expected a mapping with 'scenario'") }
+        let r = YAMLReader(file: file)
+        guard case .mapping(let raw) = root, let kindNode = raw.first(where: { $0.key.string == "scenario" })?.value else {
+            throw StudyInputError("\(file):1: scenario: expected one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let kindText = try r.string(kindNode, key: "scenario")
+        guard let kind = Kind(rawValue: kindText) else {
+            throw r.error(kindNode, "scenario", "one of \(Kind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(kindText)'")
+        }
+        let top = try r.mapping(root, context: "the \(kind.rawValue) scenario", allowed: commonKeys + kindKeys[kind]!)
+        var c = ScenarioConfig(kind: kind, name: defaultName, title: nil, file: file)
+        if let n = top["name"] { c.name = try r.string(n, key: "name") }
+        if let n = top["title"] { c.title = try r.string(n, key: "title") }
+        if let n = top["per_octave"] { c.perOctave = try r.int(n, key: "per_octave", range: 1...64) }
+        if let n = top["seeds"] {
+            c.seeds = try r.list(n, key: "seeds").map { UInt64(try r.int($0, key: "seeds", range: 0...Int.max)) }
+            if c.seeds.isEmpty { throw r.error(n, "seeds", "a non-empty list of seeds") }
+        }
+        guard let tn = top["tokens"] else { throw r.error(root, "tokens", "a list of lengths (e.g. [256, 1024])") }
+        c.tokens = try r.list(tn, key: "tokens").map { try r.int($0, key: "tokens", range: 1...(1 << 22)) }
+        if c.tokens.isEmpty { throw r.error(tn, "tokens", "a non-empty list of lengths") }
+        c.tokens = Array(Set(c.tokens)).sorted()
+        guard let rn = top["recipes"] else { throw r.error(root, "recipes", "a list of recipes (e.g. [bfloat16])") }
+        for item in try r.list(rn, key: "recipes") {
+            let spec = try r.recipe(item)
+            do { _ = try c.recipe(spec) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
+            c.recipes.append(spec)
+        }
+        if c.recipes.isEmpty { throw r.error(rn, "recipes", "at least one recipe") }
+        try r.unique(c.recipes.map { ($0.name, $0.line) }, key: "recipes")
+        if c.recipes.contains(where: { $0.name == TaskRunner.exactName }) {
+            throw r.error(rn, "recipes", "no recipe named '\(TaskRunner.exactName)' (the Float64 run every scenario adds)")
+        }
+        switch kind {
+        case .mqar: try parseMQAR(&c, top, root: root, r)
+        case .counter: break
+        }
+        return c
+    }
+
+    static func parseMQAR(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        if let n = top["memories"] {
+            c.memories = try r.list(n, key: "memories").map {
+                let s = try r.string($0, key: "memories")
+                guard let m = TaskMemory.Kind(rawValue: s) else {
+                    throw r.error($0, "memories", "one of \(TaskMemory.Kind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(s)'")
+                }
+                return m
+            }
+            if c.memories.isEmpty { throw r.error(n, "memories", "a non-empty list") }
+        }
+        if let n = top["key_dim"] {
+            c.keyDim = try r.int(n, key: "key_dim", range: 2...1024)
+            if c.keyDim & (c.keyDim - 1) != 0 { throw r.error(n, "key_dim", "a power of two (orthonormal Hadamard keys), got \(c.keyDim)") }
+        }
+        if let n = top["value_dim"] { c.valueDim = try r.int(n, key: "value_dim", range: 1...1024) }
+        if let n = top["codebook"] { c.codebook = try r.int(n, key: "codebook", range: 2...65536) }
+        guard let pn = top["pairs"] else { throw r.error(root, "pairs", "a list of pair counts (e.g. [8, 32])") }
+        let items = try r.list(pn, key: "pairs")
+        if items.isEmpty { throw r.error(pn, "pairs", "a non-empty list of pair counts") }
+        for item in items {
+            let p = try r.int(item, key: "pairs", range: 1...Int.max)
+            guard p <= c.keyDim - 1 else {
+                throw r.error(item, "pairs", "at most key_dim − 1 = \(c.keyDim - 1) (an exact memory holds at most key_dim orthonormal keys; one direction carries the distractors), got \(p)")
+            }
+            c.pairs.append(p)
+        }
+        c.pairs = Array(Set(c.pairs)).sorted()
+        if let shortest = c.tokens.first, let most = c.pairs.last, shortest < most {
+            throw r.error(top["tokens"]!, "tokens", "lengths of at least the largest pair count (\(most)), got \(shortest)")
+        }
+    }
+}
