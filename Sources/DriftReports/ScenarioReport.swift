@@ -78,6 +78,17 @@ public enum ScenarioReport {
             }
             let names = Array(Set(losing[memory] ?? [])).sorted { order.firstIndex(of: $0)! < order.firstIndex(of: $1)! }
             md += "\nBelow 100% somewhere: \(names.isEmpty ? "none" : names.map { "`\($0)`" }.joined(separator: ", ")) (bold cells). With several seeds a cell shows the worst.\n\n"
+            // The decision is scale-invariant (equal-norm codewords), so a readout that is right
+            // in direction but wrong in size still recalls: the readout error shows the size.
+            let longest = lengths.last ?? 0
+            md += "RMS readout error ‖Sᵀk − v‖/‖v‖ over the pairs at \(longest) tokens (the decision only needs the direction of Sᵀk, so a recipe can recall every pair while its readout is far off in size):\n\n"
+            md += "| recipe |" + pairs.map { " \($0) pairs |" }.joined() + "\n|---|" + String(repeating: "---:|", count: pairs.count) + "\n"
+            for name in order {
+                let row = rs.filter { $0.memory == memory && $0.recipeName == name }
+                guard !row.isEmpty else { continue }
+                md += "| \(name) |" + pairs.map { p in " \(StudyReport.sci(row.first { $0.parameters["pairs"] == p }?.value("readout_rel_err", at: longest))) |" }.joined() + "\n"
+            }
+            md += "\n"
             // Plot: readout error of the largest pair count against length.
             let p = pairs.last!
             var plot = SVGPlot(title: "MQAR \(memory), \(p) pairs: readout error", xLabel: "length L (tokens)", yLabel: "RMS ‖Sᵀk − v‖/‖v‖")
