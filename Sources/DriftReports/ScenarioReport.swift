@@ -15,6 +15,7 @@ public enum ScenarioReport {
             switch scenario {
             case "mqar": md += mqar(rs, plots: &plots)
             case "counter": md += counter(rs, plots: &plots)
+            case "prefix_cache": md += prefixCache(rs, plots: &plots)
             default: md += "## \(scenario)\n\n\(rs.count) records (no section for this scenario).\n\n"
             }
         }
@@ -124,6 +125,40 @@ public enum ScenarioReport {
         }
         plots.append(("counter.svg", plot))
         md += "\nZero count errors are not drawn on the log scale.\n\n![counter.svg](plots/counter.svg)\n\n"
+        return md
+    }
+
+    static func prefixCache(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let first = rs[0]
+        let P = first.parameters["prefix"] ?? 0, L = first.parameters["continuation"] ?? 0, N = first.parameters["requests"] ?? 0
+        var md = "## Prefix caching: resuming from a checkpoint stored in the pool format\n\n"
+        md += "A shared prefix of \(P) tokens is processed once (state stored in the recipe's `state` format after every token, Float32 compute). \(N) continuations branch off at counter-random points p ∈ [⌈P/2⌉, \(P)], resume from the latest checkpoint c ≤ p (the state at c stored in the `checkpoint` format, then c…p recomputed) and decode \(L) tokens. Mode `all` keeps a checkpoint every I tokens; `last` only the last aligned block ⌊P/I⌋·I of the prefix, so earlier branches recompute from the start. Columns: mean over continuations of the mean output error ‖o − ô‖/‖o‖ over their \(L) tokens against the exact (Float64) run — resumed, and for the same positions the low-precision run that never went through a checkpoint — their ratio, and the checkpoint's own effect (distance between the resumed and the uncheckpointed run).\n\n"
+        let exact = rs.filter { $0.recipe.isEmpty }
+        if !exact.isEmpty {
+            let worst = exact.flatMap { ($0.series["resumed_err"] ?? []) + ($0.series["checkpoint_delta"] ?? []) }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
+            md += "Neutrality: the Float64 run resumed through full-precision checkpoints (`\(exact[0].recipeName)`, \(exact.count) records) differs from the uninterrupted exact run by at most \(StudyReport.sci(worst)).\n\n"
+        }
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory)\n\n| recipe | state | checkpoint | interval | mode | resumed | err resumed | err uncheckpointed | ratio | checkpoint Δ |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|\n"
+            var plot = SVGPlot(title: "Prefix caching, \(memory): continuation error vs checkpoint interval", xLabel: "checkpoint interval I (tokens)", yLabel: "mean output error of continuations")
+            for (ci, name) in order.enumerated() {
+                let row = rs.filter { $0.memory == memory && $0.recipeName == name && !$0.recipe.isEmpty }
+                    .sorted { ($0.parameters["interval"] ?? 0, $0.labels["mode"] ?? "") < ($1.parameters["interval"] ?? 0, $1.labels["mode"] ?? "") }
+                for r in row {
+                    let e = r.summary["mean_resumed_err"], u = r.summary["mean_uncheckpointed_err"]
+                    let ratio = (e != nil && u != nil && u! > 0) ? String(format: "%.2f", e! / u!) : "–"
+                    md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["checkpoint"] ?? "compute") | \(r.parameters["interval"] ?? 0) | \(r.labels["mode"] ?? "") | \(Int(r.summary["hits"] ?? 0))/\(r.parameters["requests"] ?? 0) | \(StudyReport.sci(e)) | \(StudyReport.sci(u)) | \(ratio) | \(StudyReport.sci(r.summary["mean_checkpoint_delta"])) |\n"
+                }
+                for (mi, mode) in ["all", "last"].enumerated() {
+                    let pts = row.filter { $0.labels["mode"] == mode }.compactMap { r in r.summary["mean_resumed_err"].map { (Double(r.parameters["interval"] ?? 0), $0) } }
+                    if !pts.isEmpty { plot.series.append(SVGPlot.Series(label: "\(name) (\(mode))", points: pts, color: ci, dashed: mi == 1)) }
+                }
+            }
+            let file = "prefix-cache-\(StudyReport.slug(memory)).svg"
+            plots.append((file, plot))
+            md += "\n![\(file)](plots/\(file))\n\n"
+        }
         return md
     }
 

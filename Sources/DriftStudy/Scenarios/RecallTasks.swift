@@ -221,6 +221,8 @@ public enum TaskRunner {
                     }
                 case .counter:
                     out.append(("\(name)|\(seed)", { try counter(seed: seed, recipeName: name, recipe: recipe, tier: tier, config: c) }))
+                case .prefixCache:
+                    preconditionFailure("serving scenarios are planned by their own runners")
                 }
             }
         }

@@ -23,6 +23,7 @@ import Yams
 public struct ScenarioConfig: Sendable {
     public enum Kind: String, CaseIterable, Sendable {
         case mqar, counter
+        case prefixCache = "prefix_cache"
     }
 
     public var kind: Kind
@@ -40,16 +41,21 @@ public struct ScenarioConfig: Sendable {
     public var pairs: [Int] = []
     /// Plot positions per doubling (besides `tokens`).
     public var perOctave = 4
+    // Serving scenarios
+    public var variants: [StudyConfig.VariantSpec] = []
+    /// Prefix caching: the shared prefix P, the tokens each continuation decodes after its
+    /// branch point, the number of continuations, the checkpoint intervals and modes.
+    public var continuation = 256
+    public var requests = 16
+    public var intervals: [Int] = []
+    public var modes: [PrefixCache.Mode] = [.all, .last]
 
-    /// The roles a recipe of this scenario may name.
-    public var allowedRoles: [Role] { [.state] }
-
-    /// The recipe of `spec` (a `store:` spec applies to the memory's state).
-    public func recipe(_ spec: StudyConfig.RecipeSpec) throws -> Recipe {
+    /// The recipe of `spec`: a `store:` spec applies to the state; `roles:` may name `roles`.
+    public func recipe(_ spec: StudyConfig.RecipeSpec, roles: [Role] = [.state]) throws -> Recipe {
         var r = Recipe()
         if let s = spec.store { r[.state] = try FormatSpec.parse(s) }
         if let text = spec.roles {
-            let explicit = try Recipe.parse(text, allowed: allowedRoles)
+            let explicit = try Recipe.parse(text, allowed: roles)
             for role in explicit.roles { r[role] = explicit[role] }
         }
         return r
@@ -75,6 +81,7 @@ public struct ScenarioConfig: Sendable {
     static let kindKeys: [Kind: [String]] = [
         .mqar: ["memories", "key_dim", "value_dim", "codebook", "pairs"],
         .counter: [],
+        .prefixCache: ["variants", "continuation", "requests", "intervals", "modes"],
     ]
 
     public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
@@ -108,7 +115,8 @@ public struct ScenarioConfig: Sendable {
         guard let rn = top["recipes"] else { throw r.error(root, "recipes", "a list of recipes (e.g. [bfloat16])") }
         for item in try r.list(rn, key: "recipes") {
             let spec = try r.recipe(item)
-            do { _ = try c.recipe(spec) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
+            // Serving scenarios check roles per variant once the variants are read.
+            do { _ = try c.recipe(spec, roles: kind == .prefixCache ? Role.allCases : [.state]) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
             c.recipes.append(spec)
         }
         if c.recipes.isEmpty { throw r.error(rn, "recipes", "at least one recipe") }
@@ -119,6 +127,7 @@ public struct ScenarioConfig: Sendable {
         switch kind {
         case .mqar: try parseMQAR(&c, top, root: root, r)
         case .counter: break
+        case .prefixCache: try parsePrefixCache(&c, top, root: root, r)
         }
         return c
     }
@@ -153,6 +162,55 @@ public struct ScenarioConfig: Sendable {
         c.pairs = Array(Set(c.pairs)).sorted()
         if let shortest = c.tokens.first, let most = c.pairs.last, shortest < most {
             throw r.error(top["tokens"]!, "tokens", "lengths of at least the largest pair count (\(most)), got \(shortest)")
+        }
+    }
+
+    /// Recurrent variants whose state a scenario can replace (checkpoint resume, handoff).
+    static func parseVariants(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        guard let vn = top["variants"] else { throw r.error(root, "variants", "a list of recurrent variants (e.g. [gated_deltanet])") }
+        for item in try r.list(vn, key: "variants") {
+            let v = try r.variant(item)
+            guard PrefixCache.supported.contains(v.name) else {
+                throw r.error(item, "variants", "a variant with a recurrent state (\(PrefixCache.supported.joined(separator: ", "))), got '\(v.name)'")
+            }
+            if v.tokens != nil { throw r.error(item, "variants.tokens", "no per-variant lengths in a scenario (the scenario sets them)") }
+            c.variants.append(v)
+        }
+        if c.variants.isEmpty { throw r.error(vn, "variants", "at least one variant") }
+        try r.unique(c.variants.map { ("\($0.name) \($0.preset) \($0.gates)", $0.line) }, key: "variants")
+        for v in c.variants {
+            let roles = try VariantFactory.roles(v) + [.checkpoint, .snapshot]
+            for spec in c.recipes {
+                do { _ = try c.recipe(spec, roles: roles) } catch {
+                    throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' for variant '\(v.name)': \(error)")
+                }
+            }
+        }
+    }
+
+    static func parsePrefixCache(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        try parseVariants(&c, top, root: root, r)
+        if c.tokens.count != 1 { throw r.error(top["tokens"]!, "tokens", "one prefix length P (e.g. [1024]), got \(c.tokens.count) lengths") }
+        if let n = top["continuation"] { c.continuation = try r.int(n, key: "continuation", range: 1...(1 << 20)) }
+        if let n = top["requests"] { c.requests = try r.int(n, key: "requests", range: 1...4096) }
+        guard let iv = top["intervals"] else { throw r.error(root, "intervals", "a list of checkpoint intervals in tokens (e.g. [16, 64, 256])") }
+        let items = try r.list(iv, key: "intervals")
+        if items.isEmpty { throw r.error(iv, "intervals", "a non-empty list of checkpoint intervals") }
+        for item in items {
+            guard case .scalar(let s) = item, let x = Int(s.string) else { throw r.error(item, "intervals", "a positive integer (tokens between checkpoints), got \(r.describe(item))") }
+            guard x >= 1 else { throw r.error(item, "intervals", "a checkpoint interval ≥ 1 token, got \(x)") }
+            guard x <= c.tokens[0] else { throw r.error(item, "intervals", "an interval of at most the prefix length \(c.tokens[0]), got \(x)") }
+            c.intervals.append(x)
+        }
+        c.intervals = Array(Set(c.intervals)).sorted()
+        if let n = top["modes"] {
+            c.modes = try r.list(n, key: "modes").map {
+                let s = try r.string($0, key: "modes")
+                guard let m = PrefixCache.Mode(rawValue: s) else { throw r.error($0, "modes", "all or last, got '\(s)'") }
+                return m
+            }
+            if c.modes.isEmpty { throw r.error(n, "modes", "a non-empty list (all, last)") }
+            c.modes = Array(Set(c.modes)).sorted { $0.rawValue < $1.rawValue }
         }
     }
 }

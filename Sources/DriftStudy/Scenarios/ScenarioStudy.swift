@@ -56,6 +56,7 @@ public enum ScenarioStudy {
     static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
         switch c.kind {
         case .mqar, .counter: return try TaskRunner.plan(c)
+        case .prefixCache: return try PrefixCache.plan(c)
         }
     }
 }
