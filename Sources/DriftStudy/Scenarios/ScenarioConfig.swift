@@ -24,6 +24,7 @@ public struct ScenarioConfig: Sendable {
     public enum Kind: String, CaseIterable, Sendable {
         case mqar, counter
         case prefixCache = "prefix_cache"
+        case handoff
     }
 
     public var kind: Kind
@@ -82,6 +83,7 @@ public struct ScenarioConfig: Sendable {
         .mqar: ["memories", "key_dim", "value_dim", "codebook", "pairs"],
         .counter: [],
         .prefixCache: ["variants", "continuation", "requests", "intervals", "modes"],
+        .handoff: ["variants", "continuation"],
     ]
 
     public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
@@ -116,7 +118,7 @@ public struct ScenarioConfig: Sendable {
         for item in try r.list(rn, key: "recipes") {
             let spec = try r.recipe(item)
             // Serving scenarios check roles per variant once the variants are read.
-            do { _ = try c.recipe(spec, roles: kind == .prefixCache ? Role.allCases : [.state]) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
+            do { _ = try c.recipe(spec, roles: kind == .mqar || kind == .counter ? [.state] : Role.allCases) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
             c.recipes.append(spec)
         }
         if c.recipes.isEmpty { throw r.error(rn, "recipes", "at least one recipe") }
@@ -128,6 +130,7 @@ public struct ScenarioConfig: Sendable {
         case .mqar: try parseMQAR(&c, top, root: root, r)
         case .counter: break
         case .prefixCache: try parsePrefixCache(&c, top, root: root, r)
+        case .handoff: try parseHandoff(&c, top, root: root, r)
         }
         return c
     }
@@ -166,7 +169,7 @@ public struct ScenarioConfig: Sendable {
     }
 
     /// Recurrent variants whose state a scenario can replace (checkpoint resume, handoff).
-    static func parseVariants(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+    static func parseVariants(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader, roles: (StudyConfig.VariantSpec) throws -> [Role]) throws {
         guard let vn = top["variants"] else { throw r.error(root, "variants", "a list of recurrent variants (e.g. [gated_deltanet])") }
         for item in try r.list(vn, key: "variants") {
             let v = try r.variant(item)
@@ -179,7 +182,7 @@ public struct ScenarioConfig: Sendable {
         if c.variants.isEmpty { throw r.error(vn, "variants", "at least one variant") }
         try r.unique(c.variants.map { ("\($0.name) \($0.preset) \($0.gates)", $0.line) }, key: "variants")
         for v in c.variants {
-            let roles = try VariantFactory.roles(v) + [.checkpoint, .snapshot]
+            let roles = try roles(v)
             for spec in c.recipes {
                 do { _ = try c.recipe(spec, roles: roles) } catch {
                     throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' for variant '\(v.name)': \(error)")
@@ -189,7 +192,7 @@ public struct ScenarioConfig: Sendable {
     }
 
     static func parsePrefixCache(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
-        try parseVariants(&c, top, root: root, r)
+        try parseVariants(&c, top, root: root, r) { try VariantFactory.roles($0) + [.checkpoint, .snapshot] }
         if c.tokens.count != 1 { throw r.error(top["tokens"]!, "tokens", "one prefix length P (e.g. [1024]), got \(c.tokens.count) lengths") }
         if let n = top["continuation"] { c.continuation = try r.int(n, key: "continuation", range: 1...(1 << 20)) }
         if let n = top["requests"] { c.requests = try r.int(n, key: "requests", range: 1...4096) }
@@ -213,4 +216,21 @@ public struct ScenarioConfig: Sendable {
             c.modes = Array(Set(c.modes)).sorted { $0.rawValue < $1.rawValue }
         }
     }
+
+    static func parseHandoff(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        guard c.tokens.count == 1, c.tokens[0] % Handoff.chunkSize == 0 else {
+            throw r.error(top["tokens"]!, "tokens", "one prefill length P, a multiple of the chunk size \(Handoff.chunkSize) (e.g. [1024]), got \(c.tokens)")
+        }
+        if let n = top["continuation"] { c.continuation = try r.int(n, key: "continuation", range: 64...(1 << 20)) }
+        try parseVariants(&c, top, root: root, r) { try Handoff.handoffRoles($0) }
+        for v in c.variants {
+            let forms = try VariantCatalog.entry(v.name).forms
+            guard forms.contains("chunked") && v.form == "recurrent" else {
+                throw StudyInputError("\(r.file):\(v.line): variants: '\(v.name)': expected a variant with a chunked form, named in its recurrent form (the scenario runs both)")
+            }
+        }
+    }
+
+    /// The prefill length of a handoff config.
+    public var prefill: Int { tokens[0] }
 }

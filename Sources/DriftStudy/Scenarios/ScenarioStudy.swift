@@ -57,6 +57,7 @@ public enum ScenarioStudy {
         switch c.kind {
         case .mqar, .counter: return try TaskRunner.plan(c)
         case .prefixCache: return try PrefixCache.plan(c)
+        case .handoff: return try Handoff.plan(c)
         }
     }
 }
