@@ -17,6 +17,7 @@ public enum ScenarioReport {
             case "counter": md += counter(rs, plots: &plots)
             case "prefix_cache": md += prefixCache(rs, plots: &plots)
             case "handoff": md += handoff(rs, plots: &plots)
+            case "gates": md += gates(rs, plots: &plots)
             default: md += "## \(scenario)\n\n\(rs.count) records (no section for this scenario).\n\n"
             }
         }
@@ -188,6 +189,40 @@ public enum ScenarioReport {
             let file = "handoff-\(StudyReport.slug(memory)).svg"
             plots.append((file, plot))
             md += "\nSolid: handoff run; dashed: decode-only.\n\n![\(file)](plots/\(file))\n\n"
+        }
+        return md
+    }
+
+    static func gates(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let T = rs[0].tokens
+        let forms = Array(Set(rs.compactMap { $0.labels["decay_form"] })).sorted()
+        var md = "## Gate and β precision: how much of the drift comes from the gates\n\n"
+        md += "Each variant runs with its decay stored as α (`alpha`: α > 1 − 2⁻⁹ = 0.998 rounds to exactly 1 in bf16) or as log α (`log`, what GDN/KDA/Mamba2 kernels pass), under recipes that round only some roles. Cells: output error ‖o − ô‖/‖o‖ at \(T) tokens (mean over the last 64 positions) against the exact Float64 run; **share** = that recipe's error over the error of the recipe that rounds every role the others round (the one whose roles contain all others', when the config has one for the variant). Float32 compute.\n\n"
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory)\n\n| recipe | roles |" + forms.map { " err (\($0)) | share (\($0)) |" }.joined() + "\n|---|---|" + String(repeating: "---:|---:|", count: forms.count) + "\n"
+            let mine = rs.filter { $0.memory == memory }
+            let union = Set(mine.flatMap { $0.recipe.keys })
+            let baseline = mine.first { Set($0.recipe.keys) == union }?.recipeName
+            var plot = SVGPlot(title: "Gate precision, \(memory)", xLabel: "position t (tokens)", yLabel: "output relative error")
+            for (ci, name) in order.enumerated() {
+                let row = mine.filter { $0.recipeName == name }
+                guard let any = row.first else { continue }
+                let roles = any.recipe.keys.sorted().map { "\($0)=\(any.recipe[$0]!)" }.joined(separator: ", ")
+                var cells: [String] = []
+                for f in forms {
+                    let r = row.first { $0.labels["decay_form"] == f }
+                    let e = r?.summary["err_at_T"]
+                    let all = mine.first { $0.recipeName == baseline && $0.labels["decay_form"] == f }?.summary["err_at_T"]
+                    let share = (e != nil && all != nil && all! > 0) ? String(format: "%.2f", e! / all!) : "–"
+                    cells.append("\(StudyReport.sci(e)) | \(share)")
+                    if let r { plot.series.append(SVGPlot.Series(label: "\(name) (\(f))", points: zip(r.positions, r.series["output_rel_err"] ?? []).map { (Double($0 + 1), $1) }, color: ci, dashed: f == "log")) }
+                }
+                md += "| \(name) | \(roles.isEmpty ? "none" : roles) | " + cells.joined(separator: " | ") + " |\n"
+            }
+            let file = "gates-\(StudyReport.slug(memory)).svg"
+            plots.append((file, plot))
+            md += "\nSolid: α stored; dashed: log α stored.\n\n![\(file)](plots/\(file))\n\n"
         }
         return md
     }

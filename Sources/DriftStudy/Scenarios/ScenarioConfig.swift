@@ -25,6 +25,7 @@ public struct ScenarioConfig: Sendable {
         case mqar, counter
         case prefixCache = "prefix_cache"
         case handoff
+        case gates
     }
 
     public var kind: Kind
@@ -50,6 +51,8 @@ public struct ScenarioConfig: Sendable {
     public var requests = 16
     public var intervals: [Int] = []
     public var modes: [PrefixCache.Mode] = [.all, .last]
+    /// Gate precision: how the kernel stores its decay.
+    public var decayForms: [GatePrecision.DecayForm] = [.alpha, .log]
 
     /// The recipe of `spec`: a `store:` spec applies to the state; `roles:` may name `roles`.
     public func recipe(_ spec: StudyConfig.RecipeSpec, roles: [Role] = [.state]) throws -> Recipe {
@@ -84,6 +87,7 @@ public struct ScenarioConfig: Sendable {
         .counter: [],
         .prefixCache: ["variants", "continuation", "requests", "intervals", "modes"],
         .handoff: ["variants", "continuation"],
+        .gates: ["variants", "decay_forms"],
     ]
 
     public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
@@ -131,6 +135,7 @@ public struct ScenarioConfig: Sendable {
         case .counter: break
         case .prefixCache: try parsePrefixCache(&c, top, root: root, r)
         case .handoff: try parseHandoff(&c, top, root: root, r)
+        case .gates: try parseGates(&c, top, root: root, r)
         }
         return c
     }
@@ -233,4 +238,25 @@ public struct ScenarioConfig: Sendable {
 
     /// The prefill length of a handoff config.
     public var prefill: Int { tokens[0] }
+
+    static func parseGates(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        // A recipe applies to the variants that have all its roles (β exists only in the delta
+        // family); one that applies to none is an error.
+        try parseVariants(&c, top, root: root, r) { _ in Role.allCases }
+        for v in c.variants where !GatePrecision.supported.contains(v.name) || v.form != "recurrent" {
+            throw StudyInputError("\(r.file):\(v.line): variants: expected a gated variant in its recurrent form (\(GatePrecision.supported.joined(separator: ", "))), got '\(v.name)'")
+        }
+        for spec in c.recipes where c.variants.allSatisfy({ v in (try? c.recipe(spec, roles: VariantFactory.roles(v))) == nil }) {
+            throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' names a role none of the variants has; expected roles of at least one variant")
+        }
+        if let n = top["decay_forms"] {
+            c.decayForms = try r.list(n, key: "decay_forms").map {
+                let s = try r.string($0, key: "decay_forms")
+                guard let f = GatePrecision.DecayForm(rawValue: s) else { throw r.error($0, "decay_forms", "alpha or log, got '\(s)'") }
+                return f
+            }
+            if c.decayForms.isEmpty { throw r.error(n, "decay_forms", "a non-empty list (alpha, log)") }
+            c.decayForms = Array(Set(c.decayForms)).sorted { $0.rawValue < $1.rawValue }
+        }
+    }
 }

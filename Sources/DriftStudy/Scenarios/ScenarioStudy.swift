@@ -58,6 +58,7 @@ public enum ScenarioStudy {
         case .mqar, .counter: return try TaskRunner.plan(c)
         case .prefixCache: return try PrefixCache.plan(c)
         case .handoff: return try Handoff.plan(c)
+        case .gates: return try GatePrecision.plan(c)
         }
     }
 }
