@@ -18,6 +18,7 @@ public enum ScenarioReport {
             case "prefix_cache": md += prefixCache(rs, plots: &plots)
             case "handoff": md += handoff(rs, plots: &plots)
             case "gates": md += gates(rs, plots: &plots)
+            case "speculative": md += speculative(rs, plots: &plots)
             default: md += "## \(scenario)\n\n\(rs.count) records (no section for this scenario).\n\n"
             }
         }
@@ -223,6 +224,29 @@ public enum ScenarioReport {
             let file = "gates-\(StudyReport.slug(memory)).svg"
             plots.append((file, plot))
             md += "\nSolid: α stored; dashed: log α stored.\n\n![\(file)](plots/\(file))\n\n"
+        }
+        return md
+    }
+
+    static func speculative(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let first = rs[0]
+        var md = "## Speculative decoding: snapshots, accept, roll back\n\n"
+        md += "Each cycle snapshots the state (the copy stored in the `snapshot` format), drafts n tokens from the live state, accepts a prefix, restores the snapshot and decodes the accepted tokens plus the correction token again, \(first.tokens) accepted tokens in all. A drafted token is accepted when cos(o_t, w_t) ≥ \(first.labels["threshold"] ?? "?") for a counter-random direction w_t (a stand-in for the target sampling the drafted token); the exact run's decisions set the schedule, and **disagree** counts cycles (and drafted positions) where the quantized run's own decisions would have accepted a different length. State error ‖S − Ŝ‖/‖S‖ at the end against the exact run, for the speculative run and for the same kernel decoding the accepted stream once without snapshots (baseline). Float32 compute.\n\n"
+        let exact = rs.filter { $0.recipe.isEmpty }
+        if !exact.isEmpty {
+            let worst = exact.flatMap { $0.series["state_err"] ?? [] }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
+            md += "Neutrality: with Float64 snapshots and no rounding (`\(exact[0].recipeName)`) the speculative run differs from the exact run by at most \(StudyReport.sci(worst)) after any cycle.\n\n"
+        }
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory)\n\n| recipe | state | snapshot | draft n | cycles | mean accepted | disagree (cycles) | disagree (positions) | state err | baseline state err | ratio |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            for name in order {
+                for r in rs.filter({ $0.memory == memory && $0.recipeName == name && !$0.recipe.isEmpty }).sorted(by: { ($0.parameters["draft"] ?? 0) < ($1.parameters["draft"] ?? 0) }) {
+                    let sm = r.summary
+                    md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["snapshot"] ?? "compute") | \(r.parameters["draft"] ?? 0) | \(Int(sm["cycles"] ?? 0)) | \(sm["mean_accepted"].map { String(format: "%.2f", $0) } ?? "–") | \(percent(sm["disagree_cycles"]))% | \(percent(sm["disagree_positions"]))% | \(StudyReport.sci(sm["final_state_err"])) | \(StudyReport.sci(sm["final_baseline_state_err"])) | \(sm["ratio"].map { String(format: "%.2f", $0) } ?? "–") |\n"
+                }
+            }
+            md += "\n"
         }
         return md
     }

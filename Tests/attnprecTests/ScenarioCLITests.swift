@@ -40,6 +40,7 @@ import Testing
         ("scenario: mqar\ntokens: [64]\nkey_dim: 16\npairs: [4, 40]\nrecipes: [bfloat16]\n", "pairs: expected at most key_dim − 1 = 15"),
         ("scenario: counter\ntokens: [0]\nrecipes: [bfloat16]\n", "tokens: expected an integer in 1..."),
         ("scenario: prefix_cache\ntokens: [64]\nintervals: [16, 0]\nvariants: [linear]\nrecipes: [bfloat16]\n", "intervals: expected a checkpoint interval ≥ 1 token, got 0"),
+        ("scenario: speculative\ntokens: [64]\ndrafts: [0]\nvariants: [linear]\nrecipes: [bfloat16]\n", "drafts: expected a draft length ≥ 1 token, got 0"),
     ])
     func badInputExits2AndWritesNothing(_ text: String, _ expected: String) throws {
         let dir = try CLI.tempDir()

@@ -23,3 +23,25 @@ extension GatedLinearDecode: StateWritable {
 extension RWKV7Decode: StateWritable {
     public func writeState(_ values: UnsafeBufferPointer<Double>) { backend.load(state, values) }
 }
+
+/// A run that can also be moved back to an earlier position (speculative decoding: restore
+/// the snapshot, then re-decode the accepted tokens). Only for kernels whose whole carried
+/// state is the matrix `writeState` replaces (no token shift, no normaliser).
+public protocol Rewindable: StateWritable {
+    /// The next `step()` processes position `t`.
+    func rewind(to t: Int)
+}
+
+extension DeltaRuleDecode: Rewindable {
+    public func rewind(to t: Int) {
+        precondition(t >= 0 && t <= position + 1)
+        position = t - 1
+    }
+}
+
+extension LinearAttentionDecode: Rewindable {
+    public func rewind(to t: Int) {
+        precondition(t >= 0 && t <= position + 1 && !config.normalizer, "rewinding needs the state to be the whole carried state")
+        position = t - 1
+    }
+}

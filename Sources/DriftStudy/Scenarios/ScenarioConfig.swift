@@ -26,6 +26,7 @@ public struct ScenarioConfig: Sendable {
         case prefixCache = "prefix_cache"
         case handoff
         case gates
+        case speculative
     }
 
     public var kind: Kind
@@ -53,6 +54,9 @@ public struct ScenarioConfig: Sendable {
     public var modes: [PrefixCache.Mode] = [.all, .last]
     /// Gate precision: how the kernel stores its decay.
     public var decayForms: [GatePrecision.DecayForm] = [.alpha, .log]
+    /// Speculative decoding: draft lengths and the acceptance threshold on cos(o, w).
+    public var drafts: [Int] = []
+    public var threshold = -0.1
 
     /// The recipe of `spec`: a `store:` spec applies to the state; `roles:` may name `roles`.
     public func recipe(_ spec: StudyConfig.RecipeSpec, roles: [Role] = [.state]) throws -> Recipe {
@@ -88,6 +92,7 @@ public struct ScenarioConfig: Sendable {
         .prefixCache: ["variants", "continuation", "requests", "intervals", "modes"],
         .handoff: ["variants", "continuation"],
         .gates: ["variants", "decay_forms"],
+        .speculative: ["variants", "drafts", "threshold"],
     ]
 
     public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
@@ -136,6 +141,7 @@ public struct ScenarioConfig: Sendable {
         case .prefixCache: try parsePrefixCache(&c, top, root: root, r)
         case .handoff: try parseHandoff(&c, top, root: root, r)
         case .gates: try parseGates(&c, top, root: root, r)
+        case .speculative: try parseSpeculative(&c, top, root: root, r)
         }
         return c
     }
@@ -257,6 +263,28 @@ public struct ScenarioConfig: Sendable {
             }
             if c.decayForms.isEmpty { throw r.error(n, "decay_forms", "a non-empty list (alpha, log)") }
             c.decayForms = Array(Set(c.decayForms)).sorted { $0.rawValue < $1.rawValue }
+        }
+    }
+
+    static func parseSpeculative(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        try parseVariants(&c, top, root: root, r) { try VariantFactory.roles($0) + [.snapshot] }
+        for v in c.variants where !Speculative.supported.contains(v.name) {
+            throw StudyInputError("\(r.file):\(v.line): variants: expected a variant whose decode run can be rewound (\(Speculative.supported.joined(separator: ", "))), got '\(v.name)'")
+        }
+        guard let dn = top["drafts"] else { throw r.error(root, "drafts", "a list of draft lengths in tokens (e.g. [2, 4, 8])") }
+        let items = try r.list(dn, key: "drafts")
+        if items.isEmpty { throw r.error(dn, "drafts", "a non-empty list of draft lengths") }
+        for item in items {
+            guard case .scalar(let s) = item, let x = Int(s.string) else { throw r.error(item, "drafts", "a positive integer (tokens drafted per cycle), got \(r.describe(item))") }
+            guard x >= 1 else { throw r.error(item, "drafts", "a draft length ≥ 1 token, got \(x)") }
+            guard x <= 256 else { throw r.error(item, "drafts", "a draft length of at most 256 tokens, got \(x)") }
+            c.drafts.append(x)
+        }
+        c.drafts = Array(Set(c.drafts)).sorted()
+        if let n = top["threshold"] {
+            let t = try r.double(n, key: "threshold")
+            guard t > -1 && t < 1 else { throw r.error(n, "threshold", "a cosine threshold in (−1, 1), got \(t)") }
+            c.threshold = t
         }
     }
 }

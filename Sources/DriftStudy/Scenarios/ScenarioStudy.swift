@@ -59,6 +59,7 @@ public enum ScenarioStudy {
         case .prefixCache: return try PrefixCache.plan(c)
         case .handoff: return try Handoff.plan(c)
         case .gates: return try GatePrecision.plan(c)
+        case .speculative: return try Speculative.plan(c)
         }
     }
 }
