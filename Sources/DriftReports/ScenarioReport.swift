@@ -15,6 +15,7 @@ public enum ScenarioReport {
             switch scenario {
             case "mqar": md += mqar(rs, plots: &plots)
             case "counter": md += counter(rs, plots: &plots)
+            case "needle": md += needle(rs)
             case "prefix_cache": md += prefixCache(rs, plots: &plots)
             case "handoff": md += handoff(rs, plots: &plots)
             case "gates": md += gates(rs, plots: &plots)
@@ -104,6 +105,35 @@ public enum ScenarioReport {
             let file = "mqar-\(memory)-readout.svg"
             plots.append((file, plot))
             md += "![\(file)](plots/\(file))\n\n"
+        }
+        return md
+    }
+
+    static func needle(_ rs: [ScenarioRecord]) -> String {
+        let order = recipeOrder(rs)
+        let lengths = Array(Set(rs.flatMap(\.positions))).sorted()
+        let depths = Array(Set(rs.compactMap { $0.parameters["depth"] })).sorted()
+        let first = rs[0]
+        var md = "## Needle (passkey) at a depth\n\n"
+        md += "One needle (its own Hadamard key, a word of a \(first.parameters["codebook"] ?? 0)-word codebook) is written at depth d% of a context of L tokens; every other token is a distractor under one of the other \((first.parameters["key_dim"] ?? 1) - 1) keys; at L the needle's key is queried (argmax over the codebook). Cells: % of \(first.parameters["trials"] ?? 0) needles recalled (each with its own keys, word and distractors), state stored in the recipe's format after every token.\n\n"
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory == "deltanet" ? "Delta-rule memory (DeltaNet, β = 1)" : "Linear-attention memory (undecayed)")\n\n"
+            md += "| recipe |" + depths.flatMap { d in lengths.map { " \(d)% @\($0) |" } }.joined() + "\n|---|" + String(repeating: "---:|", count: depths.count * lengths.count) + "\n"
+            for name in order {
+                let row = rs.filter { $0.memory == memory && $0.recipeName == name }
+                guard !row.isEmpty else { continue }
+                var cells: [String] = []
+                for d in depths {
+                    let r = row.first { $0.parameters["depth"] == d }
+                    for L in lengths {
+                        let a = r?.value("accuracy", at: L)
+                        let text = percent(a)
+                        cells.append(a.map { $0 < 1 ? "**\(text)**" : text } ?? text)
+                    }
+                }
+                md += "| \(name) | " + cells.joined(separator: " | ") + " |\n"
+            }
+            md += "\n"
         }
         return md
     }

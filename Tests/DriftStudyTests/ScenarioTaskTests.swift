@@ -54,6 +54,29 @@ import Testing
         #expect(e.last! > e.first!)
     }
 
+    @Test func needleIsRecalledAtFullPrecisionAndLostInE5M2() throws {
+        let c = try ScenarioConfig.parse("""
+        scenario: needle
+        tokens: [64, 1024]
+        key_dim: 16
+        value_dim: 16
+        codebook: 16
+        depths: [0, 50, 100]
+        trials: 6
+        recipes: [float8_e5m2]
+        """, file: "n.yaml", defaultName: "n")
+        let rs = try TaskRunner.recipes(c)
+        for memory in TaskMemory.Kind.allCases {
+            for depth in c.depths {
+                let exact = try TaskRunner.needle(memory: memory, depth: depth, seed: 1, recipeName: rs[0].name, recipe: rs[0].recipe, tier: rs[0].tier, config: c)
+                #expect(exact.positions == [64, 1024] && exact.series["accuracy"] == [1, 1], "\(memory) \(depth)")
+            }
+        }
+        let lossy = try TaskRunner.needle(memory: .deltanet, depth: 0, seed: 1, recipeName: rs[1].name, recipe: rs[1].recipe, tier: rs[1].tier, config: c)
+        let acc = try #require(lossy.series["accuracy"])
+        #expect(acc.allSatisfy { $0 >= 0 && $0 <= 1 } && acc.last! < 1, "\(acc)")
+    }
+
     @Test func counterStopsWhereTheSignificandEnds() throws {
         let c = try ScenarioConfig.parse("scenario: counter\ntokens: [300, 3000]\nrecipes: [bfloat16, float16, float32, float8_e4m3fn]\n", file: "c.yaml", defaultName: "c")
         let rs = try TaskRunner.recipes(c)
@@ -74,6 +97,7 @@ import Testing
         ("scenario: mqar\ntokens: [8]\npairs: [16]\nrecipes: [bfloat16]\n", "t.yaml:2: tokens: expected lengths of at least the largest pair count (16), got 8"),
         ("scenario: mqar\ntokens: [64]\npairs: [4]\nmemories: [lstm]\nrecipes: [bfloat16]\n", "t.yaml:4: memories: expected one of deltanet, linear, got 'lstm'"),
         ("scenario: recall\ntokens: [64]\n", "t.yaml:1: scenario: expected one of"),
+        ("scenario: needle\ntokens: [64]\ndepths: [50, 101]\nrecipes: [bfloat16]\n", "t.yaml:3: depths: expected an integer in 0...100, got 101"),
         ("scenario: counter\ntokens: [64]\nrecipes: [{name: x, roles: \"k_cache=bfloat16\"}]\n", "t.yaml:3: recipes: recipe: role 'k_cache' does not exist"),
         ("scenario: counter\ntokens: [64]\nrecipes: [bfloat16]\npairs: [3]\n", "t.yaml:4: the counter scenario: unknown key 'pairs'"),
         ("scenario: counter\ntokens: [64]\nrecipes: [{name: exact-float64, store: bfloat16}]\n", "t.yaml:3: recipes: expected no recipe named 'exact-float64'"),

@@ -90,6 +90,44 @@ public enum TaskRunner {
         return p
     }
 
+    // MARK: Recall helpers
+
+    /// M Gaussian codewords of dimension V scaled to norm √V (so argmax ⟨o, c⟩ is the nearest
+    /// word), Float32-representable.
+    static func codebook(seed: UInt64, dimension V: Int, words M: Int) -> [[Double]] {
+        let cg = InputGenerator(seed: seed, stream: "mqar.codebook", dimension: V)
+        var codebook = [[Double]](repeating: [Double](repeating: 0, count: V), count: M)
+        for j in 0..<M {
+            codebook[j].withUnsafeMutableBufferPointer { cg.fill($0, head: 0, position: j) }
+            let norm = codebook[j].reduce(0) { $0 + $1 * $1 }.squareRoot()
+            codebook[j] = codebook[j].map { Float(Double(V).squareRoot() * $0 / norm) }.map(Double.init)
+        }
+        return codebook
+    }
+
+    /// o = Sᵀk for a K×V row-major state.
+    static func readout(_ state: [Double], key: [Double], into o: inout [Double]) {
+        let V = o.count
+        for b in 0..<V { o[b] = 0 }
+        for a in key.indices {
+            let ka = key[a]
+            for b in 0..<V { o[b] += ka * state[a * V + b] }
+        }
+    }
+
+    /// The recall decision argmax_j ⟨o, c_j⟩ (ties to the lower index); nil when any score is
+    /// NaN (a NaN never passes as a decision).
+    static func decide(_ o: [Double], _ codebook: [[Double]]) -> Int? {
+        var best = -1, bestScore = -Double.infinity
+        for (j, c) in codebook.enumerated() {
+            var s = 0.0
+            for b in o.indices { s += o[b] * c[b] }
+            if s.isNaN { return nil }
+            if s > bestScore { bestScore = s; best = j }
+        }
+        return best
+    }
+
     // MARK: MQAR
 
     /// The MQAR task of one (memory, pairs, seed).
@@ -115,14 +153,7 @@ public enum TaskRunner {
         let memory = try TaskMemory(kind: kind, keyDim: K, valueDim: V, tier: tier, recipe: recipe, seed: seed)
         let perm = permutation(K, seed: seed, stream: "mqar.keys")
         let keys = (0..<K).map { hadamardKey(row: perm[$0], dimension: K) }
-        // Codebook: Gaussian words scaled to norm √V (so argmax ⟨o, c⟩ is the nearest word).
-        let cg = InputGenerator(seed: seed, stream: "mqar.codebook", dimension: V)
-        var codebook = [[Double]](repeating: [Double](repeating: 0, count: V), count: M)
-        for j in 0..<M {
-            codebook[j].withUnsafeMutableBufferPointer { cg.fill($0, head: 0, position: j) }
-            let norm = codebook[j].reduce(0) { $0 + $1 * $1 }.squareRoot()
-            codebook[j] = codebook[j].map { Float(Double(V).squareRoot() * $0 / norm) }.map(Double.init)
-        }
+        let codebook = codebook(seed: seed, dimension: V, words: M)
         let pick = CounterRandom(seed: seed, role: "mqar.values")
         let index = (0..<n).map { Int(pick.bits($0) % UInt32(M)) }
         let fg = InputGenerator(seed: seed, stream: "mqar.distractors", dimension: V)
@@ -145,19 +176,8 @@ public enum TaskRunner {
             var correct = 0
             var errSquares = 0.0
             for i in 0..<n {
-                for b in 0..<V { o[b] = 0 }
-                for a in 0..<K {
-                    let ka = keys[i][a]
-                    for b in 0..<V { o[b] += ka * state[a * V + b] }
-                }
-                var best = -1, bestScore = -Double.infinity, sawNaN = false
-                for j in 0..<M {
-                    var s = 0.0
-                    for b in 0..<V { s += o[b] * codebook[j][b] }
-                    if s.isNaN { sawNaN = true }
-                    if s > bestScore { bestScore = s; best = j }
-                }
-                if !sawNaN && best == index[i] { correct += 1 }
+                readout(state, key: keys[i], into: &o)
+                if decide(o, codebook) == index[i] { correct += 1 }
                 var d = 0.0
                 for b in 0..<V { let e = o[b] - codebook[index[i]][b]; d += e * e }
                 errSquares += d / Double(V)  // the codewords have squared norm V
@@ -169,6 +189,55 @@ public enum TaskRunner {
         record.series = ["accuracy": accuracy, "readout_rel_err": readoutError]
         for L in c.tokens { record.summary["accuracy_at_\(L)"] = record.value("accuracy", at: L) }
         if let i = accuracy.firstIndex(where: { !($0 >= 1) }) { record.summary["first_loss_length"] = Double(record.positions[i]) }
+        return record
+    }
+
+    // MARK: Needle
+
+    /// The needle (passkey) task at one depth: for each length L and each of `trials` needles,
+    /// distractors are written under K − 1 keys, the needle (its own key, a codeword) at
+    /// position ⌊depth·(L − 1)/100⌋, and at L the needle's key is queried; accuracy at L = the
+    /// fraction of needles recalled (argmax over the codebook). Each trial has its own key
+    /// permutation, codeword and distractor stream.
+    public static func needle(
+        memory kind: TaskMemory.Kind, depth: Int, seed: UInt64, recipeName: String, recipe: Recipe, tier: BackendTier, config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        let K = c.keyDim, V = c.valueDim, M = c.codebook
+        var record = ScenarioRecord(
+            scenario: "needle", memory: kind.rawValue, recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            parameters: ["depth": depth, "trials": c.trials, "key_dim": K, "value_dim": V, "codebook": M], seed: seed, tokens: c.tokens.last!)
+        let codebook = codebook(seed: seed, dimension: V, words: M)
+        var state = [Double](repeating: 0, count: K * V), o = [Double](repeating: 0, count: V), filler = o
+        var accuracy: [Double] = []
+        for L in c.tokens {
+            let at = depth * (L - 1) / 100
+            var correct = 0
+            for trial in 0..<c.trials {
+                let trialSeed = seed &+ UInt64(trial) &* 0x9E37_79B9_7F4A_7C15
+                let memory = try TaskMemory(kind: kind, keyDim: K, valueDim: V, tier: tier, recipe: recipe, seed: trialSeed)
+                let perm = permutation(K, seed: trialSeed, stream: "needle.keys")
+                let needleKey = hadamardKey(row: perm[0], dimension: K)
+                let index = Int(CounterRandom(seed: trialSeed, role: "needle.value").bits(0) % UInt32(M))
+                let fg = InputGenerator(seed: trialSeed, stream: "needle.distractors", dimension: V)
+                var d = 0
+                for t in 0..<L {
+                    if t == at {
+                        memory.store(key: needleKey, value: codebook[index])
+                    } else {
+                        filler.withUnsafeMutableBufferPointer { fg.fill($0, head: 0, position: t) }
+                        memory.store(key: hadamardKey(row: perm[1 + d % (K - 1)], dimension: K), value: filler)
+                        d += 1
+                    }
+                }
+                memory.readState(into: &state)
+                readout(state, key: needleKey, into: &o)
+                if decide(o, codebook) == index { correct += 1 }
+            }
+            accuracy.append(Double(correct) / Double(c.trials))
+            record.summary["accuracy_at_\(L)"] = accuracy.last!
+        }
+        record.positions = c.tokens
+        record.series = ["accuracy": accuracy]
         return record
     }
 
@@ -217,6 +286,12 @@ public enum TaskRunner {
                     for m in c.memories {
                         for p in c.pairs {
                             out.append(("\(m)|\(p)|\(name)|\(seed)", { try mqar(memory: m, pairs: p, seed: seed, recipeName: name, recipe: recipe, tier: tier, config: c) }))
+                        }
+                    }
+                case .needle:
+                    for m in c.memories {
+                        for depth in c.depths {
+                            out.append(("\(m)|\(depth)|\(name)|\(seed)", { try needle(memory: m, depth: depth, seed: seed, recipeName: name, recipe: recipe, tier: tier, config: c) }))
                         }
                     }
                 case .counter:

@@ -22,7 +22,7 @@ import Yams
 /// ```
 public struct ScenarioConfig: Sendable {
     public enum Kind: String, CaseIterable, Sendable {
-        case mqar, counter
+        case mqar, counter, needle
         case prefixCache = "prefix_cache"
         case handoff
         case gates
@@ -42,6 +42,9 @@ public struct ScenarioConfig: Sendable {
     public var valueDim = 64
     public var codebook = 64
     public var pairs: [Int] = []
+    /// Needle: depths in percent of the length, and needles per (length, depth).
+    public var depths: [Int] = []
+    public var trials = 16
     /// Plot positions per doubling (besides `tokens`).
     public var perOctave = 4
     // Serving scenarios
@@ -89,6 +92,7 @@ public struct ScenarioConfig: Sendable {
     static let kindKeys: [Kind: [String]] = [
         .mqar: ["memories", "key_dim", "value_dim", "codebook", "pairs"],
         .counter: [],
+        .needle: ["memories", "key_dim", "value_dim", "codebook", "depths", "trials"],
         .prefixCache: ["variants", "continuation", "requests", "intervals", "modes"],
         .handoff: ["variants", "continuation"],
         .gates: ["variants", "decay_forms"],
@@ -127,7 +131,7 @@ public struct ScenarioConfig: Sendable {
         for item in try r.list(rn, key: "recipes") {
             let spec = try r.recipe(item)
             // Serving scenarios check roles per variant once the variants are read.
-            do { _ = try c.recipe(spec, roles: kind == .mqar || kind == .counter ? [.state] : Role.allCases) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
+            do { _ = try c.recipe(spec, roles: [.mqar, .counter, .needle].contains(kind) ? [.state] : Role.allCases) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
             c.recipes.append(spec)
         }
         if c.recipes.isEmpty { throw r.error(rn, "recipes", "at least one recipe") }
@@ -138,6 +142,7 @@ public struct ScenarioConfig: Sendable {
         switch kind {
         case .mqar: try parseMQAR(&c, top, root: root, r)
         case .counter: break
+        case .needle: try parseNeedle(&c, top, root: root, r)
         case .prefixCache: try parsePrefixCache(&c, top, root: root, r)
         case .handoff: try parseHandoff(&c, top, root: root, r)
         case .gates: try parseGates(&c, top, root: root, r)
@@ -147,6 +152,35 @@ public struct ScenarioConfig: Sendable {
     }
 
     static func parseMQAR(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        try parseMemory(&c, top, r)
+        guard let pn = top["pairs"] else { throw r.error(root, "pairs", "a list of pair counts (e.g. [8, 32])") }
+        let items = try r.list(pn, key: "pairs")
+        if items.isEmpty { throw r.error(pn, "pairs", "a non-empty list of pair counts") }
+        for item in items {
+            let p = try r.int(item, key: "pairs", range: 1...Int.max)
+            guard p <= c.keyDim - 1 else {
+                throw r.error(item, "pairs", "at most key_dim − 1 = \(c.keyDim - 1) (an exact memory holds at most key_dim orthonormal keys; one direction carries the distractors), got \(p)")
+            }
+            c.pairs.append(p)
+        }
+        c.pairs = Array(Set(c.pairs)).sorted()
+        if let shortest = c.tokens.first, let most = c.pairs.last, shortest < most {
+            throw r.error(top["tokens"]!, "tokens", "lengths of at least the largest pair count (\(most)), got \(shortest)")
+        }
+    }
+
+    static func parseNeedle(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        try parseMemory(&c, top, r)
+        guard let dn = top["depths"] else { throw r.error(root, "depths", "a list of needle depths in percent (e.g. [10, 50, 90])") }
+        c.depths = try r.list(dn, key: "depths").map { try r.int($0, key: "depths", range: 0...100) }
+        if c.depths.isEmpty { throw r.error(dn, "depths", "a non-empty list of depths in percent") }
+        c.depths = Array(Set(c.depths)).sorted()
+        if let n = top["trials"] { c.trials = try r.int(n, key: "trials", range: 1...4096) }
+        if c.tokens.first! < 2 { throw r.error(top["tokens"]!, "tokens", "lengths of at least 2 (a needle and a distractor)") }
+    }
+
+    /// The memory keys MQAR and the needle share.
+    static func parseMemory(_ c: inout ScenarioConfig, _ top: [String: Node], _ r: YAMLReader) throws {
         if let n = top["memories"] {
             c.memories = try r.list(n, key: "memories").map {
                 let s = try r.string($0, key: "memories")
@@ -163,20 +197,6 @@ public struct ScenarioConfig: Sendable {
         }
         if let n = top["value_dim"] { c.valueDim = try r.int(n, key: "value_dim", range: 1...1024) }
         if let n = top["codebook"] { c.codebook = try r.int(n, key: "codebook", range: 2...65536) }
-        guard let pn = top["pairs"] else { throw r.error(root, "pairs", "a list of pair counts (e.g. [8, 32])") }
-        let items = try r.list(pn, key: "pairs")
-        if items.isEmpty { throw r.error(pn, "pairs", "a non-empty list of pair counts") }
-        for item in items {
-            let p = try r.int(item, key: "pairs", range: 1...Int.max)
-            guard p <= c.keyDim - 1 else {
-                throw r.error(item, "pairs", "at most key_dim − 1 = \(c.keyDim - 1) (an exact memory holds at most key_dim orthonormal keys; one direction carries the distractors), got \(p)")
-            }
-            c.pairs.append(p)
-        }
-        c.pairs = Array(Set(c.pairs)).sorted()
-        if let shortest = c.tokens.first, let most = c.pairs.last, shortest < most {
-            throw r.error(top["tokens"]!, "tokens", "lengths of at least the largest pair count (\(most)), got \(shortest)")
-        }
     }
 
     /// Recurrent variants whose state a scenario can replace (checkpoint resume, handoff).

@@ -55,7 +55,7 @@ public enum ScenarioStudy {
     /// The records of a config, as (identifier, work) pairs in a fixed order.
     static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
         switch c.kind {
-        case .mqar, .counter: return try TaskRunner.plan(c)
+        case .mqar, .counter, .needle: return try TaskRunner.plan(c)
         case .prefixCache: return try PrefixCache.plan(c)
         case .handoff: return try Handoff.plan(c)
         case .gates: return try GatePrecision.plan(c)
