@@ -6,8 +6,13 @@ import Yams
 /// A scenario or task config (`experiments/scenarios/*.yaml`): a YAML file with a top-level
 /// `scenario:` key, which `attnprec run` dispatches here instead of to the study.
 ///
+/// Kinds: tasks `mqar`, `needle`, `counter` (a memory written with task inputs, its state in
+/// the recipe's format) and serving scenarios `prefix_cache`, `handoff`, `gates`,
+/// `speculative` (recurrent variants of the catalog). Keys beyond the common ones depend on
+/// the kind (`kindKeys`); an unknown key is an error. For MQAR:
+///
 /// ```yaml
-/// scenario: mqar                  # mqar | counter
+/// scenario: mqar
 /// name: mqar
 /// seeds: [0]
 /// tokens: [256, 1024, 4096]       # lengths at which the report tabulates
