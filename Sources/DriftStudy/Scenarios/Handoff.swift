@@ -16,9 +16,10 @@ public enum Handoff {
     /// Tokens on each side of the handoff that the jump is averaged over.
     public static let window = 16
 
-    /// Positions recorded: every 8th, the dense window around the handoff, and the last.
+    /// Positions recorded: the first 64, every 64th, the dense window around the handoff, and
+    /// the last.
     static func recorded(_ t: Int, prefill P: Int, tokens T: Int) -> Bool {
-        t % 8 == 7 || abs(t - P) <= 2 * window || t == T - 1
+        t < 64 || t % 64 == 63 || abs(t - P) <= 2 * window || t == T - 1
     }
 
     /// The (variant, recipe, seed) record. Series at `positions`: `handoff_err`,
