@@ -28,6 +28,7 @@ struct RunCommand: ParsableCommand {
         do {
             let paths = configs.isEmpty ? [try Self.defaultConfig()] : configs
             guard jobs >= 1 else { throw StudyInputError("--jobs: expected ≥ 1, got \(jobs)") }
+            if paths.contains(where: ScenarioConfig.isScenario) { return try runScenario(paths) }
             let shardValue = try shard.map { try StudyPlan.parseShard($0) }
             let loaded = try paths.map { try StudyConfig.load(path: $0) }
             let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
@@ -42,6 +43,19 @@ struct RunCommand: ParsableCommand {
         } catch let e as StudyInputError {
             throw InputError(e.description)
         }
+    }
+
+    /// A config with a top-level `scenario:` key: the scenario runner (one config, no shards).
+    func runScenario(_ paths: [String]) throws {
+        guard paths.count == 1 else { throw StudyInputError("\(paths[0]): a scenario config runs alone; expected one config, got \(paths.count)") }
+        guard shard == nil && !resume else { throw StudyInputError("\(paths[0]): --shard and --resume apply to studies, not to scenario configs") }
+        let config = try ScenarioConfig.load(path: paths[0])
+        let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
+        let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let (info, records) = try ScenarioStudy.run(config: config, options: Study.Options(out: outDir, jobs: jobs, command: command))
+        let report = try ScenarioReport.write(records: records, runInfo: info, to: outDir, title: config.title ?? "attnprec scenario: \(config.name)")
+        print("\(records.count) records in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
+        print("report: \(report)")
     }
 
     /// experiments/default.yaml in the working folder, else beside the package the binary was built from.

@@ -13,7 +13,7 @@ public final class DeltaRuleDecode<B: Backend>: SteppedRun {
     public let config: DeltaRuleConfig
     public let backend: B
     public let stores: StorePoints
-    public private(set) var position = -1
+    public internal(set) var position = -1
 
     /// K×V state, row i = key channel i.
     public let state: Tensor
@@ -51,6 +51,22 @@ public final class DeltaRuleDecode<B: Backend>: SteppedRun {
     public func step() {
         position += 1
         loadInputs(position)
+        advance()
+    }
+
+    /// One step on caller-given inputs instead of generated ones (procedural tasks: MQAR,
+    /// counter): `q` is used as given (no scale, no L2 normalisation), `alpha` (one value, or K
+    /// for KDA) only when the kind has a gate. The input store points do not apply — a task's
+    /// inputs are exact codes; the state and output stores do.
+    public func step(q qIn: [Double], k kIn: [Double], v vIn: [Double], beta betaIn: Double, alpha alphaIn: [Double]? = nil) {
+        precondition(qIn.count == config.keyDim && kIn.count == config.keyDim && vIn.count == config.valueDim)
+        position += 1
+        let b = backend
+        b.load(q, qIn); b.load(k, kIn); b.load(v, vIn); b.load(beta, [betaIn])
+        if let alpha {
+            precondition(alphaIn?.count == config.gateWidth, "a gated kind needs \(config.gateWidth) decay values")
+            b.load(alpha, alphaIn!)
+        }
         advance()
     }
 

@@ -62,7 +62,7 @@ public final class LinearAttentionDecode<B: Backend>: SteppedRun {
     public let config: LinearAttentionConfig
     public let backend: B
     public let stores: StorePoints
-    public private(set) var position = -1
+    public internal(set) var position = -1
 
     /// K×V state, row i = key channel i.
     public let state: Tensor
@@ -135,6 +135,22 @@ public final class LinearAttentionDecode<B: Backend>: SteppedRun {
         stores.store(.q, q, on: b, step: t)
         stores.store(.k, k, on: b, step: t)
         stores.store(.v, v, on: b, step: t)
+        mapAndScaleQK()
+    }
+
+    /// One step on caller-given inputs instead of generated ones (procedural tasks: MQAR,
+    /// counter). The feature map and scale apply; the input store points do not (a task's
+    /// inputs are exact codes); the state and output stores do.
+    public func step(q qIn: [Double], k kIn: [Double], v vIn: [Double]) {
+        precondition(qIn.count == config.keyDim && kIn.count == config.keyDim && vIn.count == config.valueDim)
+        position += 1
+        backend.load(q, qIn); backend.load(k, kIn); backend.load(v, vIn)
+        mapAndScaleQK()
+        advance()
+    }
+
+    func mapAndScaleQK() {
+        let b = backend
         if config.featureMap == .eluPlusOne {
             b.apply(.elu, q, q); b.add(q, q, one)
             b.apply(.elu, k, k); b.add(k, k, one)

@@ -1,0 +1,295 @@
+import DriftStudy
+import Foundation
+
+/// The report of a scenario or task run (`report.md` + `plots/*.svg`), from its records alone.
+public enum ScenarioReport {
+    /// Writes `report.md` and the plots into `dir`; returns the report path.
+    @discardableResult
+    public static func write(records: [ScenarioRecord], runInfo: RunInfo?, to dir: String, title: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: "\(dir)/plots", withIntermediateDirectories: true)
+        var md = "# \(title)\n\n"
+        var plots: [(String, SVGPlot)] = []
+        let records = records.sorted { $0.key < $1.key }
+        for scenario in Array(Set(records.map(\.scenario))).sorted() {
+            let rs = records.filter { $0.scenario == scenario }
+            switch scenario {
+            case "mqar": md += mqar(rs, plots: &plots)
+            case "counter": md += counter(rs, plots: &plots)
+            case "needle": md += needle(rs)
+            case "prefix_cache": md += prefixCache(rs, plots: &plots)
+            case "handoff": md += handoff(rs, plots: &plots)
+            case "gates": md += gates(rs, plots: &plots)
+            case "speculative": md += speculative(rs, plots: &plots)
+            default: md += "## \(scenario)\n\n\(rs.count) records (no section for this scenario).\n\n"
+            }
+        }
+        for (name, plot) in plots {
+            try ResultsStore.writeAtomically(Data(plot.render().utf8), to: "\(dir)/plots/\(name)")
+        }
+        md += reproduction(runInfo, dir: dir)
+        let path = "\(dir)/report.md"
+        try ResultsStore.writeAtomically(Data(md.utf8), to: path)
+        return path
+    }
+
+    /// Recipes from the most to the least precise state format (the exact run first; a
+    /// stochastic variant after its round-to-nearest twin), ties by name.
+    static func recipeOrder(_ rs: [ScenarioRecord]) -> [String] {
+        let names = Array(Set(rs.map(\.recipeName)))
+        let order = ["float32", "float16", "bfloat16", "int8", "float8_e4m3", "float8_e5m2", "int4"]
+        func rank(_ n: String) -> (Int, Int, String) {
+            if rs.first(where: { $0.recipeName == n })?.recipe.isEmpty ?? true { return (0, 0, n) }
+            let spec = rs.first { $0.recipeName == n }?.recipe["state"] ?? ""
+            let i = order.firstIndex { spec.hasPrefix($0) } ?? order.count
+            return (1 + i, spec.contains("stochastic") ? 1 : 0, spec + n)
+        }
+        return names.sorted { rank($0) < rank($1) }
+    }
+
+    static func percent(_ x: Double?) -> String {
+        guard let x else { return "–" }
+        if x.isNaN { return "NaN" }
+        let p = 100 * x
+        return p == 100 ? "100" : (p >= 99.95 ? "99.9" : String(format: "%.1f", p))
+    }
+
+    static func mqar(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let lengths = Array(Set(rs.flatMap { r in r.summary.keys.compactMap { $0.hasPrefix("accuracy_at_") ? Int($0.dropFirst(12)) : nil } })).sorted()
+        let pairs = Array(Set(rs.compactMap { $0.parameters["pairs"] })).sorted()
+        let first = rs[0]
+        var md = "## MQAR: multi-query associative recall through a stored state\n\n"
+        md += "Keys are orthonormal (rows of a \(first.parameters["key_dim"] ?? 0)-point Hadamard matrix), values are words of a \(first.parameters["codebook"] ?? 0)-word Gaussian codebook (dimension \(first.parameters["value_dim"] ?? 0)). The pairs are written first; every later token is a distractor written under an unused key, so in exact arithmetic every pair stays stored exactly and any recall loss is storage error. At length L the stored state is queried with each pair's key and the decision is the argmax over the codebook of ⟨Sᵀk, c⟩; **accuracy** is the fraction of correct decisions (%). Query distance = L − position of the pair. The state is stored in the recipe's format after every token (Float32 compute, as real kernels); `exact-float64` is the same memory in Float64 without rounding.\n\n"
+        var losing: [String: [String]] = [:]
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory == "deltanet" ? "Delta-rule memory (DeltaNet, β = 1)" : "Linear-attention memory (undecayed)")\n\n"
+            md += "| recipe | state format |" + pairs.flatMap { p in lengths.map { " \(p) pairs @\($0) |" } }.joined() + "\n"
+            md += "|---|---|" + String(repeating: "---:|", count: pairs.count * lengths.count) + "\n"
+            for name in order {
+                let row = rs.filter { $0.memory == memory && $0.recipeName == name }
+                guard let any = row.first else { continue }
+                var cells: [String] = []
+                for p in pairs {
+                    let r = row.filter { $0.parameters["pairs"] == p }
+                    for L in lengths {
+                        let accs = r.compactMap { $0.summary["accuracy_at_\(L)"] }
+                        let worst = accs.isEmpty ? nil : accs.reduce(1.0) { Swift.min($0, $1.isNaN ? -1 : $1) }
+                        if let worst, !(worst >= 1) { losing[memory, default: []].append(name) }
+                        let text = percent(worst.map { $0 < 0 ? .nan : $0 })
+                        cells.append(worst.map { $0 < 1 ? "**\(text)**" : text } ?? text)
+                    }
+                }
+                md += "| \(name) | \(any.recipe["state"] ?? "float64 (exact)") | " + cells.joined(separator: " | ") + " |\n"
+            }
+            let names = Array(Set(losing[memory] ?? [])).sorted { order.firstIndex(of: $0)! < order.firstIndex(of: $1)! }
+            md += "\nBelow 100% somewhere: \(names.isEmpty ? "none" : names.map { "`\($0)`" }.joined(separator: ", ")) (bold cells). With several seeds a cell shows the worst.\n\n"
+            // The decision is scale-invariant (equal-norm codewords), so a readout that is right
+            // in direction but wrong in size still recalls: the readout error shows the size.
+            let longest = lengths.last ?? 0
+            md += "RMS readout error ‖Sᵀk − v‖/‖v‖ over the pairs at \(longest) tokens (the decision only needs the direction of Sᵀk, so a recipe can recall every pair while its readout is far off in size):\n\n"
+            md += "| recipe |" + pairs.map { " \($0) pairs |" }.joined() + "\n|---|" + String(repeating: "---:|", count: pairs.count) + "\n"
+            for name in order {
+                let row = rs.filter { $0.memory == memory && $0.recipeName == name }
+                guard !row.isEmpty else { continue }
+                md += "| \(name) |" + pairs.map { p in " \(StudyReport.sci(row.first { $0.parameters["pairs"] == p }?.value("readout_rel_err", at: longest))) |" }.joined() + "\n"
+            }
+            md += "\n"
+            // Plot: readout error of the largest pair count against length.
+            let p = pairs.last!
+            var plot = SVGPlot(title: "MQAR \(memory), \(p) pairs: readout error", xLabel: "length L (tokens)", yLabel: "RMS ‖Sᵀk − v‖/‖v‖")
+            for (c, name) in order.enumerated() {
+                guard let r = rs.first(where: { $0.memory == memory && $0.recipeName == name && $0.parameters["pairs"] == p }),
+                      let e = r.series["readout_rel_err"] else { continue }
+                plot.series.append(SVGPlot.Series(label: name, points: zip(r.positions, e).map { (Double($0), $1) }, color: c))
+            }
+            let file = "mqar-\(memory)-readout.svg"
+            plots.append((file, plot))
+            md += "![\(file)](plots/\(file))\n\n"
+        }
+        return md
+    }
+
+    static func needle(_ rs: [ScenarioRecord]) -> String {
+        let order = recipeOrder(rs)
+        let lengths = Array(Set(rs.flatMap(\.positions))).sorted()
+        let depths = Array(Set(rs.compactMap { $0.parameters["depth"] })).sorted()
+        let first = rs[0]
+        var md = "## Needle (passkey) at a depth\n\n"
+        md += "One needle (its own Hadamard key, a word of a \(first.parameters["codebook"] ?? 0)-word codebook) is written at depth d% of a context of L tokens; every other token is a distractor under one of the other \((first.parameters["key_dim"] ?? 1) - 1) keys; at L the needle's key is queried (argmax over the codebook). Cells: % of \(first.parameters["trials"] ?? 0) needles recalled (each with its own keys, word and distractors), state stored in the recipe's format after every token.\n\n"
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory == "deltanet" ? "Delta-rule memory (DeltaNet, β = 1)" : "Linear-attention memory (undecayed)")\n\n"
+            md += "| recipe |" + depths.flatMap { d in lengths.map { " \(d)% @\($0) |" } }.joined() + "\n|---|" + String(repeating: "---:|", count: depths.count * lengths.count) + "\n"
+            for name in order {
+                let row = rs.filter { $0.memory == memory && $0.recipeName == name }
+                guard !row.isEmpty else { continue }
+                var cells: [String] = []
+                for d in depths {
+                    let r = row.first { $0.parameters["depth"] == d }
+                    for L in lengths {
+                        let a = r?.value("accuracy", at: L)
+                        let text = percent(a)
+                        cells.append(a.map { $0 < 1 ? "**\(text)**" : text } ?? text)
+                    }
+                }
+                md += "| \(name) | " + cells.joined(separator: " | ") + " |\n"
+            }
+            md += "\n"
+        }
+        return md
+    }
+
+    static func counter(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let lengths = Array(Set(rs.flatMap { r in r.summary.keys.compactMap { $0.hasPrefix("accuracy_at_") ? Int($0.dropFirst(12)) : nil } })).sorted()
+        var md = "## Counter: how far a stored state counts exactly\n\n"
+        md += "A 1×1 linear-attention memory with k = v = q = 1 adds one per token (Float32 compute, state stored in the recipe's format after every token). A count is exact when the stored state equals the number of tokens so far. **exact to** is the largest n for which every count 1…n was exact; accuracy is the fraction of exact counts up to L.\n\n"
+        md += "| recipe | state format | exact to |" + lengths.map { " accuracy @\($0) |" }.joined() + " stored count @\(rs[0].tokens) |\n"
+        md += "|---|---|---:|" + String(repeating: "---:|", count: lengths.count) + "---:|\n"
+        var plot = SVGPlot(title: "Counter: |stored count − t|", xLabel: "t (tokens)", yLabel: "absolute count error")
+        for (c, name) in order.enumerated() {
+            for r in rs where r.recipeName == name {
+                md += "| \(name) | \(r.recipe["state"] ?? "float64 (exact)") | \(r.summary["exact_to"].map { String(Int($0)) } ?? "–") |"
+                md += lengths.map { " \(percent(r.summary["accuracy_at_\($0)"])) |" }.joined()
+                md += " \(r.summary["final_count"].map { StudyJSON.number($0) } ?? "–") |\n"
+                if let e = r.series["count_abs_err"] {
+                    plot.series.append(SVGPlot.Series(label: name, points: zip(r.positions, e).map { (Double($0), $1) }, color: c))
+                }
+            }
+        }
+        plots.append(("counter.svg", plot))
+        md += "\nZero count errors are not drawn on the log scale.\n\n![counter.svg](plots/counter.svg)\n\n"
+        return md
+    }
+
+    static func prefixCache(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let first = rs[0]
+        let P = first.parameters["prefix"] ?? 0, L = first.parameters["continuation"] ?? 0, N = first.parameters["requests"] ?? 0
+        var md = "## Prefix caching: resuming from a checkpoint stored in the pool format\n\n"
+        md += "A shared prefix of \(P) tokens is processed once (state stored in the recipe's `state` format after every token, Float32 compute). \(N) continuations branch off at counter-random points p ∈ [⌈P/2⌉, \(P)], resume from the latest checkpoint c ≤ p (the state at c stored in the `checkpoint` format, then c…p recomputed) and decode \(L) tokens. Mode `all` keeps a checkpoint every I tokens; `last` only the last aligned block ⌊P/I⌋·I of the prefix, so earlier branches recompute from the start. Columns: mean over continuations of the mean output error ‖o − ô‖/‖o‖ over their \(L) tokens against the exact (Float64) run — resumed, and for the same positions the low-precision run that never went through a checkpoint — their ratio, and the checkpoint's own effect (distance between the resumed and the uncheckpointed run).\n\n"
+        let exact = rs.filter { $0.recipe.isEmpty }
+        if !exact.isEmpty {
+            let worst = exact.flatMap { ($0.series["resumed_err"] ?? []) + ($0.series["checkpoint_delta"] ?? []) }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
+            md += "Neutrality: the Float64 run resumed through full-precision checkpoints (`\(exact[0].recipeName)`, \(exact.count) records) differs from the uninterrupted exact run by at most \(StudyReport.sci(worst)).\n\n"
+        }
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory)\n\n| recipe | state | checkpoint | interval | mode | resumed | err resumed | err uncheckpointed | ratio | checkpoint Δ |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|\n"
+            var plot = SVGPlot(title: "Prefix caching, \(memory): continuation error vs checkpoint interval", xLabel: "checkpoint interval I (tokens)", yLabel: "mean output error of continuations")
+            for (ci, name) in order.enumerated() {
+                let row = rs.filter { $0.memory == memory && $0.recipeName == name && !$0.recipe.isEmpty }
+                    .sorted { ($0.parameters["interval"] ?? 0, $0.labels["mode"] ?? "") < ($1.parameters["interval"] ?? 0, $1.labels["mode"] ?? "") }
+                for r in row {
+                    let e = r.summary["mean_resumed_err"], u = r.summary["mean_uncheckpointed_err"]
+                    let ratio = (e != nil && u != nil && u! > 0) ? String(format: "%.2f", e! / u!) : "–"
+                    md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["checkpoint"] ?? "compute") | \(r.parameters["interval"] ?? 0) | \(r.labels["mode"] ?? "") | \(Int(r.summary["hits"] ?? 0))/\(r.parameters["requests"] ?? 0) | \(StudyReport.sci(e)) | \(StudyReport.sci(u)) | \(ratio) | \(StudyReport.sci(r.summary["mean_checkpoint_delta"])) |\n"
+                }
+                for (mi, mode) in ["all", "last"].enumerated() {
+                    let pts = row.filter { $0.labels["mode"] == mode }.compactMap { r in r.summary["mean_resumed_err"].map { (Double(r.parameters["interval"] ?? 0), $0) } }
+                    if !pts.isEmpty { plot.series.append(SVGPlot.Series(label: "\(name) (\(mode))", points: pts, color: ci, dashed: mi == 1)) }
+                }
+            }
+            let file = "prefix-cache-\(StudyReport.slug(memory)).svg"
+            plots.append((file, plot))
+            md += "\n![\(file)](plots/\(file))\n\n"
+        }
+        return md
+    }
+
+    static func handoff(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let first = rs[0]
+        let P = first.parameters["prefill"] ?? 0, D = first.parameters["decode"] ?? 0
+        var md = "## Chunked prefill → decode handoff\n\n"
+        md += "The first \(P) tokens run through the chunked form (chunk \(first.parameters["chunk"] ?? 0); per-chunk state copies in `chunk_state` format, the carried state stored in `state` format at chunk ends), then the state is handed to the recurrent form, stored in `state` format, and \(D) tokens are decoded with the state stored every step. Output error ‖o − ô‖/‖o‖ against the exact recurrent run (Float64): **before**/**after** are the handoff run's mean over the \(16) tokens before / from the handoff, **jump** their ratio; **end** is the mean over the last 64 tokens of the handoff, decode-only and prefill-only runs. Float32 compute.\n\n"
+        let exact = rs.filter { $0.recipe.isEmpty }
+        if !exact.isEmpty {
+            let worst = exact.flatMap { ($0.series["handoff_err"] ?? []) + ($0.series["prefill_only_err"] ?? []) }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
+            md += "Neutrality: in Float64 without rounding (`\(exact[0].recipeName)`) the handoff and prefill-only runs differ from the exact recurrent run by at most \(StudyReport.sci(worst)) at any recorded position.\n\n"
+        }
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory)\n\n| recipe | state | chunk_state | handed-over state err | before | after | jump | end: handoff | end: decode-only | end: prefill-only |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+            var plot = SVGPlot(title: "Handoff at \(P), \(memory)", xLabel: "position t (tokens)", yLabel: "output relative error")
+            for (ci, name) in order.enumerated() {
+                guard let r = rs.first(where: { $0.memory == memory && $0.recipeName == name }), !r.recipe.isEmpty else { continue }
+                let sm = r.summary
+                md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["chunk_state"] ?? "compute") | \(StudyReport.sci(sm["handoff_state_err"])) | \(StudyReport.sci(sm["before"])) | \(StudyReport.sci(sm["after"])) | \(sm["jump"].map { String(format: "%.2f", $0) } ?? "–") | \(StudyReport.sci(sm["end_handoff"])) | \(StudyReport.sci(sm["end_decode_only"])) | \(StudyReport.sci(sm["end_prefill_only"])) |\n"
+                let pts = { (k: String) in zip(r.positions, r.series[k] ?? []).map { (Double($0 + 1), $1) } }
+                plot.series.append(SVGPlot.Series(label: "\(name) handoff", points: pts("handoff_err"), color: ci))
+                plot.series.append(SVGPlot.Series(label: "\(name) decode-only", points: pts("decode_only_err"), color: ci, dashed: true))
+            }
+            let file = "handoff-\(StudyReport.slug(memory)).svg"
+            plots.append((file, plot))
+            md += "\nSolid: handoff run; dashed: decode-only.\n\n![\(file)](plots/\(file))\n\n"
+        }
+        return md
+    }
+
+    static func gates(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let T = rs[0].tokens
+        let forms = Array(Set(rs.compactMap { $0.labels["decay_form"] })).sorted()
+        var md = "## Gate and β precision: how much of the drift comes from the gates\n\n"
+        md += "Each variant runs with its decay stored as α (`alpha`: α > 1 − 2⁻⁹ = 0.998 rounds to exactly 1 in bf16) or as log α (`log`, what GDN/KDA/Mamba2 kernels pass), under recipes that round only some roles. Cells: output error ‖o − ô‖/‖o‖ at \(T) tokens (mean over the last 64 positions) against the exact Float64 run; **share** = that recipe's error over the error of the recipe that rounds every role the others round (the one whose roles contain all others', when the config has one for the variant). Float32 compute.\n\n"
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory)\n\n| recipe | roles |" + forms.map { " err (\($0)) | share (\($0)) |" }.joined() + "\n|---|---|" + String(repeating: "---:|---:|", count: forms.count) + "\n"
+            let mine = rs.filter { $0.memory == memory }
+            let union = Set(mine.flatMap { $0.recipe.keys })
+            let baseline = mine.first { Set($0.recipe.keys) == union }?.recipeName
+            var plot = SVGPlot(title: "Gate precision, \(memory)", xLabel: "position t (tokens)", yLabel: "output relative error")
+            for (ci, name) in order.enumerated() {
+                let row = mine.filter { $0.recipeName == name }
+                guard let any = row.first else { continue }
+                let roles = any.recipe.keys.sorted().map { "\($0)=\(any.recipe[$0]!)" }.joined(separator: ", ")
+                var cells: [String] = []
+                for f in forms {
+                    let r = row.first { $0.labels["decay_form"] == f }
+                    let e = r?.summary["err_at_T"]
+                    let all = mine.first { $0.recipeName == baseline && $0.labels["decay_form"] == f }?.summary["err_at_T"]
+                    let share = (e != nil && all != nil && all! > 0) ? String(format: "%.2f", e! / all!) : "–"
+                    cells.append("\(StudyReport.sci(e)) | \(share)")
+                    if let r { plot.series.append(SVGPlot.Series(label: "\(name) (\(f))", points: zip(r.positions, r.series["output_rel_err"] ?? []).map { (Double($0 + 1), $1) }, color: ci, dashed: f == "log")) }
+                }
+                md += "| \(name) | \(roles.isEmpty ? "none" : roles) | " + cells.joined(separator: " | ") + " |\n"
+            }
+            let file = "gates-\(StudyReport.slug(memory)).svg"
+            plots.append((file, plot))
+            md += "\nSolid: α stored; dashed: log α stored.\n\n![\(file)](plots/\(file))\n\n"
+        }
+        return md
+    }
+
+    static func speculative(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let first = rs[0]
+        var md = "## Speculative decoding: snapshots, accept, roll back\n\n"
+        md += "Each cycle snapshots the state (the copy stored in the `snapshot` format), drafts n tokens from the live state, accepts a prefix, restores the snapshot and decodes the accepted tokens plus the correction token again, \(first.tokens) accepted tokens in all. A drafted token is accepted when cos(o_t, w_t) ≥ \(first.labels["threshold"] ?? "?") for a counter-random direction w_t (a stand-in for the target sampling the drafted token); the exact run's decisions set the schedule, and **disagree** counts cycles (and drafted positions) where the quantized run's own decisions would have accepted a different length. State error ‖S − Ŝ‖/‖S‖ at the end against the exact run, for the speculative run and for the same kernel decoding the accepted stream once without snapshots (baseline). Float32 compute.\n\n"
+        let exact = rs.filter { $0.recipe.isEmpty }
+        if !exact.isEmpty {
+            let worst = exact.flatMap { $0.series["state_err"] ?? [] }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
+            md += "Neutrality: with Float64 snapshots and no rounding (`\(exact[0].recipeName)`) the speculative run differs from the exact run by at most \(StudyReport.sci(worst)) after any cycle.\n\n"
+        }
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            md += "### \(memory)\n\n| recipe | state | snapshot | draft n | cycles | mean accepted | disagree (cycles) | disagree (positions) | state err | baseline state err | ratio |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            for name in order {
+                for r in rs.filter({ $0.memory == memory && $0.recipeName == name && !$0.recipe.isEmpty }).sorted(by: { ($0.parameters["draft"] ?? 0) < ($1.parameters["draft"] ?? 0) }) {
+                    let sm = r.summary
+                    md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["snapshot"] ?? "compute") | \(r.parameters["draft"] ?? 0) | \(Int(sm["cycles"] ?? 0)) | \(sm["mean_accepted"].map { String(format: "%.2f", $0) } ?? "–") | \(percent(sm["disagree_cycles"]))% | \(percent(sm["disagree_positions"]))% | \(StudyReport.sci(sm["final_state_err"])) | \(StudyReport.sci(sm["final_baseline_state_err"])) | \(sm["ratio"].map { String(format: "%.2f", $0) } ?? "–") |\n"
+                }
+            }
+            md += "\n"
+        }
+        return md
+    }
+
+    static func reproduction(_ info: RunInfo?, dir: String) -> String {
+        var md = "## Reproduction\n\nEvery number above comes from `results.jsonl` beside this file.\n\n"
+        guard let info else { return md + "No run.json was found beside the results.\n" }
+        md += "- command: `\(info.command)`\n"
+        md += "- configs: \(info.configs.map { "`\($0)`" }.joined(separator: ", "))\n"
+        md += "- git revision: `\(info.gitRevision)`\n"
+        md += "- compiler flags: `\(info.compilerFlags)`\n"
+        md += "- CPU: \(info.cpu), \(info.cores) cores, \(info.jobs) jobs\n"
+        md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.records) records, started \(info.started)\n"
+        return md
+    }
+}

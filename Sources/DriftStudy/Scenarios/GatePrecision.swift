@@ -1,0 +1,86 @@
+import AttentionVariants
+import ExactArithmetic
+import Foundation
+import NumberFormats
+
+/// Gate and β precision (issue: "decays above 0.998 become 1.0 in bf16"): the same variant
+/// with its decay stored as α or as log α (`decay_forms`), under recipes that round only the
+/// state, only the gates (`decay`), only β, or all of them; the output error against the exact
+/// run shows how much of the drift comes from each.
+public enum GatePrecision {
+    public enum DecayForm: String, Sendable, CaseIterable {
+        /// The kernel stores α itself (rounds to exactly 1 when 1 − α < u/2).
+        case alpha
+        /// The kernel stores log α (what GDN/KDA/Mamba2 kernels pass).
+        case log
+    }
+
+    public static let supported = ["gated_deltanet", "kda", "gla", "mamba2", "retnet", "lightning"]
+
+    /// A recurrent run of `v` with its decay stored in `form`.
+    static func make(_ v: StudyConfig.VariantSpec, form: DecayForm, seed: UInt64, tier: BackendTier, recipe: Recipe) throws -> SteppedRun {
+        if let kind = DeltaKind(rawValue: v.name) {
+            var c = DeltaCatalog.defaultConfig(kind)
+            c.seed = seed
+            if let k = v.keyDim { c.keyDim = k }
+            if let d = v.valueDim { c.valueDim = d }
+            c.decayLog = form == .log
+            return try DeltaCatalog.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+        }
+        guard var c = GatedFamily.defaultConfig(v.name) else { throw StudyInputError("variant '\(v.name)': expected one of \(supported.joined(separator: ", "))") }
+        c.seed = seed
+        if let k = v.keyDim { c.keyDim = k }
+        if let d = v.valueDim { c.valueDim = d }
+        c.decayLog = form == .log
+        return try GatedFamily.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+    }
+
+    /// One (variant, recipe, decay form, seed) record: output and state error against the
+    /// exact run (Float64, no rounding) at the recorded positions; summary `err_at_T` (mean
+    /// output error over the last min(64, T/16) positions) and `state_err_at_T`.
+    public static func run(
+        variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, form: DecayForm, seed: UInt64, config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        let T = c.tokens.last!
+        var record = ScenarioRecord(
+            scenario: "gates", memory: PrefixCache.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            parameters: [:], labels: ["decay_form": form.rawValue], seed: seed, tokens: T)
+        let exact = try make(v, form: form, seed: seed, tier: .float64, recipe: .exact)
+        let emulated = try make(v, form: form, seed: seed, tier: .float32, recipe: recipe.fast)
+        let schedule = VariantFactory.schedule(tokens: T, perOctave: c.perOctave)
+        let tail = min(64, max(T / 16, 1))
+        let series = Lockstep.run(
+            reference: exact, approximation: emulated, tokens: T, comparison: .double,
+            outputAt: { schedule.contains($0) || $0 >= T - tail }, stateAt: { $0 == T - 1 })
+        // Keep the log-spaced positions in the record; the tail feeds the summary.
+        var kept: [Int] = [], err: [Double] = []
+        var tailSum = 0.0, tailCount = 0
+        for (p, e) in zip(series.positions, series.outputRelativeError) {
+            if p >= T - tail { tailSum += e; tailCount += 1 }
+            if schedule.contains(p) { kept.append(p); err.append(e) }
+        }
+        record.positions = kept
+        record.series = ["output_rel_err": err]
+        record.summary["err_at_T"] = tailSum / Double(max(tailCount, 1))
+        if let s = series.stateRelativeError.last { record.summary["state_err_at_T"] = s }
+        record.summary["non_finite"] = Double(series.nonFinite)
+        return record
+    }
+
+    static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
+        var out: [(String, @Sendable () throws -> ScenarioRecord)] = []
+        for seed in c.seeds {
+            for v in c.variants {
+                let roles = try VariantFactory.roles(v)
+                for spec in c.recipes {
+                    // Recipes naming a role this variant lacks (β for GLA) do not apply to it.
+                    guard let recipe = try? c.recipe(spec, roles: roles) else { continue }
+                    for form in c.decayForms {
+                        out.append(("\(v.name)|\(spec.name)|\(form)|\(seed)", { try run(variant: v, recipeName: spec.name, recipe: recipe, form: form, seed: seed, config: c) }))
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,177 @@
+import AttentionVariants
+import ExactArithmetic
+import Foundation
+import NumberFormats
+
+/// Runs of recurrent variants whose state a scenario can read and replace.
+public enum ScenarioRuns {
+    /// A run of `v` (gaussian inputs, `seed`) on `tier` storing through `recipe`, with its
+    /// state shape.
+    static func make(_ v: StudyConfig.VariantSpec, seed: UInt64, tokens: Int, tier: BackendTier, recipe: Recipe) throws -> (run: StateWritable, rows: Int, cols: Int) {
+        let run = try VariantFactory.makeRun(
+            v, workload: StudyConfig.WorkloadSpec(name: "gaussian"), seed: seed, tokens: tokens,
+            schedule: VariantFactory.schedule(tokens: tokens, perOctave: 1), tier: tier, recipe: recipe)
+        guard let w = run as? StateWritable else {
+            throw StudyInputError("variant '\(v.name)' (\(v.form)): its state cannot be replaced; expected a recurrent decode form")
+        }
+        let shape = VariantFactory.shape(v, run: run)
+        return (w, shape.stateRows, shape.stateCols)
+    }
+
+    /// The recipe the variant itself applies (the scenario roles `checkpoint` and `snapshot`
+    /// are applied by the scenario at its events).
+    static func kernelRecipe(_ r: Recipe) -> Recipe {
+        var k = Recipe()
+        for role in r.roles where role != .checkpoint && role != .snapshot { k[role] = r[role] }
+        return k.fast
+    }
+
+    /// Saves a run's state and restores it, stored as `quantizer` would (kept at compute
+    /// precision for nil): the round trip of a checkpoint, a snapshot or a handoff.
+    static func roundState(_ run: StateWritable, through quantizer: (any StoreQuantizer)?, rows: Int, cols: Int, buffer: inout [Double], random: CounterRandom) {
+        buffer.withUnsafeMutableBufferPointer { b in
+            run.readState(into: b)
+            quantizer?.store(b, rows: rows, cols: cols, random: random)
+            run.writeState(UnsafeBufferPointer(b))
+        }
+    }
+
+    /// The outputs of every position of a run of `tokens` steps, row-major (tokens × outputs).
+    static func outputs(_ run: SteppedRun, tokens: Int) -> [Double] {
+        let n = run.outputCount
+        var out = [Double](repeating: 0, count: tokens * n)
+        out.withUnsafeMutableBufferPointer { b in
+            for t in 0..<tokens {
+                run.step()
+                run.readOutput(into: UnsafeMutableBufferPointer(rebasing: b[t * n..<(t + 1) * n]))
+            }
+        }
+        return out
+    }
+
+    /// ‖a_t − b_t‖/‖a_t‖ with a_t = reference row t (NaN stays NaN; a zero reference row gives
+    /// the absolute distance).
+    static func relativeError(_ ref: ArraySlice<Double>, _ x: UnsafeBufferPointer<Double>) -> Double {
+        var num = 0.0, den = 0.0
+        for (i, r) in zip(x.indices, ref) { let d = x[i] - r; num += d * d; den += r * r }
+        if num.isNaN { return .nan }
+        return den > 0 ? (num / den).squareRoot() : num.squareRoot()
+    }
+}
+
+/// Prefix caching (DESIGN.md §8): a shared prefix of P tokens is processed once with the
+/// state stored in the recipe's `state` format; the state at checkpoint positions is kept in
+/// the `checkpoint` format; many continuations branch off the prefix at positions p_j ∈ [⌈P/2⌉, P]
+/// and each resumes from the latest checkpoint c_j ≤ p_j (recomputing c_j…p_j), then decodes
+/// `continuation` tokens. Mode `all` keeps a checkpoint at every multiple of the interval;
+/// `last` keeps only the last aligned block of the prefix (⌊P/I⌋·I), so branches before it
+/// recompute from the start. Continuations read the same counter-based input stream, so they
+/// differ only in where they resume: the measured difference is the checkpoint round trip.
+public enum PrefixCache {
+    public enum Mode: String, Sendable, CaseIterable { case all, last }
+
+    public static let supported = ["linear", "deltanet", "gated_deltanet", "kda", "retnet", "lightning", "gla", "mamba2", "rwkv7"]
+
+    /// The checkpoint a branch at p resumes from (0: none, recompute from the start).
+    public static func checkpoint(branch p: Int, prefix P: Int, interval I: Int, mode: Mode) -> Int {
+        switch mode {
+        case .all: return (p / I) * I
+        case .last:
+            let last = (P / I) * I
+            return last <= p ? last : 0
+        }
+    }
+
+    /// The branch points of `requests` continuations: counter-based, in [⌈P/2⌉, P] (requests
+    /// share at least half of the prefix), sorted.
+    public static func branches(requests n: Int, prefix P: Int, seed: UInt64) -> [Int] {
+        let rnd = CounterRandom(seed: seed, role: "prefix_cache.branches")
+        let lo = (P + 1) / 2
+        return (0..<n).map { lo + Int(rnd.bits($0) % UInt32(P - lo + 1)) }.sorted()
+    }
+
+    /// One (variant, recipe, interval, mode, seed) record. Per continuation j (positions =
+    /// branch points): `resumed_err` — mean output error over its continuation tokens against
+    /// the exact run; `uncheckpointed_err` — the same for the low-precision run that never
+    /// went through a checkpoint; `checkpoint_delta` — mean distance between the two (the
+    /// checkpoint's own effect); `checkpoint_at` — c_j.
+    public static func run(
+        variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier,
+        interval I: Int, mode: Mode, seed: UInt64, config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        let P = c.tokens[0], L = c.continuation
+        let T = P + L
+        var record = ScenarioRecord(
+            scenario: "prefix_cache", memory: instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            parameters: ["prefix": P, "continuation": L, "interval": I, "requests": c.requests], labels: ["mode": mode.rawValue],
+            seed: seed, tokens: T)
+        let kernel = ScenarioRuns.kernelRecipe(recipe)
+        let exact = ScenarioRuns.outputs(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: .float64, recipe: .exact).run, tokens: T)
+        let low = ScenarioRuns.outputs(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel).run, tokens: T)
+        let branches = branches(requests: c.requests, prefix: P, seed: seed)
+        var resumed: [Double] = [], plain: [Double] = [], delta: [Double] = [], at: [Double] = []
+        var hits = 0
+        for (j, p) in branches.enumerated() {
+            let cj = checkpoint(branch: p, prefix: P, interval: I, mode: mode)
+            let (run, rows, cols) = try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel)
+            let n = run.outputCount
+            var o = [Double](repeating: 0, count: n), buffer = [Double](repeating: 0, count: run.stateCount)
+            // Without a checkpoint (cj = 0) the continuation recomputes the prefix from the start.
+            for _ in 0..<cj { run.step() }
+            if cj > 0 {
+                hits += 1
+                ScenarioRuns.roundState(run, through: recipe[.checkpoint], rows: rows, cols: cols, buffer: &buffer,
+                                        random: CounterRandom(seed: seed, role: "checkpoint", head: j, step: cj))
+            }
+            for _ in cj..<p { run.step() }
+            var e = 0.0, ep = 0.0, d = 0.0
+            for t in p..<min(p + L, T) {
+                run.step()
+                o.withUnsafeMutableBufferPointer { run.readOutput(into: $0) }
+                o.withUnsafeBufferPointer { ob in
+                    e += ScenarioRuns.relativeError(exact[t * n..<(t + 1) * n], ob)
+                    d += ScenarioRuns.relativeError(low[t * n..<(t + 1) * n], ob)
+                }
+                low.withUnsafeBufferPointer { lb in
+                    ep += ScenarioRuns.relativeError(exact[t * n..<(t + 1) * n], UnsafeBufferPointer(rebasing: lb[t * n..<(t + 1) * n]))
+                }
+            }
+            let count = Double(min(p + L, T) - p)
+            resumed.append(e / count); plain.append(ep / count); delta.append(d / count); at.append(Double(cj))
+        }
+        record.positions = branches
+        record.series = ["resumed_err": resumed, "uncheckpointed_err": plain, "checkpoint_delta": delta, "checkpoint_at": at]
+        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+        record.summary = [
+            "hits": Double(hits), "mean_resumed_err": mean(resumed), "mean_uncheckpointed_err": mean(plain),
+            "mean_checkpoint_delta": mean(delta), "max_resumed_err": resumed.reduce(0) { Swift.max($0, $1.isNaN ? .infinity : $1) },
+        ]
+        return record
+    }
+
+    /// A variant instance's label (name plus shape overrides).
+    static func instanceLabel(_ v: StudyConfig.VariantSpec) -> String {
+        v.preset == "default" ? v.name : "\(v.name) (\(v.preset))"
+    }
+
+    static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
+        var out: [(String, @Sendable () throws -> ScenarioRecord)] = []
+        for seed in c.seeds {
+            for v in c.variants {
+                let roles = try VariantFactory.roles(v) + [.checkpoint, .snapshot]
+                var recipes: [(String, Recipe, BackendTier)] = [(TaskRunner.exactName, .exact, .float64)]
+                for spec in c.recipes { recipes.append((spec.name, try c.recipe(spec, roles: roles), .float32)) }
+                for (name, recipe, tier) in recipes {
+                    for I in c.intervals {
+                        for mode in c.modes {
+                            out.append(("\(v.name)|\(name)|\(I)|\(mode)|\(seed)", {
+                                try run(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c)
+                            }))
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

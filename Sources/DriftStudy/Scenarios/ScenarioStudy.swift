@@ -1,0 +1,65 @@
+import Foundation
+
+/// `attnprec run SCENARIO.yaml`: runs every record of a scenario config over `jobs` threads and
+/// writes `results.jsonl` (sorted by key, byte-identical for any `jobs`) and `run.json`
+/// atomically. Input errors are thrown before anything is written.
+public enum ScenarioStudy {
+    public static func run(config c: ScenarioConfig, options: Study.Options) throws -> (RunInfo, [ScenarioRecord]) {
+        let start = Date()
+        let work = try plan(c)
+        final class Box: @unchecked Sendable {
+            let lock = NSLock()
+            var next = 0
+            var records: [ScenarioRecord?]
+            var error: Error?
+            init(_ n: Int) { records = Array(repeating: nil, count: n) }
+        }
+        let box = Box(work.count)
+        let jobs = max(1, min(options.jobs, work.count))
+        let worker: @Sendable () -> Void = {
+            while true {
+                box.lock.lock()
+                guard box.error == nil && box.next < work.count else { box.lock.unlock(); return }
+                let i = box.next
+                box.next += 1
+                box.lock.unlock()
+                do {
+                    let r = try work[i].1()
+                    box.lock.lock(); box.records[i] = r; box.lock.unlock()
+                } catch {
+                    box.lock.lock(); box.error = box.error ?? error; box.lock.unlock()
+                }
+            }
+        }
+        if jobs == 1 { worker() } else { DispatchQueue.concurrentPerform(iterations: jobs) { _ in worker() } }
+        if let e = box.error { throw e }
+        let records = box.records.map { $0! }.sorted { $0.key < $1.key }
+        var lines: [String: String] = [:]
+        for r in records {
+            guard lines[r.key] == nil else { throw StudyInputError("\(c.file): two records share the key '\(r.key)'; expected unique entries") }
+            lines[r.key] = try ScenarioRecord.line(r)
+        }
+        try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true)
+        try ResultsStore.writeAtomically(ResultsStore.joined(lines), to: "\(options.out)/results.jsonl")
+        let info = RunInfo(
+            command: options.command, configs: [c.file],
+            gitRevision: RunInfo.gitRevision(near: URL(fileURLWithPath: c.file).deletingLastPathComponent().path),
+            compilerFlags: RunInfo.compilerFlags, cpu: RunInfo.cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
+            jobs: jobs, shard: nil, wallSeconds: (Date().timeIntervalSince(start) * 100).rounded() / 100,
+            started: ISO8601DateFormatter().string(from: start), records: records.count, recordsComputed: records.count,
+            groups: work.count, tokensStepped: records.reduce(0) { $0 + $1.tokens })
+        try ResultsStore.writeAtomically(try StudyJSON.encoder(pretty: true).encode(info), to: "\(options.out)/run.json")
+        return (info, records)
+    }
+
+    /// The records of a config, as (identifier, work) pairs in a fixed order.
+    static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
+        switch c.kind {
+        case .mqar, .counter, .needle: return try TaskRunner.plan(c)
+        case .prefixCache: return try PrefixCache.plan(c)
+        case .handoff: return try Handoff.plan(c)
+        case .gates: return try GatePrecision.plan(c)
+        case .speculative: return try Speculative.plan(c)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import AttentionVariants
+import ExactArithmetic
+import Foundation
+import NumberFormats
+import Workloads
+
+/// Speculative decoding with a recurrent state (DESIGN.md §8). Each cycle starts at position
+/// p: the state is snapshotted (the copy stored in the `snapshot` format), n tokens are
+/// drafted from the live state, the accepted prefix is decided, the state is rolled back to
+/// the snapshot and the accepted tokens plus the correction token are decoded again.
+///
+/// Acceptance stands in for "the target samples the drafted token": drafted token t is
+/// accepted when cos(o_t, w_t) ≥ `threshold`, w_t a counter-random Gaussian direction; the
+/// first rejection ends the prefix. The exact run's decisions set the schedule (both runs
+/// decode the same positions); the quantized run's own decisions are counted where they
+/// differ. The baseline is the same quantized kernel decoding the accepted stream once,
+/// without snapshots or rollbacks.
+public enum Speculative {
+    public static let supported = ["linear", "deltanet", "gated_deltanet", "kda"]
+
+    static func cosine(_ o: [Double], _ w: [Double]) -> Double {
+        var d = 0.0, a = 0.0, b = 0.0
+        for i in o.indices { d += o[i] * w[i]; a += o[i] * o[i]; b += w[i] * w[i] }
+        return a > 0 && b > 0 ? d / (a * b).squareRoot() : (d.isNaN || a.isNaN ? .nan : 0)
+    }
+
+    /// One (variant, recipe, draft length, seed) record. Positions: cycle ends sampled
+    /// log-spaced; series `state_err` (speculative run) and `baseline_state_err` (no
+    /// snapshots) against the exact run. Summary: cycles, mean accepted length,
+    /// `disagree_cycles` (fraction of cycles where the quantized run would accept a different
+    /// length), `disagree_positions` (fraction of drafted positions whose accept decision
+    /// differs), final state errors and their ratio.
+    public static func run(
+        variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier, draft n: Int, seed: UInt64,
+        config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        let T = c.tokens.last!
+        var record = ScenarioRecord(
+            scenario: "speculative", memory: PrefixCache.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            parameters: ["draft": n], labels: ["threshold": StudyJSON.number(c.threshold)], seed: seed, tokens: T)
+        let kernel = ScenarioRuns.kernelRecipe(recipe)
+        func rewindable(_ r: StateWritable) throws -> Rewindable {
+            guard let x = r as? Rewindable else { throw StudyInputError("variant '\(v.name)': its decode run cannot be rewound; expected one of \(supported.joined(separator: ", "))") }
+            return x
+        }
+        let exact = try rewindable(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: .float64, recipe: .exact).run)
+        let (specRun, rows, cols) = try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel)
+        let spec = try rewindable(specRun)
+        let baseline = try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel).run
+        let V = exact.outputCount, S = exact.stateCount
+        let verify = InputGenerator(seed: seed, stream: "speculative.verify", dimension: V)
+        var w = [Double](repeating: 0, count: V), oe = w, os = w
+        var snapE = [Double](repeating: 0, count: S), snapS = snapE, se = snapE, ss = snapE
+        let samples = Set(TaskRunner.probeLengths(c, from: 1))
+        var nextSamples = samples.sorted()[...]
+        var positions: [Int] = [], stateErr: [Double] = [], baseErr: [Double] = []
+        var p = 0, cycles = 0, accepted = 0, disagreeCycles = 0, disagreePositions = 0, drafted = 0
+        func stateError(_ run: SteppedRun) -> Double {
+            se.withUnsafeMutableBufferPointer { exact.readState(into: $0) }
+            ss.withUnsafeMutableBufferPointer { run.readState(into: $0) }
+            return ss.withUnsafeBufferPointer { ScenarioRuns.relativeError(se[...], $0) }
+        }
+        while p < T {
+            let m = min(n, T - p)
+            snapE.withUnsafeMutableBufferPointer { exact.readState(into: $0) }
+            snapS.withUnsafeMutableBufferPointer { b in
+                spec.readState(into: b)
+                recipe[.snapshot]?.store(b, rows: rows, cols: cols, random: CounterRandom(seed: seed, role: "snapshot", head: 0, step: p))
+            }
+            var aE = m, aS = m
+            for i in 0..<m {
+                exact.step(); spec.step()
+                w.withUnsafeMutableBufferPointer { verify.fill($0, head: 0, position: p + i) }
+                oe.withUnsafeMutableBufferPointer { exact.readOutput(into: $0) }
+                os.withUnsafeMutableBufferPointer { spec.readOutput(into: $0) }
+                let okE = cosine(oe, w) >= c.threshold, okS = cosine(os, w) >= c.threshold
+                if okE != okS { disagreePositions += 1 }
+                if !okE && aE == m { aE = i }
+                if !okS && aS == m { aS = i }
+            }
+            drafted += m
+            if aE != aS { disagreeCycles += 1 }
+            // Roll back to the snapshot; decode the accepted tokens and the correction token.
+            let advance = min(aE + 1, m)
+            snapE.withUnsafeBufferPointer { exact.writeState($0) }
+            snapS.withUnsafeBufferPointer { spec.writeState($0) }
+            exact.rewind(to: p); spec.rewind(to: p)
+            for _ in 0..<advance { exact.step(); spec.step(); baseline.step() }
+            p += advance
+            cycles += 1
+            accepted += aE
+            if let next = nextSamples.first, p >= next {
+                while let x = nextSamples.first, x <= p { nextSamples = nextSamples.dropFirst() }
+                positions.append(p)
+                stateErr.append(stateError(spec))
+                baseErr.append(stateError(baseline))
+            }
+        }
+        record.positions = positions
+        record.series = ["state_err": stateErr, "baseline_state_err": baseErr]
+        let final = stateErr.last ?? .nan, base = baseErr.last ?? .nan
+        record.summary = [
+            "cycles": Double(cycles), "mean_accepted": Double(accepted) / Double(cycles),
+            "disagree_cycles": Double(disagreeCycles) / Double(cycles), "disagree_positions": Double(disagreePositions) / Double(drafted),
+            "final_state_err": final, "final_baseline_state_err": base,
+        ]
+        if base > 0 { record.summary["ratio"] = final / base }
+        return record
+    }
+
+    static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
+        var out: [(String, @Sendable () throws -> ScenarioRecord)] = []
+        for seed in c.seeds {
+            for v in c.variants {
+                let roles = try VariantFactory.roles(v) + [.snapshot]
+                var recipes: [(String, Recipe, BackendTier)] = [(TaskRunner.exactName, .exact, .float64)]
+                for spec in c.recipes { recipes.append((spec.name, try c.recipe(spec, roles: roles), .float32)) }
+                for (name, recipe, tier) in recipes {
+                    for n in c.drafts {
+                        out.append(("\(v.name)|\(name)|\(n)|\(seed)", { try run(variant: v, recipeName: name, recipe: recipe, tier: tier, draft: n, seed: seed, config: c) }))
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
