@@ -141,8 +141,16 @@ public struct StudyRecord: Codable, Sendable, Equatable {
         public var mpfrPVs2POutput: Double?
         public var mpfrPVs2PState: Double?
         public var pass: Bool?
+        /// A later window [start, start + tokens) of a recurrent run: MPFR started from the fast
+        /// reference's state at `start`, both stepped over the window (nil: not certified there).
+        public var laterStart: Int?
+        public var laterTokens: Int?
+        public var laterFastVsMPFROutput: Double?
+        public var laterFastVsMPFRState: Double?
         enum CodingKeys: String, CodingKey {
             case tier, bits, pass
+            case laterStart = "later_start", laterTokens = "later_tokens"
+            case laterFastVsMPFROutput = "later_fast_vs_mpfr_output", laterFastVsMPFRState = "later_fast_vs_mpfr_state"
             case certifiedTokens = "certified_tokens", fastVsMPFROutput = "fast_vs_mpfr_output", fastVsMPFRState = "fast_vs_mpfr_state"
             case mpfrPVs2POutput = "mpfr_p_vs_2p_output", mpfrPVs2PState = "mpfr_p_vs_2p_state"
         }

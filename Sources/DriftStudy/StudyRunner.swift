@@ -59,6 +59,9 @@ public enum GroupRunner {
         let windows = lengths.map { L in (lo: L - max(1, min(64, L / 16)), hi: L - 1) }
         var acc = plans.map { _ in Accumulator(lengths: lengths.count) }
         let meter = ErrorMeter()
+        // The reference's state where the later certification window starts (recurrent runs).
+        let window = laterWindow(group, run: reference)
+        var stateAtWindow: [Double]? = nil
         let refProbe = reference as? AttentionDiagnostics
         let probes = emulated.map { $0 as? AttentionDiagnostics }
         let sparse = VariantFactory.isSparse(v.name)
@@ -69,6 +72,11 @@ public enum GroupRunner {
         var refOut = [Double](repeating: 0, count: oc), apxOut = refOut
         var refState = [Double](repeating: 0, count: sc), apxState = refState
         for t in 0..<T {
+            if let w = window, t == w.start {
+                var st = [Double](repeating: 0, count: sc)
+                st.withUnsafeMutableBufferPointer { reference.readState(into: $0) }
+                stateAtWindow = st
+            }
             reference.step()
             for e in emulated { e.step() }
             if t & 1023 == 1023 { progress?(1024) }
@@ -119,7 +127,10 @@ public enum GroupRunner {
             }
         }
         progress?(T & 1023)
-        let cert = try certify(group, refTier: refTier, make: make)
+        var cert = try certify(group, refTier: refTier, make: make)
+        if let w = window, let st = stateAtWindow {
+            try certifyLater(group, refTier: refTier, start: w.start, tokens: w.tokens, state: st, into: &cert, make: make)
+        }
         let family = (try? VariantCatalog.entry(v.name).family) ?? "unknown"
         return plans.enumerated().map { i, p in
             let a = acc[i]
@@ -225,6 +236,35 @@ public enum GroupRunner {
     static func unitRoundoff(_ s: FormatSpec) -> Double? {
         if case .float(let f) = s.element { return Double(sign: .plus, exponent: -(f.mantissaBits + 1), significand: 1) }
         return nil
+    }
+
+    /// The later window of DESIGN.md §5's "sample of later positions": the last
+    /// min(certify_tokens, 256) positions of a recurrent run at least 4 windows long.
+    static func laterWindow(_ g: PlannedGroup, run: SteppedRun) -> (start: Int, tokens: Int)? {
+        let n = min(g.reference.certifyTokens, 256)
+        guard n > 0, g.tokens >= 4 * n, let s = run as? Seekable, s.canSeek else { return nil }
+        return (g.tokens - n, n)
+    }
+
+    /// MPFR and a fresh fast run, both started at `start` from the reference's state there,
+    /// stepped in lockstep over the window.
+    static func certifyLater(
+        _ g: PlannedGroup, refTier: BackendTier, start: Int, tokens: Int, state: [Double],
+        into info: inout StudyRecord.ReferenceInfo, make: (BackendTier, Recipe) throws -> SteppedRun
+    ) throws {
+        guard let fast = try make(refTier, g.inputs) as? Seekable, let exact = try make(.mpfr(bits: g.reference.bits), g.inputs) as? Seekable else { return }
+        for r in [fast, exact] as [Seekable] {
+            state.withUnsafeBufferPointer { r.writeState($0) }
+            r.seek(to: start)
+        }
+        let s = Lockstep.run(reference: exact, approximation: fast, tokens: tokens, comparison: .exact)
+        info.laterStart = start
+        info.laterTokens = tokens
+        info.laterFastVsMPFROutput = s.nonFinite > 0 ? .nan : s.outputMaxRelative
+        info.laterFastVsMPFRState = s.nonFinite > 0 ? .nan : s.stateMaxRelative
+        if s.outputMaxRelative > ReferenceCertification.fastThreshold || s.stateMaxRelative > ReferenceCertification.fastThreshold || s.nonFinite > 0 {
+            info.pass = false
+        }
     }
 
     static func certify(_ g: PlannedGroup, refTier: BackendTier, make: (BackendTier, Recipe) throws -> SteppedRun) throws -> StudyRecord.ReferenceInfo {

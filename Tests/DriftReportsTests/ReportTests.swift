@@ -86,7 +86,8 @@ enum Fixture {
         }
         // Every number in the sensitivity table is traceable to a record.
         let records = try ResultsStore.readRecords("\(out)/results.jsonl")
-        let rows = md.split(separator: "\n").filter { $0.hasPrefix("| linear") || $0.hasPrefix("| mha") }
+        let sensitivity = md.components(separatedBy: "## Sensitivity")[1].components(separatedBy: "\n## ")[0]
+        let rows = sensitivity.split(separator: "\n").filter { $0.hasPrefix("| linear") || $0.hasPrefix("| mha") }
         #expect(rows.count >= 6)
         for row in rows where row.split(separator: "|").count == 9 {
             let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -1,5 +1,7 @@
 import Foundation
+import AttentionVariants
 import ExactArithmetic
+import NumberFormats
 import Testing
 @testable import DriftStudy
 
@@ -90,6 +92,41 @@ import Testing
         #expect(mean < 1 && mean > 0.8)
         #expect(idx.summary.topkOverlapMin! <= mean)
         #expect(rec("dsa", "e4m3").summary.topkOverlapMean == 1)
+    }
+
+    /// Recurrent runs are certified on a later window too (MPFR started from the reference's
+    /// state there); a fast run that is not the reference fails it.
+    @Test func laterWindowCertification() throws {
+        let text = """
+        tokens: [1024]
+        reference: {tier: float64, certify_tokens: 64, bits: 128, double_precision_tokens: 16}
+        variants:
+          - {name: gated_deltanet, key_dim: 16, value_dim: 16}
+          - {name: mha, head_dim: 16}
+        recipes: [bfloat16]
+        """
+        let groups = try StudyPlan.expand([try StudyConfig.parse(text, file: "w.yaml", defaultName: "w")])
+        for g in groups {
+            let r = try GroupRunner.run(g)[0]
+            if g.variant.name == "mha" {
+                #expect(r.reference.laterStart == nil)
+                continue
+            }
+            #expect(r.reference.laterStart == 1024 - 64 && r.reference.laterTokens == 64)
+            #expect(r.reference.laterFastVsMPFROutput! < 1e-13 && r.reference.laterFastVsMPFRState! < 1e-13)
+            #expect(r.reference.pass == true)
+            // The window check catches a "reference" that rounds its state to bf16.
+            var info = r.reference
+            let state = [Double](repeating: 0.01, count: 16 * 16)
+            let schedule = VariantFactory.schedule(tokens: g.tokens, perOctave: g.perOctave)
+            try GroupRunner.certifyLater(g, refTier: .float64, start: 500, tokens: 32, state: state, into: &info) { tier, recipe in
+                var rc = recipe
+                if case .float64 = tier { rc[.state] = try FormatSpec.parse("bfloat16") }
+                return try VariantFactory.makeRun(g.variant, workload: g.workload, seed: g.seed, tokens: g.tokens, schedule: schedule, tier: tier, recipe: rc)
+            }
+            #expect(info.laterFastVsMPFRState! > 1e-4)
+            #expect(info.pass == false)
+        }
     }
 
     /// A run killed mid-way leaves a sorted subset of records (each group is written

@@ -45,3 +45,33 @@ extension LinearAttentionDecode: Rewindable {
         position = t - 1
     }
 }
+
+/// A run that can start at any position from a given state: the reference is certified on a
+/// window far into a long run (DESIGN.md §5) by starting MPFR there from the fast run's state,
+/// instead of stepping MPFR through the whole prefix.
+public protocol Seekable: StateWritable {
+    /// Whether the matrix `writeState` replaces is the whole carried state (no normaliser).
+    var canSeek: Bool { get }
+    /// The next `step()` processes position `t` (any t ≥ 0).
+    func seek(to t: Int)
+}
+
+extension DeltaRuleDecode: Seekable {
+    public var canSeek: Bool { true }
+    public func seek(to t: Int) { precondition(t >= 0); position = t - 1 }
+}
+
+extension LinearAttentionDecode: Seekable {
+    public var canSeek: Bool { !config.normalizer }
+    public func seek(to t: Int) { precondition(t >= 0 && canSeek); position = t - 1 }
+}
+
+extension GatedLinearDecode: Seekable {
+    public var canSeek: Bool { z == nil }
+    public func seek(to t: Int) { precondition(t >= 0 && canSeek); position = t - 1 }
+}
+
+extension RWKV7Decode: Seekable {
+    public var canSeek: Bool { true }
+    public func seek(to t: Int) { precondition(t >= 0); position = t - 1 }
+}

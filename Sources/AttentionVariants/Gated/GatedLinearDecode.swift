@@ -13,7 +13,7 @@ public final class GatedLinearDecode<B: Backend>: SteppedRun {
     public let config: GatedLinearConfig
     public let backend: B
     public let stores: StorePoints
-    public private(set) var position = -1
+    public internal(set) var position = -1
 
     /// K×V state, row i = key channel i.
     public let state: Tensor

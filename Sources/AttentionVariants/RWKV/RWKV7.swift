@@ -65,7 +65,7 @@ public final class RWKV7Decode<B: Backend>: SteppedRun {
     public let config: RWKV7Config
     public let backend: B
     public let stores: StorePoints
-    public private(set) var position = -1
+    public internal(set) var position = -1
     public let state: Tensor
     public let output: Tensor
     /// w_t of the last step (1×N).
