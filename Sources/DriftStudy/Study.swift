@@ -160,6 +160,9 @@ public enum Study {
     public static func run(configs: [StudyConfig], options: Options) throws -> RunInfo {
         let start = Date()
         var groups = try StudyPlan.expand(configs)
+        // The revision of the code that runs, read before this run writes anything (results
+        // written into the checkout would mark it dirty).
+        let revision = RunInfo.gitRevision(near: configs.first.map { URL(fileURLWithPath: $0.file).deletingLastPathComponent().path } ?? ".")
         if let (i, n) = options.shard { groups = StudyPlan.shard(groups, index: i, count: n) }
         let resultsPath = "\(options.out)/results.jsonl"
         var existing: [String: String] = [:]
@@ -220,7 +223,7 @@ public enum Study {
         let fmt = ISO8601DateFormatter()
         let info = RunInfo(
             command: options.command, configs: configs.map(\.file),
-            gitRevision: RunInfo.gitRevision(near: configs.first.map { URL(fileURLWithPath: $0.file).deletingLastPathComponent().path } ?? "."),
+            gitRevision: revision,
             compilerFlags: RunInfo.compilerFlags, cpu: RunInfo.cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
             jobs: jobs, shard: shardText, wallSeconds: (Date().timeIntervalSince(start) * 100).rounded() / 100,
             started: fmt.string(from: start), records: shared.lines.count, recordsComputed: shared.computed,
