@@ -1,3 +1,4 @@
+import CLITestSupport
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -5,34 +6,6 @@ import FoundationXML
 import Testing
 @testable import DriftReports
 @testable import DriftStudy
-
-/// Runs the built `attnprec` binary (beside the test bundle).
-enum CLI {
-    static var binary: String {
-        var dir = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("attnprec").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return ".build/debug/attnprec"
-    }
-
-    static func run(_ args: [String], cwd: String? = nil) throws -> (code: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let out = o.fileHandleForReading.readDataToEndOfFile()
-        let err = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
-}
 
 enum Fixture {
     static let config = """

@@ -1,3 +1,4 @@
+import CLITestSupport
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -31,20 +32,8 @@ import Testing
     static func validate(_ yaml: String, _ args: [String] = [], stepSummary: String? = nil, dir: String? = nil) throws -> (code: Int32, out: String, err: String, dir: String) {
         let d = try dir ?? CLI.tempDir()
         try Data(yaml.utf8).write(to: URL(fileURLWithPath: "\(d)/budgets.yaml"))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["validate", "\(d)/budgets.yaml"] + args
-        var env = ProcessInfo.processInfo.environment
-        env["GITHUB_STEP_SUMMARY"] = stepSummary
-        p.environment = env
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let out = o.fileHandleForReading.readDataToEndOfFile()
-        let err = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self), d)
+        let r = try CLI.run(["validate", "\(d)/budgets.yaml"] + args, environment: ["GITHUB_STEP_SUMMARY": stepSummary])
+        return (r.code, r.out, r.err, d)
     }
 
     /// The measured value of `metric` in the row of `budget`.
