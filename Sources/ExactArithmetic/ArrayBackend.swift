@@ -11,6 +11,11 @@ import NumberFormats
 /// Elementwise transcendental functions go through MPFR at the element type's precision
 /// (`MPFRFunctions`), so they are correctly rounded for results in the normal range, at
 /// ≈0.3–1 µs per element: gates cost O(K) per token, the state update O(K·V).
+/// OpenBLAS runs on one thread: studies already spread groups over cores (`--jobs`), the gemms
+/// of a chunk (64×128 by 128×128 at most) lose more to thread hand-off than they gain, and one
+/// thread keeps every result the same bits whatever the machine's core count.
+@usableFromInline let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
+
 public final class ArrayBackend<S: FastScalar> {
     @usableFromInline var base: UnsafeMutablePointer<S>
     @usableFromInline var capacity: Int
@@ -385,6 +390,7 @@ public final class ArrayBackend<S: FastScalar> {
         let kb = transposeB ? b.cols : b.rows, n = transposeB ? b.rows : b.cols
         precondition(k == kb && c.rows == m && c.cols == n, "gemm shape mismatch")
         if S.self == Float.self && m * n * k >= 32 * 32 * 32 {
+            _ = blasSingleThreaded
             let fa = UnsafeMutableRawPointer(p(a)).assumingMemoryBound(to: Float.self)
             let fb = UnsafeMutableRawPointer(p(b)).assumingMemoryBound(to: Float.self)
             let fc = UnsafeMutableRawPointer(p(c)).assumingMemoryBound(to: Float.self)
