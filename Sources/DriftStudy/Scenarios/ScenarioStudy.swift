@@ -6,6 +6,8 @@ import Foundation
 public enum ScenarioStudy {
     public static func run(config c: ScenarioConfig, options: Study.Options) throws -> (RunInfo, [ScenarioRecord]) {
         let start = Date()
+        // Read before anything is written (results inside the checkout would mark it dirty).
+        let revision = RunInfo.gitRevision(near: URL(fileURLWithPath: c.file).deletingLastPathComponent().path)
         let work = try plan(c)
         final class Box: @unchecked Sendable {
             let lock = NSLock()
@@ -43,7 +45,7 @@ public enum ScenarioStudy {
         try ResultsStore.writeAtomically(ResultsStore.joined(lines), to: "\(options.out)/results.jsonl")
         let info = RunInfo(
             command: options.command, configs: [c.file],
-            gitRevision: RunInfo.gitRevision(near: URL(fileURLWithPath: c.file).deletingLastPathComponent().path),
+            gitRevision: revision,
             compilerFlags: RunInfo.compilerFlags, cpu: RunInfo.cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
             jobs: jobs, shard: nil, wallSeconds: (Date().timeIntervalSince(start) * 100).rounded() / 100,
             started: ISO8601DateFormatter().string(from: start), records: records.count, recordsComputed: records.count,
