@@ -273,13 +273,15 @@ public enum StudyReport {
                 instance($0) != instance($1) ? instance($0) < instance($1) : (order[$0.recipeName] ?? 0, $0.tokens) < (order[$1.recipeName] ?? 0, $1.tokens)
             }
             md += "### \(w) inputs (\(rs.first?.workload.input ?? w))\n\n"
-            md += "| variant | recipe | tokens | err @1k | err @8k | err @64k | slope [95%] | theory @T | verdict |\n|---|---|---:|---:|---:|---:|---|---:|---|\n"
+            // A 1M column when some record reaches 1M tokens (DESIGN §7's fixed lengths).
+            let million = rs.contains { $0.tokens >= 1 << 20 }
+            md += "| variant | recipe | tokens | err @1k | err @8k | err @64k |\(million ? " err @1M |" : "") slope [95%] | theory @T | verdict |\n|---|---|---:|---:|---:|---:|\(million ? "---:|" : "")---|---:|---|\n"
             for r in rs {
                 let slope = r.summary.slope.map { String(format: "%.2f [%.2f, %.2f]", $0.slope, $0.slopeLow, $0.slopeHigh) } ?? "–"
                 let theory = r.theory.predictedAtEnd.map { "\(sci($0)) (\(r.theory.law!))" } ?? "–"
                 let star = pareto[w]?.contains(r.key) == true ? " ★" : ""
                 let seed = multiSeed ? " (seed \(r.workload.seed))" : ""
-                md += "| \(instance(r))\(seed) | \(r.recipeName)\(star) | \(r.tokens) | \(sci(errorAt(r, 1024))) | \(sci(errorAt(r, 8192))) | \(sci(errorAt(r, 65536))) | \(slope) | \(theory) | \(r.summary.verdict) |\n"
+                md += "| \(instance(r))\(seed) | \(r.recipeName)\(star) | \(r.tokens) | \(sci(errorAt(r, 1024))) | \(sci(errorAt(r, 8192))) | \(sci(errorAt(r, 65536))) |\(million ? " \(sci(errorAt(r, 1 << 20))) |" : "") \(slope) | \(theory) | \(r.summary.verdict) |\n"
             }
             md += "\n★ on the memory–error Pareto frontier of this workload.\n\n"
         }

@@ -88,6 +88,15 @@ enum Fixture {
         #expect(dc[4] == StudyReport.sci(e4.summary.cacheRelErr))
         #expect(dc[5] == StudyReport.sci(e4.summary.attentionKL))
         #expect(!md.contains("## Seed spread"))
+        #expect(!md.contains("err @1M"))
+        // A record that reaches 1M tokens adds the 1M column, filled from its error at 1M.
+        var long = e4
+        long.tokens = 1 << 20
+        long.key += "-1m"
+        long.summary.errorAt.append(StudyRecord.ErrorAt(tokens: 1 << 20, outputRelErr: 0.5, stateRelErr: nil))
+        let md1m = StudyReport.markdown(records: [long], runInfo: [], plots: [], pareto: [:], title: nil, dir: "x")
+        #expect(md1m.contains("| err @1M |"))
+        #expect(md1m.contains("| 1048576 |") && md1m.contains("| 5.00e-01 |"))
         // A recipe run for a minority of instances is listed as scoped, not as missing elsewhere.
         var scopedRecords = records
         for p in ["key_dim=8", "key_dim=4"] { scopedRecords += records.filter { $0.variant == "linear" }.map { var r = $0; r.preset = p; r.key += p; return r } }
