@@ -316,69 +316,48 @@ public final class ArrayBackend<S: FastScalar> {
     @inlinable
     public func decayRank1MatTvec(_ m: Tensor, decay: Tensor?, _ x: Tensor, _ y: Tensor, _ q: Tensor, _ out: Tensor) {
         precondition(x.count == m.rows && y.count == m.cols && q.count == m.rows && out.count == m.cols)
-        let xs = p(x), ys = p(y), qs = p(q), os = p(out)
-        os.update(repeating: S.zero, count: m.cols)
+        p(out).update(repeating: S.zero, count: m.cols)
+        // Two specialisations of one sweep: the decay test folds away in each.
         if let decay {
-            let a = p(decay)[0]
-            // Four rows per sweep: out[c] stays in a register across them, and its fmas run in
-            // the same row order as one row at a time, so the bits do not change.
-            var r = 0
-            while r + 4 <= m.rows {
-                let r0 = p(m) + r * m.rowStride, r1 = r0 + m.rowStride, r2 = r1 + m.rowStride, r3 = r2 + m.rowStride
-                let x0 = xs[r], x1 = xs[r + 1], x2 = xs[r + 2], x3 = xs[r + 3]
-                let q0 = qs[r], q1 = qs[r + 1], q2 = qs[r + 2], q3 = qs[r + 3]
-                for c in 0..<m.cols {
-                    let yc = ys[c]
-                    let s0 = S.fused(x0, yc, r0[c] * a)
-                    let s1 = S.fused(x1, yc, r1[c] * a)
-                    let s2 = S.fused(x2, yc, r2[c] * a)
-                    let s3 = S.fused(x3, yc, r3[c] * a)
-                    r0[c] = s0
-                    r1[c] = s1
-                    r2[c] = s2
-                    r3[c] = s3
-                    os[c] = S.fused(s3, q3, S.fused(s2, q2, S.fused(s1, q1, S.fused(s0, q0, os[c]))))
-                }
-                r += 4
-            }
-            while r < m.rows {
-                let row = p(m) + r * m.rowStride, xr = xs[r], qr = qs[r]
-                for c in 0..<m.cols {
-                    let s = S.fused(xr, ys[c], row[c] * a)
-                    row[c] = s
-                    os[c] = S.fused(s, qr, os[c])
-                }
-                r += 1
-            }
+            decayRank1MatTvecSweep(m, decayed: true, a: p(decay)[0], x, y, q, out)
         } else {
-            var r = 0
-            while r + 4 <= m.rows {
-                let r0 = p(m) + r * m.rowStride, r1 = r0 + m.rowStride, r2 = r1 + m.rowStride, r3 = r2 + m.rowStride
-                let x0 = xs[r], x1 = xs[r + 1], x2 = xs[r + 2], x3 = xs[r + 3]
-                let q0 = qs[r], q1 = qs[r + 1], q2 = qs[r + 2], q3 = qs[r + 3]
-                for c in 0..<m.cols {
-                    let yc = ys[c]
-                    let s0 = S.fused(x0, yc, r0[c])
-                    let s1 = S.fused(x1, yc, r1[c])
-                    let s2 = S.fused(x2, yc, r2[c])
-                    let s3 = S.fused(x3, yc, r3[c])
-                    r0[c] = s0
-                    r1[c] = s1
-                    r2[c] = s2
-                    r3[c] = s3
-                    os[c] = S.fused(s3, q3, S.fused(s2, q2, S.fused(s1, q1, S.fused(s0, q0, os[c]))))
-                }
-                r += 4
+            decayRank1MatTvecSweep(m, decayed: false, a: S.zero, x, y, q, out)
+        }
+    }
+
+    /// S ← a·S + x yᵀ (a·S only when `decayed`), out ← Sᵀq. Four rows per sweep: out[c] stays in
+    /// a register across them, and its fmas run in the same row order as one row at a time, so
+    /// the bits do not change.
+    @inlinable @inline(__always)
+    func decayRank1MatTvecSweep(_ m: Tensor, decayed: Bool, a: S, _ x: Tensor, _ y: Tensor, _ q: Tensor, _ out: Tensor) {
+        let xs = p(x), ys = p(y), qs = p(q), os = p(out)
+        var r = 0
+        while r + 4 <= m.rows {
+            let r0 = p(m) + r * m.rowStride, r1 = r0 + m.rowStride, r2 = r1 + m.rowStride, r3 = r2 + m.rowStride
+            let x0 = xs[r], x1 = xs[r + 1], x2 = xs[r + 2], x3 = xs[r + 3]
+            let q0 = qs[r], q1 = qs[r + 1], q2 = qs[r + 2], q3 = qs[r + 3]
+            for c in 0..<m.cols {
+                let yc = ys[c]
+                let s0 = S.fused(x0, yc, decayed ? r0[c] * a : r0[c])
+                let s1 = S.fused(x1, yc, decayed ? r1[c] * a : r1[c])
+                let s2 = S.fused(x2, yc, decayed ? r2[c] * a : r2[c])
+                let s3 = S.fused(x3, yc, decayed ? r3[c] * a : r3[c])
+                r0[c] = s0
+                r1[c] = s1
+                r2[c] = s2
+                r3[c] = s3
+                os[c] = S.fused(s3, q3, S.fused(s2, q2, S.fused(s1, q1, S.fused(s0, q0, os[c]))))
             }
-            while r < m.rows {
-                let row = p(m) + r * m.rowStride, xr = xs[r], qr = qs[r]
-                for c in 0..<m.cols {
-                    let s = S.fused(xr, ys[c], row[c])
-                    row[c] = s
-                    os[c] = S.fused(s, qr, os[c])
-                }
-                r += 1
+            r += 4
+        }
+        while r < m.rows {
+            let row = p(m) + r * m.rowStride, xr = xs[r], qr = qs[r]
+            for c in 0..<m.cols {
+                let s = S.fused(xr, ys[c], decayed ? row[c] * a : row[c])
+                row[c] = s
+                os[c] = S.fused(s, qr, os[c])
             }
+            r += 1
         }
     }
 
