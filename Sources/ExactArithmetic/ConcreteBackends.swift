@@ -69,7 +69,7 @@ public final class DoubleDoubleBackend: Backend {
     public func scaleRows(_ m: Tensor, by v: Tensor) { core.scaleRows(m, by: v) }
     public func scaleColumns(_ m: Tensor, by v: Tensor) { core.scaleColumns(m, by: v) }
     public func matvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matvec(y, m, x) }
-    public func matTvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matTvec(y, m, x) }
+    public func matTvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matTvecSIMD(y, m, x) }
     public func rank1(_ m: Tensor, _ x: Tensor, _ y: Tensor) { core.rank1(m, x, y) }
     public func decayRank1MatTvec(_ m: Tensor, decay: Tensor?, _ x: Tensor, _ y: Tensor, _ q: Tensor, _ out: Tensor) { core.decayRank1MatTvecSIMD(m, decay: decay, x, y, q, out) }
     public func gemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool) { core.gemm(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate) }
