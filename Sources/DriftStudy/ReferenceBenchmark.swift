@@ -1,5 +1,9 @@
 import CMPFR
-import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ExactArithmetic
 import AttentionVariants
 
@@ -22,17 +26,25 @@ public enum ReferenceBenchmark {
     @inline(never)
     static func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
 
-    /// Seconds taken by `body`, repeated until at least `minSeconds` have passed; returns
-    /// (iterations, seconds).
+    /// CPU seconds used so far by the calling thread: time the thread spends descheduled (other
+    /// processes on a busy machine) does not count, so a rate is per core actually used.
+    static func threadSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// This thread's CPU seconds taken by `body`, repeated until at least `minSeconds` have
+    /// passed; returns (iterations, seconds).
     static func time(minSeconds: Double, _ body: () -> Void) -> (Int, Double) {
         body()  // warm-up
         var n = 0
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = threadSeconds()
         var elapsed = 0.0
         repeat {
             body()
             n += 1
-            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            elapsed = threadSeconds() - start
         } while elapsed < minSeconds
         return (n, elapsed)
     }
@@ -111,5 +123,12 @@ public enum ReferenceBenchmark {
         return Measurement(
             name: "linear_step_with_inputs_\(tier)_K\(dim)_V\(dim)", unit: "tokens/s", value: Double(n * batch) / t,
             baselineName: "linear_decode_\(tier)_K\(dim)_V\(dim)", baselineValue: baseline, targetRatio: 0)
+    }
+
+    /// `m` beside `baseline` measured in the same run (informational: no target).
+    public static func relative(_ m: Measurement, to baseline: Measurement) -> Measurement {
+        Measurement(
+            name: m.name, unit: m.unit, value: m.value,
+            baselineName: baseline.name, baselineValue: baseline.value, targetRatio: 0)
     }
 }

@@ -34,7 +34,7 @@ public final class Float64Backend: Backend {
     public func matvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matvec(y, m, x) }
     public func matTvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matTvec(y, m, x) }
     public func rank1(_ m: Tensor, _ x: Tensor, _ y: Tensor) { core.rank1(m, x, y) }
-    public func decayRank1MatTvec(_ m: Tensor, decay: Tensor?, _ x: Tensor, _ y: Tensor, _ q: Tensor, _ out: Tensor) { core.decayRank1MatTvec(m, decay: decay, x, y, q, out) }
+    public func decayRank1MatTvec(_ m: Tensor, decay: Tensor?, _ x: Tensor, _ y: Tensor, _ q: Tensor, _ out: Tensor) { core.decayRank1MatTvecColumns(m, decay: decay, x, y, q, out) }
     public func gemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool) { core.gemm(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate) }
     public func solveUnitLower(_ l: Tensor, _ b: Tensor) { core.solveUnitLower(l, b) }
 }

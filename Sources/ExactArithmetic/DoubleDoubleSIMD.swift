@@ -2,6 +2,11 @@
 /// operations in the same order, so the same values), vectorised for the decode step.
 @usableFromInline typealias DD8 = (hi: SIMD8<Double>, lo: SIMD8<Double>)
 
+/// −x by a sign flip. (SIMD's prefix minus is 0 − x: an addition, and one that an fma cannot
+/// absorb, since it maps −0 to +0.)
+@inlinable @inline(__always)
+func negated(_ x: SIMD8<Double>) -> SIMD8<Double> { x * -1 }
+
 @inlinable @inline(__always)
 func ddTwoSum(_ a: SIMD8<Double>, _ b: SIMD8<Double>) -> DD8 {
     let s = a + b
@@ -28,7 +33,7 @@ func ddAdd(_ x: DD8, _ y: DD8) -> DD8 {
 @inlinable @inline(__always)
 func ddMul(_ x: DD8, _ y: DD8) -> DD8 {
     let ch = x.hi * y.hi
-    let cl1 = (-ch).addingProduct(x.hi, y.hi)
+    let cl1 = negated(ch).addingProduct(x.hi, y.hi)
     let tl0 = x.lo * y.lo
     let tl1 = tl0.addingProduct(x.hi, y.lo)
     let cl2 = tl1.addingProduct(x.lo, y.hi)
@@ -41,7 +46,7 @@ func ddMul(_ x: DD8, _ y: DD8) -> DD8 {
 @inlinable @inline(__always)
 func ddMulDouble(_ x: DD8, _ y: SIMD8<Double>) -> DD8 {
     let ch = x.hi * y
-    let cl1 = (-ch).addingProduct(x.hi, y)
+    let cl1 = negated(ch).addingProduct(x.hi, y)
     let cl3 = cl1 + x.lo * y
     return ddFastTwoSum(ch, cl3)
 }
@@ -52,7 +57,7 @@ func ddMulDouble(_ x: DD8, _ y: SIMD8<Double>) -> DD8 {
 @inlinable @inline(__always)
 func ddTwoProduct(_ x: SIMD8<Double>, _ y: SIMD8<Double>) -> DD8 {
     let ch = x * y
-    return (ch, (-ch).addingProduct(x, y))
+    return (ch, negated(ch).addingProduct(x, y))
 }
 
 /// Lanes (0, 2, 4, 6) of a and b interleaved: one `vunpcklpd`.
@@ -179,7 +184,7 @@ extension ArrayBackend where S == DoubleDouble {
                     let qr = qs[r]
                     let qh = SIMD8(repeating: qr.hi), ql = SIMD8(repeating: qr.lo)
                     let ph = s.hi * qh
-                    var lt = (-ph).addingProduct(s.hi, qh)
+                    var lt = negated(ph).addingProduct(s.hi, qh)
                     lt = lt.addingProduct(s.hi, ql)
                     lt = lt.addingProduct(s.lo, qh)
                     let t = ddTwoSum(ah, ph)

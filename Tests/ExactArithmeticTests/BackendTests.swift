@@ -192,21 +192,24 @@ struct OpCheck {
     @Test(arguments: [TierUnderTest.float64, .doubleDouble, .float32, .mpfr128])
     func fusedDecodeStepIsBitIdentical(_ tier: TierUnderTest) {
         var c = OpCheck(tier.make())
-        let K = 24, V = 20
-        let s0 = c.data(K * V), x = c.data(K), y = c.data(V), q = c.data(K)
-        let b = c.b
-        let s1 = b.allocate(rows: K, cols: V), s2 = b.allocate(rows: K, cols: V)
-        let tx = b.allocate(K), ty = b.allocate(V), tq = b.allocate(K), o1 = b.allocate(V), o2 = b.allocate(V)
-        let decay = b.scalar(0.99)
-        b.load(s1, s0); b.load(s2, s0); b.load(tx, x); b.load(ty, y); b.load(tq, q)
-        b.decayRank1MatTvec(s1, decay: decay, tx, ty, tq, o1)
-        b.scale(s2, by: decay); b.rank1(s2, tx, ty); b.matTvec(o2, s2, tq)
-        let n = K * V
-        let a1 = MPFRArray(count: n, precision: 256), a2 = MPFRArray(count: n, precision: 256)
-        b.export(s1, into: a1, at: 0); b.export(s2, into: a2, at: 0)
-        #expect((0..<n).allSatisfy { mpfr_equal_p(a1[$0], a2[$0]) != 0 })
-        b.export(o1, into: a1, at: 0); b.export(o2, into: a2, at: 0)
-        #expect((0..<V).allSatisfy { mpfr_equal_p(a1[$0], a2[$0]) != 0 })
+        // 77 columns: the Float64 sweep's 32-column blocks, an 8-column block and a scalar tail.
+        for (K, V, decayed) in [(24, 20, true), (7, 77, true), (7, 77, false)] {
+            let s0 = c.data(K * V), x = c.data(K), y = c.data(V), q = c.data(K)
+            let b = c.b
+            let s1 = b.allocate(rows: K, cols: V), s2 = b.allocate(rows: K, cols: V)
+            let tx = b.allocate(K), ty = b.allocate(V), tq = b.allocate(K), o1 = b.allocate(V), o2 = b.allocate(V)
+            let decay = decayed ? b.scalar(0.99) : nil
+            b.load(s1, s0); b.load(s2, s0); b.load(tx, x); b.load(ty, y); b.load(tq, q)
+            b.decayRank1MatTvec(s1, decay: decay, tx, ty, tq, o1)
+            if let decay { b.scale(s2, by: decay) }
+            b.rank1(s2, tx, ty); b.matTvec(o2, s2, tq)
+            let n = K * V
+            let a1 = MPFRArray(count: n, precision: 256), a2 = MPFRArray(count: n, precision: 256)
+            b.export(s1, into: a1, at: 0); b.export(s2, into: a2, at: 0)
+            #expect((0..<n).allSatisfy { mpfr_equal_p(a1[$0], a2[$0]) != 0 }, "state \(K)×\(V) decayed \(decayed)")
+            b.export(o1, into: a1, at: 0); b.export(o2, into: a2, at: 0)
+            #expect((0..<V).allSatisfy { mpfr_equal_p(a1[$0], a2[$0]) != 0 }, "output \(K)×\(V) decayed \(decayed)")
+        }
     }
 
     @Test(arguments: [TierUnderTest.float64, .doubleDouble, .float32, .mpfr128])
