@@ -138,13 +138,15 @@ extension ArrayBackend where S == DoubleDouble {
     /// S.hi·q.lo, S.lo·q.hi go into one double `al`; every `readOutBlock` rows and at the end
     /// (ah, al) ← TwoSum(ah, al). S.lo·q.lo (≤ u²|S_rc q_r|) is dropped.
     ///
-    /// Error Bounds: with u = 2^−53, |low terms of a row| ≤ 3u|S_rc q_r| + u·|ah|, |al| stays
-    /// below (B + 1) of those (B = `readOutBlock`), and each row rounds four times below u·|al|
-    /// or u·|low terms|, so |computed − exact| ≤ (B + 4)·n·2^−104·Σ_r |S_rc q_r| (n = rows) in
-    /// the worst case — the c·n·u·Σ|terms| form of a dot product with u = 2^−104, c = B + 4.
-    /// The double-word algorithm it replaces (AccurateDWPlusDW after DWTimesDW3 per row) has
-    /// c ≈ 1 but costs 30 operations per element instead of 12; the read-out is one dot product
-    /// per token and its error does not accumulate over time, unlike the state's.
+    /// Error Bounds: to first order in u = 2^−53, with T = Σ_r |S_rc q_r|, n = rows and
+    /// B = `readOutBlock`: a row's low terms are below 3u|S_rc q_r| + uT, so |al| ≤ (B + 4)uT
+    /// (the residual uT of the last renormalisation plus at most B rows); adding them to al
+    /// rounds by ≤ (B + 4)u²T per row, forming them by ≤ u²(8|S_rc q_r| + T), and the dropped
+    /// S.lo·q.lo is ≤ u²|S_rc q_r|. So |computed − exact| ≤ ((B + 5)·n + 9)·u²·T: the
+    /// c·n·u·Σ|terms| form of a dot product with u = 2^−104 and c ≈ (B + 5)/4 = 2.25. The
+    /// double-word algorithm it replaces (AccurateDWPlusDW after DWTimesDW3 per row, Joldes et
+    /// al.) has c ≈ 0.75 but costs 30 operations per element instead of 12; the read-out is one
+    /// dot product per token and its error does not accumulate over time, unlike the state's.
     @inlinable @inline(__always)
     func ddColumnSweep(
         _ m: Tensor, update: DDUpdate, decay: DDDecay, a: DoubleDouble,

@@ -139,7 +139,8 @@ import Testing
             out[c].setMPFR(t.pointer)
             _ = mpfr_sub(t.pointer, t.pointer, acc.pointer, MPFR_RNDN)
             let err = abs(mpfr_get_d(t.pointer, MPFR_RNDN))
-            let bound = (blockRows + 4) * Double(K) * 0x1p-104 * absTerms
+            // ((B + 5)·n + 9)·u²·Σ|terms| with u = 2^−53 (see `ddColumnSweep`).
+            let bound = ((blockRows + 5) * Double(K) + 9) * 0x1p-106 * absTerms * (1 + 1e-9)
             worst = max(worst, err / bound)
             // The cancellation is real: the result is far below Σ|terms|.
             #expect(abs(mpfr_get_d(acc.pointer, MPFR_RNDN)) < 1e-6 * absTerms)
