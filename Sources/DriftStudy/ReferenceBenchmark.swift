@@ -125,10 +125,11 @@ public enum ReferenceBenchmark {
             baselineName: "linear_decode_\(tier)_K\(dim)_V\(dim)", baselineValue: baseline, targetRatio: 0)
     }
 
-    /// `m` beside `baseline` measured in the same run (informational: no target).
-    public static func relative(_ m: Measurement, to baseline: Measurement) -> Measurement {
+    /// `m` beside `baseline` measured in the same run, under the name `name` (informational:
+    /// no target). The ratio holds when the machine's speed drifts between runs.
+    public static func relative(_ m: Measurement, to baseline: Measurement, name: String) -> Measurement {
         Measurement(
-            name: m.name, unit: m.unit, value: m.value,
+            name: name, unit: m.unit, value: m.value,
             baselineName: baseline.name, baselineValue: baseline.value, targetRatio: 0)
     }
 }
