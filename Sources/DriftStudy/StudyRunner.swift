@@ -1,4 +1,5 @@
 import AttentionVariants
+import Dispatch
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -42,7 +43,15 @@ public enum GroupRunner {
     }
 
     /// Runs `group` (only the records in `keys`, all when nil) and returns its records.
-    public static func run(_ group: PlannedGroup, keys: Set<String>? = nil, progress: ((Int) -> Void)? = nil) throws -> [StudyRecord] {
+    ///
+    /// Runs advance in blocks of tokens that end at every recorded position (and where the later
+    /// certification window starts); `fastPaths` lets fused kernels run the runs they reproduce
+    /// bit for bit (`BlockRuns`), `threads` > 1 advances the reference and the emulated runs of a
+    /// block concurrently. Neither changes a bit of the records.
+    public static func run(
+        _ group: PlannedGroup, keys: Set<String>? = nil, fastPaths: Bool = true, threads: Int = 1,
+        progress: ((Int) -> Void)? = nil
+    ) throws -> [StudyRecord] {
         let v = group.variant, T = group.tokens
         let plans = group.records.filter { keys?.contains($0.key) ?? true }
         if plans.isEmpty { return [] }
@@ -69,64 +78,87 @@ public enum GroupRunner {
             refProbe!.recordScores = true
             for p in probes { p!.recordScores = true }
         }
-        var refOut = [Double](repeating: 0, count: oc), apxOut = refOut
         var refState = [Double](repeating: 0, count: sc), apxState = refState
-        for t in 0..<T {
+        let refBlock = BlockRuns.make(reference, fast: fastPaths)
+        let emuBlocks = emulated.map { BlockRuns.make($0, fast: fastPaths) }
+        let runs = [refBlock] + emuBlocks
+        let B = BlockRuns.maxBlock
+        // Block outputs: run r's token i at buffers[r][i·oc ..< (i+1)·oc].
+        let buffers = BlockBuffers(runs: runs.count, count: B * max(oc, 1))
+        let everyOutput = !shape.isCache
+        let parallel = threads > 1 && runs.count > 1
+        var t = 0
+        var reported = 0
+        while t < T {
             if let w = window, t == w.start {
                 var st = [Double](repeating: 0, count: sc)
-                st.withUnsafeMutableBufferPointer { reference.readState(into: $0) }
+                st.withUnsafeMutableBufferPointer { refBlock.readState(into: $0) }
                 stateAtWindow = st
             }
-            reference.step()
-            for e in emulated { e.step() }
-            if t & 1023 == 1023 { progress?(1024) }
-            let evaluated = !shape.isCache || schedule.contains(t)
-            if !evaluated { continue }
-            let sampled = schedule.contains(t)
-            refOut.withUnsafeMutableBufferPointer { reference.readOutput(into: $0) }
-            if sampled && sc > 0 { refState.withUnsafeMutableBufferPointer { reference.readState(into: $0) } }
-            for (i, e) in emulated.enumerated() {
-                apxOut.withUnsafeMutableBufferPointer { e.readOutput(into: $0) }
-                let d = refOut.withUnsafeBufferPointer { a in apxOut.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
-                var rel = d.relative
-                if d.nonFinite > 0 || !rel.isFinite { rel = .nan; acc[i].nonFinite += max(d.nonFinite, 1) }
-                acc[i].maxErr = rel.isNaN ? .nan : max(acc[i].maxErr, rel)
-                for (j, th) in thresholds.enumerated() where acc[i].crossing[j] == nil && (rel.isNaN || rel > th) { acc[i].crossing[j] = t }
-                for (j, w) in windows.enumerated() {
-                    if t >= w.lo && t <= w.hi { acc[i].windowSum[j] += rel; acc[i].windowCount[j] += 1 }
-                    if t <= w.hi { acc[i].lastBefore[j] = rel }
+            // The block ends at the next recorded position, before the window start, or at B tokens.
+            var end = t
+            while end < T - 1 && end - t + 1 < B && !schedule.contains(end) && !(window.map { end + 1 == $0.start } ?? false) { end += 1 }
+            let n = end - t + 1
+            if parallel {
+                let work = BlockWork(runs: runs, buffers: buffers)
+                DispatchQueue.concurrentPerform(iterations: runs.count) { r in
+                    work.runs[r].advance(n, outputs: work.buffers.rows[r], everyOutput: everyOutput)
                 }
-                if sampled {
-                    acc[i].positions.append(t)
-                    acc[i].out.append(rel)
-                    acc[i].maxAbs.append(d.maxAbsolute)
-                    acc[i].cosine.append(refOut.withUnsafeBufferPointer { a in apxOut.withUnsafeBufferPointer { b in cosineSimilarity(a, b) } })
-                    if let ref = refProbe, let p = probes[i] {
-                        acc[i].cache.append(p.cacheRelativeError)
-                        let same = ref.lastSelection == p.lastSelection
-                        acc[i].kl.append(same && !ref.lastScores.isEmpty && ref.lastScores.count == p.lastScores.count
-                            ? SoftmaxMetrics.attentionKL(exact: ref.lastScores, approximate: p.lastScores, sinkLogit: ref.sinkLogit) : nil)
-                        if sparse {
-                            let o = same ? 1 : SoftmaxMetrics.overlap(ref.lastSelection, p.lastSelection)
-                            acc[i].overlap.append(o)
-                            if ref.lastSelection.count < t + 1 { acc[i].activeOverlap.append(o) }
-                        }
+            } else {
+                for r in 0..<runs.count { runs[r].advance(n, outputs: buffers.rows[r], everyOutput: everyOutput) }
+            }
+            for tt in t...end {
+                let row = (tt - t) * oc
+                let evaluated = !shape.isCache || schedule.contains(tt)
+                if !evaluated { continue }
+                let sampled = schedule.contains(tt)
+                if sampled && sc > 0 { refState.withUnsafeMutableBufferPointer { refBlock.readState(into: $0) } }
+                let refOut = UnsafeBufferPointer(start: buffers.rows[0] + row, count: oc)
+                for (i, e) in emuBlocks.enumerated() {
+                    let apxOut = UnsafeBufferPointer(start: buffers.rows[i + 1] + row, count: oc)
+                    let d = meter.distance(reference: refOut, apxOut)
+                    var rel = d.relative
+                    if d.nonFinite > 0 || !rel.isFinite { rel = .nan; acc[i].nonFinite += max(d.nonFinite, 1) }
+                    acc[i].maxErr = rel.isNaN ? .nan : max(acc[i].maxErr, rel)
+                    for (j, th) in thresholds.enumerated() where acc[i].crossing[j] == nil && (rel.isNaN || rel > th) { acc[i].crossing[j] = tt }
+                    for (j, w) in windows.enumerated() {
+                        if tt >= w.lo && tt <= w.hi { acc[i].windowSum[j] += rel; acc[i].windowCount[j] += 1 }
+                        if tt <= w.hi { acc[i].lastBefore[j] = rel }
                     }
-                    if sc > 0 {
-                        apxState.withUnsafeMutableBufferPointer { e.readState(into: $0) }
-                        let ds = refState.withUnsafeBufferPointer { a in apxState.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
-                        var srel = ds.relative
-                        if ds.nonFinite > 0 || !srel.isFinite { srel = .nan; acc[i].nonFinite += max(ds.nonFinite, 1) }
-                        acc[i].state.append(srel)
-                        for (j, w) in windows.enumerated() {
-                            if t >= w.lo && t <= w.hi { acc[i].windowStateSum[j] += srel; acc[i].windowStateCount[j] += 1 }
-                            if t <= w.hi { acc[i].lastStateBefore[j] = srel }
+                    if sampled {
+                        acc[i].positions.append(tt)
+                        acc[i].out.append(rel)
+                        acc[i].maxAbs.append(d.maxAbsolute)
+                        acc[i].cosine.append(cosineSimilarity(refOut, apxOut))
+                        if let ref = refProbe, let p = probes[i] {
+                            acc[i].cache.append(p.cacheRelativeError)
+                            let same = ref.lastSelection == p.lastSelection
+                            acc[i].kl.append(same && !ref.lastScores.isEmpty && ref.lastScores.count == p.lastScores.count
+                                ? SoftmaxMetrics.attentionKL(exact: ref.lastScores, approximate: p.lastScores, sinkLogit: ref.sinkLogit) : nil)
+                            if sparse {
+                                let o = same ? 1 : SoftmaxMetrics.overlap(ref.lastSelection, p.lastSelection)
+                                acc[i].overlap.append(o)
+                                if ref.lastSelection.count < tt + 1 { acc[i].activeOverlap.append(o) }
+                            }
+                        }
+                        if sc > 0 {
+                            apxState.withUnsafeMutableBufferPointer { e.readState(into: $0) }
+                            let ds = refState.withUnsafeBufferPointer { a in apxState.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
+                            var srel = ds.relative
+                            if ds.nonFinite > 0 || !srel.isFinite { srel = .nan; acc[i].nonFinite += max(ds.nonFinite, 1) }
+                            acc[i].state.append(srel)
+                            for (j, w) in windows.enumerated() {
+                                if tt >= w.lo && tt <= w.hi { acc[i].windowStateSum[j] += srel; acc[i].windowStateCount[j] += 1 }
+                                if tt <= w.hi { acc[i].lastStateBefore[j] = srel }
+                            }
                         }
                     }
                 }
             }
+            t = end + 1
+            while reported + 1024 <= t { reported += 1024; progress?(1024) }
         }
-        progress?(T & 1023)
+        progress?(T - reported)
         var cert = try certify(group, refTier: refTier, make: make)
         if let w = window, let st = stateAtWindow {
             try certifyLater(group, refTier: refTier, start: w.start, tokens: w.tokens, state: st, into: &cert, make: make)
@@ -206,6 +238,26 @@ public enum GroupRunner {
                 topkOverlap: probed && sparse ? a.overlap : nil,
                 summary: summary, theory: theory, reference: cert)
         }
+    }
+
+    /// The block output buffers, shared with the threads that fill them (each thread writes
+    /// only its own run's row).
+    final class BlockBuffers: @unchecked Sendable {
+        let rows: [UnsafeMutablePointer<Double>]
+        init(runs: Int, count: Int) {
+            rows = (0..<runs).map { _ in
+                let p = UnsafeMutablePointer<Double>.allocate(capacity: count)
+                p.initialize(repeating: 0, count: count)
+                return p
+            }
+        }
+        deinit { for p in rows { p.deallocate() } }
+    }
+
+    /// What the threads of one block share: each advances only its own run.
+    struct BlockWork: @unchecked Sendable {
+        let runs: [BlockRun]
+        let buffers: BlockBuffers
     }
 
     /// cos ∠(a, b) in binary64 (NaN when b has a non-finite element; 1 when both are zero).
