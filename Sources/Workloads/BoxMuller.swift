@@ -17,7 +17,8 @@
 /// and negating the Taylor polynomials of sin(πy/2) (9 terms) and cos(πy/2) (10 terms), whose
 /// truncation is below 10⁻¹⁷. Each output is within a few ulps of the exact transform of the
 /// same uniforms (a test measures it against libm), far below the Float32 rounding applied to
-/// generated inputs. |z| ≤ √(2·53·ln 2) ≈ 8.57.
+/// generated inputs. |z| ≤ √(2·53·ln 2) ≈ 8.57. The square root is our own too (`root`): Swift's
+/// `squareRoot()` keeps libm's errno path, which stops it from vectorising.
 public enum BoxMuller {
     @usableFromInline static let one: UInt64 = 0x3FF0_0000_0000_0000
     /// Bits of √2 (mantissas at or above it are halved).
@@ -41,6 +42,27 @@ public enum BoxMuller {
         -1.2337005501361697, 0.25366950790104803, -0.02086348076335296, 0.0009192602748394266, -2.5202042373060607e-05,
         4.710874778818172e-07, -6.386603083791852e-09, 6.565963114979473e-11, -5.294400200734623e-13)
 
+    /// √x for x in [2⁻⁵⁴, 2⁷] by Newton's iteration on 1/√x from the bit-pattern estimate, then one
+    /// fma-corrected step on √x (within an ulp; the same bits as `roots`, which vectorises where
+    /// Swift's `squareRoot()` calls libm's sqrt lane by lane).
+    @inlinable @inline(__always)
+    static func root(_ x: Double) -> Double {
+        var y = Double(bitPattern: 0x5FE6_EB50_C7B5_37A9 &- (x.bitPattern >> 1))
+        let h = 0.5 * x
+        for _ in 0..<4 { y = y * (1.5 as Double).addingProduct(-h, y * y) }
+        let r = x * y
+        return r.addingProduct(0.5 * y, x.addingProduct(-r, r))
+    }
+
+    @inlinable @inline(__always)
+    static func roots(_ x: SIMD8<Double>) -> SIMD8<Double> {
+        var y = unsafeBitCast(SIMD8<UInt64>(repeating: 0x5FE6_EB50_C7B5_37A9) &- (unsafeBitCast(x, to: SIMD8<UInt64>.self) &>> 1), to: SIMD8<Double>.self)
+        let h = 0.5 * x
+        for _ in 0..<4 { y = y * SIMD8<Double>(repeating: 1.5).addingProduct(-h, y * y) }
+        let r = x * y
+        return r.addingProduct(0.5 * y, x.addingProduct(-r, r))
+    }
+
     /// (r cos 2πv, r sin 2πv) for the words (b1, b2).
     @inlinable
     public static func pair(_ b1: UInt64, _ b2: UInt64) -> (Double, Double) {
@@ -61,12 +83,12 @@ public enum BoxMuller {
         p = c.0.addingProduct(p, s2)
         let lnm = (2 * s).addingProduct(s * s2, p)
         let ln = (e * ln2Hi) + lnm.addingProduct(e, ln2Lo)
-        let r = (-2 * ln).squareRoot()
-        // Angle: 2πv = (π/2)(k + y).
+        let r = root(-2 * ln)
+        // Angle: 2πv = (π/2)(k + y), k = v4 rounded to nearest-even by adding 2^52.
         let v4 = (Double(bitPattern: one | (b2 >> 12)) - 1) * 4
-        let k = v4.rounded(.toNearestOrEven)
-        let y = v4 - k
-        let q = (k + 0x1p52).bitPattern & 3
+        let kb = v4 + 0x1p52
+        let y = v4 - (kb - 0x1p52)
+        let q = kb.bitPattern & 3
         let y2 = y * y
         let a = sinC, b = cosC
         var ps = a.8
@@ -115,11 +137,11 @@ public enum BoxMuller {
         p = D(repeating: c.1).addingProduct(p, s2); p = D(repeating: c.0).addingProduct(p, s2)
         let lnm = (2 * s).addingProduct(s * s2, p)
         let ln = (e * ln2Hi) + lnm.addingProduct(e, D(repeating: ln2Lo))
-        let r = (-2 * ln).squareRoot()
+        let r = roots(-2 * ln)
         let v4 = (f(oneV | (b2 &>> 12)) - 1) * 4
-        let k = v4.rounded(.toNearestOrEven)
-        let y = v4 - k
-        let q = u(k + 0x1p52) & 3
+        let kb = v4 + 0x1p52
+        let y = v4 - (kb - 0x1p52)
+        let q = u(kb) & 3
         let y2 = y * y
         let a = sinC, b = cosC
         var ps = D(repeating: a.8)

@@ -29,42 +29,41 @@ public struct CounterStream: Hashable, Sendable {
         (Double(bits(i) >> 11) + 0.5) * 0x1p-53
     }
 
-    /// Standard normal for element i: elements 2m and 2m + 1 are the two outputs (cos, sin) of
-    /// one Box–Muller pair on counters 2m and 2m + 1 (`BoxMuller`: no libm, the same bits as
-    /// `normals(into:from:count:)` and on every machine).
+    /// Standard normal for element i. Elements come in blocks of 16 from eight Box–Muller pairs
+    /// (`BoxMuller`: no libm, the same bits on every machine): element 16b + l is the cosine
+    /// output and 16b + 8 + l the sine output of pair 8b + l (l < 8), which uses counters
+    /// 2(8b + l) and 2(8b + l) + 1. The same bits as `normals(into:from:count:)`.
     @inlinable public func normal(_ i: Int) -> Double {
-        let m = i >> 1
+        let m = (i >> 4) &* 8 &+ (i & 7)
         let z = BoxMuller.pair(bits(2 &* m), bits(2 &* m &+ 1))
-        return i & 1 == 0 ? z.0 : z.1
+        return i & 8 == 0 ? z.0 : z.1
     }
 
-    /// Elements start..<start+count of `normal`, eight pairs at a time.
+    /// Elements start..<start+count of `normal`, a block of 16 at a time.
     @inlinable
     public func normals(into out: UnsafeMutablePointer<Double>, from start: Int, count: Int) {
         guard count > 0 else { return }
+        precondition(start >= 0)
         let end = start + count
-        var m = start >> 1
-        let mEnd = (end + 1) >> 1
         let lane = SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7)
         let mul = SIMD8<UInt64>(repeating: 0xBF58_476D_1CE4_E5B9), keyV = SIMD8<UInt64>(repeating: key)
-        while m < mEnd {
-            let n = min(8, mEnd - m)
-            let c1 = (SIMD8<UInt64>(repeating: UInt64(bitPattern: Int64(m))) &+ lane) &* 2
-            let b1 = CounterStream.splitmix(keyV ^ (c1 &* mul))
-            let b2 = CounterStream.splitmix(keyV ^ ((c1 | 1) &* mul))
-            let (zc, zs) = BoxMuller.pairs(b1, b2)
-            var i = 2 * m - start
-            if n == 8 && i >= 0 && i + 16 <= count {
-                let o = out + i
-                for l in 0..<8 { o[2 * l] = zc[l]; o[2 * l + 1] = zs[l] }
+        var block = start >> 4
+        var tmp = (SIMD8<Double>(), SIMD8<Double>())
+        while block << 4 < end {
+            let c1 = (SIMD8<UInt64>(repeating: UInt64(block) << 3) &+ lane) &* 2
+            let (zc, zs) = BoxMuller.pairs(CounterStream.splitmix(keyV ^ (c1 &* mul)), CounterStream.splitmix(keyV ^ ((c1 | 1) &* mul)))
+            let base = block << 4
+            if base >= start && base + 16 <= end {
+                UnsafeMutableRawPointer(out + (base - start)).storeBytes(of: zc, as: SIMD8<Double>.self)
+                UnsafeMutableRawPointer(out + (base - start + 8)).storeBytes(of: zs, as: SIMD8<Double>.self)
             } else {
-                for l in 0..<n {
-                    if i >= 0 && i < count { out[i] = zc[l] }
-                    if i + 1 >= 0 && i + 1 < count { out[i + 1] = zs[l] }
-                    i += 2
+                tmp = (zc, zs)
+                withUnsafeBytes(of: &tmp) { raw in
+                    let z = raw.bindMemory(to: Double.self)
+                    for i in max(base, start)..<min(base + 16, end) { out[i - start] = z[i - base] }
                 }
             }
-            m += n
+            block += 1
         }
     }
 

@@ -80,12 +80,12 @@ public struct InputGenerator: Hashable, Sendable {
             precondition(dof >= 1)
             // z / sqrt(χ²_ν / ν), χ² from ν further normals per element (counters beyond the row).
             s.normals(into: out.baseAddress!, from: 0, count: n)
-            let chi = UnsafeMutablePointer<Double>.allocate(capacity: dof)
+            let chi = UnsafeMutablePointer<Double>.allocate(capacity: n * dof)
             defer { chi.deallocate() }
+            s.normals(into: chi, from: n, count: n * dof)
             for i in 0..<n {
-                s.normals(into: chi, from: n + i * dof, count: dof)
                 var c = 0.0
-                for j in 0..<dof { c += chi[j] * chi[j] }
+                for j in 0..<dof { c += chi[i * dof + j] * chi[i * dof + j] }
                 out[i] = out[i] / (c / Double(dof)).squareRoot()
             }
         case .sparseOutliers(let p, let scale):

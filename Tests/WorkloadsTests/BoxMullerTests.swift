@@ -95,7 +95,12 @@ import Testing
             for (a, b) in zip(x, y) { sxy += (a - mx) * (b - my); sxx += (a - mx) * (a - mx); syy += (b - my) * (b - my) }
             return sxy / (sxx * syy).squareRoot()
         }
-        let even = stride(from: 0, to: n, by: 2).map { z[$0] }, odd = stride(from: 1, to: n, by: 2).map { z[$0] }
+        // The two outputs of pair 8b + l are elements 16b + l (cos) and 16b + 8 + l (sin).
+        var even: [Double] = [], odd: [Double] = []
+        for m in 0..<(n / 2) {
+            let i: Int = (m >> 3) * 16 + (m & 7)
+            even.append(z[i]); odd.append(z[i + 8])
+        }
         let bound = 5 / Double(n / 2).squareRoot()
         #expect(abs(corr(even, odd)) < bound)
         #expect(abs(corr(even.map { $0 * $0 }, odd.map { $0 * $0 })) < bound)
@@ -120,12 +125,12 @@ import Testing
     /// deliberate.
     @Test func pinnedValues() {
         let s = CounterStream(seed: 0, stream: "q", head: 0, position: 0)
-        let got = (0..<4).map { s.normal($0).bitPattern }
+        let got = [0, 1, 8, 9].map { s.normal($0).bitPattern }
         #expect(got == BoxMullerTests.pinned, "\(got.map { String($0, radix: 16) })")
         let g = InputGenerator(seed: 0, stream: "k", dimension: 4)
         #expect(g.row(head: 1, position: 5).map { Float($0).bitPattern } == BoxMullerTests.pinnedRow)
     }
 
-    static let pinned: [UInt64] = [0x3FF4_95CC_E922_CA68, 0x3FD4_790E_A8C5_6DC4, 0xBFE1_B5F9_452B_E302, 0x3FDE_50CE_3C70_D0A2]
-    static let pinnedRow: [UInt32] = [3_199_129_289, 3_206_066_150, 1_016_413_806, 3_182_133_282]
+    static let pinned: [UInt64] = [0x3FF4_95CC_E922_CA68, 0xBFE1_B5F9_452B_E302, 0x3FD4_790E_A8C5_6DC4, 0x3FDE_50CE_3C70_D0A2]
+    static let pinnedRow: [UInt32] = [3_199_129_289, 1_016_413_806, 1_034_111_775, 3_218_838_380]
 }
