@@ -110,7 +110,9 @@ public enum BoxMuller {
         return (r * Double(bitPattern: cb), r * Double(bitPattern: sb))
     }
 
-    /// The same as `pair` on eight lanes.
+    /// The same as `pair` on eight lanes. Branches and selects are integer arithmetic (masks from
+    /// the borrow of a subtraction, signs shifted into place): lane-by-lane selects kept LLVM
+    /// from vectorising the whole transform.
     @inlinable @inline(__always)
     public static func pairs(_ b1: SIMD8<UInt64>, _ b2: SIMD8<UInt64>) -> (SIMD8<Double>, SIMD8<Double>) {
         typealias D = SIMD8<Double>
@@ -120,11 +122,10 @@ public enum BoxMuller {
         let oneV = U(repeating: one)
         let u1 = (f(oneV | (b1 &>> 12)) - 1) + 0x1p-53
         let xb = u(u1)
-        var mb = (xb & mantissaMask) | oneV
-        var e = (f(U(repeating: twoP52Bits) | (xb &>> 52)) - 0x1p52) - 1023
-        let big = mb .>= U(repeating: sqrt2Bits)
-        mb.replace(with: mb &- (1 << 52), where: big)
-        e.replace(with: e + 1, where: big)
+        // big = 1 where the mantissa is at or above √2's (then halve m, e + 1).
+        let big = (U(repeating: sqrt2Bits &- 1) &- ((xb & mantissaMask) | oneV)) &>> 63
+        let mb = ((xb & mantissaMask) | oneV) &- (big &<< 52)
+        let e = (f(U(repeating: twoP52Bits) | ((xb &>> 52) &+ big)) - 0x1p52) - 1023
         let m = f(mb)
         let s = (m - 1) / (m + 1)
         let s2 = s * s
@@ -156,20 +157,9 @@ public enum BoxMuller {
         pc = D(repeating: b.3).addingProduct(pc, y2); pc = D(repeating: b.2).addingProduct(pc, y2)
         pc = D(repeating: b.1).addingProduct(pc, y2); pc = D(repeating: b.0).addingProduct(pc, y2)
         let cs = D(repeating: 1).addingProduct(y2, pc)
-        let swap = (q & 1) .!= 0
-        var cb = u(cs), sb = u(sn)
-        cb.replace(with: u(sn), where: swap)
-        sb.replace(with: u(cs), where: swap)
-        let sign = U(repeating: 1 << 63), zero = U(repeating: 0)
-        cb ^= ((q &+ 1) & 2 .!= zero).select(sign, zero)
-        sb ^= (q & 2 .!= zero).select(sign, zero)
+        let swap = U(repeating: 0) &- (q & 1)
+        let cb = ((u(cs) & ~swap) | (u(sn) & swap)) ^ (((q &+ 1) & 2) &<< 62)
+        let sb = ((u(sn) & ~swap) | (u(cs) & swap)) ^ ((q & 2) &<< 62)
         return (r * f(cb), r * f(sb))
-    }
-}
-
-extension SIMDMask {
-    @inlinable @inline(__always)
-    func select<V: SIMD>(_ a: V, _ b: V) -> V where V.MaskStorage == Storage {
-        b.replacing(with: a, where: self)
     }
 }

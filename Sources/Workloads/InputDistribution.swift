@@ -63,10 +63,9 @@ public struct InputGenerator: Hashable, Sendable {
             replay.fill(out, head: head, position: position)
             return
         }
-        let memo = RowMemo.current, key = RowMemo.Key(generator: self, head: head, position: position), hash = key.hashValue
-        if memo.lookup(key, hash: hash, into: out) { return }
+        // Generated every time: a row of 128 costs about as much as hashing its key for a memo
+        // (the vectorised `BoxMuller`), and runs on different threads would not share one.
         generate(out, head: head, position: position)
-        memo.store(key, hash: hash, UnsafeBufferPointer(rebasing: out[0..<dimension]))
     }
 
     func generate(_ out: UnsafeMutableBufferPointer<Double>, head: Int, position: Int) {
