@@ -3,23 +3,29 @@ import ExactArithmetic
 import NumberFormats
 
 /// A run the study advances a block of tokens at a time: the block's outputs land in rows of a
-/// buffer, the state is read at the block's end. Fused kernels run whole blocks in one call;
-/// every other run steps token by token.
+/// buffer, the state is read at the block's end. Fused kernels run whole blocks in one call, on
+/// inputs prepared one block ahead (so preparing block b + 1 and computing block b can run on
+/// different threads); every other run steps token by token.
 protocol BlockRun: AnyObject {
     /// The run it advances (probes, certification, shape).
     var base: SteppedRun { get }
-    /// Advances `n` tokens; row i of `outputs` (outputCount values) receives token i's output,
-    /// or only row n − 1 when `everyOutput` is false.
-    func advance(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool)
+    /// Prepares the inputs of the next `n` tokens after those prepared so far. May run
+    /// concurrently with `compute` of the block prepared before it, never with another `prepare`.
+    func prepare(_ n: Int)
+    /// Advances the `n` tokens prepared first and not yet computed; row i of `outputs`
+    /// (outputCount values) receives token i's output, or only row n − 1 when `everyOutput` is false.
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool)
     func readState(into out: UnsafeMutableBufferPointer<Double>)
 }
 
-/// Any stepped run, one token at a time.
+/// Any stepped run, one token at a time (nothing to prepare).
 final class SteppedBlockRun: BlockRun {
     let base: SteppedRun
     init(_ run: SteppedRun) { base = run }
 
-    func advance(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+    func prepare(_ n: Int) {}
+
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
         let oc = base.outputCount
         for i in 0..<n {
             base.step()
@@ -28,6 +34,32 @@ final class SteppedBlockRun: BlockRun {
     }
 
     func readState(into out: UnsafeMutableBufferPointer<Double>) { base.readState(into: out) }
+}
+
+/// Prepared inputs of one block of a delta-rule run (scale·q̂, k̂, v, α, β), in the kernel's type.
+final class DeltaBlockInputs<S: BinaryFloatingPoint> {
+    var q: [S], k: [S], v: [S], alpha: [S], beta: [S]
+    var count = 0
+    init(keyDim K: Int, valueDim V: Int, block n: Int) {
+        q = [S](repeating: 0, count: n * K); k = q
+        v = [S](repeating: 0, count: n * V)
+        alpha = [S](repeating: 1, count: n); beta = alpha
+    }
+
+    /// Loads tokens first..<first+n through the run's own loader (its store points and backend
+    /// operations: the values the generic step would use).
+    func fill<B: Backend>(_ d: DeltaRuleDecode<B>, first: Int, count n: Int, read: (Tensor) -> UnsafeMutableBufferPointer<S>) {
+        let K = d.config.keyDim, V = d.config.valueDim
+        count = n
+        for i in 0..<n {
+            d.loadInputs(first + i)
+            q.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * K)..<(i * K + K)]).update(fromContentsOf: read(d.q)) }
+            k.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * K)..<(i * K + K)]).update(fromContentsOf: read(d.k)) }
+            v.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * V)..<(i * V + V)]).update(fromContentsOf: read(d.v)) }
+            alpha[i] = d.alpha.map { read($0)[0] } ?? 1
+            beta[i] = read(d.beta)[0]
+        }
+    }
 }
 
 /// The study's fast paths for delta-rule decode (Gated DeltaNet, DeltaNet): inputs prepared by
@@ -70,8 +102,10 @@ enum BlockRuns {
 final class FusedDeltaFloat32Run: BlockRun {
     let decode: DeltaRuleDecode<Float32Backend>
     let kernel: GatedDeltaFusedKernel
-    var position = -1
-    var S: [Float], q: [Float], k: [Float], v: [Float], alpha: [Float], beta: [Float], out: [Float], kS: [Float]
+    /// Two input buffers: one being computed, one being prepared.
+    let slots: [DeltaBlockInputs<Float>]
+    var prepared = 0, computed = 0, nextToken = 0
+    var S: [Float], out: [Float], kS: [Float]
 
     init?(_ d: DeltaRuleDecode<Float32Backend>) {
         let c = d.config, recipe = d.stores.recipe
@@ -81,34 +115,33 @@ final class FusedDeltaFloat32Run: BlockRun {
         decode = d
         self.kernel = kernel
         let K = c.keyDim, V = c.valueDim, n = BlockRuns.maxBlock
+        slots = (0..<2).map { _ in DeltaBlockInputs(keyDim: K, valueDim: V, block: n) }
         S = Array(d.backend.buffer(d.state))
-        q = [Float](repeating: 0, count: n * K); k = q
-        v = [Float](repeating: 0, count: n * V); out = v
-        alpha = [Float](repeating: 1, count: n); beta = alpha
+        out = [Float](repeating: 0, count: n * V)
         kS = [Float](repeating: 0, count: V)
     }
 
     var base: SteppedRun { decode }
 
-    func advance(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
-        precondition(n > 0 && n <= BlockRuns.maxBlock)
-        let K = kernel.keyDim, V = kernel.valueDim, d = decode, b = d.backend
-        for i in 0..<n {
-            position += 1
-            d.loadInputs(position)
-            q.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * K)..<(i * K + K)]).update(fromContentsOf: b.buffer(d.q)) }
-            k.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * K)..<(i * K + K)]).update(fromContentsOf: b.buffer(d.k)) }
-            v.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * V)..<(i * V + V)]).update(fromContentsOf: b.buffer(d.v)) }
-            alpha[i] = d.alpha.map { b.buffer($0)[0] } ?? 1
-            beta[i] = b.buffer(d.beta)[0]
-        }
+    func prepare(_ n: Int) {
+        precondition(n > 0 && n <= BlockRuns.maxBlock && prepared - computed < 2)
+        let b = decode.backend
+        slots[prepared & 1].fill(decode, first: nextToken, count: n) { b.buffer($0) }
+        nextToken += n
+        prepared += 1
+    }
+
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+        precondition(computed < prepared && slots[computed & 1].count == n)
+        let x = slots[computed & 1], V = kernel.valueDim
         S.withUnsafeMutableBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in
                 kS.withUnsafeMutableBufferPointer { ks in
-                    kernel.run(state: s.baseAddress!, q: q, k: k, v: v, alpha: alpha, beta: beta, output: o.baseAddress!, tokens: n, kS: ks.baseAddress!)
+                    kernel.run(state: s.baseAddress!, q: x.q, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta, output: o.baseAddress!, tokens: n, kS: ks.baseAddress!)
                 }
             }
         }
+        computed += 1
         let first = everyOutput ? 0 : n - 1
         for i in first..<n { for j in 0..<V { outputs[i * V + j] = Double(out[i * V + j]) } }
     }
@@ -123,8 +156,9 @@ final class FusedDeltaFloat32Run: BlockRun {
 final class FusedDeltaFloat64Run: BlockRun {
     let decode: DeltaRuleDecode<Float64Backend>
     let kernel: GatedDeltaFusedFloat64Kernel
-    var position = -1
-    var S: [Double], q: [Double], k: [Double], v: [Double], alpha: [Double], beta: [Double], kS: [Double]
+    let slots: [DeltaBlockInputs<Double>]
+    var prepared = 0, computed = 0, nextToken = 0
+    var S: [Double], kS: [Double]
 
     init?(_ d: DeltaRuleDecode<Float64Backend>) {
         let c = d.config
@@ -133,34 +167,31 @@ final class FusedDeltaFloat64Run: BlockRun {
         decode = d
         self.kernel = kernel
         let K = c.keyDim, V = c.valueDim, n = BlockRuns.maxBlock
+        slots = (0..<2).map { _ in DeltaBlockInputs(keyDim: K, valueDim: V, block: n) }
         S = Array(d.backend.buffer(d.state))
-        q = [Double](repeating: 0, count: n * K); k = q
-        v = [Double](repeating: 0, count: n * V)
-        alpha = [Double](repeating: 1, count: n); beta = alpha
         kS = [Double](repeating: 0, count: V)
     }
 
     var base: SteppedRun { decode }
 
-    func advance(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
-        precondition(n > 0 && n <= BlockRuns.maxBlock)
-        let K = kernel.keyDim, V = kernel.valueDim, d = decode, b = d.backend
-        for i in 0..<n {
-            position += 1
-            d.loadInputs(position)
-            q.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * K)..<(i * K + K)]).update(fromContentsOf: b.buffer(d.q)) }
-            k.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * K)..<(i * K + K)]).update(fromContentsOf: b.buffer(d.k)) }
-            v.withUnsafeMutableBufferPointer { p in _ = UnsafeMutableBufferPointer(rebasing: p[(i * V)..<(i * V + V)]).update(fromContentsOf: b.buffer(d.v)) }
-            alpha[i] = d.alpha.map { b.buffer($0)[0] } ?? 1
-            beta[i] = b.buffer(d.beta)[0]
-        }
+    func prepare(_ n: Int) {
+        precondition(n > 0 && n <= BlockRuns.maxBlock && prepared - computed < 2)
+        let b = decode.backend
+        slots[prepared & 1].fill(decode, first: nextToken, count: n) { b.buffer($0) }
+        nextToken += n
+        prepared += 1
+    }
+
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+        precondition(computed < prepared && slots[computed & 1].count == n)
+        let x = slots[computed & 1]
         // Outputs go straight into the caller's rows (every row is written).
         S.withUnsafeMutableBufferPointer { s in
             kS.withUnsafeMutableBufferPointer { ks in
-                kernel.run(state: s.baseAddress!, q: q, k: k, v: v, alpha: alpha, beta: beta, output: outputs, tokens: n, kS: ks.baseAddress!)
+                kernel.run(state: s.baseAddress!, q: x.q, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta, output: outputs, tokens: n, kS: ks.baseAddress!)
             }
         }
-        _ = everyOutput
+        computed += 1
     }
 
     func readState(into o: UnsafeMutableBufferPointer<Double>) {

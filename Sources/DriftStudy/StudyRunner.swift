@@ -87,26 +87,41 @@ public enum GroupRunner {
         let buffers = BlockBuffers(runs: runs.count, count: B * max(oc, 1))
         let everyOutput = !shape.isCache
         let parallel = threads > 1 && runs.count > 1
+        // The block starting at t ends at the next recorded position, before the window start,
+        // or after B tokens.
+        func blockLength(from t: Int) -> Int {
+            var end = t
+            while end < T - 1 && end - t + 1 < B && !schedule.contains(end) && !(window.map { end + 1 == $0.start } ?? false) { end += 1 }
+            return end - t + 1
+        }
+        // Each step computes block b and prepares block b + 1: independent tasks, run on the
+        // threads in this order (largest first) or one after another.
+        func runTasks(compute n: Int, prepare next: Int) {
+            var tasks: [() -> Void] = []
+            for r in 0..<runs.count {
+                if next > 0 { tasks.append { runs[r].prepare(next) } }
+                if n > 0 { tasks.append { runs[r].compute(n, outputs: buffers.rows[r], everyOutput: everyOutput) } }
+            }
+            if parallel {
+                let work = BlockWork(tasks: tasks)
+                DispatchQueue.concurrentPerform(iterations: work.tasks.count) { work.tasks[$0]() }
+            } else {
+                for task in tasks { task() }
+            }
+        }
         var t = 0
         var reported = 0
+        var n = blockLength(from: 0)
+        runTasks(compute: 0, prepare: n)
         while t < T {
             if let w = window, t == w.start {
                 var st = [Double](repeating: 0, count: sc)
                 st.withUnsafeMutableBufferPointer { refBlock.readState(into: $0) }
                 stateAtWindow = st
             }
-            // The block ends at the next recorded position, before the window start, or at B tokens.
-            var end = t
-            while end < T - 1 && end - t + 1 < B && !schedule.contains(end) && !(window.map { end + 1 == $0.start } ?? false) { end += 1 }
-            let n = end - t + 1
-            if parallel {
-                let work = BlockWork(runs: runs, buffers: buffers)
-                DispatchQueue.concurrentPerform(iterations: runs.count) { r in
-                    work.runs[r].advance(n, outputs: work.buffers.rows[r], everyOutput: everyOutput)
-                }
-            } else {
-                for r in 0..<runs.count { runs[r].advance(n, outputs: buffers.rows[r], everyOutput: everyOutput) }
-            }
+            let end = t + n - 1
+            let next = end + 1 < T ? blockLength(from: end + 1) : 0
+            runTasks(compute: n, prepare: next)
             for tt in t...end {
                 let row = (tt - t) * oc
                 let evaluated = !shape.isCache || schedule.contains(tt)
@@ -156,6 +171,7 @@ public enum GroupRunner {
                 }
             }
             t = end + 1
+            n = next
             while reported + 1024 <= t { reported += 1024; progress?(1024) }
         }
         progress?(T - reported)
@@ -254,10 +270,10 @@ public enum GroupRunner {
         deinit { for p in rows { p.deallocate() } }
     }
 
-    /// What the threads of one block share: each advances only its own run.
+    /// The tasks of one block step, shared with the threads (each task touches one run's
+    /// state or one run's input slot, and its own output rows).
     struct BlockWork: @unchecked Sendable {
-        let runs: [BlockRun]
-        let buffers: BlockBuffers
+        let tasks: [() -> Void]
     }
 
     /// cos ∠(a, b) in binary64 (NaN when b has a non-finite element; 1 when both are zero).

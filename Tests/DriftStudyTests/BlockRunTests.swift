@@ -81,7 +81,8 @@ import Testing
             var o = [Double](repeating: 0, count: V), s1 = [Double](repeating: 0, count: K * V), s2 = s1
             var sameOut = true
             for n in [1, 7, 256, 36] {
-                out.withUnsafeMutableBufferPointer { fused.advance(n, outputs: $0.baseAddress!, everyOutput: true) }
+                fused.prepare(n)
+                out.withUnsafeMutableBufferPointer { fused.compute(n, outputs: $0.baseAddress!, everyOutput: true) }
                 for i in 0..<n {
                     generic.step()
                     o.withUnsafeMutableBufferPointer { generic.readOutput(into: $0) }
