@@ -175,9 +175,26 @@ public enum GroupRunner {
             while reported + 1024 <= t { reported += 1024; progress?(1024) }
         }
         progress?(T - reported)
-        var cert = try certify(group, refTier: refTier, make: make)
+        // The two certifications (the first positions, the later window) are independent: on
+        // two threads they run side by side.
+        var cert: StudyRecord.ReferenceInfo
         if let w = window, let st = stateAtWindow {
-            try certifyLater(group, refTier: refTier, start: w.start, tokens: w.tokens, state: st, into: &cert, make: make)
+            let results = CertificationResults()
+            let jobs: [() throws -> Void] = [
+                { results.first = try certify(group, refTier: refTier, make: make) },
+                { results.later = try laterCertification(group, refTier: refTier, start: w.start, tokens: w.tokens, state: st, make: make) },
+            ]
+            let work = CertificationWork(jobs: jobs, results: results)
+            if threads > 1 {
+                DispatchQueue.concurrentPerform(iterations: 2) { i in work.run(i) }
+            } else {
+                work.run(0); work.run(1)
+            }
+            if let e = results.errors.compactMap({ $0 }).first { throw e }
+            cert = results.first!
+            results.later?.apply(to: &cert)
+        } else {
+            cert = try certify(group, refTier: refTier, make: make)
         }
         let family = (try? VariantCatalog.entry(v.name).family) ?? "unknown"
         return plans.enumerated().map { i, p in
@@ -314,25 +331,58 @@ public enum GroupRunner {
         return (g.tokens - n, n)
     }
 
+    /// The later window's certification: maxima of the fast run against MPFR.
+    struct LaterCertification {
+        var start: Int, tokens: Int, output: Double, state: Double, failed: Bool
+
+        func apply(to info: inout StudyRecord.ReferenceInfo) {
+            info.laterStart = start
+            info.laterTokens = tokens
+            info.laterFastVsMPFROutput = output
+            info.laterFastVsMPFRState = state
+            if failed { info.pass = false }
+        }
+    }
+
+    final class CertificationResults: @unchecked Sendable {
+        var first: StudyRecord.ReferenceInfo?
+        var later: LaterCertification?
+        var errors: [Error?] = [nil, nil]
+    }
+
+    struct CertificationWork: @unchecked Sendable {
+        let jobs: [() throws -> Void]
+        let results: CertificationResults
+        func run(_ i: Int) {
+            do { try jobs[i]() } catch { results.errors[i] = error }
+        }
+    }
+
     /// MPFR and a fresh fast run, both started at `start` from the reference's state there,
-    /// stepped in lockstep over the window.
-    static func certifyLater(
+    /// stepped in lockstep over the window (nil when the variant cannot be restarted there).
+    static func laterCertification(
         _ g: PlannedGroup, refTier: BackendTier, start: Int, tokens: Int, state: [Double],
-        into info: inout StudyRecord.ReferenceInfo, make: (BackendTier, Recipe) throws -> SteppedRun
-    ) throws {
-        guard let fast = try make(refTier, g.inputs) as? Seekable, let exact = try make(.mpfr(bits: g.reference.bits), g.inputs) as? Seekable else { return }
+        make: (BackendTier, Recipe) throws -> SteppedRun
+    ) throws -> LaterCertification? {
+        guard let fast = try make(refTier, g.inputs) as? Seekable, let exact = try make(.mpfr(bits: g.reference.bits), g.inputs) as? Seekable else { return nil }
         for r in [fast, exact] as [Seekable] {
             state.withUnsafeBufferPointer { r.writeState($0) }
             r.seek(to: start)
         }
         let s = Lockstep.run(reference: exact, approximation: fast, tokens: tokens, comparison: .exact)
-        info.laterStart = start
-        info.laterTokens = tokens
-        info.laterFastVsMPFROutput = s.nonFinite > 0 ? .nan : s.outputMaxRelative
-        info.laterFastVsMPFRState = s.nonFinite > 0 ? .nan : s.stateMaxRelative
-        if s.outputMaxRelative > ReferenceCertification.fastThreshold || s.stateMaxRelative > ReferenceCertification.fastThreshold || s.nonFinite > 0 {
-            info.pass = false
-        }
+        return LaterCertification(
+            start: start, tokens: tokens,
+            output: s.nonFinite > 0 ? .nan : s.outputMaxRelative, state: s.nonFinite > 0 ? .nan : s.stateMaxRelative,
+            failed: s.outputMaxRelative > ReferenceCertification.fastThreshold || s.stateMaxRelative > ReferenceCertification.fastThreshold
+                || s.nonFinite > 0)
+    }
+
+    /// `laterCertification` applied to `info`.
+    static func certifyLater(
+        _ g: PlannedGroup, refTier: BackendTier, start: Int, tokens: Int, state: [Double],
+        into info: inout StudyRecord.ReferenceInfo, make: (BackendTier, Recipe) throws -> SteppedRun
+    ) throws {
+        try laterCertification(g, refTier: refTier, start: start, tokens: tokens, state: state, make: make)?.apply(to: &info)
     }
 
     static func certify(_ g: PlannedGroup, refTier: BackendTier, make: (BackendTier, Recipe) throws -> SteppedRun) throws -> StudyRecord.ReferenceInfo {
