@@ -192,11 +192,13 @@ public enum Study {
                 shared.lock.lock()
                 if shared.error != nil || shared.next >= todo.count { shared.lock.unlock(); return }
                 let g = todo[shared.next]
+                // The last groups, when workers run out of groups, advance their runs on all threads.
+                let threads = todo.count - shared.next < options.jobs ? options.jobs : 1
                 shared.next += 1
                 let missing = Set(g.records.map(\.key).filter { shared.lines[$0] == nil })
                 shared.lock.unlock()
                 do {
-                    let records = try GroupRunner.run(g, keys: missing) { n in
+                    let records = try GroupRunner.run(g, keys: missing, threads: threads) { n in
                         shared.lock.lock(); shared.tokens += n; report(); shared.lock.unlock()
                     }
                     let lines = try records.map { ($0.key, try StudyJSON.line($0)) }

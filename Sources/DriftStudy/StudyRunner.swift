@@ -1,4 +1,5 @@
 import AttentionVariants
+import Dispatch
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -42,7 +43,15 @@ public enum GroupRunner {
     }
 
     /// Runs `group` (only the records in `keys`, all when nil) and returns its records.
-    public static func run(_ group: PlannedGroup, keys: Set<String>? = nil, progress: ((Int) -> Void)? = nil) throws -> [StudyRecord] {
+    ///
+    /// Runs advance in blocks of tokens that end at every recorded position (and where the later
+    /// certification window starts); `fastPaths` lets fused kernels run the runs they reproduce
+    /// bit for bit (`BlockRuns`), `threads` > 1 advances the reference and the emulated runs of a
+    /// block concurrently. Neither changes a bit of the records.
+    public static func run(
+        _ group: PlannedGroup, keys: Set<String>? = nil, fastPaths: Bool = true, threads: Int = 1,
+        progress: ((Int) -> Void)? = nil
+    ) throws -> [StudyRecord] {
         let v = group.variant, T = group.tokens
         let plans = group.records.filter { keys?.contains($0.key) ?? true }
         if plans.isEmpty { return [] }
@@ -69,67 +78,123 @@ public enum GroupRunner {
             refProbe!.recordScores = true
             for p in probes { p!.recordScores = true }
         }
-        var refOut = [Double](repeating: 0, count: oc), apxOut = refOut
         var refState = [Double](repeating: 0, count: sc), apxState = refState
-        for t in 0..<T {
-            if let w = window, t == w.start {
-                var st = [Double](repeating: 0, count: sc)
-                st.withUnsafeMutableBufferPointer { reference.readState(into: $0) }
-                stateAtWindow = st
+        let refBlock = BlockRuns.make(reference, fast: fastPaths)
+        let emuBlocks = emulated.map { BlockRuns.make($0, fast: fastPaths) }
+        let runs = [refBlock] + emuBlocks
+        let B = BlockRuns.maxBlock
+        // Block outputs: run r's token i at buffers[r][i·oc ..< (i+1)·oc].
+        let buffers = BlockBuffers(runs: runs.count, count: B * max(oc, 1))
+        let everyOutput = !shape.isCache
+        let parallel = threads > 1 && runs.count > 1
+        // The block starting at t ends at the next recorded position, before the window start,
+        // or after B tokens.
+        func blockLength(from t: Int) -> Int {
+            var end = t
+            while end < T - 1 && end - t + 1 < B && !schedule.contains(end) && !(window.map { end + 1 == $0.start } ?? false) { end += 1 }
+            return end - t + 1
+        }
+        // Each step computes block b and prepares block b + 1: independent tasks, run on the
+        // threads in this order (largest first) or one after another.
+        func runTasks(compute n: Int, prepare next: Int) {
+            var tasks: [() -> Void] = []
+            for r in 0..<runs.count {
+                if next > 0 { tasks.append { runs[r].prepare(next) } }
+                if n > 0 { tasks.append { runs[r].compute(n, outputs: buffers.rows[r], everyOutput: everyOutput) } }
             }
-            reference.step()
-            for e in emulated { e.step() }
-            if t & 1023 == 1023 { progress?(1024) }
-            let evaluated = !shape.isCache || schedule.contains(t)
-            if !evaluated { continue }
-            let sampled = schedule.contains(t)
-            refOut.withUnsafeMutableBufferPointer { reference.readOutput(into: $0) }
-            if sampled && sc > 0 { refState.withUnsafeMutableBufferPointer { reference.readState(into: $0) } }
-            for (i, e) in emulated.enumerated() {
-                apxOut.withUnsafeMutableBufferPointer { e.readOutput(into: $0) }
-                let d = refOut.withUnsafeBufferPointer { a in apxOut.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
-                var rel = d.relative
-                if d.nonFinite > 0 || !rel.isFinite { rel = .nan; acc[i].nonFinite += max(d.nonFinite, 1) }
-                acc[i].maxErr = rel.isNaN ? .nan : max(acc[i].maxErr, rel)
-                for (j, th) in thresholds.enumerated() where acc[i].crossing[j] == nil && (rel.isNaN || rel > th) { acc[i].crossing[j] = t }
-                for (j, w) in windows.enumerated() {
-                    if t >= w.lo && t <= w.hi { acc[i].windowSum[j] += rel; acc[i].windowCount[j] += 1 }
-                    if t <= w.hi { acc[i].lastBefore[j] = rel }
-                }
-                if sampled {
-                    acc[i].positions.append(t)
-                    acc[i].out.append(rel)
-                    acc[i].maxAbs.append(d.maxAbsolute)
-                    acc[i].cosine.append(refOut.withUnsafeBufferPointer { a in apxOut.withUnsafeBufferPointer { b in cosineSimilarity(a, b) } })
-                    if let ref = refProbe, let p = probes[i] {
-                        acc[i].cache.append(p.cacheRelativeError)
-                        let same = ref.lastSelection == p.lastSelection
-                        acc[i].kl.append(same && !ref.lastScores.isEmpty && ref.lastScores.count == p.lastScores.count
-                            ? SoftmaxMetrics.attentionKL(exact: ref.lastScores, approximate: p.lastScores, sinkLogit: ref.sinkLogit) : nil)
-                        if sparse {
-                            let o = same ? 1 : SoftmaxMetrics.overlap(ref.lastSelection, p.lastSelection)
-                            acc[i].overlap.append(o)
-                            if ref.lastSelection.count < t + 1 { acc[i].activeOverlap.append(o) }
-                        }
-                    }
-                    if sc > 0 {
-                        apxState.withUnsafeMutableBufferPointer { e.readState(into: $0) }
-                        let ds = refState.withUnsafeBufferPointer { a in apxState.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
-                        var srel = ds.relative
-                        if ds.nonFinite > 0 || !srel.isFinite { srel = .nan; acc[i].nonFinite += max(ds.nonFinite, 1) }
-                        acc[i].state.append(srel)
-                        for (j, w) in windows.enumerated() {
-                            if t >= w.lo && t <= w.hi { acc[i].windowStateSum[j] += srel; acc[i].windowStateCount[j] += 1 }
-                            if t <= w.hi { acc[i].lastStateBefore[j] = srel }
-                        }
-                    }
-                }
+            if parallel {
+                let work = BlockWork(tasks: tasks)
+                DispatchQueue.concurrentPerform(iterations: work.tasks.count) { work.tasks[$0]() }
+            } else {
+                for task in tasks { task() }
             }
         }
-        progress?(T & 1023)
-        var cert = try certify(group, refTier: refTier, make: make)
+        var t = 0
+        var reported = 0
+        var n = blockLength(from: 0)
+        runTasks(compute: 0, prepare: n)
+        while t < T {
+            if let w = window, t == w.start {
+                var st = [Double](repeating: 0, count: sc)
+                st.withUnsafeMutableBufferPointer { refBlock.readState(into: $0) }
+                stateAtWindow = st
+            }
+            let end = t + n - 1
+            let next = end + 1 < T ? blockLength(from: end + 1) : 0
+            runTasks(compute: n, prepare: next)
+            for tt in t...end {
+                let row = (tt - t) * oc
+                let evaluated = !shape.isCache || schedule.contains(tt)
+                if !evaluated { continue }
+                let sampled = schedule.contains(tt)
+                if sampled && sc > 0 { refState.withUnsafeMutableBufferPointer { refBlock.readState(into: $0) } }
+                let refOut = UnsafeBufferPointer(start: buffers.rows[0] + row, count: oc)
+                for (i, e) in emuBlocks.enumerated() {
+                    let apxOut = UnsafeBufferPointer(start: buffers.rows[i + 1] + row, count: oc)
+                    let d = meter.distance(reference: refOut, apxOut)
+                    var rel = d.relative
+                    if d.nonFinite > 0 || !rel.isFinite { rel = .nan; acc[i].nonFinite += max(d.nonFinite, 1) }
+                    acc[i].maxErr = rel.isNaN ? .nan : max(acc[i].maxErr, rel)
+                    for (j, th) in thresholds.enumerated() where acc[i].crossing[j] == nil && (rel.isNaN || rel > th) { acc[i].crossing[j] = tt }
+                    for (j, w) in windows.enumerated() {
+                        if tt >= w.lo && tt <= w.hi { acc[i].windowSum[j] += rel; acc[i].windowCount[j] += 1 }
+                        if tt <= w.hi { acc[i].lastBefore[j] = rel }
+                    }
+                    if sampled {
+                        acc[i].positions.append(tt)
+                        acc[i].out.append(rel)
+                        acc[i].maxAbs.append(d.maxAbsolute)
+                        acc[i].cosine.append(cosineSimilarity(refOut, apxOut))
+                        if let ref = refProbe, let p = probes[i] {
+                            acc[i].cache.append(p.cacheRelativeError)
+                            let same = ref.lastSelection == p.lastSelection
+                            acc[i].kl.append(same && !ref.lastScores.isEmpty && ref.lastScores.count == p.lastScores.count
+                                ? SoftmaxMetrics.attentionKL(exact: ref.lastScores, approximate: p.lastScores, sinkLogit: ref.sinkLogit) : nil)
+                            if sparse {
+                                let o = same ? 1 : SoftmaxMetrics.overlap(ref.lastSelection, p.lastSelection)
+                                acc[i].overlap.append(o)
+                                if ref.lastSelection.count < tt + 1 { acc[i].activeOverlap.append(o) }
+                            }
+                        }
+                        if sc > 0 {
+                            apxState.withUnsafeMutableBufferPointer { e.readState(into: $0) }
+                            let ds = refState.withUnsafeBufferPointer { a in apxState.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
+                            var srel = ds.relative
+                            if ds.nonFinite > 0 || !srel.isFinite { srel = .nan; acc[i].nonFinite += max(ds.nonFinite, 1) }
+                            acc[i].state.append(srel)
+                            for (j, w) in windows.enumerated() {
+                                if tt >= w.lo && tt <= w.hi { acc[i].windowStateSum[j] += srel; acc[i].windowStateCount[j] += 1 }
+                                if tt <= w.hi { acc[i].lastStateBefore[j] = srel }
+                            }
+                        }
+                    }
+                }
+            }
+            t = end + 1
+            n = next
+            while reported + 1024 <= t { reported += 1024; progress?(1024) }
+        }
+        progress?(T - reported)
+        // The two certifications (the first positions, the later window) are independent: on
+        // two threads they run side by side.
+        var cert: StudyRecord.ReferenceInfo
         if let w = window, let st = stateAtWindow {
-            try certifyLater(group, refTier: refTier, start: w.start, tokens: w.tokens, state: st, into: &cert, make: make)
+            let results = CertificationResults()
+            let jobs: [() throws -> Void] = [
+                { results.first = try certify(group, refTier: refTier, make: make) },
+                { results.later = try laterCertification(group, refTier: refTier, start: w.start, tokens: w.tokens, state: st, make: make) },
+            ]
+            let work = CertificationWork(jobs: jobs, results: results)
+            if threads > 1 {
+                DispatchQueue.concurrentPerform(iterations: 2) { i in work.run(i) }
+            } else {
+                work.run(0); work.run(1)
+            }
+            if let e = results.errors.compactMap({ $0 }).first { throw e }
+            cert = results.first!
+            results.later?.apply(to: &cert)
+        } else {
+            cert = try certify(group, refTier: refTier, make: make)
         }
         let family = (try? VariantCatalog.entry(v.name).family) ?? "unknown"
         return plans.enumerated().map { i, p in
@@ -208,6 +273,26 @@ public enum GroupRunner {
         }
     }
 
+    /// The block output buffers, shared with the threads that fill them (each thread writes
+    /// only its own run's row).
+    final class BlockBuffers: @unchecked Sendable {
+        let rows: [UnsafeMutablePointer<Double>]
+        init(runs: Int, count: Int) {
+            rows = (0..<runs).map { _ in
+                let p = UnsafeMutablePointer<Double>.allocate(capacity: count)
+                p.initialize(repeating: 0, count: count)
+                return p
+            }
+        }
+        deinit { for p in rows { p.deallocate() } }
+    }
+
+    /// The tasks of one block step, shared with the threads (each task touches one run's
+    /// state or one run's input slot, and its own output rows).
+    struct BlockWork: @unchecked Sendable {
+        let tasks: [() -> Void]
+    }
+
     /// cos ∠(a, b) in binary64 (NaN when b has a non-finite element; 1 when both are zero).
     static func cosineSimilarity(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> Double {
         var ab = 0.0, aa = 0.0, bb = 0.0
@@ -246,25 +331,58 @@ public enum GroupRunner {
         return (g.tokens - n, n)
     }
 
+    /// The later window's certification: maxima of the fast run against MPFR.
+    struct LaterCertification {
+        var start: Int, tokens: Int, output: Double, state: Double, failed: Bool
+
+        func apply(to info: inout StudyRecord.ReferenceInfo) {
+            info.laterStart = start
+            info.laterTokens = tokens
+            info.laterFastVsMPFROutput = output
+            info.laterFastVsMPFRState = state
+            if failed { info.pass = false }
+        }
+    }
+
+    final class CertificationResults: @unchecked Sendable {
+        var first: StudyRecord.ReferenceInfo?
+        var later: LaterCertification?
+        var errors: [Error?] = [nil, nil]
+    }
+
+    struct CertificationWork: @unchecked Sendable {
+        let jobs: [() throws -> Void]
+        let results: CertificationResults
+        func run(_ i: Int) {
+            do { try jobs[i]() } catch { results.errors[i] = error }
+        }
+    }
+
     /// MPFR and a fresh fast run, both started at `start` from the reference's state there,
-    /// stepped in lockstep over the window.
-    static func certifyLater(
+    /// stepped in lockstep over the window (nil when the variant cannot be restarted there).
+    static func laterCertification(
         _ g: PlannedGroup, refTier: BackendTier, start: Int, tokens: Int, state: [Double],
-        into info: inout StudyRecord.ReferenceInfo, make: (BackendTier, Recipe) throws -> SteppedRun
-    ) throws {
-        guard let fast = try make(refTier, g.inputs) as? Seekable, let exact = try make(.mpfr(bits: g.reference.bits), g.inputs) as? Seekable else { return }
+        make: (BackendTier, Recipe) throws -> SteppedRun
+    ) throws -> LaterCertification? {
+        guard let fast = try make(refTier, g.inputs) as? Seekable, let exact = try make(.mpfr(bits: g.reference.bits), g.inputs) as? Seekable else { return nil }
         for r in [fast, exact] as [Seekable] {
             state.withUnsafeBufferPointer { r.writeState($0) }
             r.seek(to: start)
         }
         let s = Lockstep.run(reference: exact, approximation: fast, tokens: tokens, comparison: .exact)
-        info.laterStart = start
-        info.laterTokens = tokens
-        info.laterFastVsMPFROutput = s.nonFinite > 0 ? .nan : s.outputMaxRelative
-        info.laterFastVsMPFRState = s.nonFinite > 0 ? .nan : s.stateMaxRelative
-        if s.outputMaxRelative > ReferenceCertification.fastThreshold || s.stateMaxRelative > ReferenceCertification.fastThreshold || s.nonFinite > 0 {
-            info.pass = false
-        }
+        return LaterCertification(
+            start: start, tokens: tokens,
+            output: s.nonFinite > 0 ? .nan : s.outputMaxRelative, state: s.nonFinite > 0 ? .nan : s.stateMaxRelative,
+            failed: s.outputMaxRelative > ReferenceCertification.fastThreshold || s.stateMaxRelative > ReferenceCertification.fastThreshold
+                || s.nonFinite > 0)
+    }
+
+    /// `laterCertification` applied to `info`.
+    static func certifyLater(
+        _ g: PlannedGroup, refTier: BackendTier, start: Int, tokens: Int, state: [Double],
+        into info: inout StudyRecord.ReferenceInfo, make: (BackendTier, Recipe) throws -> SteppedRun
+    ) throws {
+        try laterCertification(g, refTier: refTier, start: start, tokens: tokens, state: state, make: make)?.apply(to: &info)
     }
 
     static func certify(_ g: PlannedGroup, refTier: BackendTier, make: (BackendTier, Recipe) throws -> SteppedRun) throws -> StudyRecord.ReferenceInfo {

@@ -63,35 +63,44 @@ public struct InputGenerator: Hashable, Sendable {
             replay.fill(out, head: head, position: position)
             return
         }
-        let memo = RowMemo.current, key = RowMemo.Key(generator: self, head: head, position: position), hash = key.hashValue
-        if memo.lookup(key, hash: hash, into: out) { return }
+        // Generated every time: a row of 128 costs about as much as hashing its key for a memo
+        // (the vectorised `BoxMuller`), and runs on different threads would not share one.
         generate(out, head: head, position: position)
-        memo.store(key, hash: hash, UnsafeBufferPointer(rebasing: out[0..<dimension]))
     }
 
     func generate(_ out: UnsafeMutableBufferPointer<Double>, head: Int, position: Int) {
         let s = CounterStream(seed: seed, stream: stream, head: head, position: position)
+        let n = dimension
         switch distribution {
         case .gaussian(let mean, let std):
-            for i in 0..<dimension { out[i] = mean + std * s.normal(i) }
+            s.normals(into: out.baseAddress!, from: 0, count: n)
+            if mean != 0 || std != 1 { for i in 0..<n { out[i] = mean + std * out[i] } }
         case .studentT(let dof):
             precondition(dof >= 1)
-            // z / sqrt(χ²_ν / ν), χ² from ν further normals (counters beyond the row).
-            for i in 0..<dimension {
-                var chi = 0.0
-                for j in 0..<dof { let z = s.normal(dimension + i * dof + j); chi += z * z }
-                out[i] = s.normal(i) / (chi / Double(dof)).squareRoot()
+            // z / sqrt(χ²_ν / ν), χ² from ν further normals per element (counters beyond the row).
+            s.normals(into: out.baseAddress!, from: 0, count: n)
+            let chi = UnsafeMutablePointer<Double>.allocate(capacity: n * dof)
+            defer { chi.deallocate() }
+            s.normals(into: chi, from: n, count: n * dof)
+            for i in 0..<n {
+                var c = 0.0
+                for j in 0..<dof { c += chi[i * dof + j] * chi[i * dof + j] }
+                out[i] = out[i] / (c / Double(dof)).squareRoot()
             }
         case .sparseOutliers(let p, let scale):
-            for i in 0..<dimension {
-                let bernoulli = s.uniform(4 * dimension + i) < p
-                out[i] = s.normal(i) + (bernoulli ? scale * s.normal(dimension + i) : 0)
+            // Normals 0..<n are the row, n..<2n the outlier magnitudes; uniforms from counter 4n on.
+            let z = UnsafeMutablePointer<Double>.allocate(capacity: 2 * n)
+            defer { z.deallocate() }
+            s.normals(into: z, from: 0, count: 2 * n)
+            for i in 0..<n {
+                let bernoulli = s.uniform(4 * n + i) < p
+                out[i] = z[i] + (bernoulli ? scale * z[n + i] : 0)
             }
         case .channelOutliers(let count, let lo, let hi):
             let chosen = CounterStream(seed: seed, stream: stream + "/channels", head: head, position: 0)
-            for i in 0..<dimension { out[i] = s.normal(i) }
-            for c in 0..<min(count, dimension) {
-                let channel = Int(chosen.bits(2 * c) % UInt64(dimension))
+            s.normals(into: out.baseAddress!, from: 0, count: n)
+            for c in 0..<min(count, n) {
+                let channel = Int(chosen.bits(2 * c) % UInt64(n))
                 let factor = lo * Foundation.pow(hi / lo, chosen.uniform(2 * c + 1))
                 out[channel] *= factor
             }

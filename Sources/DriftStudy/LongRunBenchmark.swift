@@ -1,0 +1,124 @@
+import Dispatch
+import NumberFormats
+import Workloads
+
+/// `attnprec bench inputs` and `attnprec bench long`: the input generator, and a 1M-token
+/// Gated DeltaNet head run as the study runs it, each beside a baseline measured in the same run.
+public enum LongRunBenchmark {
+    public struct Measurement: Sendable, Codable {
+        public var name: String
+        public var unit: String
+        public var value: Double
+        public var baseline_name: String
+        public var baseline_value: Double
+        /// baseline / value for times (higher is better), value / baseline for rates.
+        public var ratio: Double
+        public var threads: Int
+        public var cpu: String
+        public var flags: String
+        public var target: Double?
+        public var meets_target: Bool?
+
+        public init(
+            name: String, unit: String, value: Double, baseline_name: String, baseline_value: Double, ratio: Double,
+            threads: Int, cpu: String, flags: String, target: Double?, meets_target: Bool?
+        ) {
+            self.name = name; self.unit = unit; self.value = value; self.baseline_name = baseline_name
+            self.baseline_value = baseline_value; self.ratio = ratio; self.threads = threads; self.cpu = cpu
+            self.flags = flags; self.target = target; self.meets_target = meets_target
+        }
+    }
+
+    @inline(never)
+    static func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+    /// Nanoseconds per normal of `body` (which makes `count` normals per call), best of rounds.
+    static func nsPerNormal(count: Int, seconds: Double, _ body: () -> Double) -> Double {
+        var best = Double.infinity
+        var sink = 0.0
+        for _ in 0..<5 {
+            var n = 0
+            let start = now()
+            var elapsed = 0.0
+            repeat { sink += body(); n += 1; elapsed = now() - start } while elapsed < seconds / 5
+            best = min(best, elapsed / Double(n * count) * 1e9)
+        }
+        blackHole(sink)
+        return best
+    }
+
+    /// The normal generator: rows of 128 (a new counter stream per row, as input generation
+    /// does), the scalar `normal(i)`, and the libm generator it replaced, on one thread.
+    public static func normals(seconds: Double = 0.5) -> [Measurement] {
+        let rows = 64, width = 128
+        var buffer = [Double](repeating: 0, count: width)
+        var position = 0
+        let simd = nsPerNormal(count: rows * width, seconds: seconds) {
+            var s = 0.0
+            buffer.withUnsafeMutableBufferPointer { b in
+                for _ in 0..<rows {
+                    position &+= 1
+                    let cs = CounterStream(seed: 1, stream: "q", head: 0, position: position)
+                    cs.normals(into: b.baseAddress!, from: 0, count: width)
+                    s += b[width - 1]
+                }
+            }
+            return s
+        }
+        let scalar = nsPerNormal(count: rows * width, seconds: seconds) {
+            var s = 0.0
+            for _ in 0..<rows {
+                position &+= 1
+                let cs = CounterStream(seed: 1, stream: "q", head: 0, position: position)
+                for i in 0..<width { s += cs.normal(i) }
+            }
+            return s
+        }
+        let libm = nsPerNormal(count: rows * width, seconds: seconds) {
+            var s = 0.0
+            for _ in 0..<rows {
+                position &+= 1
+                let cs = CounterStream(seed: 1, stream: "q", head: 0, position: position)
+                for i in 0..<width { s += cs.libmNormal(i) }
+            }
+            return s
+        }
+        let cpu = BenchEnvironment.cpu, flags = BenchEnvironment.flags
+        func m(_ name: String, _ v: Double, target: Double?) -> Measurement {
+            Measurement(name: name, unit: "ns/normal", value: v, baseline_name: "libm_box_muller_one_output", baseline_value: libm,
+                        ratio: libm / v, threads: 1, cpu: cpu, flags: flags, target: target, meets_target: target.map { v <= $0 })
+        }
+        return [m("box_muller_simd_rows_of_128", simd, target: 5), m("box_muller_scalar_normal_i", scalar, target: nil),
+                m("libm_box_muller_one_output", libm, target: nil)]
+    }
+
+    /// The benchmark's study group: Qwen3-Next's GDN head 0 (K = V = 128), q/k/v in bf16, the
+    /// state in bf16, the default study's reference and sampling settings.
+    public static func group(tokens: Int, certify: Bool = true) throws -> PlannedGroup {
+        let text = """
+        name: bench-long
+        tokens: [\(tokens)]
+        inputs: bfloat16
+        reference: {tier: float64, certify_tokens: \(certify ? 128 : 0), bits: 128, double_precision_tokens: 32}
+        sampling: {per_octave: 16}
+        variants:
+          - {name: gated_deltanet, preset: qwen3-next, head: 0}
+        recipes:
+          - {name: bf16, store: bfloat16}
+        workloads: [gaussian]
+        """
+        let groups = try StudyPlan.expand([try StudyConfig.parse(text, file: "bench-long.yaml", defaultName: "bench-long")])
+        precondition(groups.count == 1)
+        return groups[0]
+    }
+
+    /// Wall seconds of the study's run of `group(tokens:)`, and its record.
+    public static func timeGroup(tokens: Int, fastPaths: Bool, threads: Int, certify: Bool = true) throws -> (seconds: Double, record: StudyRecord) {
+        let g = try group(tokens: tokens, certify: certify)
+        let start = now()
+        let r = try GroupRunner.run(g, fastPaths: fastPaths, threads: threads)
+        return (now() - start, r[0])
+    }
+}
