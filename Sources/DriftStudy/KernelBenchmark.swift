@@ -22,6 +22,8 @@ public enum KernelBenchmark {
         /// The issue's target for `ratio`, when there is one.
         public var target_ratio: Double?
         public var meets_target: Bool?
+        /// What else the row needs said (a multi-thread row's determinism check).
+        public var note: String? = nil
     }
 
     @inline(never)
@@ -165,6 +167,45 @@ public enum KernelBenchmark {
         return 2 * Double(n * n * n) / best
     }
 
+    /// Heads of the chunked transform for the two-thread measurement (each touched by one thread).
+    final class TransformHeads: @unchecked Sendable {
+        let runs: [DeltaRuleChunked<Float32Backend>]
+        init(config: DeltaRuleConfig, heads: Int) throws {
+            runs = try (0..<heads).map { h in
+                var c = config
+                c.head = h
+                let run = try DeltaRuleChunked(config: c, backend: Float32Backend())
+                run.step()
+                return run
+            }
+        }
+        func states() -> [[Float]] { runs.map { Array($0.backend.buffer($0.state)) } }
+    }
+
+    /// Aggregate tokens/s of the chunked transform with one head per thread on `threads`
+    /// threads (the fastest batch of 8 chunks per head, all heads running at once), and whether
+    /// every head's state is bit-identical to the same head run alone on one thread.
+    public static func chunkedTransformHeads(config: DeltaRuleConfig, threads: Int, seconds: Double) throws -> (Double, Bool) {
+        let parallel = try TransformHeads(config: config, heads: threads)
+        let alone = try TransformHeads(config: config, heads: threads)
+        var best = Double.infinity
+        var batches = 0
+        let start = now()
+        repeat {
+            let t0 = now()
+            DispatchQueue.concurrentPerform(iterations: threads) { h in
+                for _ in 0..<8 { parallel.runs[h].repeatTransformForBenchmark() }
+            }
+            best = min(best, now() - t0)
+            batches += 1
+        } while now() - start < seconds
+        for run in alone.runs { for _ in 0..<(8 * batches) { run.repeatTransformForBenchmark() } }
+        let identical = zip(parallel.states(), alone.states()).allSatisfy { a, b in
+            zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+        }
+        return (Double(threads * 8 * config.chunkSize) / best, identical)
+    }
+
     public static func run(seconds: Double = 0.5, tokens: Int = 2048) throws -> [Measurement] {
         let cfg = DeltaRuleConfig(kind: .gatedDeltaNet, keyDim: 128, valueDim: 128)
         let inputs = try Inputs(config: cfg, tokens: tokens)
@@ -182,6 +223,7 @@ public enum KernelBenchmark {
         let genericBF16 = try genericDecode(config: cfg, recipe: Recipe.parse("state=bfloat16"), seconds: seconds)
         let chunked = try chunkedPrefill(config: cfg, seconds: seconds)
         let transform = try chunkedTransform(config: cfg, seconds: seconds)
+        let (twoHeads, twoHeadsIdentical) = try chunkedTransformHeads(config: cfg, threads: 2, seconds: seconds)
         let peak = sgemmPeak(n: 1024, seconds: seconds)
         let flops = chunkFlops(chunk: cfg.chunkSize, keyDim: cfg.keyDim, valueDim: cfg.valueDim)
         // The transform's tokens/s if every flop ran at the large-gemm peak.
@@ -204,6 +246,15 @@ public enum KernelBenchmark {
             m("gdn_chunked_prefill_C64_K128_V128_with_inputs", chunked, fusedName, fp32, target: 1_000_000, ratio: nil),
             m("gdn_chunked_transform_only_C64_K128_V128", transform, "bound_dense_flops_at_sgemm_peak", denseBound,
               target: 1_000_000, ratio: nil),
+            {
+                // Aggregate of 2 heads on 2 threads (not per core); met only with identical bits.
+                var r = m("gdn_chunked_transform_2_heads_2_threads_aggregate", twoHeads, "gdn_chunked_transform_only_C64_K128_V128",
+                          transform, target: 1_000_000, ratio: nil)
+                r.threads = 2
+                r.meets_target = twoHeadsIdentical && twoHeads >= 1_000_000
+                r.note = "each head's state after the run is \(twoHeadsIdentical ? "bit-identical" : "NOT bit-identical") to the same head run alone on 1 thread"
+                return r
+            }(),
             m("bound_dense_flops_at_sgemm_peak", denseBound, "bound_dense_flops_at_sgemm_peak", denseBound, target: nil, ratio: nil),
             m("bound_triangular_flops_at_sgemm_peak", triangularBound, "bound_dense_flops_at_sgemm_peak", denseBound,
               target: nil, ratio: nil),

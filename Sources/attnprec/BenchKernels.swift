@@ -29,7 +29,10 @@ struct BenchKernels: ParsableCommand {
             ])
         }
         print(FormatTables.markdownTable(rows))
-        if let first = results.first { print("threads: 1, cpu: \(first.cpu), flags: \(first.flags)") }
+        if let first = results.first { print("threads: 1 unless stated, cpu: \(first.cpu), flags: \(first.flags)") }
+        for r in results where r.threads != 1 || r.note != nil {
+            print("\(r.name): \(r.threads) threads\(r.note.map { "; " + $0 } ?? "")")
+        }
         if let path = json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
