@@ -260,7 +260,7 @@ public enum KernelBenchmark {
               target: nil, ratio: nil),
             Measurement(name: "openblas_sgemm_1024", unit: "Gflop/s", value: peak / 1e9, baseline_name: "openblas_sgemm_1024",
                         baseline_value: peak / 1e9, ratio: 1, threads: 1, cpu: cpu, flags: flags, target: nil, target_ratio: nil,
-                        meets_target: nil),
+                        meets_target: nil, note: "OpenBLAS core \(blasCoreName)"),
         ]
     }
 }

@@ -187,32 +187,32 @@ import Workloads
         }
         var paths: [GatedDeltaFusedKernel.Path] = [kernel.path]
         if kernel.path != .float32 && kernel.path != .exact { paths.append(.exact) }
-        for path in paths {
+        for path in paths { for wide in [true, false] {
             var state = S0, out = [Float](repeating: 0, count: T * V), kS = [Float](repeating: 0, count: V)
             state.withUnsafeMutableBufferPointer { s in
                 out.withUnsafeMutableBufferPointer { o in
                     kS.withUnsafeMutableBufferPointer { ks in
-                        kernel.run(path: path, state: s.baseAddress!, q: q, k: k, v: v, alpha: alpha, beta: beta,
-                                   output: o.baseAddress!, tokens: T, kS: ks.baseAddress!)
+                        kernel.run(path: path, wide: wide, state: s.baseAddress!, q: q, k: k, v: v, alpha: alpha,
+                                   beta: beta, output: o.baseAddress!, tokens: T, kS: ks.baseAddress!)
                     }
                 }
             }
             if mismatches(state, S) + mismatches(out, refOut) > 0 {
                 for x in 0..<(K * V) where !(state[x].bitPattern == S[x].bitPattern || (state[x].isNaN && S[x].isNaN)) {
-                    print("\(spec) \(path) state[\(x / V)][\(x % V)] = \(state[x]) expected \(S[x])")
+                    print("\(spec) \(path) wide \(wide) state[\(x / V)][\(x % V)] = \(state[x]) expected \(S[x])")
                     break
                 }
                 for x in 0..<(T * V) where !(out[x].bitPattern == refOut[x].bitPattern || (out[x].isNaN && refOut[x].isNaN)) {
-                    print("\(spec) \(path) out[\(x / V)][\(x % V)] = \(out[x]) expected \(refOut[x])")
+                    print("\(spec) \(path) wide \(wide) out[\(x / V)][\(x % V)] = \(out[x]) expected \(refOut[x])")
                     break
                 }
             }
-            #expect(mismatches(state, S) == 0, "\(spec) \(path): state")
-            #expect(mismatches(out, refOut) == 0, "\(spec) \(path): output")
+            #expect(mismatches(state, S) == 0, "\(spec) \(path) wide \(wide): state")
+            #expect(mismatches(out, refOut) == 0, "\(spec) \(path) wide \(wide): output")
             // The edge cases are there: NaN columns, finite columns, and (formats that overflow
             // to non-finite values) no finite value where the reference has none.
             #expect(S.contains { $0.isNaN } && S.contains { $0.isFinite && $0 != 0 } == expectFinite)
-        }
+        } }
         // One token at a time (the prime pass on every call) gives the same bits.
         var state = S0, out = [Float](repeating: 0, count: T * V), kS = [Float](repeating: 0, count: V)
         for t in 0..<T {

@@ -219,8 +219,10 @@ struct ExactRounding: FusedRounding {
 /// ascending order) as the generic code, four floating-point operations per element. After the
 /// last token memory holds S_T itself (α = 1).
 ///
-/// Columns go in blocks of 64 (four SIMD16 vectors; 16 for the rest of V), each block one sweep
-/// of the K rows. The store rounding takes a short form where it is exact:
+/// Columns go in blocks of 64 (four SIMD16 vectors, 12 accumulators; 16 for the rest of V) when
+/// the build targets AVX-512 (`BenchEnvironment.nativeAVX512`), else in blocks of 16 (64-column
+/// blocks spill on 16 AVX2 registers: fp32 559k against 669k tokens/s built for Haswell here),
+/// each block one sweep of the K rows. The block width changes no result. The store rounding takes a short form where it is exact:
 /// - bf16-like formats (binary32's exponent range, no saturation): `BitsRounding`, exact for
 ///   every input except a NaN with payload bits below the kept mantissa. Every NaN that can
 ///   reach it has none: u, k_t, α and the first P are replaced by the canonical NaN when NaN,
@@ -275,21 +277,24 @@ public struct GatedDeltaFusedKernel {
         alpha: UnsafePointer<Float>, beta: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, tokens: Int,
         kS: UnsafeMutablePointer<Float>
     ) {
-        run(path: path, state: state, q: q, k: k, v: v, alpha: alpha, beta: beta, output: output, tokens: tokens, kS: kS)
+        run(path: path, wide: BenchEnvironment.nativeAVX512, state: state, q: q, k: k, v: v, alpha: alpha, beta: beta,
+            output: output, tokens: tokens, kS: kS)
     }
 
+    /// `wide`: 64-column blocks where V allows, else 16-column blocks only.
     func run(
-        path: Path, state: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+        path: Path, wide: Bool, state: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
         v: UnsafePointer<Float>, alpha: UnsafePointer<Float>, beta: UnsafePointer<Float>,
         output: UnsafeMutablePointer<Float>, tokens: Int, kS: UnsafeMutablePointer<Float>
     ) {
         guard tokens > 0 else { return }
         let a = (state, q, k, v, alpha, beta, output, tokens, kS)
         switch (path, lanes) {
-        case (.bits, let l?): drive(BitsRounding(l), ExactRounding(l), clean: true, threshold: nil, a)
-        case (.magic, let l?): drive(MagicRounding(l), ExactRounding(l), clean: false, threshold: Double(l.overflowThreshold), a)
-        case (_, let l?): drive(ExactRounding(l), ExactRounding(l), clean: false, threshold: nil, a)
-        case (_, nil): drive(KeepFloat32(), KeepFloat32(), clean: false, threshold: nil, a)
+        case (.bits, let l?): drive(BitsRounding(l), ExactRounding(l), clean: true, threshold: nil, wide: wide, a)
+        case (.magic, let l?):
+            drive(MagicRounding(l), ExactRounding(l), clean: false, threshold: Double(l.overflowThreshold), wide: wide, a)
+        case (_, let l?): drive(ExactRounding(l), ExactRounding(l), clean: false, threshold: nil, wide: wide, a)
+        case (_, nil): drive(KeepFloat32(), KeepFloat32(), clean: false, threshold: nil, wide: wide, a)
         }
     }
 
@@ -301,10 +306,12 @@ public struct GatedDeltaFusedKernel {
     /// `threshold` nil: `fast` on every block; otherwise the overflow gate chooses per block.
     /// `clean`: NaN in u, k_t, α and the first P become the canonical NaN (for `BitsRounding`).
     @inline(__always)
-    func drive<F: FusedRounding, X: FusedRounding>(_ fast: F, _ exact: X, clean: Bool, threshold: Double?, _ a: Arguments) {
+    func drive<F: FusedRounding, X: FusedRounding>(
+        _ fast: F, _ exact: X, clean: Bool, threshold: Double?, wide wideBlocks: Bool, _ a: Arguments
+    ) {
         let (S, q, k, v, alpha, beta, out, tokens, kS) = a
         let K = keyDim, V = valueDim
-        let wide = V / 64, blocks = wide + (V % 64) / 16
+        let wide = wideBlocks ? V / 64 : 0, blocks = wide + (V - wide * 64) / 16
         let canonicalNaN = Float(bitPattern: 0x7FC0_0000)
         @inline(__always) func cleaned(_ x: Float) -> Float { clean && x.isNaN ? canonicalNaN : x }
         @inline(__always) func magnitude(_ x: Float) -> Double { x.isFinite ? Double(x.magnitude) : .infinity }
