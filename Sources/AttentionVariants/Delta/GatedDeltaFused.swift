@@ -318,18 +318,23 @@ public struct GatedDeltaFusedKernel {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: K) { kClean in
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: blocks) { track in
                 // Prime: P = α_0 S_{−1} in place, kS = Pᵀ k_0, the exponent bound of each block.
-                let a0 = cleaned(alpha[0])
-                kS.update(repeating: 0, count: V)
-                for b in 0..<blocks { track[b] = 0 }
-                for i in 0..<K {
-                    let row = S + i * V, ki = k[i]
-                    for j in 0..<V {
-                        let p = cleaned(row[j] * a0)
-                        row[j] = p
-                        kS[j] = kS[j].addingProduct(p, ki)
-                        let b = j < wide * 64 ? j / 64 : wide + (j - wide * 64) / 16
-                        track[b] = max(track[b], p.bitPattern & 0x7F80_0000)
+                let a0 = SIMD16<Float>(repeating: cleaned(alpha[0]))
+                let nan16 = SIMD16<Float>(repeating: canonicalNaN), exponentMask = SIMD16<UInt32>(repeating: 0x7F80_0000)
+                for blk in 0..<blocks {
+                    let j0 = blk < wide ? blk * 64 : wide * 64 + (blk - wide) * 16
+                    var tr = SIMD16<UInt32>()
+                    for j in stride(from: j0, to: j0 + (blk < wide ? 64 : 16), by: 16) {
+                        var acc = SIMD16<Float>()
+                        for i in 0..<K {
+                            var p = load16(S + i * V + j) * a0
+                            if clean { p = p.replacing(with: nan16, where: p .!= p) }
+                            store16(S + i * V + j, p)
+                            acc = acc.addingProduct(p, SIMD16(repeating: k[i]))
+                            tr = laneMax(tr, unsafeBitCast(p, to: SIMD16<UInt32>.self) & exponentMask)
+                        }
+                        store16(kS + j, acc)
                     }
+                    track[blk] = tr.max()
                 }
                 for t in 0..<tokens {
                     let qt = q + t * K, vt = v + t * V, ot = out + t * V
