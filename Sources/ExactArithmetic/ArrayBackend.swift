@@ -16,6 +16,14 @@ import NumberFormats
 /// thread keeps every result the same bits whatever the machine's core count.
 @usableFromInline let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
 
+/// The OpenBLAS kernel family in use (its own CPU detection, or `OPENBLAS_CORETYPE`): the
+/// Float32 gemms' speed and their low bits depend on it (OpenBLAS 0.3.21 takes AMD Zen 5 for
+/// Cooperlake and runs ≈ 2× below the AVX-512 kernels that `OPENBLAS_CORETYPE=SkylakeX` selects).
+public var blasCoreName: String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+}
+
 public final class ArrayBackend<S: FastScalar> {
     @usableFromInline var base: UnsafeMutablePointer<S>
     @usableFromInline var capacity: Int

@@ -17,6 +17,20 @@ public struct BenchResult: Codable, Sendable {
 }
 
 public enum BenchEnvironment {
+    /// Whether this binary's vector code may use 32 registers of 512 bits: built with
+    /// `-target-cpu native` (ATTNPREC_NATIVE) on a Linux x86-64 CPU reporting AVX-512F.
+    /// Kernels pick register-hungry layouts only then (the results are the same bits).
+    public static let nativeAVX512: Bool = {
+        #if ATTNPREC_NATIVE && arch(x86_64) && os(Linux)
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return false }
+        return flags.split(separator: " ").contains("avx512f")
+        #else
+        return false
+        #endif
+    }()
+
     /// The CPU model, from /proc/cpuinfo.
     public static var cpu: String {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }

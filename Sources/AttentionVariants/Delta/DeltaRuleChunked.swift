@@ -42,22 +42,40 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
     static var subChunk: Int { 16 }
 
     /// The per-chunk tensors for a chunk of n tokens (allocated once per distinct n: C and the tail).
+    ///
+    /// Products that share an operand run as one gemm on stacked tensors: [β K; Q] = `kbq`
+    /// (rows) gives [A; P] = `ap` in one product with Kᵀ, [β e^γ K | β V] = `right` (columns)
+    /// gives [W | U] in one product with T, and [W; Q e^γ] (rows of `wuq`) gives
+    /// [W Ŝ; Q e^γ Ŝ] = `vo` in one product with Ŝ. Each element is the same dot product as in
+    /// separate gemms.
     final class Workspace {
         let n: Int
         let q, k, v, g, expG, beta, d, a, t, p, kb, kbg, qg, kd, vb, w, u, vNew, o: Tensor
+        let kbq, ap, ykv, wq, wu, vo: Tensor
         let rowTmp, rowTmp2: Tensor
         let left, leftQ, right: Tensor
 
         init(n: Int, K: Int, V: Int, gateWidth: Int, backend b: B) {
             self.n = n
             let gw = max(gateWidth, 1)
-            q = b.allocate(rows: n, cols: K); k = b.allocate(rows: n, cols: K); v = b.allocate(rows: n, cols: V)
+            kbq = b.allocate(rows: 2 * n, cols: K)
+            kb = kbq.block(rows: 0..<n, cols: 0..<K); q = kbq.block(rows: n..<(2 * n), cols: 0..<K)
+            k = b.allocate(rows: n, cols: K); v = b.allocate(rows: n, cols: V)
             g = b.allocate(rows: n, cols: gw); expG = b.allocate(rows: n, cols: gw); beta = b.allocate(rows: n, cols: 1)
-            d = b.allocate(rows: n, cols: n); a = b.allocate(rows: n, cols: n)
-            t = b.allocate(rows: n, cols: n); p = b.allocate(rows: n, cols: n)
-            kb = b.allocate(rows: n, cols: K); kbg = b.allocate(rows: n, cols: K); qg = b.allocate(rows: n, cols: K)
-            kd = b.allocate(rows: n, cols: K); vb = b.allocate(rows: n, cols: V); w = b.allocate(rows: n, cols: K)
-            u = b.allocate(rows: n, cols: V); vNew = b.allocate(rows: n, cols: V); o = b.allocate(rows: n, cols: V)
+            d = b.allocate(rows: n, cols: n)
+            ap = b.allocate(rows: 2 * n, cols: n)
+            a = ap.block(rows: 0..<n, cols: 0..<n); p = ap.block(rows: n..<(2 * n), cols: 0..<n)
+            t = b.allocate(rows: n, cols: n)
+            ykv = b.allocate(rows: n, cols: K + V)
+            kbg = ykv.block(rows: 0..<n, cols: 0..<K); vb = ykv.block(rows: 0..<n, cols: K..<(K + V))
+            // Rows 0..<n: [W | U]; rows n..<2n: [Q e^γ | unused].
+            let wuq = b.allocate(rows: 2 * n, cols: K + V)
+            wu = wuq.block(rows: 0..<n, cols: 0..<(K + V)); wq = wuq.block(rows: 0..<(2 * n), cols: 0..<K)
+            w = wuq.block(rows: 0..<n, cols: 0..<K); u = wuq.block(rows: 0..<n, cols: K..<(K + V))
+            qg = wuq.block(rows: n..<(2 * n), cols: 0..<K)
+            kd = b.allocate(rows: n, cols: K)
+            vo = b.allocate(rows: 2 * n, cols: V)
+            vNew = vo.block(rows: 0..<n, cols: 0..<V); o = vo.block(rows: n..<(2 * n), cols: 0..<V)
             rowTmp = b.allocate(K); rowTmp2 = b.allocate(K)
             let bc = min(DeltaRuleChunked.subChunk, n)
             left = b.allocate(rows: bc, cols: K); leftQ = b.allocate(rows: bc, cols: K); right = b.allocate(rows: n, cols: K)
@@ -145,9 +163,8 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
                 b.multiply(row, row, minusOne)
                 b.apply(.exp, row, row)
             }
-            b.gemm(w.a, w.kb, transposeA: false, w.k, transposeB: true, accumulate: false)
+            b.gemm(w.ap, w.kbq, transposeA: false, w.k, transposeB: true, accumulate: false)
             b.multiply(w.a, w.a, w.d)
-            b.gemm(w.p, w.q, transposeA: false, w.k, transposeB: true, accumulate: false)
             b.multiply(w.p, w.p, w.d)
             b.copy(w.kbg, w.kb)
             b.scaleRows(w.kbg, by: w.expG)
@@ -159,16 +176,21 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         for i in 0..<n { b.fill(w.t.element(i, i), 1) }
         b.solveUnitLower(w.a, w.t)
         stores.store(.triInverse, w.t, on: b, step: chunkIndex)
-        b.gemm(w.w, w.t, transposeA: false, w.kbg, transposeB: false, accumulate: false)
         b.copy(w.vb, w.v)
         b.scaleRows(w.vb, by: w.beta)
-        b.gemm(w.u, w.t, transposeA: false, w.vb, transposeB: false, accumulate: false)
-        b.copy(chunkState, state)
-        stores.store(.chunkState, chunkState, on: b, step: chunkIndex)
-        b.gemm(w.vNew, w.w, transposeA: false, chunkState, transposeB: false, accumulate: false)
+        b.gemm(w.wu, w.t, transposeA: false, w.ykv, transposeB: false, accumulate: false)
+        // Ŝ: the carried state itself unless the recipe stores a per-chunk copy.
+        let sHat: Tensor
+        if stores.has(.chunkState) {
+            b.copy(chunkState, state)
+            stores.store(.chunkState, chunkState, on: b, step: chunkIndex)
+            sHat = chunkState
+        } else {
+            sHat = state
+        }
+        b.gemm(w.vo, w.wq, transposeA: false, sHat, transposeB: false, accumulate: false)
         b.subtract(w.vNew, w.u, w.vNew)
         stores.store(.vNew, w.vNew, on: b, step: chunkIndex)
-        b.gemm(w.o, w.qg, transposeA: false, chunkState, transposeB: false, accumulate: false)
         b.gemm(w.o, w.p, transposeA: false, w.vNew, transposeB: false, accumulate: true)
         b.copy(startState, state)
         advanceState(state, to: n - 1, w)
