@@ -6,7 +6,7 @@ import NumberFormats
 /// Measures one group: the reference and every recipe's emulated run advance together, token
 /// by token; errors are measured online and only the recorded positions are kept.
 public enum GroupRunner {
-    public static let fixedLengths = [1024, 8192, 65536, 1 << 20]
+    public static let fixedLengths = [1024, 8192, 32768, 65536, 1 << 20]
     public static let thresholds = [1e-3, 1e-2, 1e-1]
 
     struct Accumulator {
