@@ -131,7 +131,9 @@ public enum StudyReport {
     /// T × bytes per token; a state: its bytes) and its error at T (from its longest run).
     static func pointsAt(_ T: Int, _ rs: [StudyRecord]) -> [(record: StudyRecord, bytes: Double, error: Double)] {
         longest(rs.filter { $0.tokens >= T }).compactMap { r in
-            let bytes = r.summary.bytesPerToken.map { $0 * Double(T) } ?? r.summary.stateBytes ?? r.summary.memoryBytes
+            // A cache holds min(T, what it held at its end): T entries, or a sliding window's W + n.
+            let bytes = r.summary.bytesPerToken.map { b in b > 0 ? b * min(Double(T), (r.summary.memoryBytes / b).rounded()) : 0 }
+                ?? r.summary.stateBytes ?? r.summary.memoryBytes
             return (r, bytes, r.summary.error(at: T) ?? .nan)
         }
     }
@@ -141,7 +143,7 @@ public enum StudyReport {
     static func frontierSection(_ records: [StudyRecord]) -> String {
         let T = frontierLength
         guard records.contains(where: { $0.tokens >= T }) else { return "" }
-        var md = "### Memory versus error at \(T) tokens\n\nEvery (variant, recipe) that reaches \(T) tokens: bytes of KV cache (\(T) × bytes per token) or recurrent state for one head at \(T) tokens, against the output error at \(T) (the mean over the last 64 positions up to it; from the record's own run when it runs longer). ★: the Pareto frontier — no other point has both fewer bytes and a lower error. NaN errors are never on it.\n\n"
+        var md = "### Memory versus error at \(T) tokens\n\nEvery (variant, recipe) that reaches \(T) tokens: bytes of KV cache (\(T) × bytes per token; a sliding window holds only its window and sink tokens) or recurrent state for one head at \(T) tokens, against the output error at \(T) (the mean over the last 64 positions up to it; from the record's own run when it runs longer). ★: the Pareto frontier — no other point has both fewer bytes and a lower error. NaN errors are never on it.\n\n"
         for w in Array(Set(records.map(\.workload.name))).sorted() {
             let rs = records.filter { $0.workload.name == w }
             let pts = pointsAt(T, rs)
@@ -332,7 +334,7 @@ public enum StudyReport {
         md += seedSpread(records)
         md += "## Drift plots\n\nSolid: measured output error; dashed: the theory of DESIGN §7 (KV cache written once: flat ≈ u, the binary32 compute's 2^-24 when the cache format holds the rounded inputs exactly; undecayed state: κu√(t/2); decay a: saturation κu/√(1−a²)), drawn where a closed form applies.\n\n"
         for p in plots where p.hasPrefix("drift-") { md += "![\(p)](plots/\(p))\n\n" }
-        md += "## Memory versus error\n\nOne point per (variant, recipe) at the longest length: bytes of KV cache (tokens × bytes per token) or recurrent state for one head, against the output error; the dashed line joins the Pareto frontier.\n\n"
+        md += "## Memory versus error\n\nOne point per (variant, recipe) at the longest length: bytes of KV cache (tokens × bytes per token; a sliding window holds only its window and sink tokens) or recurrent state for one head, against the output error; the dashed line joins the Pareto frontier.\n\n"
         for p in plots where p.hasPrefix("memory-") { md += "![\(p)](plots/\(p))\n\n" }
         md += frontierSection(records)
         md += "## Reference certification\n\nThe fast reference runs over the whole length; on a prefix it is compared with MPFR at P bits, and MPFR at P with MPFR at 2P (DESIGN §5). For recurrent runs at least four windows long, a later window (the last min(certify_tokens, 256) positions) is certified too: MPFR starts there from the fast reference's own state and both step over the window, so the fast reference's outputs at the end of the run are checked where its state is largest.\n\n"

@@ -158,7 +158,7 @@ public enum GroupRunner {
             var bytesPerToken: Double? = nil, stateBytes: Double? = nil, memory = 0.0
             if shape.isCache {
                 bytesPerToken = VariantFactory.cacheBytesPerToken(v, recipe: p.recipe)
-                memory = (bytesPerToken ?? 0) * Double(T)
+                memory = (bytesPerToken ?? 0) * Double(VariantFactory.cachedTokens(v, tokens: T))
             } else {
                 let bits = p.recipe.format(.state)?.bitsPerElement(shape: [shape.stateRows, shape.stateCols]) ?? 32
                 stateBytes = bits / 8 * Double(sc)

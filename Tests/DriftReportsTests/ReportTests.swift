@@ -104,6 +104,7 @@ enum Fixture {
         cache32.tokens = 32768
         cache32.key += "-32k"
         cache32.summary.errorAt.append(StudyRecord.ErrorAt(tokens: 32768, outputRelErr: 0.03, stateRelErr: nil))
+        cache32.summary.memoryBytes = try #require(e4.summary.bytesPerToken) * 32768
         let lin = try #require(records.first { $0.variant == "linear" && $0.recipeName == "bfloat16" })
         var state64 = lin
         state64.tokens = 65536
