@@ -123,6 +123,50 @@ public enum StudyReport {
         return order
     }
 
+    /// The length of the memory–error frontier table (DESIGN §8: "bytes of KV cache or state
+    /// at context T versus output error"), when records reach it.
+    public static let frontierLength = 32768
+
+    /// Each (variant instance, recipe) that reaches `T` in `rs`, with its bytes at T (a cache:
+    /// T × bytes per token; a state: its bytes) and its error at T (from its longest run).
+    static func pointsAt(_ T: Int, _ rs: [StudyRecord]) -> [(record: StudyRecord, bytes: Double, error: Double)] {
+        longest(rs.filter { $0.tokens >= T }).compactMap { r in
+            // A cache holds min(T, what it held at its end): T entries, or a sliding window's W + n.
+            let bytes = r.summary.bytesPerToken.map { b in b > 0 ? b * min(Double(T), (r.summary.memoryBytes / b).rounded()) : 0 }
+                ?? r.summary.stateBytes ?? r.summary.memoryBytes
+            return (r, bytes, r.summary.error(at: T) ?? .nan)
+        }
+    }
+
+    /// "Memory versus error at 32,768 tokens": per workload that reaches it, every (variant,
+    /// recipe) sorted by bytes, the Pareto frontier starred, and the instances that stop short.
+    static func frontierSection(_ records: [StudyRecord]) -> String {
+        let T = frontierLength
+        guard records.contains(where: { $0.tokens >= T }) else { return "" }
+        var md = "### Memory versus error at \(T) tokens\n\nEvery (variant, recipe) that reaches \(T) tokens: bytes of KV cache (\(T) × bytes per token; a sliding window holds only its window and sink tokens) or recurrent state for one head at \(T) tokens, against the output error at \(T) (the mean over the last 64 positions up to it; from the record's own run when it runs longer). ★: the Pareto frontier — no other point has both fewer bytes and a lower error. NaN errors are never on it.\n\n"
+        for w in Array(Set(records.map(\.workload.name))).sorted() {
+            let rs = records.filter { $0.workload.name == w }
+            let pts = pointsAt(T, rs)
+            guard !pts.isEmpty else {
+                md += "\(w) inputs: no record reaches \(T) tokens (longest \(rs.map(\.tokens).max() ?? 0)), so no frontier at \(T).\n\n"
+                continue
+            }
+            let frontier = Set(paretoFrontier(pts.map { ($0.record.key, $0.bytes, $0.error) }))
+            md += "#### \(w) inputs\n\n| variant | recipe | bytes @\(T) | err @\(T) | frontier |\n|---|---|---:|---:|---|\n"
+            for p in pts.sorted(by: { ($0.bytes, $0.error.isNaN ? .infinity : $0.error, $0.record.key) < ($1.bytes, $1.error.isNaN ? .infinity : $1.error, $1.record.key) }) {
+                md += "| \(instance(p.record)) | \(p.record.recipeName) | \(Int(p.bytes.rounded())) | \(sci(p.error)) | \(frontier.contains(p.record.key) ? "★" : "") |\n"
+            }
+            let reached = Set(pts.map { "\(instance($0.record))|\($0.record.recipeName)" })
+            let short = longest(rs).filter { !reached.contains("\(instance($0))|\($0.recipeName)") }
+            if !short.isEmpty {
+                let byInstance = Dictionary(grouping: short, by: { instance($0) }).sorted { $0.key < $1.key }
+                md += "\nNot at \(T) tokens (their longest run is shorter): " + byInstance.map { k, v in "\(k) (\(v.map(\.recipeName).sorted().joined(separator: ", ")); \(v.map(\.tokens).max()!) tokens)" }.joined(separator: "; ") + ".\n"
+            }
+            md += "\n"
+        }
+        return md
+    }
+
     /// Keys of the points not dominated in (memory, error); NaN errors never qualify.
     public static func paretoFrontier(_ points: [(String, Double, Double)]) -> [String] {
         let valid = points.filter { $0.2.isFinite }
@@ -275,13 +319,14 @@ public enum StudyReport {
             md += "### \(w) inputs (\(rs.first?.workload.input ?? w))\n\n"
             // A 1M column when some record reaches 1M tokens (DESIGN §7's fixed lengths).
             let million = rs.contains { $0.tokens >= 1 << 20 }
-            md += "| variant | recipe | tokens | err @1k | err @8k | err @64k |\(million ? " err @1M |" : "") slope [95%] | theory @T | verdict |\n|---|---|---:|---:|---:|---:|\(million ? "---:|" : "")---|---:|---|\n"
+            let k32 = rs.contains { $0.tokens >= frontierLength }
+            md += "| variant | recipe | tokens | err @1k | err @8k |\(k32 ? " err @32k |" : "") err @64k |\(million ? " err @1M |" : "") slope [95%] | theory @T | verdict |\n|---|---|---:|---:|---:|\(k32 ? "---:|" : "")---:|\(million ? "---:|" : "")---|---:|---|\n"
             for r in rs {
                 let slope = r.summary.slope.map { String(format: "%.2f [%.2f, %.2f]", $0.slope, $0.slopeLow, $0.slopeHigh) } ?? "–"
                 let theory = r.theory.predictedAtEnd.map { "\(sci($0)) (\(r.theory.law!))" } ?? "–"
                 let star = pareto[w]?.contains(r.key) == true ? " ★" : ""
                 let seed = multiSeed ? " (seed \(r.workload.seed))" : ""
-                md += "| \(instance(r))\(seed) | \(r.recipeName)\(star) | \(r.tokens) | \(sci(errorAt(r, 1024))) | \(sci(errorAt(r, 8192))) | \(sci(errorAt(r, 65536))) |\(million ? " \(sci(errorAt(r, 1 << 20))) |" : "") \(slope) | \(theory) | \(r.summary.verdict) |\n"
+                md += "| \(instance(r))\(seed) | \(r.recipeName)\(star) | \(r.tokens) | \(sci(errorAt(r, 1024))) | \(sci(errorAt(r, 8192))) |\(k32 ? " \(sci(errorAt(r, frontierLength))) |" : "") \(sci(errorAt(r, 65536))) |\(million ? " \(sci(errorAt(r, 1 << 20))) |" : "") \(slope) | \(theory) | \(r.summary.verdict) |\n"
             }
             md += "\n★ on the memory–error Pareto frontier of this workload.\n\n"
         }
@@ -289,8 +334,9 @@ public enum StudyReport {
         md += seedSpread(records)
         md += "## Drift plots\n\nSolid: measured output error; dashed: the theory of DESIGN §7 (KV cache written once: flat ≈ u, the binary32 compute's 2^-24 when the cache format holds the rounded inputs exactly; undecayed state: κu√(t/2); decay a: saturation κu/√(1−a²)), drawn where a closed form applies.\n\n"
         for p in plots where p.hasPrefix("drift-") { md += "![\(p)](plots/\(p))\n\n" }
-        md += "## Memory versus error\n\nOne point per (variant, recipe) at the longest length: bytes of KV cache (tokens × bytes per token) or recurrent state for one head, against the output error; the dashed line joins the Pareto frontier.\n\n"
+        md += "## Memory versus error\n\nOne point per (variant, recipe) at the longest length: bytes of KV cache (tokens × bytes per token; a sliding window holds only its window and sink tokens) or recurrent state for one head, against the output error; the dashed line joins the Pareto frontier.\n\n"
         for p in plots where p.hasPrefix("memory-") { md += "![\(p)](plots/\(p))\n\n" }
+        md += frontierSection(records)
         md += "## Reference certification\n\nThe fast reference runs over the whole length; on a prefix it is compared with MPFR at P bits, and MPFR at P with MPFR at 2P (DESIGN §5). For recurrent runs at least four windows long, a later window (the last min(certify_tokens, 256) positions) is certified too: MPFR starts there from the fast reference's own state and both step over the window, so the fast reference's outputs at the end of the run are checked where its state is largest.\n\n"
         md += "| variant | workload | tier | certified tokens | fast vs MPFR (output) | fast vs MPFR (state) | later window: fast vs MPFR (output / state) | MPFR P vs 2P | pass |\n|---|---|---|---:|---:|---:|---|---:|---|\n"
         for (_, r) in certs {

@@ -20,6 +20,7 @@ public enum ScenarioReport {
             case "handoff": md += handoff(rs, plots: &plots)
             case "gates": md += gates(rs, plots: &plots)
             case "speculative": md += speculative(rs, plots: &plots)
+            case "delethink": md += delethink(rs, plots: &plots)
             default: md += "## \(scenario)\n\n\(rs.count) records (no section for this scenario).\n\n"
             }
         }
@@ -277,6 +278,65 @@ public enum ScenarioReport {
                 }
             }
             md += "\n"
+        }
+        return md
+    }
+
+    /// Bytes as B, KB, MB (powers of 1000: the numbers are sizes, not pages).
+    static func bytes(_ x: Double?) -> String {
+        guard let x else { return "–" }
+        if x >= 1e6 { return String(format: "%.2f MB", x / 1e6) }
+        if x >= 1e3 { return String(format: "%.1f KB", x / 1e3) }
+        return String(format: "%.0f B", x)
+    }
+
+    static func delethink(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
+        let order = recipeOrder(rs)
+        let first = rs[0]
+        let lengths = Array(Set(first.summary.keys.compactMap { k -> Int? in
+            k.hasPrefix("cache_bytes_at_") ? Int(k.dropFirst("cache_bytes_at_".count)) : nil
+        })).sorted()
+        let equal = (first.labels["equal_memory"] ?? "").split(separator: ",").map(String.init)
+        var md = "## Delethink: reasoning in chunks with a carried tail\n\n"
+        md += "Generation proceeds in chunks of L tokens; at every chunk boundary the KV cache is cut to its last m entries (plus the first s = \(first.parameters["sinks"] ?? 0) tokens, the part Delethink's kept prompt plays) and the next chunk attends only to what was kept and its own tokens. The cache holds at most s + m + L entries (**peak**); plain full attention holds T. Output error ‖o − ô‖/‖o‖ at T = the mean over the last min(64, T/16) positions: **storage** — the Delethink run with the recipe's cache against the exact Delethink run; **truncation** — the Delethink run against plain full attention at the same precision (**exact**: both in Float64, what cutting the cache costs by itself); **full storage** — full attention with the recipe's cache against exact full attention; **dropped mass** — the attention mass exact full attention puts on keys the Delethink run no longer holds (query head 0). **Equal memory**: \(equal.isEmpty ? "none" : equal.joined(separator: ", ")) with a square state K = V = N stored in the recipe's format, N the largest whose state bytes do not exceed the Delethink run's peak cache bytes, against its own exact run (Float64). Float32 compute; the `store` format is the KV cache's (k and v) and the equal-memory state's; float32 keeps the cache unrounded at 4 bytes per element.\n\n"
+        let exact = rs.filter { $0.recipe.isEmpty }
+        if !exact.isEmpty {
+            md += "The inputs are position-independent Gaussians: full attention spreads its mass over the whole context, so dropping keys costs O(1) here — the worst case for truncation. Models trained for Delethink concentrate attention on the carried tail; the dropped-mass column says how much a workload puts outside it.\n\n"
+        }
+        for memory in Array(Set(rs.map(\.memory))).sorted() {
+            let mine = rs.filter { $0.memory == memory }
+            let pairs = Array(Set(mine.map { [$0.parameters["chunk"] ?? 0, $0.parameters["tail"] ?? 0] })).sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }
+            for T in lengths {
+                md += "### \(memory), T = \(T)\n\n| recipe | cache | L | m | peak cache | cache @T | full cache @T | storage | truncation | truncation (exact) | dropped mass | full storage |"
+                md += equal.map { " \($0): N | state | err |" }.joined() + "\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|---:|---:|", count: equal.count) + "\n"
+                for name in order {
+                    for pair in pairs {
+                        guard let r = mine.first(where: { $0.recipeName == name && $0.parameters["chunk"] == pair[0] && $0.parameters["tail"] == pair[1] }) else { continue }
+                        let sm = r.summary
+                        let cache = r.recipe["k_cache"] ?? (r.recipe.isEmpty ? "float64 (exact)" : "float32")
+                        md += "| \(name) | \(cache) | \(pair[0]) | \(pair[1]) | \(bytes(sm["cache_bytes_peak_at_\(T)"])) | \(bytes(sm["cache_bytes_at_\(T)"])) | \(bytes(sm["full_cache_bytes_at_\(T)"])) | \(StudyReport.sci(sm["storage_err_at_\(T)"])) | \(StudyReport.sci(sm["truncation_err_at_\(T)"])) | \(StudyReport.sci(sm["truncation_exact_err_at_\(T)"])) | \(sm["dropped_mass_at_\(T)"].map { String(format: "%.3f", $0) } ?? "–") | \(StudyReport.sci(sm["full_storage_err_at_\(T)"])) |"
+                        for e in equal {
+                            md += " \(sm["equal_\(e)_dim"].map { String(Int($0)) } ?? "–") | \(bytes(sm["equal_\(e)_bytes"])) | \(StudyReport.sci(sm["equal_\(e)_err_at_\(T)"])) |"
+                        }
+                        md += "\n"
+                    }
+                }
+                md += "\n"
+            }
+            md += "The equal-memory state is sized to the peak cache over the whole run (\(first.tokens) tokens); its error is at T.\n\n"
+            for pair in pairs {
+                var plot = SVGPlot(title: "Delethink L=\(pair[0]), m=\(pair[1]), \(memory)", xLabel: "position t (tokens)", yLabel: "output relative error")
+                for (ci, name) in order.enumerated() {
+                    guard let r = mine.first(where: { $0.recipeName == name && $0.parameters["chunk"] == pair[0] && $0.parameters["tail"] == pair[1] }), !r.recipe.isEmpty else { continue }
+                    let pts = { (k: String) in zip(r.positions, r.series[k] ?? []).map { (Double($0 + 1), $1) }.filter { $0.1 > 0 } }
+                    plot.series.append(SVGPlot.Series(label: "\(name) Delethink storage", points: pts("storage_err"), color: ci))
+                    if let e = equal.first { plot.series.append(SVGPlot.Series(label: "\(name) \(e) (equal memory)", points: pts("equal_\(e)_err"), color: ci, dashed: true)) }
+                }
+                let file = "delethink-\(StudyReport.slug(memory))-L\(pair[0])-m\(pair[1]).svg"
+                plots.append((file, plot))
+                md += "![\(file)](plots/\(file))\n\n"
+            }
+            md += "Solid: the Delethink run's storage error; dashed: the equal-memory recurrent state's error.\n\n"
         }
         return md
     }

@@ -7,7 +7,7 @@ import NumberFormats
 /// Measures one group: the reference and every recipe's emulated run advance together, token
 /// by token; errors are measured online and only the recorded positions are kept.
 public enum GroupRunner {
-    public static let fixedLengths = [1024, 8192, 65536, 1 << 20]
+    public static let fixedLengths = [1024, 8192, 32768, 65536, 1 << 20]
     public static let thresholds = [1e-3, 1e-2, 1e-1]
 
     struct Accumulator {
@@ -223,7 +223,7 @@ public enum GroupRunner {
             var bytesPerToken: Double? = nil, stateBytes: Double? = nil, memory = 0.0
             if shape.isCache {
                 bytesPerToken = VariantFactory.cacheBytesPerToken(v, recipe: p.recipe)
-                memory = (bytesPerToken ?? 0) * Double(T)
+                memory = (bytesPerToken ?? 0) * Double(VariantFactory.cachedTokens(v, tokens: T))
             } else {
                 let bits = p.recipe.format(.state)?.bitsPerElement(shape: [shape.stateRows, shape.stateCols]) ?? 32
                 stateBytes = bits / 8 * Double(sc)

@@ -276,6 +276,13 @@ public enum VariantFactory {
         return Shape(isCache: isCache, stateRows: rows, stateCols: cols, constantDecay: decay, undecayed: undecayed)
     }
 
+    /// Entries a cache variant holds after `tokens` tokens: all of them, except a sliding
+    /// window's (its window plus its sink tokens, DESIGN §4: 2·d·(W+n)).
+    public static func cachedTokens(_ v: StudyConfig.VariantSpec, tokens: Int) -> Int {
+        if case .softmax(let c)? = try? resolve(v), let w = c.window { return min(tokens, w + c.sinkTokens) }
+        return tokens
+    }
+
     /// Bytes of KV cache per token (cache variants) under `recipe`.
     public static func cacheBytesPerToken(_ v: StudyConfig.VariantSpec, recipe: Recipe) -> Double? {
         switch try? resolve(v) {

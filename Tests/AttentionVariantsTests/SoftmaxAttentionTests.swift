@@ -353,4 +353,26 @@ func logLogSlope(_ x: [Double], _ y: [Double]) -> Double {
         #expect(c.relativeError > 0 || spec == "bfloat16")
         #expect(c.relativeError < 0.5)
     }
+
+    /// `read(row:)` (through the decode table for element formats and per-token scales) gives
+    /// the bits of the element-wise dequantization, also for zero rows (zero scale), NaN and Inf.
+    @Test(arguments: ["float8_e4m3fn", "float8_e4m3fn/per-token", "float8_e5m2", "bfloat16", "float16/per-token",
+                      "float8_e5m2/per-token/stochastic", "int8/per-token", "float8_e4m3fn/block:32"])
+    func rowReadsMatchElementReads(spec: String) throws {
+        var c = try QuantizedRows(spec: try FormatSpec.parse(spec), role: "k_cache", width: 64, seed: 5, head: 0)
+        let gen = InputGenerator(seed: 4, stream: "k", dimension: 64, distribution: .sparseOutliers(probability: 0.05))
+        var rows = (0..<6).map { gen.row(head: 0, position: $0) }
+        rows.append([Double](repeating: 0, count: 64))
+        rows.append(rows[0].enumerated().map { $0.offset == 3 ? .nan : $0.element })
+        rows.append(rows[1].enumerated().map { $0.offset == 9 ? .infinity : $0.element * 1e6 })
+        for r in rows { r.withUnsafeBufferPointer { c.append($0) } }
+        var out = [Double](repeating: 0, count: 64)
+        for t in rows.indices {
+            out.withUnsafeMutableBufferPointer { c.read(row: t, into: $0) }
+            for ch in 0..<64 {
+                let v = Double(c.value(row: t, channel: ch))
+                #expect(v.bitPattern == out[ch].bitPattern || (v.isNaN && out[ch].isNaN), "\(spec) row \(t) channel \(ch): \(out[ch]) vs \(v)")
+            }
+        }
+    }
 }

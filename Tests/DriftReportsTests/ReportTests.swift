@@ -97,6 +97,32 @@ enum Fixture {
         let md1m = StudyReport.markdown(records: [long], runInfo: [], plots: [], pareto: [:], title: nil, dir: "x")
         #expect(md1m.contains("| err @1M |"))
         #expect(md1m.contains("| 1048576 |") && md1m.contains("| 5.00e-01 |"))
+        // Records reaching 32k: the frontier table at 32k (bytes there, ★ on the Pareto frontier,
+        // NaN never on it) and the combinations that stop short, by name.
+        #expect(!md.contains("### Memory versus error at 32768 tokens"))
+        var cache32 = e4
+        cache32.tokens = 32768
+        cache32.key += "-32k"
+        cache32.summary.errorAt.append(StudyRecord.ErrorAt(tokens: 32768, outputRelErr: 0.03, stateRelErr: nil))
+        cache32.summary.memoryBytes = try #require(e4.summary.bytesPerToken) * 32768
+        let lin = try #require(records.first { $0.variant == "linear" && $0.recipeName == "bfloat16" })
+        var state64 = lin
+        state64.tokens = 65536
+        state64.key += "-64k"
+        state64.summary.errorAt += [StudyRecord.ErrorAt(tokens: 32768, outputRelErr: 0.2, stateRelErr: nil), StudyRecord.ErrorAt(tokens: 65536, outputRelErr: 0.3, stateRelErr: nil)]
+        var nan32 = try #require(records.first { $0.variant == "linear" && $0.recipeName == "float32" })
+        nan32.tokens = 32768
+        nan32.key += "-32k"
+        nan32.summary.errorAt.append(StudyRecord.ErrorAt(tokens: 32768, outputRelErr: .nan, stateRelErr: nil))
+        let shortMHA = try #require(records.first { $0.variant == "mha" && $0.recipeName == "float32" })
+        let section = StudyReport.frontierSection([cache32, state64, nan32, shortMHA])
+        let bpt = try #require(e4.summary.bytesPerToken), sb = try #require(lin.summary.stateBytes)
+        #expect(section.contains("| \(StudyReport.instance(e4)) | e4m3-token | \(Int((bpt * 32768).rounded())) | 3.00e-02 | ★ |"), "\(section)")
+        #expect(section.contains("| \(StudyReport.instance(lin)) | bfloat16 | \(Int(sb.rounded())) | 2.00e-01 | ★ |"), "\(section)")
+        #expect(section.contains("| \(StudyReport.instance(lin)) | float32 | \(Int(nan32.summary.stateBytes!.rounded())) | NaN |  |"), "\(section)")
+        #expect(section.contains("Not at 32768 tokens (their longest run is shorter): \(StudyReport.instance(shortMHA)) (float32; 512 tokens)."), "\(section)")
+        let md32 = StudyReport.markdown(records: [cache32, state64], runInfo: [], plots: [], pareto: [:], title: nil, dir: "x")
+        #expect(md32.contains("| err @32k |") && md32.contains("### Memory versus error at 32768 tokens"))
         // A recipe run for a minority of instances is listed as scoped, not as missing elsewhere.
         var scopedRecords = records
         for p in ["key_dim=8", "key_dim=4"] { scopedRecords += records.filter { $0.variant == "linear" }.map { var r = $0; r.preset = p; r.key += p; return r } }

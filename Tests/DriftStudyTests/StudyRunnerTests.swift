@@ -167,6 +167,17 @@ import Testing
         #expect(StudyFixture.read("\(dir)/results.jsonl") == Data("keep\n".utf8))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/run.json"))
     }
+
+    /// The memory axis: a dense cache holds every token, a sliding window its window and sinks.
+    @Test func cachedTokensOfDenseAndSlidingCaches() throws {
+        var swa = StudyConfig.VariantSpec(name: "swa")
+        #expect(VariantFactory.cachedTokens(swa, tokens: 32768) == 128 + 4)
+        #expect(VariantFactory.cachedTokens(swa, tokens: 100) == 100)
+        swa.presetName = "gpt-oss"
+        #expect(VariantFactory.cachedTokens(swa, tokens: 32768) == 128)
+        #expect(VariantFactory.cachedTokens(StudyConfig.VariantSpec(name: "mha"), tokens: 32768) == 32768)
+        #expect(VariantFactory.cachedTokens(StudyConfig.VariantSpec(name: "moba"), tokens: 4096) == 4096)
+    }
 }
 
 @Suite struct DriftFitTests {

@@ -42,6 +42,9 @@ import Testing
         ("scenario: counter\ntokens: [0]\nrecipes: [bfloat16]\n", "tokens: expected an integer in 1..."),
         ("scenario: prefix_cache\ntokens: [64]\nintervals: [16, 0]\nvariants: [linear]\nrecipes: [bfloat16]\n", "intervals: expected a checkpoint interval ≥ 1 token, got 0"),
         ("scenario: speculative\ntokens: [64]\ndrafts: [0]\nvariants: [linear]\nrecipes: [bfloat16]\n", "drafts: expected a draft length ≥ 1 token, got 0"),
+        ("scenario: delethink\ntokens: [64]\nchunks: [16]\ntails: [0]\nvariants: [mha]\nrecipes: [bfloat16]\n", "tails: expected carried tails m ≥ 1 token, got 0"),
+        ("scenario: delethink\ntokens: [64]\nchunks: [-16]\ntails: [8]\nvariants: [mha]\nrecipes: [bfloat16]\n", "chunks: expected chunk lengths L ≥ 1 token, got -16"),
+        ("scenario: delethink\ntokens: [64]\nchunks: [16]\ntails: [8]\nvariants: [mha]\nequal_memory: [gdn]\nrecipes: [bfloat16]\n", "equal_memory: unknown variant 'gdn'"),
     ])
     func badInputExits2AndWritesNothing(_ text: String, _ expected: String) throws {
         let dir = try CLI.tempDir()

@@ -27,6 +27,10 @@ public struct QuantizedRows {
     public private(set) var count = 0
 
     let rounder: ElementRounder?
+    /// Float(decode(code)) for every code of an element format of at most 16 bits: a cache is
+    /// read once per entry per evaluated query, so decoding through the table instead of the
+    /// format's bit fields takes the per-element cost to a load (same values, bit for bit).
+    let decodeTable: [Float]
     let intBits: Int
     let asymmetric: Bool
     let mxInteger: Bool
@@ -85,6 +89,11 @@ public struct QuantizedRows {
             scalesPerRow = 0
         case let g?:
             throw UnsupportedGranularity(description: "\(role): granularity \(g) re-rounds old entries of a growing cache; use per-token, block:N or group:N (KIVI)")
+        }
+        if let r = rounder, codeBytes <= 2 {
+            decodeTable = (0..<(1 << (8 * codeBytes))).map { Float(r.decodeDouble(UInt32($0))) }
+        } else {
+            decodeTable = []
         }
         pending = [Float](repeating: 0, count: max(groupTokens, 1) * width)
         input = pending
@@ -188,7 +197,37 @@ public struct QuantizedRows {
     /// Writes the stored row `row` (dequantized) into `out`.
     public func read(row: Int, into out: UnsafeMutableBufferPointer<Double>) {
         precondition(row < count && out.count >= width)
+        // Element formats and per-token scales through the decode table: the same operations
+        // as `dequantize` (a NaN scale gives NaN, a zero scale 0, else decode × scale).
+        if !decodeTable.isEmpty && groupTokens == 0 && (scalesPerRow == 0 || spec.granularity == .perToken) && !hasTensorScales {
+            let scale: Float? = scalesPerRow == 0 ? nil : scales[row]
+            decodeTable.withUnsafeBufferPointer { table in
+                if codeBytes == 1 {
+                    codes8.withUnsafeBufferPointer { codes in fill(out, table: table, scale: scale) { Int(codes[row * width + $0]) } }
+                } else {
+                    codes16.withUnsafeBufferPointer { codes in fill(out, table: table, scale: scale) { Int(codes[row * width + $0]) } }
+                }
+            }
+            return
+        }
         for c in 0..<width { out[c] = Double(value(row: row, channel: c)) }
+    }
+
+    var hasTensorScales: Bool { if case .nvfp4 = spec.scaleRule { return true } else { return false } }
+
+    @inline(__always)
+    func fill(_ out: UnsafeMutableBufferPointer<Double>, table: UnsafeBufferPointer<Float>, scale: Float?, code: (Int) -> Int) {
+        guard let scale else {
+            for c in 0..<width { out[c] = Double(table[code(c)]) }
+            return
+        }
+        if scale.isNaN {
+            for c in 0..<width { out[c] = .nan }
+        } else if scale == 0 {
+            for c in 0..<width { out[c] = 0 }
+        } else {
+            for c in 0..<width { out[c] = Double(table[code(c)] * scale) }
+        }
     }
 
     /// Relative error of the stored entries so far, ‖x̂ − x‖ / ‖x‖ (full groups only).

@@ -296,7 +296,7 @@ public enum TaskRunner {
                     }
                 case .counter:
                     out.append(("\(name)|\(seed)", { try counter(seed: seed, recipeName: name, recipe: recipe, tier: tier, config: c) }))
-                case .prefixCache, .handoff, .gates, .speculative:
+                case .prefixCache, .handoff, .gates, .speculative, .delethink:
                     preconditionFailure("serving scenarios are planned by their own runners")
                 }
             }

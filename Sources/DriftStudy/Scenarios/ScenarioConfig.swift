@@ -32,6 +32,7 @@ public struct ScenarioConfig: Sendable {
         case handoff
         case gates
         case speculative
+        case delethink
     }
 
     public var kind: Kind
@@ -65,6 +66,11 @@ public struct ScenarioConfig: Sendable {
     /// Speculative decoding: draft lengths and the acceptance threshold on cos(o, w).
     public var drafts: [Int] = []
     public var threshold = -0.1
+    /// Delethink: chunk lengths L, carried tails m, sink tokens kept, equal-memory variants.
+    public var chunks: [Int] = []
+    public var tails: [Int] = []
+    public var sinks = 0
+    public var equalMemory: [StudyConfig.VariantSpec] = []
 
     /// The recipe of `spec`: a `store:` spec applies to the state; `roles:` may name `roles`.
     public func recipe(_ spec: StudyConfig.RecipeSpec, roles: [Role] = [.state]) throws -> Recipe {
@@ -102,6 +108,7 @@ public struct ScenarioConfig: Sendable {
         .handoff: ["variants", "continuation"],
         .gates: ["variants", "decay_forms"],
         .speculative: ["variants", "drafts", "threshold"],
+        .delethink: ["variants", "chunks", "tails", "sinks", "equal_memory"],
     ]
 
     public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
@@ -152,6 +159,7 @@ public struct ScenarioConfig: Sendable {
         case .handoff: try parseHandoff(&c, top, root: root, r)
         case .gates: try parseGates(&c, top, root: root, r)
         case .speculative: try parseSpeculative(&c, top, root: root, r)
+        case .delethink: try parseDelethink(&c, top, root: root, r)
         }
         return c
     }
@@ -310,6 +318,73 @@ public struct ScenarioConfig: Sendable {
             let t = try r.double(n, key: "threshold")
             guard t > -1 && t < 1 else { throw r.error(n, "threshold", "a cosine threshold in (−1, 1), got \(t)") }
             c.threshold = t
+        }
+    }
+
+    /// Delethink: softmax variants, chunk lengths and tails ≥ 1 (a tail longer than a chunk
+    /// carries entries that were carried before; one as long as the context is full attention),
+    /// recipes with a `store:` format for the KV cache and the equal-memory state.
+    static func parseDelethink(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
+        guard let vn = top["variants"] else { throw r.error(root, "variants", "a list of softmax variants (e.g. [mha])") }
+        for item in try r.list(vn, key: "variants") {
+            let v = try r.variant(item)
+            guard Delethink.softmaxVariants.contains(v.name) && v.form == "recurrent" else {
+                throw r.error(item, "variants", "a softmax variant with full attention in its decode form (\(Delethink.softmaxVariants.joined(separator: ", "))), got '\(v.name)'")
+            }
+            if v.tokens != nil { throw r.error(item, "variants.tokens", "no per-variant lengths in a scenario (the scenario sets them)") }
+            c.variants.append(v)
+        }
+        if c.variants.isEmpty { throw r.error(vn, "variants", "at least one variant") }
+        try r.unique(c.variants.map { ("\($0.name) \($0.preset) \($0.headDim ?? 0)", $0.line) }, key: "variants")
+        func lengths(_ key: String, _ what: String) throws -> [Int] {
+            guard let n = top[key] else { throw r.error(root, key, "a list of \(what) in tokens (e.g. [256, 1024])") }
+            let items = try r.list(n, key: key)
+            if items.isEmpty { throw r.error(n, key, "a non-empty list of \(what)") }
+            var out: [Int] = []
+            for item in items {
+                guard case .scalar(let s) = item, let x = Int(s.string) else { throw r.error(item, key, "a positive integer (\(what) in tokens), got \(r.describe(item))") }
+                guard x >= 1 else { throw r.error(item, key, "\(what) ≥ 1 token, got \(x)") }
+                out.append(x)
+            }
+            return Array(Set(out)).sorted()
+        }
+        c.chunks = try lengths("chunks", "chunk lengths L")
+        c.tails = try lengths("tails", "carried tails m")
+        if let n = top["sinks"] { c.sinks = try r.int(n, key: "sinks", range: 0...(1 << 20)) }
+        if c.tokens.first! < 16 { throw r.error(top["tokens"]!, "tokens", "lengths of at least 16 (error at T averages the last T/16 positions), got \(c.tokens.first!)") }
+        if let en = top["equal_memory"] {
+            for item in try r.list(en, key: "equal_memory") {
+                let v: StudyConfig.VariantSpec
+                do { v = try r.variant(item) } catch let e as StudyInputError {
+                    // The variant reader names its key `variants`; here the list is `equal_memory`.
+                    throw StudyInputError(e.description.replacingOccurrences(of: ": variants: ", with: ": equal_memory: "))
+                }
+                guard Delethink.recurrentVariants.contains(v.name) && v.form == "recurrent" else {
+                    throw r.error(item, "equal_memory", "a recurrent variant in its decode form (\(Delethink.recurrentVariants.joined(separator: ", "))), got '\(v.name)'")
+                }
+                if v.keyDim != nil || v.valueDim != nil || v.presetName != nil {
+                    throw r.error(item, "equal_memory", "no key_dim/value_dim/preset (the state size is set to the Delethink cache's peak bytes)")
+                }
+                c.equalMemory.append(v)
+            }
+        } else {
+            c.equalMemory = [StudyConfig.VariantSpec(name: "gated_deltanet")]
+        }
+        try r.unique(c.equalMemory.map { ("\($0.name) \($0.preset)", $0.line) }, key: "equal_memory")
+        for spec in c.recipes {
+            func bad(_ why: String) -> StudyInputError { StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)': \(why)") }
+            guard spec.store != nil else { throw bad("expected store: SPEC (the KV cache's format, and the equal-memory state's)") }
+            if let text = spec.roles {
+                do { _ = try Recipe.parse(text, allowed: [.q, .k, .v, .output]) } catch { throw bad("\(error) (roles: names only q, k, v, output here; the cache and state take store:)") }
+            }
+            for v in c.variants {
+                do { _ = try Delethink.probe(v, seed: 0, tier: .float32, recipe: RecipeResolver.resolve(spec, inputs: nil, roles: SoftmaxAttentionConfig.roles, variant: v.name), selector: nil) } catch {
+                    throw bad("\(error)")
+                }
+            }
+            for v in c.equalMemory {
+                do { _ = try RecipeResolver.resolve(spec, inputs: nil, roles: try VariantFactory.roles(v), variant: v.name) } catch { throw bad("\(error)") }
+            }
         }
     }
 }

@@ -62,6 +62,7 @@ public enum ScenarioStudy {
         case .handoff: return try Handoff.plan(c)
         case .gates: return try GatePrecision.plan(c)
         case .speculative: return try Speculative.plan(c)
+        case .delethink: return try Delethink.plan(c)
         }
     }
 }
