@@ -8,9 +8,11 @@ import NumberFormats
 /// element type even when a kernel calls it through a generic or existential `Backend`.)
 ///
 /// Loops run over raw pointers; every method is `@inlinable` so that kernels specialise it.
-/// Elementwise transcendental functions go through MPFR at the element type's precision
-/// (`MPFRFunctions`), so they are correctly rounded for results in the normal range, at
-/// ≈0.3–1 µs per element: gates cost O(K) per token, the state update O(K·V).
+/// Elementwise transcendental functions are MPFR's at the element type's precision
+/// (`MPFRFunctions`), so they are correctly rounded for results in the normal range; Float and
+/// Double take a fast path first (`FastElementFunctions`, `FastElementFunctions64`: the same
+/// bits, MPFR only where the fast path cannot decide), double-double always MPFR (≈0.3–1 µs
+/// per element). Gates cost O(K) per token, the state update O(K·V).
 /// OpenBLAS runs on one thread: studies already spread groups over cores (`--jobs`), the gemms
 /// of a chunk (64×128 by 128×128 at most) lose more to thread hand-off than they gain, and one
 /// thread keeps every result the same bits whatever the machine's core count.

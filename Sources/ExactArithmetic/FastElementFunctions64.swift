@@ -7,7 +7,7 @@ import Foundation
 ///
 /// Ziv's strategy: f(x) is evaluated in double-double arithmetic (`DoubleDouble`, whose
 /// operations have proven relative error bounds: + ≤ 2^−104.4, × ≤ 2^−104, ÷ ≤ 2^−102.1) at a
-/// magnitude in [2^−2, 4) (the binary exponent 2^m is kept apart), giving Y with
+/// magnitude in [2^−7, 4) (a binary exponent 2^m is kept apart; softplus: below 64), giving Y with
 /// |f(x)/2^m − Y| ≤ ε·|Y|. Round-to-nearest-even is monotone, so when Y − ε|Y| and Y + ε|Y| round
 /// to the same double r, RN(f(x)/2^m) = r; the result r·2^m is returned only when it is a normal
 /// double (then it equals MPFR's 53-bit rounding with unbounded exponent, which `mpfr_get_d`
@@ -65,7 +65,9 @@ public enum FastElementFunctions64 {
     // MARK: rounding test
 
     /// RN(v·2^m) when every value within eps·|v| of v rounds to the same double and the
-    /// result is a normal double; v.hi must be normal, |v| in [2^−3, 8).
+    /// result is a normal double; |v| in [2^−7, 64) (so eps·|v.hi| is a normal double and the
+    /// rounding error of v.lo ± 2·eps·|v.hi|, ≤ 2^−105·|v.hi|, stays below the slack eps·|v.hi| the
+    /// factor 2 leaves over eps·|v| ≤ eps·|v.hi|·(1 + 2^−52); eps ≥ 2^−100).
     @inlinable @inline(__always)
     static func decide(_ v: DoubleDouble, _ eps: Double, _ m: Int) -> Double? {
         let e = 2 * eps * abs(v.hi)
