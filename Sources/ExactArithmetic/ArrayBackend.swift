@@ -8,9 +8,11 @@ import NumberFormats
 /// element type even when a kernel calls it through a generic or existential `Backend`.)
 ///
 /// Loops run over raw pointers; every method is `@inlinable` so that kernels specialise it.
-/// Elementwise transcendental functions go through MPFR at the element type's precision
-/// (`MPFRFunctions`), so they are correctly rounded for results in the normal range, at
-/// ≈0.3–1 µs per element: gates cost O(K) per token, the state update O(K·V).
+/// Elementwise transcendental functions are MPFR's at the element type's precision
+/// (`MPFRFunctions`), so they are correctly rounded for results in the normal range; Float and
+/// Double take a fast path first (`FastElementFunctions`, `FastElementFunctions64`: the same
+/// bits, MPFR only where the fast path cannot decide), double-double always MPFR (≈0.3–1 µs
+/// per element). Gates cost O(K) per token, the state update O(K·V).
 /// OpenBLAS runs on one thread: studies already spread groups over cores (`--jobs`), the gemms
 /// of a chunk (64×128 by 128×128 at most) lose more to thread hand-off than they gain, and one
 /// thread keeps every result the same bits whatever the machine's core count.
@@ -192,6 +194,10 @@ public final class ArrayBackend<S: FastScalar> {
             applyFloat(f, dst, src)
             return
         }
+        if S.self == Double.self && FastElementFunctions64.hasFastPath(f) {
+            applyDouble(f, dst, src)
+            return
+        }
         let inp = workspace.input.pointer, out = workspace.output.pointer
         mpfr_set_prec(out, mpfr_prec_t(S.exactBits))
         defer { mpfr_set_prec(out, 256) }
@@ -221,6 +227,28 @@ public final class ArrayBackend<S: FastScalar> {
                     _ = attnprec_mpfr_set_d(inp, Double(x[c]), MPFR_RNDN)
                     MPFRFunctions.evaluate(f, out, inp, workspace: workspace)
                     d[c] = mpfr_get_flt(out, MPFR_RNDN)
+                }
+            }
+        }
+    }
+
+    /// Binary64: the double-double fast path (`FastElementFunctions64`), MPFR where it cannot
+    /// decide; the same bits as the MPFR path.
+    @usableFromInline
+    func applyDouble(_ f: ElementFunction, _ dst: Tensor, _ src: Tensor) {
+        let inp = workspace.input.pointer, out = workspace.output.pointer
+        mpfr_set_prec(out, 53)
+        defer { mpfr_set_prec(out, 256) }
+        for r in 0..<dst.rows {
+            let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Double.self)
+            let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Double.self)
+            for c in 0..<dst.cols {
+                if let v = FastElementFunctions64.double(f, x[c]) {
+                    d[c] = v
+                } else {
+                    _ = attnprec_mpfr_set_d(inp, x[c], MPFR_RNDN)
+                    MPFRFunctions.evaluate(f, out, inp, workspace: workspace)
+                    d[c] = mpfr_get_d(out, MPFR_RNDN)
                 }
             }
         }
@@ -260,13 +288,26 @@ public final class ArrayBackend<S: FastScalar> {
         var acc = S.zero
         for i in 0..<x.count { acc = S.fused(xs[i], xs[i], acc) }
         acc = acc + S(roundingDouble: eps)
+        let r = reciprocalSquareRoot(acc)
+        for i in 0..<x.count { xs[i] = xs[i] * r }
+    }
+
+    /// 1/√a correctly rounded to S: the fast paths for Float and Double (the same bits as
+    /// MPFR), MPFR where they cannot decide and for double-double.
+    @usableFromInline
+    func reciprocalSquareRoot(_ a: S) -> S {
+        if S.self == Float.self, let v = FastElementFunctions.float(.rsqrt, unsafeBitCast(a, to: Float.self)) {
+            return unsafeBitCast(v, to: S.self)
+        }
+        if S.self == Double.self, let v = FastElementFunctions64.double(.rsqrt, unsafeBitCast(a, to: Double.self)) {
+            return unsafeBitCast(v, to: S.self)
+        }
         let inp = workspace.input.pointer, out = workspace.output.pointer
         mpfr_set_prec(out, mpfr_prec_t(S.exactBits))
-        acc.setMPFR(inp)
+        defer { mpfr_set_prec(out, 256) }
+        a.setMPFR(inp)
         MPFRFunctions.evaluate(.rsqrt, out, inp, workspace: workspace)
-        let r = S(mpfr: out)
-        mpfr_set_prec(out, 256)
-        for i in 0..<x.count { xs[i] = xs[i] * r }
+        return S(mpfr: out)
     }
 
     // MARK: level 1–2
