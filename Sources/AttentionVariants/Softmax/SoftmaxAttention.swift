@@ -284,6 +284,10 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         position = length - 1
     }
 
+    /// Continues after a prefill that appended positions 0…p to this run's caches
+    /// (`SoftmaxPrefill.handOff`).
+    func resume(after p: Int) { position = p }
+
     /// Query head h's scaled query at the last evaluated position.
     public func scaledQuery(head h: Int) -> Tensor { qScaled[h] }
 

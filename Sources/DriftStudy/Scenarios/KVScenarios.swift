@@ -102,13 +102,27 @@ extension PrefixCache {
         var resumed: [Double] = [], plain: [Double] = [], delta: [Double] = [], at: [Double] = []
         var hits = 0
         var firstQuarter = 0.0, lastQuarter = 0.0
+        let n0 = exact.count / (T - lo)
         for p in branches {
             let cj = checkpoint(branch: p, prefix: P, interval: I, mode: mode)
+            if cj == 0 {
+                // No checkpoint: the continuation recomputes the prefix and is the uncheckpointed
+                // run itself (same kernel, same inputs, outputs bit for bit; evaluating a position
+                // leaves no state behind).
+                var ep = 0.0
+                for t in p..<min(p + L, T) {
+                    let r = (t - lo) * n0..<(t - lo + 1) * n0
+                    low.withUnsafeBufferPointer { lb in ep += ScenarioRuns.relativeError(exact[r], UnsafeBufferPointer(rebasing: lb[r])) }
+                }
+                let count = Double(min(p + L, T) - p)
+                resumed.append(ep / count); plain.append(ep / count); delta.append(0); at.append(0)
+                continue
+            }
             let run = try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel)
             let n = run.outputCount
             var o = [Double](repeating: 0, count: n)
             for _ in 0..<cj { run.step() }
-            if cj > 0 {
+            do {
                 hits += 1
                 // The pool holds one copy of the checkpoint at cj, shared by every request that
                 // resumes from it (stochastic rounding draws the same bits for all of them).
@@ -240,6 +254,93 @@ extension Speculative {
             "rollback_output_delta": outputDelta, "rollback_bytes_delta": Double(bytesDelta),
         ]
         if base > 0 { record.summary["ratio"] = final / base }
+        return record
+    }
+}
+
+extension Handoff {
+    /// One (softmax variant, recipe, seed) record with the series and summary of `run`: the
+    /// first P tokens run through the chunked form (`SoftmaxPrefill`, FlashAttention-2 blocks
+    /// of 64, the chunk appended to the caches at once), then the decode form takes over the
+    /// same caches — nothing is copied or re-rounded at the handoff, the kernels change. The
+    /// decode and exact runs are evaluated at the recorded positions, the window around the
+    /// handoff and the last 64 tokens. `handoff_state_err` is the handed-over cache's error
+    /// ‖Ĉ − C‖/‖C‖.
+    static func runKV(
+        variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier, seed: UInt64, config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        guard case .softmax(var sc) = try VariantFactory.resolve(v, seed: seed) else {
+            throw StudyInputError("variant '\(v.name)': expected a softmax variant (\(SoftmaxCatalog.names.joined(separator: ", ")))")
+        }
+        sc.evaluation = EvaluationSchedule(dense: 0, perOctave: 0, stride: 0, last: nil)
+        try SoftmaxCatalog.check(v.name, sc)
+        do {
+            switch tier {
+            case .float64: return try kvBody(v, sc, backend: { Float64Backend() }, recipeName: recipeName, recipe: recipe, seed: seed, config: c)
+            case .float32: return try kvBody(v, sc, backend: { Float32Backend() }, recipeName: recipeName, recipe: recipe, seed: seed, config: c)
+            default: throw StudyInputError("handoff: tier \(tier) is not used")
+            }
+        } catch let e as VariantError { throw StudyInputError("variant '\(v.name)': \(e)") }
+    }
+
+    static func kvBody<B: Backend>(
+        _ v: StudyConfig.VariantSpec, _ sc: SoftmaxAttentionConfig, backend: () -> B, recipeName: String, recipe: Recipe, seed: UInt64,
+        config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        let P = c.prefill, T = c.prefill + c.continuation
+        var record = ScenarioRecord(
+            scenario: "handoff", memory: PrefixCache.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            parameters: ["prefill": P, "decode": c.continuation, "chunk": chunkSize], seed: seed, tokens: T)
+        let exact = try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact)
+        let decodeOnly = try SoftmaxDecode(config: sc, backend: backend(), recipe: recipe)
+        let prefill = try SoftmaxPrefill(config: sc, backend: backend(), recipe: recipe)
+        let prefillOnly = try SoftmaxPrefill(config: sc, backend: backend(), recipe: recipe)
+        precondition(prefill.chunk == chunkSize)
+        var decoder: SoftmaxDecode<B>?
+        let n = exact.outputCount
+        var oe = [Double](repeating: 0, count: n), o = oe
+        var handoffErr: [Double] = [], decodeErr: [Double] = [], prefillErr: [Double] = []
+        var before = 0.0, after = 0.0
+        var end = (handoff: 0.0, decode: 0.0, prefill: 0.0)
+        func err(_ read: (UnsafeMutableBufferPointer<Double>) -> Void) -> Double {
+            o.withUnsafeMutableBufferPointer { read($0) }
+            return o.withUnsafeBufferPointer { ScenarioRuns.relativeError(oe[...], $0) }
+        }
+        for t in 0..<T {
+            exact.step(); decodeOnly.step(); prefillOnly.step()
+            if t < P { prefill.step() } else { decoder!.step() }
+            if t == P - 1 {
+                decoder = prefill.handOff()
+                record.summary["handoff_state_err"] = decoder!.cacheRelativeError
+            }
+            let rec = recorded(t, prefill: P, tokens: T), inWindow = t >= P - window && t < P + window, inEnd = t >= T - 64
+            guard rec || inWindow || inEnd else { continue }
+            exact.evaluate(t)
+            oe.withUnsafeMutableBufferPointer { exact.read($0) }
+            let h: Double
+            if t < P {
+                h = err { prefill.readOutput(into: $0) }
+            } else {
+                decoder!.evaluate(t)
+                h = err { decoder!.readOutput(into: $0) }
+            }
+            decodeOnly.evaluate(t)
+            let d = err { decodeOnly.readOutput(into: $0) }, p = err { prefillOnly.readOutput(into: $0) }
+            if t >= P - window && t < P { before += h / Double(window) }
+            if t >= P && t < P + window { after += h / Double(window) }
+            if inEnd { end.handoff += h / 64; end.decode += d / 64; end.prefill += p / 64 }
+            if rec {
+                record.positions.append(t)
+                handoffErr.append(h); decodeErr.append(d); prefillErr.append(p)
+            }
+        }
+        record.series = ["handoff_err": handoffErr, "decode_only_err": decodeErr, "prefill_only_err": prefillErr]
+        record.summary["before"] = before
+        record.summary["after"] = after
+        record.summary["jump"] = before > 0 ? after / before : (after == 0 ? 1 : .infinity)
+        record.summary["end_handoff"] = end.handoff
+        record.summary["end_decode_only"] = end.decode
+        record.summary["end_prefill_only"] = end.prefill
         return record
     }
 }

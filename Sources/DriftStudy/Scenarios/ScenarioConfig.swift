@@ -309,7 +309,15 @@ public struct ScenarioConfig: Sendable {
             throw r.error(top["tokens"]!, "tokens", "one prefill length P, a multiple of the chunk size \(Handoff.chunkSize) (e.g. [1024]), got \(c.tokens)")
         }
         if let n = top["continuation"] { c.continuation = try r.int(n, key: "continuation", range: 64...(1 << 20)) }
-        try parseVariants(&c, top, root: root, r) { try Handoff.handoffRoles($0) }
+        try parseVariants(&c, top, root: root, r, softmax: true) { try Handoff.handoffRoles($0) }
+        for v in c.variants where KVRuns.isSoftmax(v) {
+            for spec in c.recipes {
+                guard let recipe = try? c.recipe(spec, for: v, roles: Handoff.handoffRoles(v)) else { continue }
+                do { _ = try KVRuns.make(v, seed: 0, tier: .float32, recipe: recipe) } catch {
+                    throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' for variant '\(v.name)': \(error)")
+                }
+            }
+        }
         for v in c.variants {
             let forms = try VariantCatalog.entry(v.name).forms
             guard forms.contains("chunked") && v.form == "recurrent" else {
