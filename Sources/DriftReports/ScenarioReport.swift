@@ -221,18 +221,21 @@ public enum ScenarioReport {
         let P = first.parameters["prefill"] ?? 0, D = first.parameters["decode"] ?? 0
         var md = "## Chunked prefill → decode handoff\n\n"
         md += "The first \(P) tokens run through the chunked form (chunk \(first.parameters["chunk"] ?? 0); per-chunk state copies in `chunk_state` format, the carried state stored in `state` format at chunk ends), then the state is handed to the recurrent form, stored in `state` format, and \(D) tokens are decoded with the state stored every step. Output error ‖o − ô‖/‖o‖ against the exact recurrent run (Float64): **before**/**after** are the handoff run's mean over the \(16) tokens before / from the handoff, **jump** their ratio; **end** is the mean over the last 64 tokens of the handoff, decode-only and prefill-only runs. Float32 compute.\n\n"
+        if rs.contains(where: { KVReportNames.softmax.contains($0.memory.split(separator: " ").first.map(String.init) ?? "") }) {
+            md += "For softmax variants the chunked form is FlashAttention-2's blocked forward pass (blocks of 64 queries × 64 keys, each chunk appended to the KV cache at once) and the decode form an online softmax over the cache, one key at a time; at the handoff the decode form takes over the prefill's caches as they are (nothing copied or re-rounded). *Handed-over state err* is then the cache error ‖Ĉ − C‖/‖C‖ over the entries held (k and v).\n\n"
+        }
         let exact = rs.filter { $0.recipe.isEmpty }
         if !exact.isEmpty {
             let worst = exact.flatMap { ($0.series["handoff_err"] ?? []) + ($0.series["prefill_only_err"] ?? []) }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
             md += "Neutrality: in Float64 without rounding (`\(exact[0].recipeName)`) the handoff and prefill-only runs differ from the exact recurrent run by at most \(StudyReport.sci(worst)) at any recorded position.\n\n"
         }
         for memory in Array(Set(rs.map(\.memory))).sorted() {
-            md += "### \(memory)\n\n| recipe | state | chunk_state | handed-over state err | before | after | jump | end: handoff | end: decode-only | end: prefill-only |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+            md += "### \(memory)\n\n| recipe | state/cache | chunk_state | handed-over state err | before | after | jump | end: handoff | end: decode-only | end: prefill-only |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
             var plot = SVGPlot(title: "Handoff at \(P), \(memory)", xLabel: "position t (tokens)", yLabel: "output relative error")
             for (ci, name) in order.enumerated() {
                 guard let r = rs.first(where: { $0.memory == memory && $0.recipeName == name }), !r.recipe.isEmpty else { continue }
                 let sm = r.summary
-                md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["chunk_state"] ?? "compute") | \(StudyReport.sci(sm["handoff_state_err"])) | \(StudyReport.sci(sm["before"])) | \(StudyReport.sci(sm["after"])) | \(sm["jump"].map { String(format: "%.2f", $0) } ?? "–") | \(StudyReport.sci(sm["end_handoff"])) | \(StudyReport.sci(sm["end_decode_only"])) | \(StudyReport.sci(sm["end_prefill_only"])) |\n"
+                md += "| \(name) | \(storeColumn(r.recipe)) | \(r.recipe["chunk_state"] ?? "compute") | \(StudyReport.sci(sm["handoff_state_err"])) | \(StudyReport.sci(sm["before"])) | \(StudyReport.sci(sm["after"])) | \(sm["jump"].map { String(format: "%.2f", $0) } ?? "–") | \(StudyReport.sci(sm["end_handoff"])) | \(StudyReport.sci(sm["end_decode_only"])) | \(StudyReport.sci(sm["end_prefill_only"])) |\n"
                 let pts = { (k: String) in zip(r.positions, r.series[k] ?? []).map { (Double($0 + 1), $1) } }
                 plot.series.append(SVGPlot.Series(label: "\(name) handoff", points: pts("handoff_err"), color: ci))
                 plot.series.append(SVGPlot.Series(label: "\(name) decode-only", points: pts("decode_only_err"), color: ci, dashed: true))
@@ -383,4 +386,10 @@ public enum ScenarioReport {
         md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.records) records, started \(info.started)\n"
         return md
     }
+}
+
+/// Softmax variant names as records label their memory (DriftReports does not import the
+/// variants module).
+enum KVReportNames {
+    static let softmax: Set<String> = ["mha", "gqa", "mqa", "swa"]
 }
