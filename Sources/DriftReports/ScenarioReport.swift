@@ -167,14 +167,14 @@ public enum ScenarioReport {
         let first = rs[0]
         let P = first.parameters["prefix"] ?? 0, L = first.parameters["continuation"] ?? 0, N = first.parameters["requests"] ?? 0
         var md = "## Prefix caching: resuming from a checkpoint stored in the pool format\n\n"
-        md += "A shared prefix of \(P) tokens is processed once (state stored in the recipe's `state` format after every token, Float32 compute). \(N) continuations branch off at counter-random points p ∈ [⌈P/2⌉, \(P)], resume from the latest checkpoint c ≤ p (the state at c stored in the `checkpoint` format, then c…p recomputed) and decode \(L) tokens. Mode `all` keeps a checkpoint every I tokens; `last` only the last aligned block ⌊P/I⌋·I of the prefix, so earlier branches recompute from the start. Columns: mean over continuations of the mean output error ‖o − ô‖/‖o‖ over their \(L) tokens against the exact (Float64) run — resumed, and for the same positions the low-precision run that never went through a checkpoint — their ratio, and the checkpoint's own effect (distance between the resumed and the uncheckpointed run).\n\n"
+        md += "A shared prefix of \(P) tokens is processed once (state stored in the recipe's `state` format after every token, Float32 compute). \(N) continuations branch off at counter-random points p ∈ [⌈P/2⌉, \(P)], resume from the latest checkpoint c ≤ p (the state at c stored in the `checkpoint` format, then c…p recomputed) and decode \(L) tokens. For softmax variants the KV cache takes the state's part: the checkpoint holds the cache entries 0…c−1 as the live cache held them, stored in the `checkpoint` format (one block per KV head and stream: per-token scales per entry, per-head scales over the block); the continuation reads those entries and appends c…p and its own in the live cache format (`k_cache`, `v_cache`; column *state/cache*). Mode `all` keeps a checkpoint every I tokens; `last` only the last aligned block ⌊P/I⌋·I of the prefix, so earlier branches recompute from the start. Columns: mean over continuations of the mean output error ‖o − ô‖/‖o‖ over their \(L) tokens against the exact (Float64) run — resumed, and for the same positions the low-precision run that never went through a checkpoint — their ratio, and the checkpoint's own effect (distance between the resumed and the uncheckpointed run).\n\n"
         let exact = rs.filter { $0.recipe.isEmpty }
         if !exact.isEmpty {
             let worst = exact.flatMap { ($0.series["resumed_err"] ?? []) + ($0.series["checkpoint_delta"] ?? []) }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
             md += "Neutrality: the Float64 run resumed through full-precision checkpoints (`\(exact[0].recipeName)`, \(exact.count) records) differs from the uninterrupted exact run by at most \(StudyReport.sci(worst)).\n\n"
         }
         for memory in Array(Set(rs.map(\.memory))).sorted() {
-            md += "### \(memory)\n\n| recipe | state | checkpoint | interval | mode | resumed | err resumed | err uncheckpointed | ratio | checkpoint Δ |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|\n"
+            md += "### \(memory)\n\n| recipe | state/cache | checkpoint | interval | mode | resumed | err resumed | err uncheckpointed | ratio | checkpoint Δ |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|\n"
             var plot = SVGPlot(title: "Prefix caching, \(memory): continuation error vs checkpoint interval", xLabel: "checkpoint interval I (tokens)", yLabel: "mean output error of continuations")
             for (ci, name) in order.enumerated() {
                 let row = rs.filter { $0.memory == memory && $0.recipeName == name && !$0.recipe.isEmpty }
@@ -182,11 +182,20 @@ public enum ScenarioReport {
                 for r in row {
                     let e = r.summary["mean_resumed_err"], u = r.summary["mean_uncheckpointed_err"]
                     let ratio = (e != nil && u != nil && u! > 0) ? String(format: "%.2f", e! / u!) : "–"
-                    md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["checkpoint"] ?? "compute") | \(r.parameters["interval"] ?? 0) | \(r.labels["mode"] ?? "") | \(Int(r.summary["hits"] ?? 0))/\(r.parameters["requests"] ?? 0) | \(StudyReport.sci(e)) | \(StudyReport.sci(u)) | \(ratio) | \(StudyReport.sci(r.summary["mean_checkpoint_delta"])) |\n"
+                    md += "| \(name) | \(storeColumn(r.recipe)) | \(r.recipe["checkpoint"] ?? "compute") | \(r.parameters["interval"] ?? 0) | \(r.labels["mode"] ?? "") | \(Int(r.summary["hits"] ?? 0))/\(r.parameters["requests"] ?? 0) | \(StudyReport.sci(e)) | \(StudyReport.sci(u)) | \(ratio) | \(StudyReport.sci(r.summary["mean_checkpoint_delta"])) |\n"
                 }
                 for (mi, mode) in ["all", "last"].enumerated() {
                     let pts = row.filter { $0.labels["mode"] == mode }.compactMap { r in r.summary["mean_resumed_err"].map { (Double(r.parameters["interval"] ?? 0), $0) } }
                     if !pts.isEmpty { plot.series.append(SVGPlot.Series(label: "\(name) (\(mode))", points: pts, color: ci, dashed: mi == 1)) }
+                }
+            }
+            let quarters = rs.filter { $0.memory == memory && !$0.recipe.isEmpty && $0.summary["checkpoint_delta_first_quarter"] != nil && $0.labels["mode"] == "all" }
+            if !quarters.isEmpty {
+                md += "\nCheckpoint Δ over the first and the last quarter of the continuations (mode `all`): whether the checkpoint's effect grows as the continuation appends entries of its own.\n\n| recipe | interval | Δ first quarter | Δ last quarter |\n|---|---:|---:|---:|\n"
+                for name in order {
+                    for r in quarters.filter({ $0.recipeName == name }).sorted(by: { ($0.parameters["interval"] ?? 0) < ($1.parameters["interval"] ?? 0) }) {
+                        md += "| \(name) | \(r.parameters["interval"] ?? 0) | \(StudyReport.sci(r.summary["checkpoint_delta_first_quarter"])) | \(StudyReport.sci(r.summary["checkpoint_delta_last_quarter"])) |\n"
+                    }
                 }
             }
             let file = "prefix-cache-\(StudyReport.slug(memory)).svg"
@@ -196,24 +205,37 @@ public enum ScenarioReport {
         return md
     }
 
+    /// Where a record's recipe stores the run's memory: the state, or the KV cache (`k/v`
+    /// when the two caches differ).
+    static func storeColumn(_ recipe: [String: String]) -> String {
+        if let s = recipe["state"] { return s }
+        let k = recipe["k_cache"], v = recipe["v_cache"]
+        if k == nil && v == nil { return "compute" }
+        if k == v { return "cache \(k!)" }
+        return "cache \(k ?? "compute")/\(v ?? "compute")"
+    }
+
     static func handoff(_ rs: [ScenarioRecord], plots: inout [(String, SVGPlot)]) -> String {
         let order = recipeOrder(rs)
         let first = rs[0]
         let P = first.parameters["prefill"] ?? 0, D = first.parameters["decode"] ?? 0
         var md = "## Chunked prefill → decode handoff\n\n"
         md += "The first \(P) tokens run through the chunked form (chunk \(first.parameters["chunk"] ?? 0); per-chunk state copies in `chunk_state` format, the carried state stored in `state` format at chunk ends), then the state is handed to the recurrent form, stored in `state` format, and \(D) tokens are decoded with the state stored every step. Output error ‖o − ô‖/‖o‖ against the exact recurrent run (Float64): **before**/**after** are the handoff run's mean over the \(16) tokens before / from the handoff, **jump** their ratio; **end** is the mean over the last 64 tokens of the handoff, decode-only and prefill-only runs. Float32 compute.\n\n"
+        if rs.contains(where: { KVReportNames.softmax.contains($0.memory.split(separator: " ").first.map(String.init) ?? "") }) {
+            md += "For softmax variants the chunked form is FlashAttention-2's blocked forward pass (blocks of 64 queries × 64 keys, each chunk appended to the KV cache at once) and the decode form an online softmax over the cache, one key at a time; at the handoff the decode form takes over the prefill's caches as they are (nothing copied or re-rounded). *Handed-over state err* is then the cache error ‖Ĉ − C‖/‖C‖ over the entries held (k and v).\n\n"
+        }
         let exact = rs.filter { $0.recipe.isEmpty }
         if !exact.isEmpty {
             let worst = exact.flatMap { ($0.series["handoff_err"] ?? []) + ($0.series["prefill_only_err"] ?? []) }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
             md += "Neutrality: in Float64 without rounding (`\(exact[0].recipeName)`) the handoff and prefill-only runs differ from the exact recurrent run by at most \(StudyReport.sci(worst)) at any recorded position.\n\n"
         }
         for memory in Array(Set(rs.map(\.memory))).sorted() {
-            md += "### \(memory)\n\n| recipe | state | chunk_state | handed-over state err | before | after | jump | end: handoff | end: decode-only | end: prefill-only |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+            md += "### \(memory)\n\n| recipe | state/cache | chunk_state | handed-over state err | before | after | jump | end: handoff | end: decode-only | end: prefill-only |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
             var plot = SVGPlot(title: "Handoff at \(P), \(memory)", xLabel: "position t (tokens)", yLabel: "output relative error")
             for (ci, name) in order.enumerated() {
                 guard let r = rs.first(where: { $0.memory == memory && $0.recipeName == name }), !r.recipe.isEmpty else { continue }
                 let sm = r.summary
-                md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["chunk_state"] ?? "compute") | \(StudyReport.sci(sm["handoff_state_err"])) | \(StudyReport.sci(sm["before"])) | \(StudyReport.sci(sm["after"])) | \(sm["jump"].map { String(format: "%.2f", $0) } ?? "–") | \(StudyReport.sci(sm["end_handoff"])) | \(StudyReport.sci(sm["end_decode_only"])) | \(StudyReport.sci(sm["end_prefill_only"])) |\n"
+                md += "| \(name) | \(storeColumn(r.recipe)) | \(r.recipe["chunk_state"] ?? "compute") | \(StudyReport.sci(sm["handoff_state_err"])) | \(StudyReport.sci(sm["before"])) | \(StudyReport.sci(sm["after"])) | \(sm["jump"].map { String(format: "%.2f", $0) } ?? "–") | \(StudyReport.sci(sm["end_handoff"])) | \(StudyReport.sci(sm["end_decode_only"])) | \(StudyReport.sci(sm["end_prefill_only"])) |\n"
                 let pts = { (k: String) in zip(r.positions, r.series[k] ?? []).map { (Double($0 + 1), $1) } }
                 plot.series.append(SVGPlot.Series(label: "\(name) handoff", points: pts("handoff_err"), color: ci))
                 plot.series.append(SVGPlot.Series(label: "\(name) decode-only", points: pts("decode_only_err"), color: ci, dashed: true))
@@ -264,9 +286,12 @@ public enum ScenarioReport {
         let first = rs[0]
         var md = "## Speculative decoding: snapshots, accept, roll back\n\n"
         md += "Each cycle snapshots the state (the copy stored in the `snapshot` format), drafts n tokens from the live state, accepts a prefix, restores the snapshot and decodes the accepted tokens plus the correction token again, \(first.tokens) accepted tokens in all. A drafted token is accepted when cos(o_t, w_t) ≥ \(first.labels["threshold"] ?? "?") for a counter-random direction w_t (a stand-in for the target sampling the drafted token); the exact run's decisions set the schedule, and **disagree** counts cycles (and drafted positions) where the quantized run's own decisions would have accepted a different length. State error ‖S − Ŝ‖/‖S‖ at the end against the exact run, for the speculative run and for the same kernel decoding the accepted stream once without snapshots (baseline). Float32 compute.\n\n"
+        if rs.contains(where: { $0.summary["rollback_output_delta"] != nil }) {
+            md += "For softmax variants nothing is snapshotted: the rollback truncates the KV cache to the accepted length (the drafted entries dropped, the kept ones keep their codes) and the accepted tokens are appended again. Their *state err* is the cache error ‖Ĉ − C‖/‖C‖ over the entries held (k and v); **rollback Δ** is the largest ‖ô_spec − ô_baseline‖/‖ô_baseline‖ at the last accepted token of any cycle, and **output err** the speculative run's output error at the end against the exact run.\n\n"
+        }
         let exact = rs.filter { $0.recipe.isEmpty }
         if !exact.isEmpty {
-            let worst = exact.flatMap { $0.series["state_err"] ?? [] }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
+            let worst = exact.flatMap { ($0.series["state_err"] ?? []) + ($0.series["output_err"] ?? []) }.reduce(0.0) { Swift.max($0, $1.isNaN ? .infinity : $1) }
             md += "Neutrality: with Float64 snapshots and no rounding (`\(exact[0].recipeName)`) the speculative run differs from the exact run by at most \(StudyReport.sci(worst)) after any cycle.\n\n"
         }
         for memory in Array(Set(rs.map(\.memory))).sorted() {
@@ -274,7 +299,16 @@ public enum ScenarioReport {
             for name in order {
                 for r in rs.filter({ $0.memory == memory && $0.recipeName == name && !$0.recipe.isEmpty }).sorted(by: { ($0.parameters["draft"] ?? 0) < ($1.parameters["draft"] ?? 0) }) {
                     let sm = r.summary
-                    md += "| \(name) | \(r.recipe["state"] ?? "compute") | \(r.recipe["snapshot"] ?? "compute") | \(r.parameters["draft"] ?? 0) | \(Int(sm["cycles"] ?? 0)) | \(sm["mean_accepted"].map { String(format: "%.2f", $0) } ?? "–") | \(percent(sm["disagree_cycles"]))% | \(percent(sm["disagree_positions"]))% | \(StudyReport.sci(sm["final_state_err"])) | \(StudyReport.sci(sm["final_baseline_state_err"])) | \(sm["ratio"].map { String(format: "%.2f", $0) } ?? "–") |\n"
+                    md += "| \(name) | \(storeColumn(r.recipe)) | \(r.recipe["snapshot"] ?? (r.summary["rollback_output_delta"] != nil ? "– (truncate)" : "compute")) | \(r.parameters["draft"] ?? 0) | \(Int(sm["cycles"] ?? 0)) | \(sm["mean_accepted"].map { String(format: "%.2f", $0) } ?? "–") | \(percent(sm["disagree_cycles"]))% | \(percent(sm["disagree_positions"]))% | \(StudyReport.sci(sm["final_state_err"])) | \(StudyReport.sci(sm["final_baseline_state_err"])) | \(sm["ratio"].map { String(format: "%.2f", $0) } ?? "–") |\n"
+                }
+            }
+            let kv = rs.filter { $0.memory == memory && !$0.recipe.isEmpty && $0.summary["rollback_output_delta"] != nil }
+            if !kv.isEmpty {
+                md += "\n| recipe | draft n | rollback Δ | cache bytes Δ | output err |\n|---|---:|---:|---:|---:|\n"
+                for name in order {
+                    for r in kv.filter({ $0.recipeName == name }).sorted(by: { ($0.parameters["draft"] ?? 0) < ($1.parameters["draft"] ?? 0) }) {
+                        md += "| \(name) | \(r.parameters["draft"] ?? 0) | \(StudyReport.sci(r.summary["rollback_output_delta"])) | \(Int(r.summary["rollback_bytes_delta"] ?? 0)) | \(StudyReport.sci(r.summary["final_output_err"])) |\n"
+                    }
                 }
             }
             md += "\n"
@@ -352,4 +386,10 @@ public enum ScenarioReport {
         md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.records) records, started \(info.started)\n"
         return md
     }
+}
+
+/// Softmax variant names as records label their memory (DriftReports does not import the
+/// variants module).
+enum KVReportNames {
+    static let softmax: Set<String> = ["mha", "gqa", "mqa", "swa"]
 }

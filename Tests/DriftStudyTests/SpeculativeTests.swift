@@ -1,4 +1,7 @@
+import AttentionVariants
+import ExactArithmetic
 import Foundation
+import NumberFormats
 import Testing
 @testable import DriftStudy
 
@@ -49,6 +52,95 @@ import Testing
             Issue.record("accepted \(drafts)")
         } catch {
             #expect("\(error)".hasPrefix(expected), "\(error)")
+        }
+    }
+
+    // KV-cache variants: the rollback truncates the cache.
+
+    static func kvConfig(_ recipes: String, variants: String = "[{name: mha, head_dim: 16}, {name: gqa, head_dim: 16}, {name: swa, head_dim: 16}]") throws -> ScenarioConfig {
+        try ScenarioConfig.parse("""
+        scenario: speculative
+        tokens: [300]
+        drafts: [3]
+        variants: \(variants)
+        recipes: \(recipes)
+        """, file: "s.yaml", defaultName: "s")
+    }
+
+    @Test func softmaxFullPrecisionRollbackReproducesTheExactRun() throws {
+        let c = try Self.kvConfig("[bfloat16]")
+        for v in c.variants {
+            let r = try Speculative.runKV(variant: v, recipeName: TaskRunner.exactName, recipe: .exact, tier: .float64, draft: 3, seed: 4, config: c)
+            let s = try #require(r.series["output_err"])
+            #expect(!s.isEmpty && s.allSatisfy { $0 <= 1e-12 }, "\(v.name): \(s.max()!)")
+            #expect(r.summary["disagree_cycles"] == 0 && r.summary["rollback_output_delta"] == 0)
+            let cycles = try #require(r.summary["cycles"])
+            #expect(cycles >= 100 && cycles <= 300)
+        }
+    }
+
+    /// A per-token-quantized cache (stochastic rounding too: its bits depend on the position
+    /// only) re-appends identical codes after a rollback: the speculative run holds the same
+    /// bytes and reads the same outputs as the run that never drafted.
+    @Test func softmaxRollbackIsExactlyNeutral() throws {
+        let c = try Self.kvConfig(#"[{name: e4m3, store: "float8_e4m3fn/per-token"}, {name: sr, store: "bfloat16/stochastic"}]"#)
+        for v in c.variants {
+            for spec in c.recipes {
+                let recipe = try c.recipe(spec, for: v, roles: try Speculative.speculativeRoles(v))
+                let r = try Speculative.runKV(variant: v, recipeName: spec.name, recipe: recipe, tier: .float32, draft: 3, seed: 4, config: c)
+                #expect(r.summary["rollback_output_delta"] == 0 && r.summary["rollback_bytes_delta"] == 0, "\(v.name) \(spec.name)")
+                #expect(r.series["state_err"] == r.series["baseline_state_err"])
+                #expect(r.summary["final_state_err"]! > 1e-3, "\(v.name) \(spec.name)")
+                #expect(r.summary["final_output_err"]! > 1e-4)
+            }
+        }
+    }
+
+    /// The cache after a rollback is the cache of a run that decoded only the kept tokens:
+    /// same bytes, same error sums, same outputs; and appending after the rollback overwrites
+    /// the dropped entries (a stale entry would be read at its position).
+    @Test func truncatedCacheEqualsTheShorterRun() throws {
+        var config = SoftmaxAttentionConfig(headDim: 16, valueDim: 16)
+        config.evaluation = EvaluationSchedule(dense: 0, perOctave: 0, stride: 0, last: nil)
+        let f = try FormatSpec.parse("float8_e4m3fn/per-token")
+        var recipe = Recipe()
+        recipe[.kCache] = f
+        recipe[.vCache] = f
+        let a = try SoftmaxDecode(config: config, backend: Float32Backend(), recipe: recipe)
+        let b = try SoftmaxDecode(config: config, backend: Float32Backend(), recipe: recipe)
+        for _ in 0..<40 { a.step() }
+        a.rollback(to: 25)
+        #expect(a.position == 24)
+        for _ in 0..<25 { b.step() }
+        #expect(a.cacheBytes == b.cacheBytes && a.cacheRelativeError == b.cacheRelativeError)
+        for _ in 0..<10 { a.step(); b.step() }
+        a.evaluate(34); b.evaluate(34)
+        var oa = [Double](repeating: 0, count: 16), ob = oa
+        oa.withUnsafeMutableBufferPointer { a.readOutput(into: $0) }
+        ob.withUnsafeMutableBufferPointer { b.readOutput(into: $0) }
+        #expect(oa == ob)
+        // A different row appended at a dropped position is what is read back there.
+        var rows = try QuantizedRows(spec: f, role: "k_cache", width: 4, seed: 0, head: 0)
+        for x in [1.0, 2.0, 3.0] { [x, x, x, x].withUnsafeBufferPointer { rows.append($0) } }
+        rows.truncate(to: 1)
+        [-8.0, 8, 8, 8].withUnsafeBufferPointer { rows.append($0) }
+        var out = [Double](repeating: 0, count: 4)
+        out.withUnsafeMutableBufferPointer { rows.read(row: 1, into: $0) }
+        #expect(rows.count == 2 && out == [-8, 8, 8, 8])
+    }
+
+    @Test func softmaxBadRecipesAreRejected() {
+        do {
+            _ = try Self.kvConfig(#"[{name: snap, roles: "k_cache=bfloat16,snapshot=bfloat16"}]"#, variants: "[mha]")
+            Issue.record("accepted a snapshot role for mha")
+        } catch {
+            #expect("\(error)".hasPrefix("s.yaml:5: recipes: 'snap' for variant 'mha'") && !"\(error)".contains("\n"), "\(error)")
+        }
+        do {
+            _ = try Self.kvConfig(#"[{name: kivi, roles: "k_cache=int4/group:32"}]"#, variants: "[mha]")
+            Issue.record("accepted a group:N cache")
+        } catch {
+            #expect("\(error)".hasPrefix("s.yaml:5: recipes: 'kivi' for variant 'mha': a group:N cache cannot drop drafted entries"), "\(error)")
         }
     }
 }

@@ -51,6 +51,9 @@ public struct QuantizedRows {
     /// Σ‖x̂ − x‖² and Σ‖x‖² over the quantized entries (cache_rel_err).
     public private(set) var errorSquares = 0.0
     public private(set) var normSquares = 0.0
+    /// (errorSquares, normSquares) after each row of a per-row granularity, so that
+    /// `truncate` restores them.
+    var sumsAfterRow: [(Double, Double)] = []
 
     public struct UnsupportedGranularity: Error, CustomStringConvertible {
         public let description: String
@@ -155,7 +158,35 @@ public struct QuantizedRows {
                 errorSquares = errorSquares.addingProduct(d, d)
                 normSquares = normSquares.addingProduct(x, x)
             }
+            if groupTokens == 0 { sumsAfterRow.append((errorSquares, normSquares)) }
         }
+    }
+
+    /// Whether `truncate` can drop rows: every row is quantized on its own (element formats,
+    /// per-token, block:N). A group:N cache quantizes N tokens together, so dropping rows of a
+    /// completed group would need the compute-precision rows it no longer holds.
+    public var truncatable: Bool { groupTokens == 0 }
+
+    /// Drops the rows from `n` on (a speculative rollback): their codes and scales go, the rows
+    /// below `n` keep their codes untouched, and the error sums return to what they were after
+    /// row n − 1. Appending the same rows again reproduces the same codes (the rounding's random
+    /// bits depend only on the row's position).
+    public mutating func truncate(to n: Int) {
+        precondition(truncatable, "\(role): a group:N cache cannot drop rows")
+        precondition(n >= 0 && n <= count, "\(role): truncate to \(n) rows, the cache holds \(count)")
+        guard n < count else { return }
+        let codes = n * width
+        switch codeBytes {
+        case 1: codes8.removeSubrange(codes...)
+        case 2: codes16.removeSubrange(codes...)
+        default: codes32.removeSubrange(codes...)
+        }
+        scales.removeSubrange((n * scalesPerRow)...)
+        if !zeros.isEmpty { zeros.removeSubrange((n * scalesPerRow)...) }
+        if !tensorScales.isEmpty { tensorScales.removeSubrange(n...) }
+        sumsAfterRow.removeSubrange(n...)
+        (errorSquares, normSquares) = n > 0 ? sumsAfterRow[n - 1] : (0, 0)
+        count = n
     }
 
     /// The stored (dequantized) value of element `channel` of row `row`.

@@ -170,6 +170,10 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     public var recordScores = false
     public private(set) var lastScores: [Double] = []
     var scoreBuffer = [Double](repeating: 0, count: 1)
+    /// A restored prefix (`restorePrefix`): per KV head, the key and value rows of positions
+    /// below `restoredCount`, row-major, read instead of the live cache.
+    var restoredKeys: [[Double]] = [], restoredValues: [[Double]] = []
+    public private(set) var restoredCount = 0
 
     public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact, selector: KeySelector? = nil) throws {
         try config.validate()
@@ -238,6 +242,52 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         }
     }
 
+    /// Replaces the first `count` cache entries (positions 0..<count ≤ the current position + 1)
+    /// by a checkpointed copy, as a prefix cache resumes a request: the entries as the kernel
+    /// reads them now (dequantized, or the exact rows after their input rounding) are handed to
+    /// `store` per KV head and role (`.k`, `.v`) as a count × width row-major block, which
+    /// rounds them in place to the pool's format; from then on the kernel reads those rows for
+    /// positions below `count`, and appends later positions to its live cache as before.
+    public func restorePrefix(count: Int, store: (_ role: Role, _ kvHead: Int, _ rows: UnsafeMutableBufferPointer<Double>, _ width: Int) -> Void) {
+        precondition(count >= 0 && count <= position + 1, "restorePrefix: \(count) entries, the cache holds \(position + 1)")
+        func copy(_ which: Role, _ g: Int, _ width: Int) -> [Double] {
+            var block = [Double](repeating: 0, count: count * width)
+            var row = [Double](repeating: 0, count: width)
+            for s in 0..<count {
+                storedRow(which, kvHead: g, position: s, into: &row)
+                for c in 0..<width { block[s * width + c] = row[c] }
+            }
+            block.withUnsafeMutableBufferPointer { store(which, g, $0, width) }
+            return block
+        }
+        let keysNow = (0..<config.kvHeads).map { copy(.k, $0, config.headDim) }
+        let valuesNow = (0..<config.kvHeads).map { copy(.v, $0, config.valueDim) }
+        restoredKeys = keysNow
+        restoredValues = valuesNow
+        restoredCount = count
+    }
+
+    /// Whether `rollback` can drop entries: every cache quantizes each entry on its own.
+    public var canRollback: Bool { (keys + values).allSatisfy { $0.cache?.truncatable ?? true } }
+
+    /// A speculative rollback: drops the cache entries of positions ≥ `length` (the drafted
+    /// tokens past the accepted ones) so that the next `step` appends position `length`. The
+    /// kept entries keep their codes.
+    public func rollback(to length: Int) {
+        precondition(canRollback, "rollback: a group:N cache cannot drop entries")
+        precondition(length >= 0 && length <= position + 1, "rollback: to \(length) entries, the cache holds \(position + 1)")
+        for g in 0..<config.kvHeads {
+            keys[g].cache?.truncate(to: length)
+            values[g].cache?.truncate(to: length)
+        }
+        restoredCount = min(restoredCount, length)
+        position = length - 1
+    }
+
+    /// Continues after a prefill that appended positions 0…p to this run's caches
+    /// (`SoftmaxPrefill.handOff`).
+    func resume(after p: Int) { position = p }
+
     /// Query head h's scaled query at the last evaluated position.
     public func scaledQuery(head h: Int) -> Tensor { qScaled[h] }
 
@@ -298,7 +348,11 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
 
     /// Loads the row of `position` as the kernel reads it: dequantized, or exact.
     func loadStored(_ src: inout KVRowSource, position s: Int, row: inout [Double], into tensor: Tensor, kvHead g: Int) {
-        if let c = src.cache {
+        if s < restoredCount {
+            let block = src.role == .k ? restoredKeys[g] : restoredValues[g], w = row.count
+            for c in 0..<w { row[c] = block[s * w + c] }
+            backend.load(tensor, row)
+        } else if let c = src.cache {
             row.withUnsafeMutableBufferPointer { c.read(row: s, into: $0) }
             backend.load(tensor, row)
         } else {

@@ -159,6 +159,15 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
         _ = dv
     }
 
+    /// The chunked prefill → decode handoff: the decode run that shares this prefill's KV caches
+    /// (the entries as the prefill appended them, not copied or re-rounded) and continues at the
+    /// next position. Only at a chunk end (the prefill appends whole chunks).
+    public func handOff() -> SoftmaxDecode<B> {
+        precondition((position + 1) % chunk == 0, "handOff: at a chunk end only, position \(position)")
+        decode.resume(after: position)
+        return decode
+    }
+
     public func exportOutput(into out: MPFRArray) { backend.export(output, into: out, at: 0) }
     public func exportState(into out: MPFRArray) {}
     public func readOutput(into out: UnsafeMutableBufferPointer<Double>) { backend.read(output, into: out) }

@@ -101,9 +101,16 @@ public enum Handoff {
         for seed in c.seeds {
             for v in c.variants {
                 var recipes: [(String, Recipe, BackendTier)] = [(TaskRunner.exactName, .exact, .float64)]
-                for spec in c.recipes { recipes.append((spec.name, try c.recipe(spec, roles: try handoffRoles(v)), .float32)) }
+                // A recipe applies to the variants that have all its roles.
+                for spec in c.recipes {
+                    if let r = try? c.recipe(spec, for: v, roles: try handoffRoles(v)) { recipes.append((spec.name, r, .float32)) }
+                }
+                let kv = KVRuns.isSoftmax(v)
                 for (name, recipe, tier) in recipes {
-                    out.append(("\(v.name)|\(name)|\(seed)", { try run(variant: v, recipeName: name, recipe: recipe, tier: tier, seed: seed, config: c) }))
+                    out.append(("\(v.name)|\(name)|\(seed)", {
+                        kv ? try runKV(variant: v, recipeName: name, recipe: recipe, tier: tier, seed: seed, config: c)
+                            : try run(variant: v, recipeName: name, recipe: recipe, tier: tier, seed: seed, config: c)
+                    }))
                 }
             }
         }

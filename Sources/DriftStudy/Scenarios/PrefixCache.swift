@@ -71,6 +71,14 @@ public enum PrefixCache {
     public enum Mode: String, Sendable, CaseIterable { case all, last }
 
     public static let supported = ["linear", "deltanet", "gated_deltanet", "kda", "retnet", "lightning", "gla", "mamba2", "rwkv7"]
+    /// Softmax variants, whose KV cache is what gets checkpointed (`runKV`).
+    public static let supportedKV = SoftmaxCatalog.names
+
+    /// The roles a prefix-cache recipe may name for `v`: the variant's and `checkpoint`
+    /// (recurrent variants also `snapshot`, which this scenario does not apply).
+    static func prefixRoles(_ v: StudyConfig.VariantSpec) throws -> [Role] {
+        KVRuns.isSoftmax(v) ? SoftmaxAttentionConfig.roles + [.checkpoint] : try VariantFactory.roles(v) + [.checkpoint, .snapshot]
+    }
 
     /// The checkpoint a branch at p resumes from (0: none, recompute from the start).
     public static func checkpoint(branch p: Int, prefix P: Int, interval I: Int, mode: Mode) -> Int {
@@ -156,16 +164,23 @@ public enum PrefixCache {
 
     static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
         var out: [(String, @Sendable () throws -> ScenarioRecord)] = []
+        let memo = Delethink.Memo()
         for seed in c.seeds {
             for v in c.variants {
-                let roles = try VariantFactory.roles(v) + [.checkpoint, .snapshot]
+                let roles = try prefixRoles(v)
                 var recipes: [(String, Recipe, BackendTier)] = [(TaskRunner.exactName, .exact, .float64)]
-                for spec in c.recipes { recipes.append((spec.name, try c.recipe(spec, roles: roles), .float32)) }
+                // A recipe applies to the variants that have all its roles (the parser checked
+                // that each applies to at least one).
+                for spec in c.recipes {
+                    if let r = try? c.recipe(spec, for: v, roles: roles) { recipes.append((spec.name, r, .float32)) }
+                }
+                let kv = KVRuns.isSoftmax(v)
                 for (name, recipe, tier) in recipes {
                     for I in c.intervals {
                         for mode in c.modes {
                             out.append(("\(v.name)|\(name)|\(I)|\(mode)|\(seed)", {
-                                try run(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c)
+                                kv ? try runKV(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c, memo: memo)
+                                    : try run(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c)
                             }))
                         }
                     }

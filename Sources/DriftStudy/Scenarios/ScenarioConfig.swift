@@ -83,6 +83,23 @@ public struct ScenarioConfig: Sendable {
         return r
     }
 
+    /// The recipe of `spec` for variant `v`: for a softmax variant a `store:` spec applies to
+    /// both caches (`k_cache`, `v_cache`), for a recurrent one to the state.
+    public func recipe(_ spec: StudyConfig.RecipeSpec, for v: StudyConfig.VariantSpec, roles: [Role]) throws -> Recipe {
+        guard KVRuns.isSoftmax(v) else { return try recipe(spec, roles: roles) }
+        var r = Recipe()
+        if let s = spec.store {
+            let f = try FormatSpec.parse(s)
+            r[.kCache] = f
+            r[.vCache] = f
+        }
+        if let text = spec.roles {
+            let explicit = try Recipe.parse(text, allowed: roles)
+            for role in explicit.roles { r[role] = explicit[role] }
+        }
+        return r
+    }
+
     /// Whether `path` is a scenario config (has a top-level `scenario:` key). Unreadable or
     /// invalid files answer false; the study loader reports them.
     public static func isScenario(path: String) -> Bool {
@@ -213,18 +230,35 @@ public struct ScenarioConfig: Sendable {
     }
 
     /// Recurrent variants whose state a scenario can replace (checkpoint resume, handoff).
-    static func parseVariants(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader, roles: (StudyConfig.VariantSpec) throws -> [Role]) throws {
+    /// With `softmax`, softmax variants too (their KV cache takes the state's part), and a
+    /// recipe applies to the variants that have all its roles; it must apply to at least one.
+    static func parseVariants(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader, softmax: Bool = false, roles: (StudyConfig.VariantSpec) throws -> [Role]) throws {
         guard let vn = top["variants"] else { throw r.error(root, "variants", "a list of recurrent variants (e.g. [gated_deltanet])") }
         for item in try r.list(vn, key: "variants") {
             let v = try r.variant(item)
-            guard PrefixCache.supported.contains(v.name) else {
-                throw r.error(item, "variants", "a variant with a recurrent state (\(PrefixCache.supported.joined(separator: ", "))), got '\(v.name)'")
+            if softmax && PrefixCache.supportedKV.contains(v.name) {
+                if v.form != "recurrent" { throw r.error(item, "variants.form", "the decode form (recurrent) of a softmax variant, got '\(v.form)'") }
+            } else if !PrefixCache.supported.contains(v.name) {
+                let kinds = PrefixCache.supported + (softmax ? PrefixCache.supportedKV : [])
+                throw r.error(item, "variants", "a variant with a recurrent state\(softmax ? " or a KV cache" : "") (\(kinds.joined(separator: ", "))), got '\(v.name)'")
             }
             if v.tokens != nil { throw r.error(item, "variants.tokens", "no per-variant lengths in a scenario (the scenario sets them)") }
             c.variants.append(v)
         }
         if c.variants.isEmpty { throw r.error(vn, "variants", "at least one variant") }
         try r.unique(c.variants.map { ("\($0.name) \($0.preset) \($0.gates)", $0.line) }, key: "variants")
+        if softmax {
+            for spec in c.recipes {
+                var first: (String, Error)?
+                for v in c.variants {
+                    do { _ = try c.recipe(spec, for: v, roles: try roles(v)); first = nil; break } catch { if first == nil { first = (v.name, error) } }
+                }
+                if let (name, error) = first {
+                    throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' for variant '\(name)': \(error)")
+                }
+            }
+            return
+        }
         for v in c.variants {
             let roles = try roles(v)
             for spec in c.recipes {
@@ -236,7 +270,16 @@ public struct ScenarioConfig: Sendable {
     }
 
     static func parsePrefixCache(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
-        try parseVariants(&c, top, root: root, r) { try VariantFactory.roles($0) + [.checkpoint, .snapshot] }
+        try parseVariants(&c, top, root: root, r, softmax: true) { try PrefixCache.prefixRoles($0) }
+        // The cache formats a softmax kernel accepts (a growing cache rejects whole-tensor scales).
+        for v in c.variants where KVRuns.isSoftmax(v) {
+            for spec in c.recipes {
+                guard let recipe = try? c.recipe(spec, for: v, roles: PrefixCache.prefixRoles(v)) else { continue }
+                do { _ = try KVRuns.make(v, seed: 0, tier: .float32, recipe: KVRuns.kernelRecipe(recipe)) } catch {
+                    throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' for variant '\(v.name)': \(error)")
+                }
+            }
+        }
         if c.tokens.count != 1 { throw r.error(top["tokens"]!, "tokens", "one prefix length P (e.g. [1024]), got \(c.tokens.count) lengths") }
         if let n = top["continuation"] { c.continuation = try r.int(n, key: "continuation", range: 1...(1 << 20)) }
         if let n = top["requests"] { c.requests = try r.int(n, key: "requests", range: 1...4096) }
@@ -266,7 +309,15 @@ public struct ScenarioConfig: Sendable {
             throw r.error(top["tokens"]!, "tokens", "one prefill length P, a multiple of the chunk size \(Handoff.chunkSize) (e.g. [1024]), got \(c.tokens)")
         }
         if let n = top["continuation"] { c.continuation = try r.int(n, key: "continuation", range: 64...(1 << 20)) }
-        try parseVariants(&c, top, root: root, r) { try Handoff.handoffRoles($0) }
+        try parseVariants(&c, top, root: root, r, softmax: true) { try Handoff.handoffRoles($0) }
+        for v in c.variants where KVRuns.isSoftmax(v) {
+            for spec in c.recipes {
+                guard let recipe = try? c.recipe(spec, for: v, roles: Handoff.handoffRoles(v)) else { continue }
+                do { _ = try KVRuns.make(v, seed: 0, tier: .float32, recipe: recipe) } catch {
+                    throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' for variant '\(v.name)': \(error)")
+                }
+            }
+        }
         for v in c.variants {
             let forms = try VariantCatalog.entry(v.name).forms
             guard forms.contains("chunked") && v.form == "recurrent" else {
@@ -300,9 +351,22 @@ public struct ScenarioConfig: Sendable {
     }
 
     static func parseSpeculative(_ c: inout ScenarioConfig, _ top: [String: Node], root: Node, _ r: YAMLReader) throws {
-        try parseVariants(&c, top, root: root, r) { try VariantFactory.roles($0) + [.snapshot] }
-        for v in c.variants where !Speculative.supported.contains(v.name) {
-            throw StudyInputError("\(r.file):\(v.line): variants: expected a variant whose decode run can be rewound (\(Speculative.supported.joined(separator: ", "))), got '\(v.name)'")
+        try parseVariants(&c, top, root: root, r, softmax: true) { try Speculative.speculativeRoles($0) }
+        for v in c.variants where !Speculative.supported.contains(v.name) && !Speculative.supportedKV.contains(v.name) {
+            throw StudyInputError("\(r.file):\(v.line): variants: expected a variant whose decode run can be rewound (\((Speculative.supported + Speculative.supportedKV).joined(separator: ", "))), got '\(v.name)'")
+        }
+        // A rollback drops drafted cache entries: a group:N cache quantizes entries together.
+        for v in c.variants where KVRuns.isSoftmax(v) {
+            for spec in c.recipes {
+                guard let recipe = try? c.recipe(spec, for: v, roles: Speculative.speculativeRoles(v)) else { continue }
+                let run: KVRuns.Run
+                do { run = try KVRuns.make(v, seed: 0, tier: .float32, recipe: recipe) } catch {
+                    throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' for variant '\(v.name)': \(error)")
+                }
+                if !run.canRollback {
+                    throw StudyInputError("\(r.file):\(spec.line): recipes: '\(spec.name)' for variant '\(v.name)': a group:N cache cannot drop drafted entries; expected per-token, block:N or element formats")
+                }
+            }
         }
         guard let dn = top["drafts"] else { throw r.error(root, "drafts", "a list of draft lengths in tokens (e.g. [2, 4, 8])") }
         let items = try r.list(dn, key: "drafts")

@@ -17,6 +17,8 @@ import Workloads
 /// without snapshots or rollbacks.
 public enum Speculative {
     public static let supported = ["linear", "deltanet", "gated_deltanet", "kda"]
+    /// Softmax variants: the rollback truncates the KV cache (`runKV`).
+    public static let supportedKV = SoftmaxCatalog.names
 
     static func cosine(_ o: [Double], _ w: [Double]) -> Double {
         var d = 0.0, a = 0.0, b = 0.0
@@ -112,12 +114,19 @@ public enum Speculative {
         var out: [(String, @Sendable () throws -> ScenarioRecord)] = []
         for seed in c.seeds {
             for v in c.variants {
-                let roles = try VariantFactory.roles(v) + [.snapshot]
+                let roles = try speculativeRoles(v)
                 var recipes: [(String, Recipe, BackendTier)] = [(TaskRunner.exactName, .exact, .float64)]
-                for spec in c.recipes { recipes.append((spec.name, try c.recipe(spec, roles: roles), .float32)) }
+                // A recipe applies to the variants that have all its roles.
+                for spec in c.recipes {
+                    if let r = try? c.recipe(spec, for: v, roles: roles) { recipes.append((spec.name, r, .float32)) }
+                }
+                let kv = KVRuns.isSoftmax(v)
                 for (name, recipe, tier) in recipes {
                     for n in c.drafts {
-                        out.append(("\(v.name)|\(name)|\(n)|\(seed)", { try run(variant: v, recipeName: name, recipe: recipe, tier: tier, draft: n, seed: seed, config: c) }))
+                        out.append(("\(v.name)|\(name)|\(n)|\(seed)", {
+                            kv ? try runKV(variant: v, recipeName: name, recipe: recipe, tier: tier, draft: n, seed: seed, config: c)
+                                : try run(variant: v, recipeName: name, recipe: recipe, tier: tier, draft: n, seed: seed, config: c)
+                        }))
                     }
                 }
             }
