@@ -62,6 +62,33 @@ final class DeltaBlockInputs<S: BinaryFloatingPoint> {
     }
 }
 
+/// Two input blocks of a delta-rule run, one being computed while the next is prepared: the
+/// bookkeeping both fused runs share.
+final class DeltaInputQueue<S: BinaryFloatingPoint> {
+    private let slots: [DeltaBlockInputs<S>]
+    private var prepared = 0, computed = 0, nextToken = 0
+
+    init(keyDim K: Int, valueDim V: Int) {
+        slots = (0..<2).map { _ in DeltaBlockInputs(keyDim: K, valueDim: V, block: BlockRuns.maxBlock) }
+    }
+
+    /// Loads the next `n` tokens into the free slot (`BlockRun.prepare`).
+    func prepare<B: Backend>(_ d: DeltaRuleDecode<B>, _ n: Int, read: (Tensor) -> UnsafeMutableBufferPointer<S>) {
+        precondition(n > 0 && n <= BlockRuns.maxBlock && prepared - computed < 2)
+        slots[prepared & 1].fill(d, first: nextToken, count: n, read: read)
+        nextToken += n
+        prepared += 1
+    }
+
+    /// Hands the oldest prepared block of `n` tokens to `body`; its slot is free again only
+    /// after `body` returns.
+    func consume(_ n: Int, _ body: (DeltaBlockInputs<S>) -> Void) {
+        precondition(computed < prepared && slots[computed & 1].count == n)
+        body(slots[computed & 1])
+        computed += 1
+    }
+}
+
 /// The study's fast paths for delta-rule decode (Gated DeltaNet, DeltaNet): inputs prepared by
 /// the run's own loader (the same store points and backend operations, so the same values),
 /// the state update by one fused pass per token. Each is bit-identical to stepping the generic
@@ -102,9 +129,7 @@ enum BlockRuns {
 final class FusedDeltaFloat32Run: BlockRun {
     let decode: DeltaRuleDecode<Float32Backend>
     let kernel: GatedDeltaFusedKernel
-    /// Two input buffers: one being computed, one being prepared.
-    let slots: [DeltaBlockInputs<Float>]
-    var prepared = 0, computed = 0, nextToken = 0
+    let inputs: DeltaInputQueue<Float>
     var S: [Float], out: [Float], kS: [Float]
 
     init?(_ d: DeltaRuleDecode<Float32Backend>) {
@@ -114,8 +139,8 @@ final class FusedDeltaFloat32Run: BlockRun {
         guard st.ok, let kernel = GatedDeltaFusedKernel(keyDim: c.keyDim, valueDim: c.valueDim, state: st.rounder) else { return nil }
         decode = d
         self.kernel = kernel
-        let K = c.keyDim, V = c.valueDim, n = BlockRuns.maxBlock
-        slots = (0..<2).map { _ in DeltaBlockInputs(keyDim: K, valueDim: V, block: n) }
+        let V = c.valueDim, n = BlockRuns.maxBlock
+        inputs = DeltaInputQueue(keyDim: c.keyDim, valueDim: V)
         S = Array(d.backend.buffer(d.state))
         out = [Float](repeating: 0, count: n * V)
         kS = [Float](repeating: 0, count: V)
@@ -124,24 +149,21 @@ final class FusedDeltaFloat32Run: BlockRun {
     var base: SteppedRun { decode }
 
     func prepare(_ n: Int) {
-        precondition(n > 0 && n <= BlockRuns.maxBlock && prepared - computed < 2)
         let b = decode.backend
-        slots[prepared & 1].fill(decode, first: nextToken, count: n) { b.buffer($0) }
-        nextToken += n
-        prepared += 1
+        inputs.prepare(decode, n) { b.buffer($0) }
     }
 
     func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
-        precondition(computed < prepared && slots[computed & 1].count == n)
-        let x = slots[computed & 1], V = kernel.valueDim
-        S.withUnsafeMutableBufferPointer { s in
-            out.withUnsafeMutableBufferPointer { o in
-                kS.withUnsafeMutableBufferPointer { ks in
-                    kernel.run(state: s.baseAddress!, q: x.q, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta, output: o.baseAddress!, tokens: n, kS: ks.baseAddress!)
+        let V = kernel.valueDim
+        inputs.consume(n) { x in
+            S.withUnsafeMutableBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { o in
+                    kS.withUnsafeMutableBufferPointer { ks in
+                        kernel.run(state: s.baseAddress!, q: x.q, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta, output: o.baseAddress!, tokens: n, kS: ks.baseAddress!)
+                    }
                 }
             }
         }
-        computed += 1
         let first = everyOutput ? 0 : n - 1
         for i in first..<n { for j in 0..<V { outputs[i * V + j] = Double(out[i * V + j]) } }
     }
@@ -156,8 +178,7 @@ final class FusedDeltaFloat32Run: BlockRun {
 final class FusedDeltaFloat64Run: BlockRun {
     let decode: DeltaRuleDecode<Float64Backend>
     let kernel: GatedDeltaFusedFloat64Kernel
-    let slots: [DeltaBlockInputs<Double>]
-    var prepared = 0, computed = 0, nextToken = 0
+    let inputs: DeltaInputQueue<Double>
     var S: [Double], kS: [Double]
 
     init?(_ d: DeltaRuleDecode<Float64Backend>) {
@@ -166,32 +187,27 @@ final class FusedDeltaFloat64Run: BlockRun {
               let kernel = GatedDeltaFusedFloat64Kernel(keyDim: c.keyDim, valueDim: c.valueDim) else { return nil }
         decode = d
         self.kernel = kernel
-        let K = c.keyDim, V = c.valueDim, n = BlockRuns.maxBlock
-        slots = (0..<2).map { _ in DeltaBlockInputs(keyDim: K, valueDim: V, block: n) }
+        inputs = DeltaInputQueue(keyDim: c.keyDim, valueDim: c.valueDim)
         S = Array(d.backend.buffer(d.state))
-        kS = [Double](repeating: 0, count: V)
+        kS = [Double](repeating: 0, count: c.valueDim)
     }
 
     var base: SteppedRun { decode }
 
     func prepare(_ n: Int) {
-        precondition(n > 0 && n <= BlockRuns.maxBlock && prepared - computed < 2)
         let b = decode.backend
-        slots[prepared & 1].fill(decode, first: nextToken, count: n) { b.buffer($0) }
-        nextToken += n
-        prepared += 1
+        inputs.prepare(decode, n) { b.buffer($0) }
     }
 
     func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
-        precondition(computed < prepared && slots[computed & 1].count == n)
-        let x = slots[computed & 1]
         // Outputs go straight into the caller's rows (every row is written).
-        S.withUnsafeMutableBufferPointer { s in
-            kS.withUnsafeMutableBufferPointer { ks in
-                kernel.run(state: s.baseAddress!, q: x.q, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta, output: outputs, tokens: n, kS: ks.baseAddress!)
+        inputs.consume(n) { x in
+            S.withUnsafeMutableBufferPointer { s in
+                kS.withUnsafeMutableBufferPointer { ks in
+                    kernel.run(state: s.baseAddress!, q: x.q, k: x.k, v: x.v, alpha: x.alpha, beta: x.beta, output: outputs, tokens: n, kS: ks.baseAddress!)
+                }
             }
         }
-        computed += 1
     }
 
     func readState(into o: UnsafeMutableBufferPointer<Double>) {
