@@ -314,7 +314,6 @@ public struct GatedDeltaFusedKernel {
         let wide = wideBlocks ? V / 64 : 0, blocks = wide + (V - wide * 64) / 16
         let canonicalNaN = Float(bitPattern: 0x7FC0_0000)
         @inline(__always) func cleaned(_ x: Float) -> Float { clean && x.isNaN ? canonicalNaN : x }
-        @inline(__always) func magnitude(_ x: Float) -> Double { x.isFinite ? Double(x.magnitude) : .infinity }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: K) { kClean in
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: blocks) { track in
                 // Prime: P = α_0 S_{−1} in place, kS = Pᵀ k_0, the exponent bound of each block.
@@ -348,8 +347,7 @@ public struct GatedDeltaFusedKernel {
                         for i in 0..<K { kClean[i] = cleaned(kt[i]) }
                         kt = UnsafePointer(kClean.baseAddress!)
                     }
-                    var kMax = 0.0
-                    if threshold != nil { for i in 0..<K { kMax = max(kMax, magnitude(kt[i])) } }
+                    let kMax = threshold == nil ? 0 : Self.maxMagnitude(kt, K)
                     let an = SIMD16<Float>(repeating: last ? 1 : cleaned(alpha[t + 1]))
                     let pScale = t == 0 ? 1 : (alpha[t].isFinite ? max(1, Double(alpha[t].magnitude)) : .infinity)
                     for blk in 0..<blocks {
@@ -357,8 +355,7 @@ public struct GatedDeltaFusedKernel {
                         let width = blk < wide ? 64 : 16
                         var useFast = true
                         if let threshold {
-                            var uMax = 0.0
-                            for j in j0..<(j0 + width) { uMax = max(uMax, magnitude(kS[j])) }
+                            let uMax = Self.maxMagnitude(UnsafePointer(kS + j0), width)
                             let e = Int(track[blk] >> 23)
                             let pMax = e == 255 ? .infinity : Double(sign: .plus, exponent: e - 126, significand: 1) * pScale
                             useFast = (kMax * uMax + pMax) * (1 + 0x1p-20) < threshold
@@ -375,6 +372,22 @@ public struct GatedDeltaFusedKernel {
                 }
             }
         }
+    }
+
+    /// max |x_i| over n values as a Double, +∞ when any is ∞ or NaN (vectorised on the bits:
+    /// the magnitude's bit pattern orders like its value, and every NaN lies above +∞).
+    @inline(__always)
+    static func maxMagnitude(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+        let magnitudeBits = SIMD16<UInt32>(repeating: 0x7FFF_FFFF)
+        var m16 = SIMD16<UInt32>()
+        var i = 0
+        while i + 16 <= n {
+            m16 = laneMax(m16, unsafeBitCast(load16(p + i), to: SIMD16<UInt32>.self) & magnitudeBits)
+            i += 16
+        }
+        var m = m16.max()
+        while i < n { m = max(m, p[i].bitPattern & 0x7FFF_FFFF); i += 1 }
+        return m >= 0x7F80_0000 ? .infinity : Double(Float(bitPattern: m))
     }
 
     /// One block of 64 columns over all K rows; u (in kS's place) becomes the next token's kS.
