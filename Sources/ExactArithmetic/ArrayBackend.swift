@@ -2,6 +2,16 @@ import CBLAS
 import CMPFR
 import NumberFormats
 
+/// OpenBLAS set up before its first call: one thread, the kernel family (`BLASSetup`).
+@usableFromInline let blasSingleThreaded: Void = { BLASSetup.configure() }()
+
+/// The OpenBLAS kernel family in use and how it was chosen (`BLASSetup`): the Float32 gemms'
+/// speed and their low bits depend on it.
+public var blasCoreName: String {
+    _ = blasSingleThreaded
+    return BLASSetup.selection
+}
+
 /// The engine of the Float32, Float64 and double-double backends: storage and every `Backend`
 /// operation over a contiguous array of `S`, written once. (`Float64Backend` and its siblings
 /// are concrete classes that forward to it, so each operation is compiled specialised for its
@@ -13,19 +23,6 @@ import NumberFormats
 /// Double take a fast path first (`FastElementFunctions`, `FastElementFunctions64`: the same
 /// bits, MPFR only where the fast path cannot decide), double-double always MPFR (≈0.3–1 µs
 /// per element). Gates cost O(K) per token, the state update O(K·V).
-/// OpenBLAS runs on one thread: studies already spread groups over cores (`--jobs`), the gemms
-/// of a chunk (64×128 by 128×128 at most) lose more to thread hand-off than they gain, and one
-/// thread keeps every result the same bits whatever the machine's core count.
-@usableFromInline let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
-
-/// The OpenBLAS kernel family in use (its own CPU detection, or `OPENBLAS_CORETYPE`): the
-/// Float32 gemms' speed and their low bits depend on it (OpenBLAS 0.3.21 takes AMD Zen 5 for
-/// Cooperlake and runs ≈ 2× below the AVX-512 kernels that `OPENBLAS_CORETYPE=SkylakeX` selects).
-public var blasCoreName: String {
-    guard let name = openblas_get_corename() else { return "unknown" }
-    return String(cString: name)
-}
-
 public final class ArrayBackend<S: FastScalar> {
     @usableFromInline var base: UnsafeMutablePointer<S>
     @usableFromInline var capacity: Int
@@ -151,31 +148,31 @@ public final class ArrayBackend<S: FastScalar> {
 
     // MARK: elementwise
 
+    /// dst = a ∘ b elementwise (b may be a single element). The operation is a type, not a
+    /// closure, so that each specialisation is a plain loop the compiler vectorises.
     @inlinable @inline(__always)
-    func zip(_ dst: Tensor, _ a: Tensor, _ b: Tensor, _ op: (S, S) -> S) {
+    func zip<Op: ElementwiseOperation>(_ dst: Tensor, _ a: Tensor, _ b: Tensor, _: Op.Type) {
         precondition(dst.rows == a.rows && dst.cols == a.cols, "shape mismatch")
         if b.count == 1 && a.count != 1 {
             let bv = p(b)[0]
             for r in 0..<dst.rows {
                 let d = p(dst) + r * dst.rowStride, x = p(a) + r * a.rowStride
-                for c in 0..<dst.cols { d[c] = op(x[c], bv) }
+                for c in 0..<dst.cols { d[c] = Op.apply(x[c], bv) }
             }
         } else {
             precondition(b.rows == a.rows && b.cols == a.cols, "shape mismatch")
             for r in 0..<dst.rows {
                 let d = p(dst) + r * dst.rowStride, x = p(a) + r * a.rowStride, y = p(b) + r * b.rowStride
-                for c in 0..<dst.cols { d[c] = op(x[c], y[c]) }
+                for c in 0..<dst.cols { d[c] = Op.apply(x[c], y[c]) }
             }
         }
     }
 
-    @inlinable public func add(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b) { $0 + $1 } }
-    @inlinable public func subtract(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b) { $0 - $1 } }
-    @inlinable public func multiply(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b) { $0 * $1 } }
-    @inlinable public func divide(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b) { $0 / $1 } }
-    @inlinable public func maximum(_ dst: Tensor, _ a: Tensor, _ b: Tensor) {
-        zip(dst, a, b) { $0 < $1 ? $1 : $0 }
-    }
+    @inlinable public func add(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b, AddOperation.self) }
+    @inlinable public func subtract(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b, SubtractOperation.self) }
+    @inlinable public func multiply(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b, MultiplyOperation.self) }
+    @inlinable public func divide(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b, DivideOperation.self) }
+    @inlinable public func maximum(_ dst: Tensor, _ a: Tensor, _ b: Tensor) { zip(dst, a, b, MaximumOperation.self) }
 
     @inlinable
     public func fma(_ dst: Tensor, _ a: Tensor, _ b: Tensor, _ c: Tensor) {
@@ -220,16 +217,37 @@ public final class ArrayBackend<S: FastScalar> {
         for r in 0..<dst.rows {
             let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Float.self)
             let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Float.self)
-            for c in 0..<dst.cols {
-                if let v = FastElementFunctions.float(f, x[c]) {
-                    d[c] = v
-                } else {
-                    _ = attnprec_mpfr_set_d(inp, Double(x[c]), MPFR_RNDN)
-                    MPFRFunctions.evaluate(f, out, inp, workspace: workspace)
-                    d[c] = mpfr_get_flt(out, MPFR_RNDN)
+            var start = 0
+            if f == .exp {
+                // Eight lanes at a time (the tail padded); undecided lanes (rare) take the scalar path.
+                while start < dst.cols {
+                    let n = Swift.min(8, dst.cols - start)
+                    var xv = SIMD8<Float>()
+                    if n == 8 {
+                        xv = UnsafeRawPointer(x + start).loadUnaligned(as: SIMD8<Float>.self)
+                    } else {
+                        for l in 0..<n { xv[l] = x[start + l] }
+                    }
+                    let (v, decided) = FastExp8.exp(xv)
+                    if n == 8 && all(decided) {
+                        UnsafeMutableRawPointer(d + start).storeBytes(of: v, as: SIMD8<Float>.self)
+                    } else {
+                        for l in 0..<n { d[start + l] = decided[l] ? v[l] : scalar(f, xv[l], inp, out) }
+                    }
+                    start += n
                 }
             }
+            for c in start..<dst.cols { d[c] = scalar(f, x[c], inp, out) }
         }
+    }
+
+    /// One binary32 element: the libm fast path, else MPFR at 24 bits (`out` at precision 24).
+    @usableFromInline
+    func scalar(_ f: ElementFunction, _ x: Float, _ inp: mpfr_ptr, _ out: mpfr_ptr) -> Float {
+        if let v = FastElementFunctions.float(f, x) { return v }
+        _ = attnprec_mpfr_set_d(inp, Double(x), MPFR_RNDN)
+        MPFRFunctions.evaluate(f, out, inp, workspace: workspace)
+        return mpfr_get_flt(out, MPFR_RNDN)
     }
 
     /// Binary64: the double-double fast path (`FastElementFunctions64`), MPFR where it cannot
@@ -455,6 +473,10 @@ public final class ArrayBackend<S: FastScalar> {
     @inlinable
     public func solveUnitLower(_ l: Tensor, _ b: Tensor) {
         precondition(l.rows == l.cols && l.rows == b.rows)
+        if S.self == Float.self {
+            solveUnitLowerFloat(l, b)
+            return
+        }
         let pl = p(l)
         for i in 0..<b.rows {
             let bi = p(b) + i * b.rowStride
@@ -462,6 +484,73 @@ public final class ArrayBackend<S: FastScalar> {
                 let lij = -pl[i * l.rowStride + j]
                 let bj = p(b) + j * b.rowStride
                 for c in 0..<b.cols { bi[c] = S.fused(lij, bj[c], bi[c]) }
+            }
+        }
+    }
+}
+
+extension ArrayBackend {
+    @inlinable
+    public func cumulativeSumRows(_ x: Tensor) {
+        for r in 1..<Swift.max(x.rows, 1) {
+            let d = p(x) + r * x.rowStride, s = p(x) + (r - 1) * x.rowStride
+            for c in 0..<x.cols { d[c] = d[c] + s[c] }
+        }
+    }
+
+    @inlinable
+    public func decayMatrix(_ d: Tensor, _ g: Tensor) {
+        let n = g.count
+        precondition((g.rows == 1 || g.cols == 1) && d.rows == n && d.cols == n, "decayMatrix shape mismatch")
+        let pg = p(g), step = g.rows == 1 ? 1 : g.rowStride
+        for i in 0..<n {
+            let row = p(d) + i * d.rowStride, gi = pg[i * step]
+            for j in 0...i { row[j] = gi - pg[j * step] }
+            let t = Tensor(offset: d.offset + i * d.rowStride, rows: 1, cols: i + 1)
+            apply(.exp, t, t)
+        }
+    }
+}
+
+extension ArrayBackend {
+    /// `solveUnitLower` on binary32, 16 columns per vector and up to 64 columns of row i in
+    /// registers: every element takes the same fma chain (j ascending) as the generic loop.
+    @usableFromInline
+    func solveUnitLowerFloat(_ l: Tensor, _ b: Tensor) {
+        @inline(__always) func f(_ t: Tensor) -> UnsafeMutablePointer<Float> {
+            UnsafeMutableRawPointer(p(t)).assumingMemoryBound(to: Float.self)
+        }
+        @inline(__always) func load(_ q: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+            UnsafeRawPointer(q).loadUnaligned(as: SIMD16<Float>.self)
+        }
+        @inline(__always) func store(_ q: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+            UnsafeMutableRawPointer(q).storeBytes(of: v, as: SIMD16<Float>.self)
+        }
+        let pl = f(l), pb = f(b), ls = l.rowStride, bs = b.rowStride, cols = b.cols
+        let vectorCols = cols - cols % 16
+        for i in 0..<b.rows {
+            let bi = pb + i * bs, li = pl + i * ls
+            var c0 = 0
+            while c0 + 64 <= vectorCols {
+                var a0 = load(bi + c0), a1 = load(bi + c0 + 16), a2 = load(bi + c0 + 32), a3 = load(bi + c0 + 48)
+                for j in 0..<i {
+                    let m = SIMD16<Float>(repeating: -li[j]), bj = pb + j * bs + c0
+                    a0 = a0.addingProduct(m, load(bj)); a1 = a1.addingProduct(m, load(bj + 16))
+                    a2 = a2.addingProduct(m, load(bj + 32)); a3 = a3.addingProduct(m, load(bj + 48))
+                }
+                store(bi + c0, a0); store(bi + c0 + 16, a1); store(bi + c0 + 32, a2); store(bi + c0 + 48, a3)
+                c0 += 64
+            }
+            while c0 < vectorCols {
+                var a0 = load(bi + c0)
+                for j in 0..<i { a0 = a0.addingProduct(SIMD16(repeating: -li[j]), load(pb + j * bs + c0)) }
+                store(bi + c0, a0)
+                c0 += 16
+            }
+            for c in vectorCols..<cols {
+                var a = bi[c]
+                for j in 0..<i { a = a.addingProduct(-li[j], pb[j * bs + c]) }
+                bi[c] = a
             }
         }
     }
@@ -540,4 +629,25 @@ extension ArrayBackend where S == Double {
             c += 1
         }
     }
+}
+
+/// The binary elementwise operations of `ArrayBackend.zip`.
+@usableFromInline protocol ElementwiseOperation {
+    static func apply<T: FastScalar>(_ a: T, _ b: T) -> T
+}
+@usableFromInline enum AddOperation: ElementwiseOperation {
+    @inlinable @inline(__always) static func apply<T: FastScalar>(_ a: T, _ b: T) -> T { a + b }
+}
+@usableFromInline enum SubtractOperation: ElementwiseOperation {
+    @inlinable @inline(__always) static func apply<T: FastScalar>(_ a: T, _ b: T) -> T { a - b }
+}
+@usableFromInline enum MultiplyOperation: ElementwiseOperation {
+    @inlinable @inline(__always) static func apply<T: FastScalar>(_ a: T, _ b: T) -> T { a * b }
+}
+@usableFromInline enum DivideOperation: ElementwiseOperation {
+    @inlinable @inline(__always) static func apply<T: FastScalar>(_ a: T, _ b: T) -> T { a / b }
+}
+/// a < b ? b : a (a NaN in a is kept, a NaN in b is not: the former closure's semantics).
+@usableFromInline enum MaximumOperation: ElementwiseOperation {
+    @inlinable @inline(__always) static func apply<T: FastScalar>(_ a: T, _ b: T) -> T { a < b ? b : a }
 }

@@ -140,6 +140,15 @@ public protocol Backend: AnyObject {
     /// B ← L⁻¹ B for unit lower-triangular L (its diagonal and upper part are not read), by
     /// forward substitution: X_i = B_i − Σ_{j<i} L_ij X_j, fma chain over j ascending.
     func solveUnitLower(_ l: Tensor, _ b: Tensor)
+
+    // MARK: chunked forms
+    /// Row i ← row i + row (i − 1) for i = 1…rows−1 in order: inclusive prefix sums down the
+    /// rows (the cumulative log-decays γ of a chunk).
+    func cumulativeSumRows(_ x: Tensor)
+    /// D_ij ← e^{g_i − g_j} for j ≤ i from the n cumulative log-decays in g (n×1 or 1×n), D
+    /// n×n: the difference rounded once, then `apply(.exp)`'s exponential. Entries above the
+    /// diagonal are not written.
+    func decayMatrix(_ d: Tensor, _ g: Tensor)
 }
 
 extension Backend {

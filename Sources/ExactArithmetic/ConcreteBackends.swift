@@ -37,6 +37,8 @@ public final class Float64Backend: Backend {
     public func decayRank1MatTvec(_ m: Tensor, decay: Tensor?, _ x: Tensor, _ y: Tensor, _ q: Tensor, _ out: Tensor) { core.decayRank1MatTvecColumns(m, decay: decay, x, y, q, out) }
     public func gemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool) { core.gemm(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate) }
     public func solveUnitLower(_ l: Tensor, _ b: Tensor) { core.solveUnitLower(l, b) }
+    public func cumulativeSumRows(_ x: Tensor) { core.cumulativeSumRows(x) }
+    public func decayMatrix(_ d: Tensor, _ g: Tensor) { core.decayMatrix(d, g) }
 }
 
 /// The double-double fast reference tier (≈ 2^−104 per operation).
@@ -74,6 +76,8 @@ public final class DoubleDoubleBackend: Backend {
     public func decayRank1MatTvec(_ m: Tensor, decay: Tensor?, _ x: Tensor, _ y: Tensor, _ q: Tensor, _ out: Tensor) { core.decayRank1MatTvecSIMD(m, decay: decay, x, y, q, out) }
     public func gemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool) { core.gemm(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate) }
     public func solveUnitLower(_ l: Tensor, _ b: Tensor) { core.solveUnitLower(l, b) }
+    public func cumulativeSumRows(_ x: Tensor) { core.cumulativeSumRows(x) }
+    public func decayMatrix(_ d: Tensor, _ g: Tensor) { core.decayMatrix(d, g) }
 }
 
 /// The Float32 compute tier of emulated kernels (OpenBLAS sgemm for large products).
@@ -111,4 +115,6 @@ public final class Float32Backend: Backend {
     public func decayRank1MatTvec(_ m: Tensor, decay: Tensor?, _ x: Tensor, _ y: Tensor, _ q: Tensor, _ out: Tensor) { core.decayRank1MatTvec(m, decay: decay, x, y, q, out) }
     public func gemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool) { core.gemm(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate) }
     public func solveUnitLower(_ l: Tensor, _ b: Tensor) { core.solveUnitLower(l, b) }
+    public func cumulativeSumRows(_ x: Tensor) { core.cumulativeSumRows(x) }
+    public func decayMatrix(_ d: Tensor, _ g: Tensor) { core.decayMatrix(d, g) }
 }

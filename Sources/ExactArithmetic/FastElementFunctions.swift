@@ -56,3 +56,59 @@ public enum FastElementFunctions {
         return r
     }
 }
+
+/// The correctly rounded binary32 e^x of eight lanes at once, without libm, for the decay
+/// matrices and gates of the chunked kernels (thousands of exponentials per chunk): `decided`
+/// marks the lanes it answers, each with the bits of `FastElementFunctions.float(.exp, x)` and
+/// MPFR; the caller takes the scalar path for the others (non-finite inputs, results outside the
+/// normal binary32 range, and binary64 values too close to a rounding boundary: about one lane
+/// in 2^16).
+///
+/// e^x = 2^k·e^r with k = round(x·log2 e) and r = x − k·ln 2 by two FMAs with ln 2 = hi + lo
+/// (x − k·hi is exact: x has 24 bits, |x| ≥ 0.34 when k ≠ 0, and the result is below 1/2 with
+/// its last bit at or above 2^−53; the second FMA rounds once, ≤ 2^−53·|r|; lo's own error is
+/// ≈ 2^−107), e^r by its Taylor polynomial of degree 13 on |r| ≤ 0.35 (remainder < 2^−57) in
+/// Horner form with FMAs (< 2^−51 relative with the coefficients' rounding), 2^k exactly from
+/// the exponent bits. So y is within 2^−50·y of e^x, 8 binary64 ulps; a lane is decided when
+/// the 29 bits that rounding y to binary32 drops lie more than 2^12 ulps from the half-way
+/// pattern 2^28 (512× that bound): then every value within the bound rounds the same way.
+public enum FastExp8 {
+    public typealias D = SIMD8<Double>
+    public typealias Mask = SIMDMask<SIMD8<Int64>>
+
+    @inlinable @inline(__always)
+    public static func exp(_ x: SIMD8<Float>) -> (value: SIMD8<Float>, decided: Mask) {
+        let xd = D(x)
+        // Inputs whose e^x is a normal binary32 with room to spare (NaN fails both).
+        let inRange = (xd .>= D(repeating: -87)) .& (xd .<= D(repeating: 88))
+        let xs = D(repeating: 0).replacing(with: xd, where: inRange)
+        let shifter = D(repeating: 0x1.8p52)
+        let t = shifter.addingProduct(xs, D(repeating: 1.4426950408889634))  // 0x1.8p52 + k
+        let k = t - shifter
+        var r = xs.addingProduct(-k, D(repeating: 0x1.62e42fefa39efp-1))
+        r = r.addingProduct(-k, D(repeating: 0x1.abc9e3b39803fp-56))
+        var p = D(repeating: 1.0 / 6_227_020_800)
+        p = D(repeating: 1.0 / 479_001_600).addingProduct(p, r)
+        p = D(repeating: 1.0 / 39_916_800).addingProduct(p, r)
+        p = D(repeating: 1.0 / 3_628_800).addingProduct(p, r)
+        p = D(repeating: 1.0 / 362_880).addingProduct(p, r)
+        p = D(repeating: 1.0 / 40_320).addingProduct(p, r)
+        p = D(repeating: 1.0 / 5_040).addingProduct(p, r)
+        p = D(repeating: 1.0 / 720).addingProduct(p, r)
+        p = D(repeating: 1.0 / 120).addingProduct(p, r)
+        p = D(repeating: 1.0 / 24).addingProduct(p, r)
+        p = D(repeating: 1.0 / 6).addingProduct(p, r)
+        p = D(repeating: 0.5).addingProduct(p, r)
+        p = D(repeating: 1).addingProduct(p, r)
+        p = D(repeating: 1).addingProduct(p, r)
+        // 2^k from the bits: t's low bits hold k (|k| ≤ 127).
+        let kBits = unsafeBitCast(t, to: SIMD8<Int64>.self) &- SIMD8<Int64>(repeating: Int64(bitPattern: shifter[0].bitPattern))
+        let scale = unsafeBitCast((kBits &+ 1023) &<< 52, to: D.self)
+        let y = p * scale
+        let dropped = unsafeBitCast(y, to: SIMD8<Int64>.self) & SIMD8<Int64>(repeating: 0x1FFF_FFFF)
+        let distance = dropped &- SIMD8<Int64>(repeating: 1 << 28)
+        let far = (distance .> SIMD8<Int64>(repeating: 1 << 12)) .| (distance .< SIMD8<Int64>(repeating: -(1 << 12)))
+        let mask = inRange .& far
+        return (SIMD8<Float>(y), mask)
+    }
+}

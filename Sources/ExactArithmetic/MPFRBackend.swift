@@ -271,4 +271,21 @@ public final class MPFRBackend: Backend {
             }
         }
     }
+
+    public func cumulativeSumRows(_ x: Tensor) {
+        for r in 1..<Swift.max(x.rows, 1) {
+            for c in 0..<x.cols { _ = mpfr_add(pointer(x, r, c), pointer(x, r, c), pointer(x, r - 1, c), MPFR_RNDN) }
+        }
+    }
+
+    public func decayMatrix(_ d: Tensor, _ g: Tensor) {
+        let n = g.count
+        precondition((g.rows == 1 || g.cols == 1) && d.rows == n && d.cols == n, "decayMatrix shape mismatch")
+        func gp(_ i: Int) -> mpfr_ptr { g.rows == 1 ? pointer(g, 0, i) : pointer(g, i, 0) }
+        for i in 0..<n {
+            for j in 0...i { _ = mpfr_sub(pointer(d, i, j), gp(i), gp(j), MPFR_RNDN) }
+            let row = Tensor(offset: d.offset + i * d.rowStride, rows: 1, cols: i + 1)
+            apply(.exp, row, row)
+        }
+    }
 }

@@ -33,7 +33,6 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
     public let state: Tensor
     public let output: Tensor
     let startState: Tensor, chunkState: Tensor, exportScratch: Tensor
-    let minusOne: Tensor
     let loader: DeltaTokenLoader<B>
     var workspaces: [Int: Workspace] = [:]
     var current: Workspace?
@@ -93,7 +92,6 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         chunkState = backend.allocate(rows: K, cols: V)
         exportScratch = backend.allocate(rows: K, cols: V)
         output = backend.allocate(V)
-        minusOne = backend.scalar(-1)
         loader = DeltaTokenLoader(config: config, backend: backend, stores: stores)
     }
 
@@ -134,20 +132,27 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
     }
 
     /// Benchmarks: the UT transform of the current chunk again on its loaded inputs (the state
-    /// advances once more; the inputs' γ are re-derived from the stored cumulative sums).
+    /// advances once more). The per-token log-decays are re-derived from the stored cumulative
+    /// sums once and kept, so that repeated calls time the transform alone.
     public func repeatTransformForBenchmark() {
         guard let w = current else { return }
         let b = backend
-        // Undo the cumulative sum so that `transform` sees per-token log-decays again.
-        for i in stride(from: w.n - 1, to: 0, by: -1) { b.subtract(w.g.row(i), w.g.row(i), w.g.row(i - 1)) }
+        if benchmarkLogDecays == nil {
+            for i in stride(from: w.n - 1, to: 0, by: -1) { b.subtract(w.g.row(i), w.g.row(i), w.g.row(i - 1)) }
+            let saved = b.allocate(rows: w.g.rows, cols: w.g.cols)
+            b.copy(saved, w.g)
+            benchmarkLogDecays = saved
+        }
+        b.copy(w.g, benchmarkLogDecays!)
         transform(w)
     }
+    var benchmarkLogDecays: Tensor?
 
     /// The UT transform of a loaded chunk (γ, A, T, W, U, V_new, O, state update).
     func transform(_ w: Workspace) {
         let b = backend, n = w.n
         // γ: inclusive cumulative sum inside the chunk, in token order.
-        for i in 1..<max(n, 1) { b.add(w.g.row(i), w.g.row(i), w.g.row(i - 1)) }
+        b.cumulativeSumRows(w.g)
         b.apply(.exp, w.expG, w.g)
         b.copy(w.kb, w.k)
         b.scaleRows(w.kb, by: w.beta)
@@ -157,12 +162,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
             b.multiply(w.qg, w.q, w.expG)
         } else {
             // D_ij = e^{γ_i−γ_j} for j ≤ i (the strict upper part stays 0).
-            for i in 0..<n {
-                let row = Tensor(offset: w.d.offset + i * n, rows: 1, cols: i + 1)
-                b.subtract(row, Tensor(offset: w.g.offset, rows: 1, cols: i + 1), w.g.element(i))
-                b.multiply(row, row, minusOne)
-                b.apply(.exp, row, row)
-            }
+            b.decayMatrix(w.d, w.g)
             b.gemm(w.ap, w.kbq, transposeA: false, w.k, transposeB: true, accumulate: false)
             b.multiply(w.a, w.a, w.d)
             b.multiply(w.p, w.p, w.d)
