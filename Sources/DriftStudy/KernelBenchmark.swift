@@ -207,12 +207,29 @@ public enum KernelBenchmark {
         return (Double(threads * 8 * config.chunkSize) / best, identical)
     }
 
+    static let config = DeltaRuleConfig(kind: .gatedDeltaNet, keyDim: 128, valueDim: 128)
+
+    static func measurement(
+        _ name: String, _ value: Double, _ baseName: String, _ base: Double, target: Double?, ratio: Double?
+    ) -> Measurement {
+        var met: Bool?
+        if target != nil || ratio != nil { met = value >= (target ?? 0) && value / base >= (ratio ?? 0) }
+        return Measurement(name: name, unit: "tokens/s", value: value, baseline_name: baseName, baseline_value: base,
+                           ratio: value / base, threads: 1, cpu: BenchEnvironment.cpu, flags: BenchEnvironment.flags,
+                           target: target, target_ratio: ratio, meets_target: met)
+    }
+
+    /// Every kernel measurement: the decode loops, then the chunked prefill.
     public static func run(seconds: Double = 0.5, tokens: Int = 2048) throws -> [Measurement] {
-        let cfg = DeltaRuleConfig(kind: .gatedDeltaNet, keyDim: 128, valueDim: 128)
+        try decode(seconds: seconds, tokens: tokens) + chunked(seconds: seconds)
+    }
+
+    /// The fused decode with fp32, bf16 and e4m3 state (interleaved), and the generic decode.
+    public static func decode(seconds: Double = 0.5, tokens: Int = 2048) throws -> [Measurement] {
+        let cfg = config
         let inputs = try Inputs(config: cfg, tokens: tokens)
         let bf16 = try FormatSpec.parse("bfloat16").elementRounder!
         let e4m3 = try FormatSpec.parse("e4m3").elementRounder!
-        let cpu = BenchEnvironment.cpu, flags = BenchEnvironment.flags
         // Interleaved rounds, best of each: the three loops see the same machine load.
         var fp32 = 0.0, b = 0.0, e = 0.0
         for _ in 0..<5 {
@@ -222,20 +239,8 @@ public enum KernelBenchmark {
         }
         let generic = try genericDecode(config: cfg, recipe: .exact, seconds: seconds)
         let genericBF16 = try genericDecode(config: cfg, recipe: Recipe.parse("state=bfloat16"), seconds: seconds)
-        let chunked = try chunkedPrefill(config: cfg, seconds: seconds)
-        let transform = try chunkedTransform(config: cfg, seconds: seconds)
-        let (twoHeads, twoHeadsIdentical) = try chunkedTransformHeads(config: cfg, threads: 2, seconds: seconds)
-        let peak = sgemmPeak(n: 512, seconds: seconds)
-        let flops = chunkFlops(chunk: cfg.chunkSize, keyDim: cfg.keyDim, valueDim: cfg.valueDim)
-        // The transform's tokens/s if every flop ran at the large-gemm peak.
-        let denseBound = peak / (flops.dense / Double(cfg.chunkSize))
-        let triangularBound = peak / (flops.triangular / Double(cfg.chunkSize))
-        func m(_ name: String, _ value: Double, _ baseName: String, _ base: Double, target: Double?, ratio: Double?) -> Measurement {
-            var met: Bool?
-            if target != nil || ratio != nil { met = value >= (target ?? 0) && value / base >= (ratio ?? 0) }
-            return Measurement(name: name, unit: "tokens/s", value: value, baseline_name: baseName, baseline_value: base,
-                               ratio: value / base, threads: 1, cpu: cpu, flags: flags, target: target, target_ratio: ratio,
-                               meets_target: met)
+        func m(_ n: String, _ v: Double, _ bn: String, _ b: Double, target: Double?, ratio: Double?) -> Measurement {
+            measurement(n, v, bn, b, target: target, ratio: ratio)
         }
         let fusedName = "gdn_decode_fused_fp32_state_K128_V128"
         return [
@@ -244,12 +249,31 @@ public enum KernelBenchmark {
             m("gdn_decode_fused_e4m3_state_K128_V128", e, fusedName, fp32, target: 500_000, ratio: 0.6),
             m("gdn_decode_generic_fp32_state_K128_V128", generic, fusedName, fp32, target: nil, ratio: nil),
             m("gdn_decode_generic_bf16_state_K128_V128", genericBF16, fusedName, fp32, target: nil, ratio: nil),
-            m("gdn_chunked_prefill_C64_K128_V128_with_inputs", chunked, fusedName, fp32, target: 1_000_000, ratio: nil),
-            m("gdn_chunked_transform_only_C64_K128_V128", transform, "bound_dense_flops_at_sgemm_peak", denseBound,
-              target: 1_000_000, ratio: nil),
+        ]
+    }
+
+    /// The chunked prefill (C = 64): with input generation, the transform alone on one thread
+    /// and two heads on two threads, beside the bounds the single-thread sgemm peak sets.
+    public static func chunked(seconds: Double = 0.5) throws -> [Measurement] {
+        let cfg = config
+        let chunked = try chunkedPrefill(config: cfg, seconds: seconds)
+        let transform = try chunkedTransform(config: cfg, seconds: seconds)
+        let (twoHeads, twoHeadsIdentical) = try chunkedTransformHeads(config: cfg, threads: 2, seconds: seconds)
+        let peak = sgemmPeak(n: 512, seconds: seconds)
+        let flops = chunkFlops(chunk: cfg.chunkSize, keyDim: cfg.keyDim, valueDim: cfg.valueDim)
+        // The transform's tokens/s if every flop ran at the large-gemm peak.
+        let denseBound = peak / (flops.dense / Double(cfg.chunkSize))
+        let triangularBound = peak / (flops.triangular / Double(cfg.chunkSize))
+        func m(_ n: String, _ v: Double, _ bn: String, _ b: Double, target: Double?, ratio: Double?) -> Measurement {
+            measurement(n, v, bn, b, target: target, ratio: ratio)
+        }
+        let transformName = "gdn_chunked_transform_only_C64_K128_V128"
+        return [
+            m("gdn_chunked_prefill_C64_K128_V128_with_inputs", chunked, transformName, transform, target: 1_000_000, ratio: nil),
+            m(transformName, transform, "bound_dense_flops_at_sgemm_peak", denseBound, target: 1_000_000, ratio: nil),
             {
                 // Aggregate of 2 heads on 2 threads (not per core); met only with identical bits.
-                var r = m("gdn_chunked_transform_2_heads_2_threads_aggregate", twoHeads, "gdn_chunked_transform_only_C64_K128_V128",
+                var r = m("gdn_chunked_transform_2_heads_2_threads_aggregate", twoHeads, transformName,
                           transform, target: 1_000_000, ratio: nil)
                 r.threads = 2
                 r.meets_target = twoHeadsIdentical && twoHeads >= 1_000_000
@@ -260,8 +284,8 @@ public enum KernelBenchmark {
             m("bound_triangular_flops_at_sgemm_peak", triangularBound, "bound_dense_flops_at_sgemm_peak", denseBound,
               target: nil, ratio: nil),
             Measurement(name: "openblas_sgemm_512", unit: "Gflop/s", value: peak / 1e9, baseline_name: "openblas_sgemm_512",
-                        baseline_value: peak / 1e9, ratio: 1, threads: 1, cpu: cpu, flags: flags, target: nil, target_ratio: nil,
-                        meets_target: nil, note: "OpenBLAS core \(blasCoreName)"),
+                        baseline_value: peak / 1e9, ratio: 1, threads: 1, cpu: BenchEnvironment.cpu, flags: BenchEnvironment.flags,
+                        target: nil, target_ratio: nil, meets_target: nil, note: "OpenBLAS core \(blasCoreName)"),
         ]
     }
 }

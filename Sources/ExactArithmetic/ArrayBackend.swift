@@ -163,7 +163,14 @@ public final class ArrayBackend<S: FastScalar> {
             precondition(b.rows == a.rows && b.cols == a.cols, "shape mismatch")
             for r in 0..<dst.rows {
                 let d = p(dst) + r * dst.rowStride, x = p(a) + r * a.rowStride, y = p(b) + r * b.rowStride
-                for c in 0..<dst.cols { d[c] = Op.apply(x[c], y[c]) }
+                // In place as separate loops: the vectoriser's overlap check rejects d == x or d == y.
+                if d == x {
+                    for c in 0..<dst.cols { d[c] = Op.apply(d[c], y[c]) }
+                } else if d == y {
+                    for c in 0..<dst.cols { d[c] = Op.apply(x[c], d[c]) }
+                } else {
+                    for c in 0..<dst.cols { d[c] = Op.apply(x[c], y[c]) }
+                }
             }
         }
     }
@@ -229,7 +236,9 @@ public final class ArrayBackend<S: FastScalar> {
                         for l in 0..<n { xv[l] = x[start + l] }
                     }
                     let (v, decided) = FastExp8.exp(xv)
-                    if n == 8 && all(decided) {
+                    var allDecided: Int64 = -1
+                    for l in 0..<8 { allDecided &= unsafeBitCast(decided, to: SIMD8<Int64>.self)[l] }
+                    if n == 8 && allDecided != 0 {
                         UnsafeMutableRawPointer(d + start).storeBytes(of: v, as: SIMD8<Float>.self)
                     } else {
                         for l in 0..<n { d[start + l] = decided[l] ? v[l] : scalar(f, xv[l], inp, out) }
@@ -505,7 +514,7 @@ extension ArrayBackend {
         let pg = p(g), step = g.rows == 1 ? 1 : g.rowStride
         for i in 0..<n {
             let row = p(d) + i * d.rowStride, gi = pg[i * step]
-            for j in 0...i { row[j] = gi - pg[j * step] }
+            for j in 0..<(i + 1) { row[j] = gi - pg[j * step] }
             let t = Tensor(offset: d.offset + i * d.rowStride, rows: 1, cols: i + 1)
             apply(.exp, t, t)
         }
@@ -528,8 +537,33 @@ extension ArrayBackend {
         }
         let pl = f(l), pb = f(b), ls = l.rowStride, bs = b.rowStride, cols = b.cols
         let vectorCols = cols - cols % 16
-        for i in 0..<b.rows {
+        var i = 0
+        // Rows i and i + 1 together where 64 columns fit (eight independent fma chains instead
+        // of four): both take the terms j < i, then row i + 1 the term j = i from the final row i.
+        while i + 1 < b.rows && vectorCols == cols && cols % 64 == 0 {
+            let bi = pb + i * bs, bn = bi + bs, li = pl + i * ls, ln = li + ls
+            for c0 in stride(from: 0, to: cols, by: 64) {
+                var a0 = load(bi + c0), a1 = load(bi + c0 + 16), a2 = load(bi + c0 + 32), a3 = load(bi + c0 + 48)
+                var n0 = load(bn + c0), n1 = load(bn + c0 + 16), n2 = load(bn + c0 + 32), n3 = load(bn + c0 + 48)
+                for j in 0..<i {
+                    let m = SIMD16<Float>(repeating: -li[j]), mn = SIMD16<Float>(repeating: -ln[j]), bj = pb + j * bs + c0
+                    let x0 = load(bj), x1 = load(bj + 16), x2 = load(bj + 32), x3 = load(bj + 48)
+                    a0 = a0.addingProduct(m, x0); a1 = a1.addingProduct(m, x1)
+                    a2 = a2.addingProduct(m, x2); a3 = a3.addingProduct(m, x3)
+                    n0 = n0.addingProduct(mn, x0); n1 = n1.addingProduct(mn, x1)
+                    n2 = n2.addingProduct(mn, x2); n3 = n3.addingProduct(mn, x3)
+                }
+                let mi = SIMD16<Float>(repeating: -ln[i])
+                n0 = n0.addingProduct(mi, a0); n1 = n1.addingProduct(mi, a1)
+                n2 = n2.addingProduct(mi, a2); n3 = n3.addingProduct(mi, a3)
+                store(bi + c0, a0); store(bi + c0 + 16, a1); store(bi + c0 + 32, a2); store(bi + c0 + 48, a3)
+                store(bn + c0, n0); store(bn + c0 + 16, n1); store(bn + c0 + 32, n2); store(bn + c0 + 48, n3)
+            }
+            i += 2
+        }
+        while i < b.rows {
             let bi = pb + i * bs, li = pl + i * ls
+            defer { i += 1 }
             var c0 = 0
             while c0 + 64 <= vectorCols {
                 var a0 = load(bi + c0), a1 = load(bi + c0 + 16), a2 = load(bi + c0 + 32), a3 = load(bi + c0 + 48)

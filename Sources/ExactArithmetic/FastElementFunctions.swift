@@ -78,7 +78,8 @@ public enum FastExp8 {
 
     @inlinable @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> (value: SIMD8<Float>, decided: Mask) {
-        let xd = D(x)
+        var xd = D()
+        for l in 0..<8 { xd[l] = Double(x[l]) }  // lane by lane: one vcvtps2pd (the generic init is a call)
         // Inputs whose e^x is a normal binary32 with room to spare (NaN fails both).
         let inRange = (xd .>= D(repeating: -87)) .& (xd .<= D(repeating: 88))
         let xs = D(repeating: 0).replacing(with: xd, where: inRange)
@@ -109,6 +110,8 @@ public enum FastExp8 {
         let distance = dropped &- SIMD8<Int64>(repeating: 1 << 28)
         let far = (distance .> SIMD8<Int64>(repeating: 1 << 12)) .| (distance .< SIMD8<Int64>(repeating: -(1 << 12)))
         let mask = inRange .& far
-        return (SIMD8<Float>(y), mask)
+        var value = SIMD8<Float>()
+        for l in 0..<8 { value[l] = Float(y[l]) }
+        return (value, mask)
     }
 }

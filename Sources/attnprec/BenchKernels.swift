@@ -9,10 +9,20 @@ struct BenchKernels: ParsableCommand {
         abstract: "Gated DeltaNet decode (K=V=128, Float32) with fp32 / bf16 / e4m3 state beside the fp32-state loop; chunked prefill.")
     @Option(name: .long, help: "Also write the results as JSON.") var json: String?
     @Option(name: .long, help: "Seconds per measurement.") var seconds: Double = 0.5
+    @Flag(name: .long, help: "Only the chunked-prefill measurements.") var chunkedOnly = false
 
     func run() throws {
         guard seconds > 0 && seconds <= 60 else { throw InputError("--seconds: expected (0, 60], got \(seconds)") }
-        let results = try KernelBenchmark.run(seconds: seconds) + KernelBenchmark.softmaxDecode(seconds: seconds)
+        var results: [KernelBenchmark.Measurement]
+        var ownCore: String?
+        if chunkedOnly {
+            results = try KernelBenchmark.chunked(seconds: seconds)
+        } else {
+            results = try KernelBenchmark.run(seconds: seconds) + KernelBenchmark.softmaxDecode(seconds: seconds)
+            let (rows, why) = try ownCoreChunked()
+            results += rows
+            ownCore = why
+        }
         var rows = [["measurement", "value", "baseline", "ratio", "target", "met"]]
         func shown(_ x: Double, _ unit: String) -> String {
             guard unit == "tokens/s" else { return String(format: "%.1f %@", x, unit) }
@@ -33,6 +43,7 @@ struct BenchKernels: ParsableCommand {
         for r in results where r.threads != 1 || r.note != nil {
             print("\(r.name): \(r.threads) threads\(r.note.map { "; " + $0 } ?? "")")
         }
+        if let ownCore { print("rows …@openblas_own_core: \(ownCore)") }
         if let path = json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -40,5 +51,35 @@ struct BenchKernels: ParsableCommand {
                 throw InputError("\(path): cannot write the JSON results")
             }
         }
+    }
+
+    /// When `OPENBLAS_CORETYPE` forces OpenBLAS's kernel family (it is read once, when the
+    /// library loads), the chunked rows again from a child process without it: OpenBLAS's own
+    /// choice for this CPU, side by side with the forced one. Rows renamed `…@openblas_own_core`.
+    func ownCoreChunked() throws -> ([KernelBenchmark.Measurement], String?) {
+        var env = ProcessInfo.processInfo.environment
+        guard let forced = env.removeValue(forKey: "OPENBLAS_CORETYPE") else { return ([], nil) }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("attnprec-bench-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        if !FileManager.default.fileExists(atPath: "/proc/self/exe") {
+            child.executableURL = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        }
+        child.arguments = ["bench", "kernels", "--chunked-only", "--seconds", "\(seconds)", "--json", out.path]
+        child.environment = env
+        child.standardOutput = FileHandle.nullDevice
+        try child.run()
+        child.waitUntilExit()
+        guard child.terminationStatus == 0, let data = try? Data(contentsOf: out),
+              var rows = try? JSONDecoder().decode([KernelBenchmark.Measurement].self, from: data)
+        else { throw InputError("bench kernels: the child run without OPENBLAS_CORETYPE failed (exit \(child.terminationStatus))") }
+        let core = rows.first { $0.name == "openblas_sgemm_512" }?.note ?? "OpenBLAS core unknown"
+        for i in rows.indices {
+            rows[i].name += "@openblas_own_core"
+            rows[i].baseline_name += "@openblas_own_core"
+            if rows[i].name.hasPrefix("openblas_sgemm") { rows[i].note = nil }
+        }
+        return (rows, "measured after the rows above by a child process without OPENBLAS_CORETYPE=\(forced): \(core)")
     }
 }

@@ -83,10 +83,9 @@ import Testing
         }
     }
 
-    @Test(arguments: [1, 5, 16, 17, 48, 64, 80, 200])
-    func forwardSubstitutionKeepsGenericBits(cols: Int) {
-        var rng = SplitMix(seed: UInt64(cols))
-        let n = 64
+    @Test(arguments: [1, 5, 16, 17, 48, 64, 80, 128, 200], [63, 64])
+    func forwardSubstitutionKeepsGenericBits(cols: Int, n: Int) {
+        var rng = SplitMix(seed: UInt64(cols * n))
         let b = Float32Backend(capacity: 1 << 16)
         let l = b.allocate(rows: n, cols: n), x = b.allocate(rows: n, cols: cols)
         let lb = b.buffer(l), xb = b.buffer(x)

@@ -29,10 +29,12 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
     public let stores: StorePoints
     public private(set) var position = -1
 
-    /// The carried K×V state after the last computed chunk.
-    public let state: Tensor
+    /// The carried K×V state after the last computed chunk. It and `startState` (the state at
+    /// the chunk's start, for states inside the chunk) swap buffers at every chunk.
+    public private(set) var state: Tensor
     public let output: Tensor
-    let startState: Tensor, chunkState: Tensor, exportScratch: Tensor
+    private(set) var startState: Tensor
+    let chunkState: Tensor, exportScratch: Tensor
     let loader: DeltaTokenLoader<B>
     var workspaces: [Int: Workspace] = [:]
     var current: Workspace?
@@ -192,16 +194,17 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         b.subtract(w.vNew, w.u, w.vNew)
         stores.store(.vNew, w.vNew, on: b, step: chunkIndex)
         b.gemm(w.o, w.p, transposeA: false, w.vNew, transposeB: false, accumulate: true)
-        b.copy(startState, state)
-        advanceState(state, to: n - 1, w)
+        swap(&startState, &state)
+        advanceState(into: state, from: startState, to: n - 1, w)
         stores.store(.state, state, on: b, step: chunkStart + n - 1)
     }
 
-    /// s ← e^{γ_r} s + (K_{≤r} ⊙ e^{γ_r−γ})ᵀ V_new,≤r (s holds the chunk's start state).
-    func advanceState(_ s: Tensor, to r: Int, _ w: Workspace) {
+    /// s ← e^{γ_r} s₀ + (K_{≤r} ⊙ e^{γ_r−γ})ᵀ V_new,≤r, s₀ the chunk's start state.
+    func advanceState(into s: Tensor, from s0: Tensor, to r: Int, _ w: Workspace) {
         let b = backend, rows = 0..<(r + 1)
         let kd = w.kd.block(rows: rows, cols: 0..<config.keyDim)
         if config.kind.perChannelGate {
+            b.copy(s, s0)
             b.scaleRows(s, by: w.expG.row(r))
             for i in rows {
                 b.subtract(w.rowTmp, w.g.row(r), w.g.row(i))
@@ -209,7 +212,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
                 b.multiply(w.kd.row(i), w.k.row(i), w.rowTmp)
             }
         } else {
-            b.scale(s, by: w.expG.element(r))
+            b.multiply(s, s0, w.expG.element(r))
             b.copy(kd, w.k.block(rows: rows, cols: 0..<config.keyDim))
             b.scaleRows(kd, by: Tensor(offset: w.d.offset + r * w.n, rows: 1, cols: r + 1))
         }
@@ -263,8 +266,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         guard let w = current else { return state }
         let r = position - chunkStart
         if r == w.n - 1 { return state }
-        backend.copy(exportScratch, startState)
-        advanceState(exportScratch, to: r, w)
+        advanceState(into: exportScratch, from: startState, to: r, w)
         return exportScratch
     }
 
