@@ -224,29 +224,36 @@ public final class ArrayBackend<S: FastScalar> {
         for r in 0..<dst.rows {
             let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Float.self)
             let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Float.self)
-            var start = 0
             if f == .exp {
-                // Eight lanes at a time (the tail padded); undecided lanes (rare) take the scalar path.
-                while start < dst.cols {
-                    let n = Swift.min(8, dst.cols - start)
-                    var xv = SIMD8<Float>()
-                    if n == 8 {
-                        xv = UnsafeRawPointer(x + start).loadUnaligned(as: SIMD8<Float>.self)
-                    } else {
-                        for l in 0..<n { xv[l] = x[start + l] }
-                    }
-                    let (v, decided) = FastExp8.exp(xv)
-                    var allDecided: Int64 = -1
-                    for l in 0..<8 { allDecided &= unsafeBitCast(decided, to: SIMD8<Int64>.self)[l] }
-                    if n == 8 && allDecided != 0 {
-                        UnsafeMutableRawPointer(d + start).storeBytes(of: v, as: SIMD8<Float>.self)
-                    } else {
-                        for l in 0..<n { d[start + l] = decided[l] ? v[l] : scalar(f, xv[l], inp, out) }
-                    }
-                    start += n
-                }
+                expFloat(d, x, count: dst.cols, inp, out)
+            } else {
+                for c in 0..<dst.cols { d[c] = scalar(f, x[c], inp, out) }
             }
-            for c in start..<dst.cols { d[c] = scalar(f, x[c], inp, out) }
+        }
+    }
+
+    /// d[i] = e^{x[i]} correctly rounded, eight lanes at a time (the tail padded); undecided
+    /// lanes (rare) take the scalar path. d may be x. `out` at precision 24.
+    @usableFromInline
+    func expFloat(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, _ inp: mpfr_ptr, _ out: mpfr_ptr) {
+        var start = 0
+        while start < count {
+            let n = Swift.min(8, count - start)
+            var xv = SIMD8<Float>()
+            if n == 8 {
+                xv = UnsafeRawPointer(x + start).loadUnaligned(as: SIMD8<Float>.self)
+            } else {
+                for l in 0..<n { xv[l] = x[start + l] }
+            }
+            let (v, decided) = FastExp8.exp(xv)
+            var allDecided: Int64 = -1
+            for l in 0..<8 { allDecided &= unsafeBitCast(decided, to: SIMD8<Int64>.self)[l] }
+            if n == 8 && allDecided != 0 {
+                UnsafeMutableRawPointer(d + start).storeBytes(of: v, as: SIMD8<Float>.self)
+            } else {
+                for l in 0..<n { d[start + l] = decided[l] ? v[l] : scalar(.exp, xv[l], inp, out) }
+            }
+            start += n
         }
     }
 
@@ -351,6 +358,17 @@ public final class ArrayBackend<S: FastScalar> {
         for r in 0..<m.rows {
             let d = p(m) + r * m.rowStride, s = vs[r]
             for c in 0..<m.cols { d[c] = d[c] * s }
+        }
+    }
+
+    @inlinable
+    public func scaleRows(_ d: Tensor, _ x: Tensor, by v: Tensor) {
+        precondition(v.count == x.rows && d.rows == x.rows && d.cols == x.cols)
+        guard p(d) != p(x) else { return scaleRows(d, by: v) }
+        let vs = p(v)
+        for r in 0..<x.rows {
+            let dr = p(d) + r * d.rowStride, xr = p(x) + r * x.rowStride, s = vs[r]
+            for c in 0..<x.cols { dr[c] = xr[c] * s }
         }
     }
 
@@ -512,6 +530,29 @@ extension ArrayBackend {
         let n = g.count
         precondition((g.rows == 1 || g.cols == 1) && d.rows == n && d.cols == n, "decayMatrix shape mismatch")
         let pg = p(g), step = g.rows == 1 ? 1 : g.rowStride
+        if S.self == Float.self {
+            // The lower triangle as one stream of differences, one eight-lane exp pass, rows back.
+            let fg = UnsafeMutableRawPointer(pg).assumingMemoryBound(to: Float.self)
+            let fd = UnsafeMutableRawPointer(p(d)).assumingMemoryBound(to: Float.self)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n * (n + 1) / 2) { flat in
+                var k = 0
+                for i in 0..<n {
+                    let gi = fg[i * step]
+                    for j in 0..<(i + 1) { flat[k + j] = gi - fg[j * step] }
+                    k += i + 1
+                }
+                let inp = workspace.input.pointer, out = workspace.output.pointer
+                mpfr_set_prec(out, 24)
+                defer { mpfr_set_prec(out, 256) }
+                expFloat(flat.baseAddress!, flat.baseAddress!, count: k, inp, out)
+                k = 0
+                for i in 0..<n {
+                    (fd + i * d.rowStride).update(from: flat.baseAddress! + k, count: i + 1)
+                    k += i + 1
+                }
+            }
+            return
+        }
         for i in 0..<n {
             let row = p(d) + i * d.rowStride, gi = pg[i * step]
             for j in 0..<(i + 1) { row[j] = gi - pg[j * step] }

@@ -121,6 +121,8 @@ public protocol Backend: AnyObject {
     func axpy(_ y: Tensor, _ a: Tensor, _ x: Tensor)
     /// M[i, :] ← v_i · M[i, :].
     func scaleRows(_ m: Tensor, by v: Tensor)
+    /// D[i, :] ← v_i · X[i, :] (the same products as `copy` then `scaleRows`).
+    func scaleRows(_ d: Tensor, _ x: Tensor, by v: Tensor)
     /// M[:, j] ← v_j · M[:, j].
     func scaleColumns(_ m: Tensor, by v: Tensor)
     /// y ← M x, y_i = Σ_j M_ij x_j (fma chain over j ascending).

@@ -30,6 +30,7 @@ public final class Float64Backend: Backend {
     public func scale(_ x: Tensor, by s: Tensor) { core.scale(x, by: s) }
     public func axpy(_ y: Tensor, _ a: Tensor, _ x: Tensor) { core.axpy(y, a, x) }
     public func scaleRows(_ m: Tensor, by v: Tensor) { core.scaleRows(m, by: v) }
+    public func scaleRows(_ d: Tensor, _ x: Tensor, by v: Tensor) { core.scaleRows(d, x, by: v) }
     public func scaleColumns(_ m: Tensor, by v: Tensor) { core.scaleColumns(m, by: v) }
     public func matvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matvec(y, m, x) }
     public func matTvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matTvec(y, m, x) }
@@ -69,6 +70,7 @@ public final class DoubleDoubleBackend: Backend {
     public func scale(_ x: Tensor, by s: Tensor) { core.scale(x, by: s) }
     public func axpy(_ y: Tensor, _ a: Tensor, _ x: Tensor) { core.axpy(y, a, x) }
     public func scaleRows(_ m: Tensor, by v: Tensor) { core.scaleRows(m, by: v) }
+    public func scaleRows(_ d: Tensor, _ x: Tensor, by v: Tensor) { core.scaleRows(d, x, by: v) }
     public func scaleColumns(_ m: Tensor, by v: Tensor) { core.scaleColumns(m, by: v) }
     public func matvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matvec(y, m, x) }
     public func matTvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matTvecSIMD(y, m, x) }
@@ -108,6 +110,7 @@ public final class Float32Backend: Backend {
     public func scale(_ x: Tensor, by s: Tensor) { core.scale(x, by: s) }
     public func axpy(_ y: Tensor, _ a: Tensor, _ x: Tensor) { core.axpy(y, a, x) }
     public func scaleRows(_ m: Tensor, by v: Tensor) { core.scaleRows(m, by: v) }
+    public func scaleRows(_ d: Tensor, _ x: Tensor, by v: Tensor) { core.scaleRows(d, x, by: v) }
     public func scaleColumns(_ m: Tensor, by v: Tensor) { core.scaleColumns(m, by: v) }
     public func matvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matvec(y, m, x) }
     public func matTvec(_ y: Tensor, _ m: Tensor, _ x: Tensor) { core.matTvec(y, m, x) }

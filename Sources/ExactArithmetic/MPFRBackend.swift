@@ -191,6 +191,14 @@ public final class MPFRBackend: Backend {
         }
     }
 
+    public func scaleRows(_ d: Tensor, _ x: Tensor, by v: Tensor) {
+        precondition(v.count == x.rows && d.rows == x.rows && d.cols == x.cols)
+        for r in 0..<x.rows {
+            let s = pointer(v.element(r))
+            for c in 0..<x.cols { _ = mpfr_mul(pointer(d, r, c), pointer(x, r, c), s, MPFR_RNDN) }
+        }
+    }
+
     public func scaleColumns(_ m: Tensor, by v: Tensor) {
         precondition(v.count == m.cols)
         for r in 0..<m.rows {

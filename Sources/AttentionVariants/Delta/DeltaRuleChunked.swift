@@ -156,8 +156,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         // γ: inclusive cumulative sum inside the chunk, in token order.
         b.cumulativeSumRows(w.g)
         b.apply(.exp, w.expG, w.g)
-        b.copy(w.kb, w.k)
-        b.scaleRows(w.kb, by: w.beta)
+        b.scaleRows(w.kb, w.k, by: w.beta)
         if config.kind.perChannelGate {
             intraPerChannel(w)
             b.multiply(w.kbg, w.kb, w.expG)
@@ -168,18 +167,15 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
             b.gemm(w.ap, w.kbq, transposeA: false, w.k, transposeB: true, accumulate: false)
             b.multiply(w.a, w.a, w.d)
             b.multiply(w.p, w.p, w.d)
-            b.copy(w.kbg, w.kb)
-            b.scaleRows(w.kbg, by: w.expG)
-            b.copy(w.qg, w.q)
-            b.scaleRows(w.qg, by: w.expG)
+            b.scaleRows(w.kbg, w.kb, by: w.expG)
+            b.scaleRows(w.qg, w.q, by: w.expG)
         }
         // T = (I + A)⁻¹ by forward substitution on the identity.
         b.fill(w.t, 0)
         for i in 0..<n { b.fill(w.t.element(i, i), 1) }
         b.solveUnitLower(w.a, w.t)
         stores.store(.triInverse, w.t, on: b, step: chunkIndex)
-        b.copy(w.vb, w.v)
-        b.scaleRows(w.vb, by: w.beta)
+        b.scaleRows(w.vb, w.v, by: w.beta)
         b.gemm(w.wu, w.t, transposeA: false, w.ykv, transposeB: false, accumulate: false)
         // Ŝ: the carried state itself unless the recipe stores a per-chunk copy.
         let sHat: Tensor
@@ -204,8 +200,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         let b = backend, rows = 0..<(r + 1)
         let kd = w.kd.block(rows: rows, cols: 0..<config.keyDim)
         if config.kind.perChannelGate {
-            b.copy(s, s0)
-            b.scaleRows(s, by: w.expG.row(r))
+            b.scaleRows(s, s0, by: w.expG.row(r))
             for i in rows {
                 b.subtract(w.rowTmp, w.g.row(r), w.g.row(i))
                 b.apply(.exp, w.rowTmp, w.rowTmp)
@@ -213,8 +208,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
             }
         } else {
             b.multiply(s, s0, w.expG.element(r))
-            b.copy(kd, w.k.block(rows: rows, cols: 0..<config.keyDim))
-            b.scaleRows(kd, by: Tensor(offset: w.d.offset + r * w.n, rows: 1, cols: r + 1))
+            b.scaleRows(kd, w.k.block(rows: rows, cols: 0..<config.keyDim), by: Tensor(offset: w.d.offset + r * w.n, rows: 1, cols: r + 1))
         }
         b.gemm(s, kd, transposeA: true, w.vNew.block(rows: rows, cols: 0..<config.valueDim), transposeB: false, accumulate: true)
     }
