@@ -19,7 +19,7 @@ public var blasCoreName: String {
 ///
 /// Loops run over raw pointers; every method is `@inlinable` so that kernels specialise it.
 /// Elementwise transcendental functions are MPFR's at the element type's precision
-/// (`MPFRFunctions`), so they are correctly rounded for results in the normal range; Float and
+/// (`MPFRFunctions`), correctly rounded (subnormal results too: `MPFRFunctions.rounded`); Float and
 /// Double take a fast path first (`FastElementFunctions`, `FastElementFunctions64`: the same
 /// bits, MPFR only where the fast path cannot decide), double-double always MPFR (≈0.3–1 µs
 /// per element). Gates cost O(K) per token, the state update O(K·V).
@@ -198,7 +198,7 @@ public final class ArrayBackend<S: FastScalar> {
             applyFloat(f, dst, src)
             return
         }
-        if S.self == Double.self && FastElementFunctions64.hasFastPath(f) {
+        if S.self == Double.self {
             applyDouble(f, dst, src)
             return
         }
@@ -218,24 +218,21 @@ public final class ArrayBackend<S: FastScalar> {
     /// Binary32: the fast correctly rounded path, MPFR where it cannot decide.
     @usableFromInline
     func applyFloat(_ f: ElementFunction, _ dst: Tensor, _ src: Tensor) {
-        let inp = workspace.input.pointer, out = workspace.output.pointer
-        mpfr_set_prec(out, 24)
-        defer { mpfr_set_prec(out, 256) }
         for r in 0..<dst.rows {
             let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Float.self)
             let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Float.self)
             if f == .exp {
-                expFloat(d, x, count: dst.cols, inp, out)
+                expFloat(d, x, count: dst.cols)
             } else {
-                for c in 0..<dst.cols { d[c] = scalar(f, x[c], inp, out) }
+                for c in 0..<dst.cols { d[c] = scalar(f, x[c]) }
             }
         }
     }
 
     /// d[i] = e^{x[i]} correctly rounded, eight lanes at a time (the tail padded); undecided
-    /// lanes (rare) take the scalar path. d may be x. `out` at precision 24.
+    /// lanes (rare) take the scalar path. d may be x.
     @usableFromInline
-    func expFloat(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, _ inp: mpfr_ptr, _ out: mpfr_ptr) {
+    func expFloat(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         var start = 0
         while start < count {
             let n = Swift.min(8, count - start)
@@ -251,39 +248,29 @@ public final class ArrayBackend<S: FastScalar> {
             if n == 8 && allDecided != 0 {
                 UnsafeMutableRawPointer(d + start).storeBytes(of: v, as: SIMD8<Float>.self)
             } else {
-                for l in 0..<n { d[start + l] = decided[l] ? v[l] : scalar(.exp, xv[l], inp, out) }
+                for l in 0..<n { d[start + l] = decided[l] ? v[l] : scalar(.exp, xv[l]) }
             }
             start += n
         }
     }
 
-    /// One binary32 element: the libm fast path, else MPFR at 24 bits (`out` at precision 24).
+    /// One binary32 element: the libm fast path, else MPFR correctly rounded (subnormals too).
     @usableFromInline
-    func scalar(_ f: ElementFunction, _ x: Float, _ inp: mpfr_ptr, _ out: mpfr_ptr) -> Float {
+    func scalar(_ f: ElementFunction, _ x: Float) -> Float {
         if let v = FastElementFunctions.float(f, x) { return v }
-        _ = attnprec_mpfr_set_d(inp, Double(x), MPFR_RNDN)
-        MPFRFunctions.evaluate(f, out, inp, workspace: workspace)
-        return mpfr_get_flt(out, MPFR_RNDN)
+        return Float(MPFRFunctions.rounded(f, Double(x), bits: 24, leastExponent: -149, workspace: workspace))
     }
 
     /// Binary64: the double-double fast path (`FastElementFunctions64`), MPFR where it cannot
-    /// decide; the same bits as the MPFR path.
+    /// decide (`MPFRFunctions.rounded`); the same bits either way.
     @usableFromInline
     func applyDouble(_ f: ElementFunction, _ dst: Tensor, _ src: Tensor) {
-        let inp = workspace.input.pointer, out = workspace.output.pointer
-        mpfr_set_prec(out, 53)
-        defer { mpfr_set_prec(out, 256) }
         for r in 0..<dst.rows {
             let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Double.self)
             let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Double.self)
             for c in 0..<dst.cols {
-                if let v = FastElementFunctions64.double(f, x[c]) {
-                    d[c] = v
-                } else {
-                    _ = attnprec_mpfr_set_d(inp, x[c], MPFR_RNDN)
-                    MPFRFunctions.evaluate(f, out, inp, workspace: workspace)
-                    d[c] = mpfr_get_d(out, MPFR_RNDN)
-                }
+                d[c] = FastElementFunctions64.double(f, x[c])
+                    ?? MPFRFunctions.rounded(f, x[c], bits: 53, leastExponent: -1074, workspace: workspace)
             }
         }
     }
@@ -541,10 +528,7 @@ extension ArrayBackend {
                     for j in 0..<(i + 1) { flat[k + j] = gi - fg[j * step] }
                     k += i + 1
                 }
-                let inp = workspace.input.pointer, out = workspace.output.pointer
-                mpfr_set_prec(out, 24)
-                defer { mpfr_set_prec(out, 256) }
-                expFloat(flat.baseAddress!, flat.baseAddress!, count: k, inp, out)
+                expFloat(flat.baseAddress!, flat.baseAddress!, count: k)
                 k = 0
                 for i in 0..<n {
                     (fd + i * d.rowStride).update(from: flat.baseAddress! + k, count: i + 1)

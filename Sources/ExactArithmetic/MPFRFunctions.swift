@@ -2,8 +2,8 @@ import CMPFR
 
 /// The elementwise functions gates, feature maps and softmax need.
 ///
-/// Every backend evaluates them correctly rounded to its own precision (Float32 through
-/// `Double`, which double-rounds in rare cases; see `ArrayBackend`).
+/// Every backend evaluates them correctly rounded to its own precision, subnormal results of
+/// binary32 and binary64 included (`MPFRFunctions.rounded`).
 public enum ElementFunction: String, CaseIterable, Sendable {
     case exp, expm1, log, log1p, sqrt, rsqrt
     /// 1 / (1 + e^−x)
@@ -50,6 +50,48 @@ public final class MPFRWorkspace {
 /// (only reached when the exact result lies within 2^−4000 of a rounding boundary, e.g.
 /// σ(10^6) = 1 − tiny, whose nearest value is 1 anyway).
 public enum MPFRFunctions {
+    /// f(x) correctly rounded to nearest-even in a binary format with `bits` significand bits
+    /// whose least subnormal is 2^`leastExponent` (binary32: 24, −149; binary64: 53, −1074),
+    /// as a Double (exactly the format's value). Evaluating at `bits` and converting would round
+    /// a subnormal result twice; here a result below the normal range is evaluated again at
+    /// the precision its binade has in the format (E − leastExponent bits, E its MPFR
+    /// exponent), until that exponent is stable, and one below half the least subnormal is ±0
+    /// (a result in [2^(le−1), 2^le) is compared with the midpoint at 128 bits). `out` is left
+    /// at precision 256.
+    public static func rounded(
+        _ f: ElementFunction, _ x: Double, bits: Int, leastExponent: Int, workspace ws: MPFRWorkspace
+    ) -> Double {
+        let inp = ws.input.pointer, out = ws.output.pointer
+        defer { mpfr_set_prec(out, 256) }
+        _ = attnprec_mpfr_set_d(inp, x, MPFR_RNDN)
+        mpfr_set_prec(out, mpfr_prec_t(bits))
+        evaluate(f, out, inp, workspace: ws)
+        guard attnprec_mpfr_nan_p(out) == 0, attnprec_mpfr_inf_p(out) == 0, attnprec_mpfr_zero_p(out) == 0 else {
+            return mpfr_get_d(out, MPFR_RNDN)
+        }
+        var p = Int(attnprec_mpfr_get_exp(out)) - leastExponent
+        if p >= bits { return mpfr_get_d(out, MPFR_RNDN) }
+        let negative = attnprec_mpfr_sgn(out) < 0
+        while p >= 1 {
+            mpfr_set_prec(out, mpfr_prec_t(p))
+            evaluate(f, out, inp, workspace: ws)
+            let q = Int(attnprec_mpfr_get_exp(out)) - leastExponent
+            // At p bits the value may round up into the next binade (q = p + 1: still on the
+            // format's grid) but not below its own; q < p means the first estimate's exponent
+            // came from a round-up, so the binade is one lower.
+            if q >= p { return mpfr_get_d(out, MPFR_RNDN) }
+            p = q
+        }
+        let least = Double(sign: negative ? .minus : .plus, exponent: leastExponent, significand: 1)
+        guard p == 0 else { return negative ? -0.0 : 0.0 }
+        // |f(x)| ∈ [2^(le−1), 2^le): 2^le above the midpoint, ±0 at or below it (a tie goes to
+        // the even 0; transcendental values do not tie).
+        mpfr_set_prec(out, 128)
+        evaluate(f, out, inp, workspace: ws)
+        let above = mpfr_cmp_d(out, least / 2) * (negative ? -1 : 1) > 0
+        return above ? least : (negative ? -0.0 : 0.0)
+    }
+
     /// rop ← f(x), rounded to nearest-even at rop's precision. rop and x may alias.
     public static func evaluate(
         _ f: ElementFunction, _ rop: mpfr_ptr, _ x: mpfr_ptr, workspace: MPFRWorkspace? = nil

@@ -9,19 +9,14 @@ import Testing
 @Suite struct FastElementFunctions64Tests {
     static let functions: [ElementFunction] = [.exp, .sigmoid, .softplus, .logsigmoid, .rsqrt]
 
-    /// The MPFR path of `ArrayBackend.apply` for binary64: f at 53 bits, then `mpfr_get_d`.
+    /// The correctly rounded value: f at 256 bits rounded once onto the format's grid
+    /// (subnormals included; `SubnormalRoundingTests.reference`).
     final class Reference {
-        let ws = MPFRWorkspace()
-        let x = MPFRNumber(precision: 64), r53 = MPFRNumber(precision: 53), r24 = MPFRNumber(precision: 24)
         func double(_ f: ElementFunction, _ v: Double) -> Double {
-            _ = attnprec_mpfr_set_d(x.pointer, v, MPFR_RNDN)
-            MPFRFunctions.evaluate(f, r53.pointer, x.pointer, workspace: ws)
-            return mpfr_get_d(r53.pointer, MPFR_RNDN)
+            SubnormalRoundingTests.reference(f, v, bits: 53, le: -1074)
         }
         func float(_ f: ElementFunction, _ v: Float) -> Float {
-            _ = attnprec_mpfr_set_d(x.pointer, Double(v), MPFR_RNDN)
-            MPFRFunctions.evaluate(f, r24.pointer, x.pointer, workspace: ws)
-            return mpfr_get_flt(r24.pointer, MPFR_RNDN)
+            Float(SubnormalRoundingTests.reference(f, Double(v), bits: 24, le: -149))
         }
     }
 
@@ -133,7 +128,7 @@ import Testing
     }
 
     /// `Float64Backend.apply` takes the MPFR fallback where the fast path refuses (subnormal
-    /// results, specials, a bound forced wide) and gives the MPFR bits everywhere.
+    /// results, specials, a bound forced wide) and gives the correctly rounded bits everywhere.
     @Test(arguments: functions)
     func backendFallbackIsExercisedAndExact(f: ElementFunction) {
         let ref = Reference()
