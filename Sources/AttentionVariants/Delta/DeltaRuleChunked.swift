@@ -44,8 +44,10 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
 
     /// The per-chunk tensors for a chunk of n tokens (allocated once per distinct n: C and the tail).
     ///
-    /// Products that share an operand run as one gemm on stacked tensors: [β K; Q] = `kbq`
-    /// (rows) gives [A; P] = `ap` in one product with Kᵀ, [β e^γ K | β V] = `right` (columns)
+    /// Products that share an operand run as one gemm on stacked tensors: `kbq` holds the rows
+    /// of β K and Q interleaved (β k_0, q_0, β k_1, q_1, …), so its product with Kᵀ is `ap`, the
+    /// rows of A and P interleaved, and rows below h = n/2 need only Kᵀ's first h columns (A
+    /// and P are lower-triangular: the rest is masked to 0), [β e^γ K | β V] = `right` (columns)
     /// gives [W | U] in one product with T, and [W; Q e^γ] (rows of `wuq`) gives
     /// [W Ŝ; Q e^γ Ŝ] = `vo` in one product with Ŝ. Each element is the same dot product as in
     /// separate gemms.
@@ -60,12 +62,14 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
             self.n = n
             let gw = max(gateWidth, 1)
             kbq = b.allocate(rows: 2 * n, cols: K)
-            kb = kbq.block(rows: 0..<n, cols: 0..<K); q = kbq.block(rows: n..<(2 * n), cols: 0..<K)
+            kb = Tensor(offset: kbq.offset, rows: n, cols: K, rowStride: 2 * K)
+            q = Tensor(offset: kbq.offset + K, rows: n, cols: K, rowStride: 2 * K)
             k = b.allocate(rows: n, cols: K); v = b.allocate(rows: n, cols: V)
             g = b.allocate(rows: n, cols: gw); expG = b.allocate(rows: n, cols: gw); beta = b.allocate(rows: n, cols: 1)
             d = b.allocate(rows: n, cols: n)
             ap = b.allocate(rows: 2 * n, cols: n)
-            a = ap.block(rows: 0..<n, cols: 0..<n); p = ap.block(rows: n..<(2 * n), cols: 0..<n)
+            a = Tensor(offset: ap.offset, rows: n, cols: n, rowStride: 2 * n)
+            p = Tensor(offset: ap.offset + n, rows: n, cols: n, rowStride: 2 * n)
             t = b.allocate(rows: n, cols: n)
             ykv = b.allocate(rows: n, cols: K + V)
             kbg = ykv.block(rows: 0..<n, cols: 0..<K); vb = ykv.block(rows: 0..<n, cols: K..<(K + V))
@@ -164,7 +168,14 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         } else {
             // D_ij = e^{γ_i−γ_j} for j ≤ i (the strict upper part stays 0).
             b.decayMatrix(w.d, w.g)
-            b.gemm(w.ap, w.kbq, transposeA: false, w.k, transposeB: true, accumulate: false)
+            let h = n >= 32 ? n / 2 : 0, K = config.keyDim
+            if h > 0 {
+                // Rows of A and P below h against K's first h rows; the upper right stays 0.
+                b.gemm(w.ap.block(rows: 0..<(2 * h), cols: 0..<h), w.kbq.block(rows: 0..<(2 * h), cols: 0..<K),
+                       transposeA: false, w.k.block(rows: 0..<h, cols: 0..<K), transposeB: true, accumulate: false)
+            }
+            b.gemm(w.ap.block(rows: (2 * h)..<(2 * n), cols: 0..<n), w.kbq.block(rows: (2 * h)..<(2 * n), cols: 0..<K),
+                   transposeA: false, w.k, transposeB: true, accumulate: false)
             b.multiply(w.a, w.a, w.d)
             b.multiply(w.p, w.p, w.d)
             b.scaleRows(w.kbg, w.kb, by: w.expG)
@@ -176,7 +187,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         b.solveUnitLower(w.a, w.t)
         stores.store(.triInverse, w.t, on: b, step: chunkIndex)
         b.scaleRows(w.vb, w.v, by: w.beta)
-        b.gemm(w.wu, w.t, transposeA: false, w.ykv, transposeB: false, accumulate: false)
+        lowerTimes(w.wu, w.t, w.ykv, accumulate: false)
         // Ŝ: the carried state itself unless the recipe stores a per-chunk copy.
         let sHat: Tensor
         if stores.has(.chunkState) {
@@ -189,10 +200,28 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         b.gemm(w.vo, w.wq, transposeA: false, sHat, transposeB: false, accumulate: false)
         b.subtract(w.vNew, w.u, w.vNew)
         stores.store(.vNew, w.vNew, on: b, step: chunkIndex)
-        b.gemm(w.o, w.p, transposeA: false, w.vNew, transposeB: false, accumulate: true)
+        lowerTimes(w.o, w.p, w.vNew, accumulate: true)
         swap(&startState, &state)
         advanceState(into: state, from: startState, to: n - 1, w)
         stores.store(.state, state, on: b, step: chunkStart + n - 1)
+    }
+
+    /// C (+)= L·X for a lower-triangular n×n L (T, or P after the decay mask): rows [0, h) take
+    /// only L's first h columns (the rest are zeros), h = n/2 for chunks of 32 tokens or more,
+    /// saving a quarter of the product. Every element sums the same nonzero terms (the skipped
+    /// ones are exact zeros); OpenBLAS may order a shorter sum differently, so Float32 low bits
+    /// depend on the split as they depend on the kernel family.
+    func lowerTimes(_ c: Tensor, _ l: Tensor, _ x: Tensor, accumulate: Bool) {
+        let n = l.rows, h = n >= 32 ? n / 2 : 0
+        guard h > 0 else {
+            backend.gemm(c, l, transposeA: false, x, transposeB: false, accumulate: accumulate)
+            return
+        }
+        let cols = 0..<x.cols
+        backend.gemm(c.block(rows: 0..<h, cols: cols), l.block(rows: 0..<h, cols: 0..<h), transposeA: false,
+                     x.block(rows: 0..<h, cols: cols), transposeB: false, accumulate: accumulate)
+        backend.gemm(c.block(rows: h..<n, cols: cols), l.block(rows: h..<n, cols: 0..<n), transposeA: false,
+                     x, transposeB: false, accumulate: accumulate)
     }
 
     /// s ← e^{γ_r} s₀ + (K_{≤r} ⊙ e^{γ_r−γ})ᵀ V_new,≤r, s₀ the chunk's start state.
