@@ -7,24 +7,7 @@ import NumberFormats
 /// state stored as fp32, bf16 and e4m3, each beside the fp32-state loop measured in the same
 /// run; the generic (unfused) decode and the chunked prefill for comparison.
 public enum KernelBenchmark {
-    public struct Measurement: Sendable, Codable {
-        public var name: String
-        public var unit: String
-        public var value: Double
-        public var baseline_name: String
-        public var baseline_value: Double
-        public var ratio: Double
-        public var threads: Int
-        public var cpu: String
-        public var flags: String
-        /// The absolute target (tokens/s), when there is one.
-        public var target: Double?
-        /// The target for `ratio`, when there is one.
-        public var target_ratio: Double?
-        public var meets_target: Bool?
-        /// What else the row needs said (a multi-thread row's determinism check).
-        public var note: String? = nil
-    }
+    public typealias Measurement = BenchMeasurement
 
     @inline(never)
     static func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }

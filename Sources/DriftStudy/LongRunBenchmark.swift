@@ -5,29 +5,7 @@ import Workloads
 /// `attnprec bench inputs` and `attnprec bench long`: the input generator, and a 1M-token
 /// Gated DeltaNet head run as the study runs it, each beside a baseline measured in the same run.
 public enum LongRunBenchmark {
-    public struct Measurement: Sendable, Codable {
-        public var name: String
-        public var unit: String
-        public var value: Double
-        public var baseline_name: String
-        public var baseline_value: Double
-        /// baseline / value for times (higher is better), value / baseline for rates.
-        public var ratio: Double
-        public var threads: Int
-        public var cpu: String
-        public var flags: String
-        public var target: Double?
-        public var meets_target: Bool?
-
-        public init(
-            name: String, unit: String, value: Double, baseline_name: String, baseline_value: Double, ratio: Double,
-            threads: Int, cpu: String, flags: String, target: Double?, meets_target: Bool?
-        ) {
-            self.name = name; self.unit = unit; self.value = value; self.baseline_name = baseline_name
-            self.baseline_value = baseline_value; self.ratio = ratio; self.threads = threads; self.cpu = cpu
-            self.flags = flags; self.target = target; self.meets_target = meets_target
-        }
-    }
+    public typealias Measurement = BenchMeasurement
 
     @inline(never)
     static func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }

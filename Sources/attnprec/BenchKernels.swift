@@ -44,13 +44,7 @@ struct BenchKernels: ParsableCommand {
             print("\(r.name): \(r.threads) threads\(r.note.map { "; " + $0 } ?? "")")
         }
         if let ownCore { print("rows …@openblas_own_core: \(ownCore)") }
-        if let path = json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            do { try enc.encode(results).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-                throw InputError("\(path): cannot write the JSON results")
-            }
-        }
+        try writeJSON(results, to: json)
     }
 
     /// When `OPENBLAS_CORETYPE` forces OpenBLAS's kernel family (it is read once, when the
