@@ -7,7 +7,7 @@ import NumberFormats
 /// state stored as fp32, bf16 and e4m3, each beside the fp32-state loop measured in the same
 /// run; the generic (unfused) decode and the chunked prefill for comparison.
 public enum KernelBenchmark {
-    public typealias Measurement = BenchMeasurement
+    public typealias Measurement = BenchResult
 
     @inline(never)
     static func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }

@@ -5,7 +5,7 @@ import Workloads
 /// `attnprec bench inputs` and `attnprec bench long`: the input generator, and a 1M-token
 /// Gated DeltaNet head run as the study runs it, each beside a baseline measured in the same run.
 public enum LongRunBenchmark {
-    public typealias Measurement = BenchMeasurement
+    public typealias Measurement = BenchResult
 
     @inline(never)
     static func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }

@@ -1,4 +1,5 @@
 import Foundation
+import NumberFormats
 
 /// Results on disk: `results.jsonl` (one record per line, sorted by key) and `run.json`
 /// (provenance). Every write is atomic (temp file + rename).
@@ -89,31 +90,9 @@ public struct RunInfo: Codable, Sendable {
         try ResultsStore.writeAtomically(data, to: "\(dir)/run.json")
     }
 
-    public static var compilerFlags: String {
-        var f: [String] = []
-        #if DEBUG
-        f.append("-Onone (debug)")
-        #else
-        f.append("-O (release)")
-        #endif
-        #if ATTNPREC_NATIVE
-        f.append("-target-cpu native")
-        #endif
-        return f.joined(separator: " ")
-    }
+    public static var compilerFlags: String { BenchEnvironment.flags }
 
-    public static var cpu: String {
-        if let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = s.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-           let v = line.split(separator: ":", maxSplits: 1).last {
-            return v.trimmingCharacters(in: .whitespaces)
-        }
-        #if arch(arm64)
-        return "arm64"
-        #else
-        return "x86_64"
-        #endif
-    }
+    public static var cpu: String { BenchEnvironment.cpu }
 
     public static func gitRevision(near path: String) -> String {
         let p = Process()

@@ -1,19 +1,36 @@
 import Foundation
 
-/// One benchmark measurement beside its baseline, as `bench … --json` writes it.
+/// One benchmark measurement beside its baseline measured in the same run, as `bench … --json`
+/// writes it (nil fields are left out), with the target when there is one.
 public struct BenchResult: Codable, Sendable {
     public var name: String
     public var unit: String
     public var value: Double
     public var baseline_name: String
     public var baseline_value: Double
+    /// value / baseline for rates, baseline / value for times (higher is better either way).
     public var ratio: Double
     public var threads: Int
     public var cpu: String
     public var flags: String
     /// The target this measurement is held to, if any (same unit), and whether it was met.
     public var target: Double?
+    /// The target for `ratio`, when there is one.
+    public var target_ratio: Double?
     public var meets_target: Bool?
+    /// What else the row needs said (a multi-thread row's determinism check, the BLAS core).
+    public var note: String?
+
+    public init(
+        name: String, unit: String, value: Double, baseline_name: String, baseline_value: Double, ratio: Double,
+        threads: Int, cpu: String, flags: String, target: Double? = nil, target_ratio: Double? = nil,
+        meets_target: Bool? = nil, note: String? = nil
+    ) {
+        self.name = name; self.unit = unit; self.value = value; self.baseline_name = baseline_name
+        self.baseline_value = baseline_value; self.ratio = ratio; self.threads = threads; self.cpu = cpu
+        self.flags = flags; self.target = target; self.target_ratio = target_ratio; self.meets_target = meets_target
+        self.note = note
+    }
 }
 
 public enum BenchEnvironment {
@@ -31,13 +48,18 @@ public enum BenchEnvironment {
         #endif
     }()
 
-    /// The CPU model, from /proc/cpuinfo.
+    /// The CPU model, from /proc/cpuinfo (else the architecture).
     public static var cpu: String {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let v = line.split(separator: ":", maxSplits: 1).last {
+            return v.trimmingCharacters(in: .whitespaces)
         }
-        return "unknown"
+        #if arch(arm64)
+        return "arm64"
+        #else
+        return "x86_64"
+        #endif
     }
 
     /// How this binary was compiled (the Makefile defines ATTNPREC_NATIVE with -target-cpu native).
