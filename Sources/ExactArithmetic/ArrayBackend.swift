@@ -218,6 +218,12 @@ public final class ArrayBackend<S: FastScalar> {
     /// Binary32: the fast correctly rounded path, MPFR where it cannot decide.
     @usableFromInline
     func applyFloat(_ f: ElementFunction, _ dst: Tensor, _ src: Tensor) {
+        if f == .exp && dst.isContiguous && src.isContiguous {
+            // One stream (a column of gates is n rows of one element).
+            let d = UnsafeMutableRawPointer(p(dst)).assumingMemoryBound(to: Float.self)
+            expFloat(d, UnsafeMutableRawPointer(p(src)).assumingMemoryBound(to: Float.self), count: dst.count)
+            return
+        }
         for r in 0..<dst.rows {
             let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Float.self)
             let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Float.self)
@@ -524,8 +530,12 @@ extension ArrayBackend {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: n * (n + 1) / 2) { flat in
                 var k = 0
                 for i in 0..<n {
-                    let gi = fg[i * step]
-                    for j in 0..<(i + 1) { flat[k + j] = gi - fg[j * step] }
+                    let gi = fg[i * step], row = flat.baseAddress! + k
+                    if step == 1 {
+                        for j in 0..<(i + 1) { row[j] = gi - fg[j] }
+                    } else {
+                        for j in 0..<(i + 1) { row[j] = gi - fg[j * step] }
+                    }
                     k += i + 1
                 }
                 expFloat(flat.baseAddress!, flat.baseAddress!, count: k)
