@@ -54,9 +54,7 @@ public enum Handoff {
         let n = exact.outputCount
         var oe = [Double](repeating: 0, count: n), o = oe
         var state = [Double](repeating: 0, count: exact.stateCount), stateRef = state
-        var handoffErr: [Double] = [], decodeErr: [Double] = [], prefillErr: [Double] = []
-        var before = 0.0, after = 0.0
-        var end = (handoff: 0.0, decode: 0.0, prefill: 0.0)
+        var tally = HandoffTally(prefill: P, tokens: T)
         func err(_ run: SteppedRun) -> Double {
             o.withUnsafeMutableBufferPointer { run.readOutput(into: $0) }
             return o.withUnsafeBufferPointer { ScenarioRuns.relativeError(oe[...], $0) }
@@ -78,21 +76,9 @@ public enum Handoff {
             oe.withUnsafeMutableBufferPointer { exact.readOutput(into: $0) }
             // Up to P − 1 the handoff run is the prefill; from P on, the decoder.
             let h = err(t < P ? prefill : decoder), d = err(decodeOnly), p = err(prefillOnly)
-            if t >= P - window && t < P { before += h / Double(window) }
-            if t >= P && t < P + window { after += h / Double(window) }
-            if t >= T - 64 { end.handoff += h / 64; end.decode += d / 64; end.prefill += p / 64 }
-            if recorded(t, prefill: P, tokens: T) {
-                record.positions.append(t)
-                handoffErr.append(h); decodeErr.append(d); prefillErr.append(p)
-            }
+            tally.add(t, handoff: h, decodeOnly: d, prefillOnly: p)
         }
-        record.series = ["handoff_err": handoffErr, "decode_only_err": decodeErr, "prefill_only_err": prefillErr]
-        record.summary["before"] = before
-        record.summary["after"] = after
-        record.summary["jump"] = before > 0 ? after / before : (after == 0 ? 1 : .infinity)
-        record.summary["end_handoff"] = end.handoff
-        record.summary["end_decode_only"] = end.decode
-        record.summary["end_prefill_only"] = end.prefill
+        tally.write(to: &record)
         return record
     }
 

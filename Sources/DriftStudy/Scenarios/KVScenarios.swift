@@ -99,8 +99,7 @@ extension PrefixCache {
         let exact = try memo.get("exact|\(key)") { KVRuns.outputs(try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact), from: lo, tokens: T) }
         let low = try memo.get("low|\(key)|\(recipeName)") { KVRuns.outputs(try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel), from: lo, tokens: T) }
         let branches = branches(requests: c.requests, prefix: P, seed: seed)
-        var resumed: [Double] = [], plain: [Double] = [], delta: [Double] = [], at: [Double] = []
-        var hits = 0
+        var tally = BranchTally()
         var firstQuarter = 0.0, lastQuarter = 0.0
         let n0 = exact.count / (T - lo)
         for p in branches {
@@ -115,7 +114,7 @@ extension PrefixCache {
                     low.withUnsafeBufferPointer { lb in ep += ScenarioRuns.relativeError(exact[r], UnsafeBufferPointer(rebasing: lb[r])) }
                 }
                 let count = Double(min(p + L, T) - p)
-                resumed.append(ep / count); plain.append(ep / count); delta.append(0); at.append(0)
+                tally.add(resumed: ep / count, uncheckpointed: ep / count, delta: 0, at: 0)
                 continue
             }
             let run = try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel)
@@ -123,7 +122,7 @@ extension PrefixCache {
             var o = [Double](repeating: 0, count: n)
             for _ in 0..<cj { run.step() }
             do {
-                hits += 1
+                tally.hits += 1
                 // The pool holds one copy of the checkpoint at cj, shared by every request that
                 // resumes from it (stochastic rounding draws the same bits for all of them).
                 let q = recipe[.checkpoint]
@@ -149,18 +148,13 @@ extension PrefixCache {
                 low.withUnsafeBufferPointer { lb in ep += ScenarioRuns.relativeError(exact[r], UnsafeBufferPointer(rebasing: lb[r])) }
             }
             let count = Double(min(p + L, T) - p)
-            resumed.append(e / count); plain.append(ep / count); delta.append(d / count); at.append(Double(cj))
+            tally.add(resumed: e / count, uncheckpointed: ep / count, delta: d / count, at: cj)
         }
-        record.positions = branches
-        record.series = ["resumed_err": resumed, "uncheckpointed_err": plain, "checkpoint_delta": delta, "checkpoint_at": at]
-        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
-        record.summary = [
-            "hits": Double(hits), "mean_resumed_err": mean(resumed), "mean_uncheckpointed_err": mean(plain),
-            "mean_checkpoint_delta": mean(delta), "max_resumed_err": resumed.reduce(0) { Swift.max($0, $1.isNaN ? .infinity : $1) },
-            // The checkpoint's effect early and late in the continuations: whether it grows
-            // with the continuation length.
-            "checkpoint_delta_first_quarter": firstQuarter, "checkpoint_delta_last_quarter": lastQuarter,
-        ]
+        tally.write(to: &record, branches: branches)
+        // The checkpoint's effect early and late in the continuations: whether it grows with
+        // the continuation length.
+        record.summary["checkpoint_delta_first_quarter"] = firstQuarter
+        record.summary["checkpoint_delta_last_quarter"] = lastQuarter
         return record
     }
 }
@@ -198,36 +192,25 @@ extension Speculative {
             throw StudyInputError("variant '\(v.name)', recipe '\(recipeName)': a group:N cache cannot drop drafted entries; expected per-token, block:N or element formats")
         }
         let V = exact.outputCount
-        let verify = InputGenerator(seed: seed, stream: "speculative.verify", dimension: V)
-        var w = [Double](repeating: 0, count: V), oe = w, os = w, ob = w
+        var tally = DraftTally(seed: seed, outputs: V, threshold: c.threshold)
+        var oe = [Double](repeating: 0, count: V), os = oe, ob = oe
         var nextSamples = Set(TaskRunner.probeLengths(c, from: 1)).sorted()[...]
         var positions: [Int] = [], stateErr: [Double] = [], baseErr: [Double] = [], outErr: [Double] = []
-        var p = 0, cycles = 0, accepted = 0, disagreeCycles = 0, disagreePositions = 0, drafted = 0
+        var p = 0
         var outputDelta = 0.0, bytesDelta = 0
         while p < T {
             let m = min(n, T - p)
-            var aE = m, aS = m
-            for i in 0..<m {
+            let advance = tally.draft(from: p, count: m) { i, e, s in
                 exact.step(); spec.step()
                 exact.evaluate(p + i); spec.evaluate(p + i)
-                w.withUnsafeMutableBufferPointer { verify.fill($0, head: 0, position: p + i) }
-                oe.withUnsafeMutableBufferPointer { exact.read($0) }
-                os.withUnsafeMutableBufferPointer { spec.read($0) }
-                let okE = cosine(oe, w) >= c.threshold, okS = cosine(os, w) >= c.threshold
-                if okE != okS { disagreePositions += 1 }
-                if !okE && aE == m { aE = i }
-                if !okS && aS == m { aS = i }
+                exact.read(e)
+                spec.read(s)
             }
-            drafted += m
-            if aE != aS { disagreeCycles += 1 }
             // Roll back to p (drop the drafted entries); decode the accepted tokens and the
             // correction token again.
-            let advance = min(aE + 1, m)
             exact.rollback(p); spec.rollback(p)
             for _ in 0..<advance { exact.step(); spec.step(); baseline.step() }
             p += advance
-            cycles += 1
-            accepted += aE
             spec.evaluate(p - 1); baseline.evaluate(p - 1)
             os.withUnsafeMutableBufferPointer { spec.read($0) }
             ob.withUnsafeMutableBufferPointer { baseline.read($0) }
@@ -247,12 +230,11 @@ extension Speculative {
         record.positions = positions
         record.series = ["state_err": stateErr, "baseline_state_err": baseErr, "output_err": outErr]
         let final = stateErr.last ?? .nan, base = baseErr.last ?? .nan
-        record.summary = [
-            "cycles": Double(cycles), "mean_accepted": Double(accepted) / Double(cycles),
-            "disagree_cycles": Double(disagreeCycles) / Double(cycles), "disagree_positions": Double(disagreePositions) / Double(drafted),
+        record.summary = tally.summary
+        record.summary.merge([
             "final_state_err": final, "final_baseline_state_err": base, "final_output_err": outErr.last ?? .nan,
             "rollback_output_delta": outputDelta, "rollback_bytes_delta": Double(bytesDelta),
-        ]
+        ]) { $1 }
         if base > 0 { record.summary["ratio"] = final / base }
         return record
     }
@@ -299,9 +281,7 @@ extension Handoff {
         var decoder: SoftmaxDecode<B>?
         let n = exact.outputCount
         var oe = [Double](repeating: 0, count: n), o = oe
-        var handoffErr: [Double] = [], decodeErr: [Double] = [], prefillErr: [Double] = []
-        var before = 0.0, after = 0.0
-        var end = (handoff: 0.0, decode: 0.0, prefill: 0.0)
+        var tally = HandoffTally(prefill: P, tokens: T)
         func err(_ read: (UnsafeMutableBufferPointer<Double>) -> Void) -> Double {
             o.withUnsafeMutableBufferPointer { read($0) }
             return o.withUnsafeBufferPointer { ScenarioRuns.relativeError(oe[...], $0) }
@@ -326,21 +306,9 @@ extension Handoff {
             }
             decodeOnly.evaluate(t)
             let d = err { decodeOnly.readOutput(into: $0) }, p = err { prefillOnly.readOutput(into: $0) }
-            if t >= P - window && t < P { before += h / Double(window) }
-            if t >= P && t < P + window { after += h / Double(window) }
-            if inEnd { end.handoff += h / 64; end.decode += d / 64; end.prefill += p / 64 }
-            if rec {
-                record.positions.append(t)
-                handoffErr.append(h); decodeErr.append(d); prefillErr.append(p)
-            }
+            tally.add(t, handoff: h, decodeOnly: d, prefillOnly: p)
         }
-        record.series = ["handoff_err": handoffErr, "decode_only_err": decodeErr, "prefill_only_err": prefillErr]
-        record.summary["before"] = before
-        record.summary["after"] = after
-        record.summary["jump"] = before > 0 ? after / before : (after == 0 ? 1 : .infinity)
-        record.summary["end_handoff"] = end.handoff
-        record.summary["end_decode_only"] = end.decode
-        record.summary["end_prefill_only"] = end.prefill
+        tally.write(to: &record)
         return record
     }
 }

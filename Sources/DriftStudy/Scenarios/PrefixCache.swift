@@ -117,8 +117,7 @@ public enum PrefixCache {
         let exact = ScenarioRuns.outputs(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: .float64, recipe: .exact).run, tokens: T)
         let low = ScenarioRuns.outputs(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel).run, tokens: T)
         let branches = branches(requests: c.requests, prefix: P, seed: seed)
-        var resumed: [Double] = [], plain: [Double] = [], delta: [Double] = [], at: [Double] = []
-        var hits = 0
+        var tally = BranchTally()
         for (j, p) in branches.enumerated() {
             let cj = checkpoint(branch: p, prefix: P, interval: I, mode: mode)
             let (run, rows, cols) = try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel)
@@ -127,7 +126,7 @@ public enum PrefixCache {
             // Without a checkpoint (cj = 0) the continuation recomputes the prefix from the start.
             for _ in 0..<cj { run.step() }
             if cj > 0 {
-                hits += 1
+                tally.hits += 1
                 ScenarioRuns.roundState(run, through: recipe[.checkpoint], rows: rows, cols: cols, buffer: &buffer,
                                         random: CounterRandom(seed: seed, role: "checkpoint", head: j, step: cj))
             }
@@ -145,15 +144,9 @@ public enum PrefixCache {
                 }
             }
             let count = Double(min(p + L, T) - p)
-            resumed.append(e / count); plain.append(ep / count); delta.append(d / count); at.append(Double(cj))
+            tally.add(resumed: e / count, uncheckpointed: ep / count, delta: d / count, at: cj)
         }
-        record.positions = branches
-        record.series = ["resumed_err": resumed, "uncheckpointed_err": plain, "checkpoint_delta": delta, "checkpoint_at": at]
-        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
-        record.summary = [
-            "hits": Double(hits), "mean_resumed_err": mean(resumed), "mean_uncheckpointed_err": mean(plain),
-            "mean_checkpoint_delta": mean(delta), "max_resumed_err": resumed.reduce(0) { Swift.max($0, $1.isNaN ? .infinity : $1) },
-        ]
+        tally.write(to: &record, branches: branches)
         return record
     }
 

@@ -50,13 +50,12 @@ public enum Speculative {
         let spec = try rewindable(specRun)
         let baseline = try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel).run
         let V = exact.outputCount, S = exact.stateCount
-        let verify = InputGenerator(seed: seed, stream: "speculative.verify", dimension: V)
-        var w = [Double](repeating: 0, count: V), oe = w, os = w
+        var tally = DraftTally(seed: seed, outputs: V, threshold: c.threshold)
         var snapE = [Double](repeating: 0, count: S), snapS = snapE, se = snapE, ss = snapE
         let samples = Set(TaskRunner.probeLengths(c, from: 1))
         var nextSamples = samples.sorted()[...]
         var positions: [Int] = [], stateErr: [Double] = [], baseErr: [Double] = []
-        var p = 0, cycles = 0, accepted = 0, disagreeCycles = 0, disagreePositions = 0, drafted = 0
+        var p = 0
         func stateError(_ run: SteppedRun) -> Double {
             se.withUnsafeMutableBufferPointer { exact.readState(into: $0) }
             ss.withUnsafeMutableBufferPointer { run.readState(into: $0) }
@@ -69,28 +68,17 @@ public enum Speculative {
                 spec.readState(into: b)
                 recipe[.snapshot]?.store(b, rows: rows, cols: cols, random: CounterRandom(seed: seed, role: "snapshot", head: 0, step: p))
             }
-            var aE = m, aS = m
-            for i in 0..<m {
+            let advance = tally.draft(from: p, count: m) { _, e, s in
                 exact.step(); spec.step()
-                w.withUnsafeMutableBufferPointer { verify.fill($0, head: 0, position: p + i) }
-                oe.withUnsafeMutableBufferPointer { exact.readOutput(into: $0) }
-                os.withUnsafeMutableBufferPointer { spec.readOutput(into: $0) }
-                let okE = cosine(oe, w) >= c.threshold, okS = cosine(os, w) >= c.threshold
-                if okE != okS { disagreePositions += 1 }
-                if !okE && aE == m { aE = i }
-                if !okS && aS == m { aS = i }
+                exact.readOutput(into: e)
+                spec.readOutput(into: s)
             }
-            drafted += m
-            if aE != aS { disagreeCycles += 1 }
             // Roll back to the snapshot; decode the accepted tokens and the correction token.
-            let advance = min(aE + 1, m)
             snapE.withUnsafeBufferPointer { exact.writeState($0) }
             snapS.withUnsafeBufferPointer { spec.writeState($0) }
             exact.rewind(to: p); spec.rewind(to: p)
             for _ in 0..<advance { exact.step(); spec.step(); baseline.step() }
             p += advance
-            cycles += 1
-            accepted += aE
             if let next = nextSamples.first, p >= next {
                 while let x = nextSamples.first, x <= p { nextSamples = nextSamples.dropFirst() }
                 positions.append(p)
@@ -101,11 +89,8 @@ public enum Speculative {
         record.positions = positions
         record.series = ["state_err": stateErr, "baseline_state_err": baseErr]
         let final = stateErr.last ?? .nan, base = baseErr.last ?? .nan
-        record.summary = [
-            "cycles": Double(cycles), "mean_accepted": Double(accepted) / Double(cycles),
-            "disagree_cycles": Double(disagreeCycles) / Double(cycles), "disagree_positions": Double(disagreePositions) / Double(drafted),
-            "final_state_err": final, "final_baseline_state_err": base,
-        ]
+        record.summary = tally.summary
+        record.summary.merge(["final_state_err": final, "final_baseline_state_err": base]) { $1 }
         if base > 0 { record.summary["ratio"] = final / base }
         return record
     }
