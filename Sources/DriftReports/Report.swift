@@ -354,6 +354,7 @@ public enum StudyReport {
             md += "- git revision: `\(info.gitRevision)`\n"
             md += "- compiler flags: `\(info.compilerFlags)`\n"
             md += "- CPU: \(info.cpu), \(info.cores) cores, \(info.jobs) jobs\n"
+            if let blas = info.blas { md += "- OpenBLAS core: \(blas)\n" }
             md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.recordsComputed) records computed (\(info.records) in the folder), started \(info.started)\n"
         }
         md += "\nRegenerate this report from the results alone with `attnprec report \(dir)`; rerun the study with the command above (`make study` for the default one).\n"

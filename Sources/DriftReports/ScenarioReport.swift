@@ -383,6 +383,7 @@ public enum ScenarioReport {
         md += "- git revision: `\(info.gitRevision)`\n"
         md += "- compiler flags: `\(info.compilerFlags)`\n"
         md += "- CPU: \(info.cpu), \(info.cores) cores, \(info.jobs) jobs\n"
+        if let blas = info.blas { md += "- OpenBLAS core: \(blas)\n" }
         md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.records) records, started \(info.started)\n"
         return md
     }

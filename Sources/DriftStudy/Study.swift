@@ -1,3 +1,4 @@
+import ExactArithmetic
 import Foundation
 import NumberFormats
 
@@ -61,9 +62,12 @@ public struct RunInfo: Codable, Sendable {
     public var recordsComputed: Int
     public var groups: Int
     public var tokensStepped: Int
+    /// The OpenBLAS kernel family and what chose it (`BLASSetup.selection`): Float32 gemms'
+    /// low bits depend on it. Absent in run.json files written before it was recorded.
+    public var blas: String?
 
     enum CodingKeys: String, CodingKey {
-        case command, configs, cpu, cores, jobs, shard, started, records, groups
+        case command, configs, cpu, cores, jobs, shard, started, records, groups, blas
         case gitRevision = "git_revision", compilerFlags = "compiler_flags", wallSeconds = "wall_seconds"
         case recordsComputed = "records_computed", tokensStepped = "tokens_stepped"
     }
@@ -208,7 +212,7 @@ public enum Study {
             compilerFlags: RunInfo.compilerFlags, cpu: RunInfo.cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
             jobs: jobs, shard: shardText, wallSeconds: (Date().timeIntervalSince(start) * 100).rounded() / 100,
             started: fmt.string(from: start), records: shared.lines.count, recordsComputed: shared.computed,
-            groups: groups.count, tokensStepped: shared.tokens)
+            groups: groups.count, tokensStepped: shared.tokens, blas: blasCoreName)
         try ResultsStore.writeAtomically(try StudyJSON.encoder(pretty: true).encode(info), to: "\(options.out)/run.json")
         return info
     }

@@ -142,6 +142,9 @@ enum Fixture {
         #expect(spread.split(separator: "\n").last!.hasSuffix("| 1.00e+00 | 7 |"))
         #expect(md.contains("## Reference certification"))
         #expect(md.contains("git revision"))
+        // The OpenBLAS core in use is part of the provenance (Float32 gemm bits depend on it).
+        let info = try #require(RunInfo.load(dir: out).first)
+        #expect(info.blas?.isEmpty == false && md.contains("- OpenBLAS core: \(info.blas!)"), "\(info.blas ?? "nil")")
         let csv = try String(contentsOfFile: "\(out)/results.csv", encoding: .utf8)
         #expect(csv.split(separator: "\n").count == records.count + 1)
 

@@ -1,3 +1,4 @@
+import ExactArithmetic
 import Foundation
 
 /// `attnprec run SCENARIO.yaml`: runs every record of a scenario config over `jobs` threads and
@@ -49,7 +50,7 @@ public enum ScenarioStudy {
             compilerFlags: RunInfo.compilerFlags, cpu: RunInfo.cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
             jobs: jobs, shard: nil, wallSeconds: (Date().timeIntervalSince(start) * 100).rounded() / 100,
             started: ISO8601DateFormatter().string(from: start), records: records.count, recordsComputed: records.count,
-            groups: work.count, tokensStepped: records.reduce(0) { $0 + $1.tokens })
+            groups: work.count, tokensStepped: records.reduce(0) { $0 + $1.tokens }, blas: blasCoreName)
         try ResultsStore.writeAtomically(try StudyJSON.encoder(pretty: true).encode(info), to: "\(options.out)/run.json")
         return (info, records)
     }
