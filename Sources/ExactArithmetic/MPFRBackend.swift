@@ -183,13 +183,7 @@ public final class MPFRBackend: Backend {
     public func scale(_ x: Tensor, by s: Tensor) { multiply(x, x, s) }
     public func axpy(_ y: Tensor, _ a: Tensor, _ x: Tensor) { fma(y, x, a, y) }
 
-    public func scaleRows(_ m: Tensor, by v: Tensor) {
-        precondition(v.count == m.rows)
-        for r in 0..<m.rows {
-            let s = pointer(v.element(r))
-            for c in 0..<m.cols { _ = mpfr_mul(pointer(m, r, c), pointer(m, r, c), s, MPFR_RNDN) }
-        }
-    }
+    public func scaleRows(_ m: Tensor, by v: Tensor) { scaleRows(m, m, by: v) }
 
     public func scaleRows(_ d: Tensor, _ x: Tensor, by v: Tensor) {
         precondition(v.count == x.rows && d.rows == x.rows && d.cols == x.cols)

@@ -168,7 +168,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         } else {
             // D_ij = e^{γ_i−γ_j} for j ≤ i (the strict upper part stays 0).
             b.decayMatrix(w.d, w.g)
-            let h = n >= 32 ? n / 2 : 0, K = config.keyDim
+            let h = Self.triangularSplit(n), K = config.keyDim
             if h > 0 {
                 // Rows of A and P below h against K's first h rows; the upper right stays 0.
                 b.gemm(w.ap.block(rows: 0..<(2 * h), cols: 0..<h), w.kbq.block(rows: 0..<(2 * h), cols: 0..<K),
@@ -206,13 +206,17 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         stores.store(.state, state, on: b, step: chunkStart + n - 1)
     }
 
+    /// Where the products with a triangular factor split a chunk of n tokens: rows below h need
+    /// only the first h columns. n/2 for chunks of 32 tokens or more (0: no split).
+    static func triangularSplit(_ n: Int) -> Int { n >= 32 ? n / 2 : 0 }
+
     /// C (+)= L·X for a lower-triangular n×n L (T, or P after the decay mask): rows [0, h) take
-    /// only L's first h columns (the rest are zeros), h = n/2 for chunks of 32 tokens or more,
-    /// saving a quarter of the product. Every element sums the same nonzero terms (the skipped
-    /// ones are exact zeros); OpenBLAS may order a shorter sum differently, so Float32 low bits
-    /// depend on the split as they depend on the kernel family.
+    /// only L's first h columns (the rest are zeros), h = `triangularSplit(n)`, saving a quarter
+    /// of the product. Every element sums the same nonzero terms (the skipped ones are exact
+    /// zeros); OpenBLAS may order a shorter sum differently, so Float32 low bits depend on the
+    /// split as they depend on the kernel family.
     func lowerTimes(_ c: Tensor, _ l: Tensor, _ x: Tensor, accumulate: Bool) {
-        let n = l.rows, h = n >= 32 ? n / 2 : 0
+        let n = l.rows, h = Self.triangularSplit(n)
         guard h > 0 else {
             backend.gemm(c, l, transposeA: false, x, transposeB: false, accumulate: accumulate)
             return

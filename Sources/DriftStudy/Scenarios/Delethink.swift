@@ -61,11 +61,7 @@ public enum Delethink {
     }
 
     static func probe(_ v: StudyConfig.VariantSpec, seed: UInt64, tier: BackendTier, recipe: Recipe, selector: KeySelector?, scores: Bool = false) throws -> Probe {
-        guard case .softmax(var c) = try VariantFactory.resolve(v, seed: seed) else {
-            throw StudyInputError("variant '\(v.name)': expected a softmax variant (\(softmaxVariants.joined(separator: ", ")))")
-        }
-        c.evaluation = EvaluationSchedule(dense: 0, perOctave: 0, stride: 0, last: nil)
-        try SoftmaxCatalog.check(v.name, c)
+        let c = try KVRuns.softmaxConfig(v, seed: seed, names: softmaxVariants)
         let bytes = c.cacheBytesPerToken(recipe: recipe)
         func wrap<B: Backend>(_ d: SoftmaxDecode<B>) -> Probe {
             d.recordScores = scores

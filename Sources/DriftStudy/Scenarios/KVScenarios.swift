@@ -45,12 +45,21 @@ enum KVRuns {
         return k
     }
 
-    static func make(_ v: StudyConfig.VariantSpec, seed: UInt64, tier: BackendTier, recipe: Recipe) throws -> Run {
+    /// A scenario's softmax variant: resolved, with the study's evaluation schedule off (the
+    /// scenario evaluates the positions it needs) and checked; `names` are the accepted ones.
+    static func softmaxConfig(
+        _ v: StudyConfig.VariantSpec, seed: UInt64, names: [String] = SoftmaxCatalog.names
+    ) throws -> SoftmaxAttentionConfig {
         guard case .softmax(var c) = try VariantFactory.resolve(v, seed: seed) else {
-            throw StudyInputError("variant '\(v.name)': expected a softmax variant (\(SoftmaxCatalog.names.joined(separator: ", ")))")
+            throw StudyInputError("variant '\(v.name)': expected a softmax variant (\(names.joined(separator: ", ")))")
         }
         c.evaluation = EvaluationSchedule(dense: 0, perOctave: 0, stride: 0, last: nil)
         try SoftmaxCatalog.check(v.name, c)
+        return c
+    }
+
+    static func make(_ v: StudyConfig.VariantSpec, seed: UInt64, tier: BackendTier, recipe: Recipe) throws -> Run {
+        let c = try softmaxConfig(v, seed: seed)
         do {
             switch tier {
             case .float64: return Run(try SoftmaxDecode(config: c, backend: Float64Backend(), recipe: recipe))
@@ -251,11 +260,7 @@ extension Handoff {
     static func runKV(
         variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier, seed: UInt64, config c: ScenarioConfig
     ) throws -> ScenarioRecord {
-        guard case .softmax(var sc) = try VariantFactory.resolve(v, seed: seed) else {
-            throw StudyInputError("variant '\(v.name)': expected a softmax variant (\(SoftmaxCatalog.names.joined(separator: ", ")))")
-        }
-        sc.evaluation = EvaluationSchedule(dense: 0, perOctave: 0, stride: 0, last: nil)
-        try SoftmaxCatalog.check(v.name, sc)
+        let sc = try KVRuns.softmaxConfig(v, seed: seed)
         do {
             switch tier {
             case .float64: return try kvBody(v, sc, backend: { Float64Backend() }, recipeName: recipeName, recipe: recipe, seed: seed, config: c)
