@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "ExactArithmetic", dependencies: ["CMPFR", "CBLAS", "NumberFormats"]),
         .target(name: "AttentionVariants", dependencies: ["ExactArithmetic", "Workloads", "NumberFormats"]),
         .target(name: "DriftStudy", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
-        .target(name: "DriftReports", dependencies: ["DriftStudy", "NumberFormats"]),
+        .target(name: "DriftReports", dependencies: ["AttentionVariants", "DriftStudy", "NumberFormats"]),
         .executableTarget(
             name: "attnprec",
             dependencies: [

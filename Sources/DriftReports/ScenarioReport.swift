@@ -1,3 +1,4 @@
+import AttentionVariants
 import DriftStudy
 import Foundation
 
@@ -63,7 +64,7 @@ public enum ScenarioReport {
         md += "Keys are orthonormal (rows of a \(first.parameters["key_dim"] ?? 0)-point Hadamard matrix), values are words of a \(first.parameters["codebook"] ?? 0)-word Gaussian codebook (dimension \(first.parameters["value_dim"] ?? 0)). The pairs are written first; every later token is a distractor written under an unused key, so in exact arithmetic every pair stays stored exactly and any recall loss is storage error. At length L the stored state is queried with each pair's key and the decision is the argmax over the codebook of ⟨Sᵀk, c⟩; **accuracy** is the fraction of correct decisions (%). Query distance = L − position of the pair. The state is stored in the recipe's format after every token (Float32 compute, as real kernels); `exact-float64` is the same memory in Float64 without rounding.\n\n"
         var losing: [String: [String]] = [:]
         for memory in Array(Set(rs.map(\.memory))).sorted() {
-            md += "### \(memory == "deltanet" ? "Delta-rule memory (DeltaNet, β = 1)" : "Linear-attention memory (undecayed)")\n\n"
+            md += "### \(memory == TaskMemory.Kind.deltanet.rawValue ? "Delta-rule memory (DeltaNet, β = 1)" : "Linear-attention memory (undecayed)")\n\n"
             md += "| recipe | state format |" + pairs.flatMap { p in lengths.map { " \(p) pairs @\($0) |" } }.joined() + "\n"
             md += "|---|---|" + String(repeating: "---:|", count: pairs.count * lengths.count) + "\n"
             for name in order {
@@ -118,7 +119,7 @@ public enum ScenarioReport {
         var md = "## Needle (passkey) at a depth\n\n"
         md += "One needle (its own Hadamard key, a word of a \(first.parameters["codebook"] ?? 0)-word codebook) is written at depth d% of a context of L tokens; every other token is a distractor under one of the other \((first.parameters["key_dim"] ?? 1) - 1) keys; at L the needle's key is queried (argmax over the codebook). Cells: % of \(first.parameters["trials"] ?? 0) needles recalled (each with its own keys, word and distractors), state stored in the recipe's format after every token.\n\n"
         for memory in Array(Set(rs.map(\.memory))).sorted() {
-            md += "### \(memory == "deltanet" ? "Delta-rule memory (DeltaNet, β = 1)" : "Linear-attention memory (undecayed)")\n\n"
+            md += "### \(memory == TaskMemory.Kind.deltanet.rawValue ? "Delta-rule memory (DeltaNet, β = 1)" : "Linear-attention memory (undecayed)")\n\n"
             md += "| recipe |" + depths.flatMap { d in lengths.map { " \(d)% @\($0) |" } }.joined() + "\n|---|" + String(repeating: "---:|", count: depths.count * lengths.count) + "\n"
             for name in order {
                 let row = rs.filter { $0.memory == memory && $0.recipeName == name }
@@ -389,8 +390,7 @@ public enum ScenarioReport {
     }
 }
 
-/// Softmax variant names as records label their memory (DriftReports does not import the
-/// variants module).
+/// Softmax variant names as records label their memory.
 enum KVReportNames {
-    static let softmax: Set<String> = ["mha", "gqa", "mqa", "swa"]
+    static var softmax: Set<String> { Set(VariantRegistry.names(with: .kvCache)) }
 }

@@ -117,7 +117,7 @@ public enum ReferenceBenchmark {
     /// Tokens/s of whole steps including the counter-based input generation (no target).
     public static func linearEndToEnd(tier: BackendTier, dim: Int = 128, minSeconds: Double = 0.5, baseline: Double) -> Measurement {
         let cfg = LinearAttentionConfig(keyDim: dim, valueDim: dim)
-        let r = try! VariantCatalog.makeRun(variant: "linear", tier: tier, linear: cfg)
+        let r = try! LinearDefinition.makeRun(config: cfg, tier: tier)
         let batch = 64
         let (n, t) = time(minSeconds: minSeconds) { for _ in 0..<batch { r.step() } }
         return Measurement(

@@ -75,7 +75,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
         public var keyDim: Int?
         public var valueDim: Int?
         public var headDim: Int?
-        /// A named model preset (`ModelPresets`): its shapes and gate schedule on one head (one KV
+        /// A named model preset (the definition's `presets`): its shapes and gate schedule on one head (one KV
         /// head with its query heads for grouped attention).
         public var presetName: String?
         /// Which head's gates (delta-rule presets, Lightning, Mamba2), Lightning's layer.

@@ -196,7 +196,7 @@ public enum GroupRunner {
         } else {
             cert = try certify(group, refTier: refTier, make: make)
         }
-        let family = (try? VariantCatalog.entry(v.name).family) ?? "unknown"
+        let family = (try? VariantCatalog.entry(v.name).family.rawValue) ?? "unknown"
         return plans.enumerated().map { i, p in
             let a = acc[i]
             var errorAt: [StudyRecord.ErrorAt] = []

@@ -33,6 +33,12 @@ public struct Tensor: Hashable, Sendable {
 }
 
 /// Which arithmetic a backend performs.
+/// Code generic over the backend (a kernel's constructor, say), for `BackendTier.with`.
+public protocol BackendGeneric {
+    associatedtype Output
+    func callAsFunction<B: Backend>(_ backend: B) throws -> Output
+}
+
 public enum BackendTier: Hashable, Sendable, CustomStringConvertible {
     case mpfr(bits: Int)
     case float64
@@ -45,6 +51,18 @@ public enum BackendTier: Hashable, Sendable, CustomStringConvertible {
         case .float64: return "float64"
         case .doubleDouble: return "double-double"
         case .float32: return "float32"
+        }
+    }
+
+    /// `body` on a new backend of this tier, specialised for it: the one place that maps a
+    /// tier to a backend.
+    @inlinable
+    public func with<Body: BackendGeneric>(_ body: Body) throws -> Body.Output {
+        switch self {
+        case .mpfr(let bits): return try body(MPFRBackend(precision: bits))
+        case .float64: return try body(Float64Backend())
+        case .doubleDouble: return try body(DoubleDoubleBackend())
+        case .float32: return try body(Float32Backend())
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AttentionVariants
 import DriftStudy
 import Foundation
 
@@ -41,8 +42,9 @@ struct ReplayCommand: ParsableCommand {
         o.window = window
         guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
         o.jobs = jobs
-        if !qkL2norm && !["deltanet", "gated_deltanet", "kda"].contains(variant) {
-            throw InputError("--no-qk-l2norm: only the delta rule (deltanet, gated_deltanet, kda) normalises q and k")
+        if !qkL2norm && !(VariantRegistry.definition(variant) is DeltaDefinition) {
+            let delta = VariantRegistry.all.filter { $0 is DeltaDefinition }.map(\.name).joined(separator: ", ")
+            throw InputError("--no-qk-l2norm: only the delta rule (\(delta)) normalises q and k")
         }
         let result: Replay.Result
         do { result = try Replay.run(o) } catch let e as StudyInputError { throw InputError(e.description) }

@@ -41,8 +41,8 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
     func float64AgreesWithMPFR128(_ c: Case) throws {
         let T = 1024
         let cfg = c.config(tokens: T)
-        let f64 = try DeltaCatalog.makeRun(config: cfg, form: c.form, tier: .float64)
-        let mp = try DeltaCatalog.makeRun(config: cfg, form: c.form, tier: .mpfr(bits: 128))
+        let f64 = try DeltaDefinition.makeRun(config: cfg, form: c.form, tier: .float64)
+        let mp = try DeltaDefinition.makeRun(config: cfg, form: c.form, tier: .mpfr(bits: 128))
         let s = Lockstep.run(reference: mp, approximation: f64, tokens: T, comparison: .exact)
         print("delta float64 vs mpfr-128 \(c.testDescription): output \(s.outputMaxRelative), state \(s.stateMaxRelative)")
         #expect(s.outputMaxRelative < 1e-12, "\(c.testDescription): output \(s.outputMaxRelative)")
@@ -57,8 +57,8 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
         let T = 1000
         for c in Self.cases where c.form == "chunked" {
             let cfg = c.config(tokens: T, chunk: chunk)
-            let rec = try DeltaCatalog.makeRun(config: cfg, form: "recurrent", tier: .float64)
-            let chk = try DeltaCatalog.makeRun(config: cfg, form: "chunked", tier: .float64)
+            let rec = try DeltaDefinition.makeRun(config: cfg, form: "recurrent", tier: .float64)
+            let chk = try DeltaDefinition.makeRun(config: cfg, form: "chunked", tier: .float64)
             let s = Lockstep.run(reference: rec, approximation: chk, tokens: T, comparison: .double,
                                  stateAt: { ($0 + 1) % chunk == 0 || $0 % 97 == 0 })
             print("delta chunked vs recurrent \(c.testDescription) C=\(chunk): output \(s.outputMaxRelative), state \(s.stateMaxRelative)")
@@ -73,8 +73,8 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
     @Test func triInverseTF32Effect() throws {
         let T = 512
         let cfg = DeltaRuleConfig(kind: .gatedDeltaNet, tokens: T)
-        let exact = try DeltaCatalog.makeRun(config: cfg, form: "chunked", tier: .float64)
-        let tf32 = try DeltaCatalog.makeRun(config: cfg, form: "chunked", tier: .float64,
+        let exact = try DeltaDefinition.makeRun(config: cfg, form: "chunked", tier: .float64)
+        let tf32 = try DeltaDefinition.makeRun(config: cfg, form: "chunked", tier: .float64,
                                             recipe: Recipe.parse("tri_inverse=tf32"))
         let s = Lockstep.run(reference: exact, approximation: tf32, tokens: T, comparison: .double)
         let mean = s.outputRelativeError.reduce(0, +) / Double(s.outputRelativeError.count)
@@ -108,7 +108,7 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
         }
         let meter = ErrorMeter()
         for (tier, tol) in [(BackendTier.mpfr(bits: 128), 1e-35), (.float64, 1e-14)] {
-            let run = try DeltaCatalog.makeRun(config: cfg, form: form, tier: tier)
+            let run = try DeltaDefinition.makeRun(config: cfg, form: form, tier: tier)
             for _ in 0..<T { run.step() }
             let got = MPFRArray(count: K * V, precision: 1024)
             run.exportState(into: got)
@@ -122,8 +122,8 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
     @Test func gatedDeltaNetSaturatesUnderBF16State() throws {
         let T = deltaLong ? 65536 : 4096
         let cfg = DeltaRuleConfig(kind: .gatedDeltaNet)
-        let ref = try DeltaCatalog.makeRun(config: cfg, form: "recurrent", tier: .float64)
-        let emu = try DeltaCatalog.makeRun(config: cfg, form: "recurrent", tier: .float64, recipe: Recipe.parse("state=bfloat16"))
+        let ref = try DeltaDefinition.makeRun(config: cfg, form: "recurrent", tier: .float64)
+        let emu = try DeltaDefinition.makeRun(config: cfg, form: "recurrent", tier: .float64, recipe: Recipe.parse("state=bfloat16"))
         let s = Lockstep.run(reference: ref, approximation: emu, tokens: T, comparison: .double,
                              outputAt: { $0 >= T / 64 - 1 }, stateAt: { _ in false })
         let slope = logLogSlope(positions: s.positions, errors: s.outputRelativeError)
@@ -139,7 +139,7 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
     /// the field; NaN in the inputs → NaN counted, never a finite result.
     @Test func badInput() throws {
         func message(_ cfg: DeltaRuleConfig) -> String? {
-            do { _ = try DeltaCatalog.makeRun(config: cfg, form: "recurrent", tier: .float64); return nil } catch {
+            do { _ = try DeltaDefinition.makeRun(config: cfg, form: "recurrent", tier: .float64); return nil } catch {
                 return "\(error)"
             }
         }
@@ -156,12 +156,12 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
         #expect(message(DeltaRuleConfig(kind: .gatedDeltaNet, safeGate: true))?.hasPrefix("safe_gate:") == true)
         #expect(message(DeltaRuleConfig(kind: .kda, chunkSize: 0))?.hasPrefix("chunk_size:") == true)
         #expect(throws: VariantError.self) {
-            try DeltaCatalog.makeRun(config: DeltaRuleConfig(), form: "recurrent", tier: .float64, recipe: Recipe.parse("v_new=bf16"))
+            try DeltaDefinition.makeRun(config: DeltaRuleConfig(), form: "recurrent", tier: .float64, recipe: Recipe.parse("v_new=bf16"))
         }
         for form in ["recurrent", "chunked"] {
             let cfg = DeltaRuleConfig(kind: .gatedDeltaNet, distribution: .gaussian(mean: .nan, std: 1), tokens: 8)
-            let ref = try DeltaCatalog.makeRun(config: DeltaRuleConfig(kind: .gatedDeltaNet), form: form, tier: .float64)
-            let bad = try DeltaCatalog.makeRun(config: cfg, form: form, tier: .float64)
+            let ref = try DeltaDefinition.makeRun(config: DeltaRuleConfig(kind: .gatedDeltaNet), form: form, tier: .float64)
+            let bad = try DeltaDefinition.makeRun(config: cfg, form: form, tier: .float64)
             let s = Lockstep.run(reference: ref, approximation: bad, tokens: 8, comparison: .double)
             #expect(s.nonFinite > 0)
             #expect(!(s.outputMaxRelative < 1))
@@ -176,10 +176,10 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
         var asAlpha = base
         asAlpha.decayLog = false
         let recipe = try Recipe.parse("decay=bfloat16")
-        let ref = try DeltaCatalog.makeRun(config: base, form: "recurrent", tier: .float64)
-        let logRun = try DeltaCatalog.makeRun(config: base, form: "recurrent", tier: .float64, recipe: recipe)
-        let ref2 = try DeltaCatalog.makeRun(config: base, form: "recurrent", tier: .float64)
-        let alphaRun = try DeltaCatalog.makeRun(config: asAlpha, form: "recurrent", tier: .float64, recipe: recipe)
+        let ref = try DeltaDefinition.makeRun(config: base, form: "recurrent", tier: .float64)
+        let logRun = try DeltaDefinition.makeRun(config: base, form: "recurrent", tier: .float64, recipe: recipe)
+        let ref2 = try DeltaDefinition.makeRun(config: base, form: "recurrent", tier: .float64)
+        let alphaRun = try DeltaDefinition.makeRun(config: asAlpha, form: "recurrent", tier: .float64, recipe: recipe)
         let sLog = Lockstep.run(reference: ref, approximation: logRun, tokens: T, comparison: .double)
         let sAlpha = Lockstep.run(reference: ref2, approximation: alphaRun, tokens: T, comparison: .double)
         #expect(sLog.stateMaxRelative < 1e-5, "log α: \(sLog.stateMaxRelative)")
@@ -192,9 +192,9 @@ let deltaLong = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
         #expect(DeltaPreset.qwen3NextGDN.valueHeads == 32 && DeltaPreset.qwen3NextGDN.keyHeads == 16)
         #expect(DeltaPreset.qwen3NextGDN.config(head: 3).keyHead == 1)
         #expect(DeltaPreset.kimiLinearKDA.config(head: 3).keyHead == 3)
-        let run = try DeltaCatalog.makeRun(config: DeltaPreset.qwen3NextGDN.config(head: 3), form: "recurrent", tier: .float32)
+        let run = try DeltaDefinition.makeRun(config: DeltaPreset.qwen3NextGDN.config(head: 3), form: "recurrent", tier: .float32)
         #expect(run.stateCount == 128 * 128)
-        let kda = try DeltaCatalog.makeRun(config: DeltaPreset.kimiLinearKDA.config(), form: "chunked", tier: .float32)
+        let kda = try DeltaDefinition.makeRun(config: DeltaPreset.kimiLinearKDA.config(), form: "chunked", tier: .float32)
         for _ in 0..<70 { kda.step() }
         var o = [Double](repeating: 0, count: 128)
         o.withUnsafeMutableBufferPointer { kda.readOutput(into: $0) }

@@ -23,7 +23,7 @@ import Workloads
     ]
 
     static func run(_ c: GatedLinearConfig, _ form: String, _ tier: BackendTier, recipe: Recipe = .exact) -> SteppedRun {
-        try! GatedFamily.makeRun(config: c, form: form, tier: tier, recipe: recipe)
+        try! GatedLinearDefinition.makeRun(config: c, form: form, tier: tier, recipe: recipe)
     }
 
     static let long = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
@@ -68,8 +68,8 @@ import Workloads
     @Test func linearFormsAgreeWithLinearAttentionDecode() throws {
         let lc = LinearAttentionConfig(gates: .constant(0.99), normalizer: true, featureMap: .eluPlusOne)
         for form in ["recurrent", "chunked"] {
-            let s = Lockstep.run(reference: try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: lc),
-                                 approximation: try VariantCatalog.makeRun(variant: "linear", form: form, tier: .float64, linear: lc),
+            let s = Lockstep.run(reference: try LinearDefinition.makeRun(config: lc, tier: .float64),
+                                 approximation: try LinearDefinition.makeRun(config: lc, form: form, tier: .float64),
                                  tokens: 300, comparison: .exact)
             #expect(s.outputMaxRelative < 1e-13, "\(form) \(s.outputMaxRelative)")
         }
@@ -177,7 +177,7 @@ import Workloads
         for form in ["recurrent", "chunked"] {
             var cfg = GatedLinearConfig.gla(keyDim: 16, valueDim: 16)
             cfg.chunkSize = 8
-            let run = try GatedFamily.makeRun(config: cfg, form: form, tier: .float64, recipe: try Recipe.parse("state=bfloat16,output=bfloat16"))
+            let run = try GatedLinearDefinition.makeRun(config: cfg, form: form, tier: .float64, recipe: try Recipe.parse("state=bfloat16,output=bfloat16"))
             var state = [Double](repeating: 0, count: 256), out = [Double](repeating: 0, count: 16)
             for t in 0..<24 {
                 run.step()
@@ -205,9 +205,9 @@ import Workloads
         for a in [1.5, 0, -0.1, Double.nan, Double.infinity] {
             #expect(throws: VariantError.self) { try GatedLinearConfig(kind: .linear, gates: .constant(a)).validate() }
             #expect(throws: VariantError.self) {
-                try VariantCatalog.makeRun(variant: "linear", form: "chunked", tier: .float64, linear: LinearAttentionConfig(gates: .constant(a)))
+                try LinearDefinition.makeRun(config: LinearAttentionConfig(gates: .constant(a)), form: "chunked", tier: .float64)
             }
-            #expect(throws: VariantError.self) { try VariantCatalog.makeRun(variant: "linear", tier: .float64, linear: LinearAttentionConfig(gates: .constant(a))) }
+            #expect(throws: VariantError.self) { try LinearDefinition.makeRun(config: LinearAttentionConfig(gates: .constant(a)), tier: .float64) }
         }
         do {
             try GatedLinearConfig(kind: .linear, gates: .constant(1.5)).validate()
@@ -276,8 +276,8 @@ import Workloads
     }
 
     @Test func chunkedFloat64AgreesWithMPFR128() throws {
-        let s = Lockstep.run(reference: try GatedFamily.makeRWKV7(config: RWKV7Config(), form: "chunked", tier: .mpfr(bits: 128)),
-                             approximation: try GatedFamily.makeRWKV7(config: RWKV7Config(), form: "chunked", tier: .float64),
+        let s = Lockstep.run(reference: try RWKV7Definition.makeRun(config: RWKV7Config(), form: "chunked", tier: .mpfr(bits: 128)),
+                             approximation: try RWKV7Definition.makeRun(config: RWKV7Config(), form: "chunked", tier: .float64),
                              tokens: 1024, comparison: .exact, stateAt: { $0 < 3 || ($0 + 1) % 64 == 0 || $0 % 64 == 37 })
         #expect(s.outputMaxRelative < 1e-12, "\(s.outputMaxRelative)")
         #expect(s.stateMaxRelative < 1e-12, "\(s.stateMaxRelative)")
@@ -288,8 +288,8 @@ import Workloads
     func chunkedEqualsRecurrent(chunk: Int, bias: ClosedRange<Double>) throws {
         do {
             let cfg = RWKV7Config(decayBias: bias)
-            let s = Lockstep.run(reference: try GatedFamily.makeRWKV7(config: cfg, tier: .float64),
-                                 approximation: try GatedFamily.makeRWKV7(config: cfg, form: "chunked", tier: .float64, chunkSize: chunk, length: 390),
+            let s = Lockstep.run(reference: try RWKV7Definition.makeRun(config: cfg, tier: .float64),
+                                 approximation: try RWKV7Definition.makeRun(config: cfg, form: "chunked", tier: .float64, chunkSize: chunk, length: 390),
                                  tokens: 390, comparison: .double, stateAt: { $0 % 41 == 0 || $0 > 385 })
             #expect(s.outputMaxRelative < 1e-12, "C=\(chunk) \(cfg.decayBias): \(s.outputMaxRelative)")
             #expect(s.stateMaxRelative < 1e-12, "C=\(chunk) \(cfg.decayBias): \(s.stateMaxRelative)")

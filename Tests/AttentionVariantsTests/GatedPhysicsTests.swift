@@ -76,8 +76,8 @@ import Workloads
         let T = 4096
         let cfg = GatedLinearConfig(kind: .linear, keyDim: 32, valueDim: 32)
         func err(_ form: String) throws -> Double {
-            let ref = try GatedFamily.makeRun(config: cfg, form: "recurrent", tier: .float64)
-            let emu = try GatedFamily.makeRun(config: cfg, form: form, tier: .float64, recipe: try Recipe.parse("state=bfloat16"))
+            let ref = try GatedLinearDefinition.makeRun(config: cfg, form: "recurrent", tier: .float64)
+            let emu = try GatedLinearDefinition.makeRun(config: cfg, form: form, tier: .float64, recipe: try Recipe.parse("state=bfloat16"))
             let s = Lockstep.run(reference: ref, approximation: emu, tokens: T, comparison: .double, stateAt: { _ in false })
             return Self.tailMean(s.outputRelativeError, at: T)
         }

@@ -81,10 +81,10 @@ import Workloads
 
     @Test func eluFeatureMapWithNormaliserRunsOnEveryTier() throws {
         let cfg = LinearAttentionConfig(keyDim: 16, valueDim: 16, gates: .constant(0.999), normalizer: true, featureMap: .eluPlusOne)
-        let ref = try VariantCatalog.makeRun(variant: "linear", tier: .mpfr(bits: 128), linear: cfg)
+        let ref = try LinearDefinition.makeRun(config: cfg, tier: .mpfr(bits: 128))
         for tier in [BackendTier.float64, .doubleDouble, .float32] {
-            let run = try VariantCatalog.makeRun(variant: "linear", tier: tier, linear: cfg)
-            let fresh = try VariantCatalog.makeRun(variant: "linear", tier: .mpfr(bits: 128), linear: cfg)
+            let run = try LinearDefinition.makeRun(config: cfg, tier: tier)
+            let fresh = try LinearDefinition.makeRun(config: cfg, tier: .mpfr(bits: 128))
             let s = Lockstep.run(reference: fresh, approximation: run, tokens: 200, comparison: .exact)
             let bound = tier == .float32 ? 1e-4 : (tier == .float64 ? 1e-12 : 1e-26)
             #expect(s.outputMaxRelative < bound, "\(tier): \(s.outputMaxRelative)")

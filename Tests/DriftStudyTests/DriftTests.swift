@@ -59,7 +59,7 @@ import Testing
 
     @Test func certificationOfLinearPasses() throws {
         let r = try ReferenceCertification.certify(variant: "linear", form: "recurrent", tokens: 256, bits: 128, fastTier: .float64) {
-            try VariantCatalog.makeRun(variant: "linear", tier: $0, linear: LinearAttentionConfig(gates: .constant(0.99)))
+            try LinearDefinition.makeRun(config: LinearAttentionConfig(gates: .constant(0.99)), tier: $0)
         }
         #expect(r.pass)
         #expect(r.fastVsMPFR.outputMaxRel < 1e-13 && r.fastVsMPFR.outputMaxRel > 0)

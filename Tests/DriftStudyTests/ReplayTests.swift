@@ -83,7 +83,7 @@ import Workloads
                     let c = DeltaRuleConfig(kind: kind, keyDim: K, valueDim: V, head: h, seed: seed,
                                             gates: kind == .deltanet ? DeltaGates.none : .constant(0.9), beta: .constant(0.5),
                                             l2NormalizeQK: l2, keyHead: h / (HV / H))
-                    return try DeltaCatalog.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+                    return try DeltaDefinition.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
                 }
             }
             let a = try runs(.float64, Recipe()), b = try runs(.float32, try Recipe.parse("state=bfloat16").fast)
@@ -114,8 +114,8 @@ import Workloads
         try Self.dump(dir, "v", seed: 13, stream: "v", T: T, H: 2, D: 6)
         let r = try Replay.run(Replay.Options(variant: "gqa", inputs: dir, recipes: ["k_cache=float8_e4m3fn/per-token"], out: out))
         let c = SoftmaxAttentionConfig(queryHeads: 4, kvHeads: 2, headDim: 8, valueDim: 6, seed: 13, evaluation: .every)
-        let a = try SoftmaxCatalog.makeRun(variant: "gqa", config: c, tier: .float64).run
-        let b = try SoftmaxCatalog.makeRun(variant: "gqa", config: c, tier: .float32, recipe: try Recipe.parse("k_cache=float8_e4m3fn/per-token").fast).run
+        let a = try SoftmaxCatalog.makeRun(variant: "gqa", config: c, tier: .float64)
+        let b = try SoftmaxCatalog.makeRun(variant: "gqa", config: c, tier: .float32, recipe: try Recipe.parse("k_cache=float8_e4m3fn/per-token").fast)
         let ref = try NPY.view(path: out + "/o_ref.npy")
         #expect(ref.shape == [T, 4, 6])
         var x = [Double](repeating: 0, count: 24), y = x, z = x
@@ -325,7 +325,7 @@ import Workloads
         }
         func runs(_ tier: BackendTier, _ r: Recipe) throws -> [SteppedRun] {
             try (0..<H).map { h in
-                try GatedFamily.makeRun(config: .lightning(head: h, layer: layer, heads: H, layers: layers, headDim: D, seed: seed),
+                try GatedLinearDefinition.makeRun(config: .lightning(head: h, layer: layer, heads: H, layers: layers, headDim: D, seed: seed),
                                         form: "recurrent", tier: tier, recipe: r)
             }
         }
@@ -475,8 +475,8 @@ import Workloads
             #expect(r.reference.pass == true, "\(variant)")
             let fp8 = try Recipe.parse(recipe).fast
             let dsa = DSAConfig(mla: mla, indexHeads: Hi, indexDim: D, indexRopeDim: 4, topK: 20)
-            let a = variant == "mla" ? try SoftmaxFamily.makeMLA(mla, tier: .float64) : try SoftmaxFamily.makeDSA(dsa, tier: .float64)
-            let b = variant == "mla" ? try SoftmaxFamily.makeMLA(mla, tier: .float32, recipe: fp8) : try SoftmaxFamily.makeDSA(dsa, tier: .float32, recipe: fp8)
+            let a = variant == "mla" ? try MLADefinition.makeRun(mla, tier: .float64) : try DSADefinition.makeRun(dsa, tier: .float64)
+            let b = variant == "mla" ? try MLADefinition.makeRun(mla, tier: .float32, recipe: fp8) : try DSADefinition.makeRun(dsa, tier: .float32, recipe: fp8)
             let ref = try NPY.view(path: out + "/o_ref.npy")
             #expect(ref.shape == [T, H, V])
             let meter = ErrorMeter()
@@ -545,7 +545,7 @@ import Workloads
         for (n, a) in zip(names, arrays) { try NPY.write(path: "\(dir)/\(n).npy", shape: [T, H, K], float64: a) }
         let result = try Replay.run(Replay.Options(variant: "rwkv7", inputs: dir, recipes: ["state=bfloat16"], out: out))
         #expect(result.reference.pass == true)
-        let runs = try (0..<H).map { try GatedFamily.makeRWKV7(config: RWKV7Config(headDim: K, head: $0, seed: seed, decayLog: true), tier: .float64) }
+        let runs = try (0..<H).map { try RWKV7Definition.makeRun(config: RWKV7Config(headDim: K, head: $0, seed: seed, decayLog: true), tier: .float64) }
         let ref = try NPY.view(path: out + "/o_ref.npy")
         #expect(ref.shape == [T, H, K])
         var x = [Double](repeating: 0, count: H * K), z = x

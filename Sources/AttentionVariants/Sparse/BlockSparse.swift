@@ -126,38 +126,25 @@ public final class BlockSelector: KeySelector {
     }
 }
 
-/// Catalog entries and runs of the block-sparse variants.
+/// The block-sparse kernels' run factory.
 public enum SparseCatalog {
-    public static let entries: [VariantCatalog.Entry] = [
-        VariantCatalog.Entry(name: "moba", family: "sparse", forms: ["recurrent"], roles: SoftmaxAttentionConfig.roles),
-        VariantCatalog.Entry(name: "nsa", family: "sparse", forms: ["recurrent"], roles: SoftmaxAttentionConfig.roles),
-    ]
-
-    /// Default workloads: one head, d = 64, blocks of 64 tokens, top-4 blocks (NSA: the initial
-    /// block, top-3, a 64-token window), so selection is active beyond 320 tokens.
-    public static func defaultConfig(_ name: String) -> BlockSparseConfig? {
-        switch name {
-        case "moba": return BlockSparseConfig(kind: .moba)
-        case "nsa": return BlockSparseConfig(kind: .nsa)
-        default: return nil
-        }
-    }
+    /// The default workload of the block-sparse definition named `name`.
+    public static func defaultConfig(_ name: String) -> BlockSparseConfig? { (VariantRegistry.definition(name) as? BlockSparseDefinition)?.defaultConfig }
 
     public static func makeRun(config: BlockSparseConfig, tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
-        if config.kind == .nsa {
-            switch tier {
-            case .mpfr(let bits): return try NSADecode(config: config, backend: MPFRBackend(precision: bits), recipe: recipe)
-            case .float64: return try NSADecode(config: config, backend: Float64Backend(), recipe: recipe)
-            case .doubleDouble: return try NSADecode(config: config, backend: DoubleDoubleBackend(), recipe: recipe)
-            case .float32: return try NSADecode(config: config, backend: Float32Backend(), recipe: recipe)
-            }
-        }
-        let sel = try BlockSelector(config: config)
-        switch tier {
-        case .mpfr(let bits): return try SoftmaxDecode(config: config.attention, backend: MPFRBackend(precision: bits), recipe: recipe, selector: sel)
-        case .float64: return try SoftmaxDecode(config: config.attention, backend: Float64Backend(), recipe: recipe, selector: sel)
-        case .doubleDouble: return try SoftmaxDecode(config: config.attention, backend: DoubleDoubleBackend(), recipe: recipe, selector: sel)
-        case .float32: return try SoftmaxDecode(config: config.attention, backend: Float32Backend(), recipe: recipe, selector: sel)
+        if config.kind == .nsa { return try tier.with(MakeNSA(config: config, recipe: recipe)) }
+        return try tier.with(MakeBlocks(config: config, selector: try BlockSelector(config: config), recipe: recipe))
+    }
+
+    struct MakeNSA: BackendGeneric {
+        let config: BlockSparseConfig, recipe: Recipe
+        func callAsFunction<B: Backend>(_ b: B) throws -> SteppedRun { try NSADecode(config: config, backend: b, recipe: recipe) }
+    }
+
+    struct MakeBlocks: BackendGeneric {
+        let config: BlockSparseConfig, selector: BlockSelector, recipe: Recipe
+        func callAsFunction<B: Backend>(_ b: B) throws -> SteppedRun {
+            try SoftmaxDecode(config: config.attention, backend: b, recipe: recipe, selector: selector)
         }
     }
 }

@@ -20,9 +20,9 @@ import NumberFormats
 /// Delethink run no longer holds: how much the truncation removes.
 public enum Delethink {
     /// Softmax variants with full attention (the run Delethink truncates).
-    public static let softmaxVariants = ["mha", "gqa", "mqa"]
+    public static var softmaxVariants: [String] { VariantRegistry.names(with: .fullAttention) }
     /// Recurrent variants whose square state size can be set (`key_dim` = `value_dim` = N).
-    public static let recurrentVariants = ["gated_deltanet", "deltanet", "kda", "linear", "retnet", "gla"]
+    public static var recurrentVariants: [String] { VariantRegistry.names(with: .equalMemory) }
 
     /// Output positions: log-spaced lengths (per octave) and, before each length T of the
     /// config, its last min(64, T/16) positions — the window "error at T" averages.

@@ -15,24 +15,16 @@ public enum GatePrecision {
         case log
     }
 
-    public static let supported = ["gated_deltanet", "kda", "gla", "mamba2", "retnet", "lightning"]
+    public static var supported: [String] { VariantRegistry.names(with: .gates) }
 
     /// A recurrent run of `v` with its decay stored in `form`.
     static func make(_ v: StudyConfig.VariantSpec, form: DecayForm, seed: UInt64, tier: BackendTier, recipe: Recipe) throws -> SteppedRun {
-        if let kind = DeltaKind(rawValue: v.name) {
-            var c = DeltaCatalog.defaultConfig(kind)
-            c.seed = seed
-            if let k = v.keyDim { c.keyDim = k }
-            if let d = v.valueDim { c.valueDim = d }
-            c.decayLog = form == .log
-            return try DeltaCatalog.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+        guard let d = VariantRegistry.definition(v.name), d.capabilities.contains(.gates) else {
+            throw StudyInputError("variant '\(v.name)': expected one of \(supported.joined(separator: ", "))")
         }
-        guard var c = GatedFamily.defaultConfig(v.name) else { throw StudyInputError("variant '\(v.name)': expected one of \(supported.joined(separator: ", "))") }
-        c.seed = seed
-        if let k = v.keyDim { c.keyDim = k }
-        if let d = v.valueDim { c.valueDim = d }
-        c.decayLog = form == .log
-        return try GatedFamily.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+        // The default workload with only the shapes, the seed and the decay form changed.
+        let p = VariantParameters(keyDim: v.keyDim, valueDim: v.valueDim, seed: seed, decayLog: form == .log)
+        return try d.instance(p).makeRun(form: "recurrent", tier: tier, recipe: recipe)
     }
 
     /// One (variant, recipe, decay form, seed) record: output and state error against the

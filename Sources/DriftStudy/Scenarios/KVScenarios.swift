@@ -8,7 +8,7 @@ import Workloads
 /// recurrent state plays (a checkpoint of the prefix's entries, a rollback that drops drafted
 /// entries). A `store:` recipe stores both caches (`k_cache`, `v_cache`).
 enum KVRuns {
-    static func isSoftmax(_ v: StudyConfig.VariantSpec) -> Bool { SoftmaxCatalog.names.contains(v.name) }
+    static func isSoftmax(_ v: StudyConfig.VariantSpec) -> Bool { VariantRegistry.definition(v.name)?.capabilities.contains(.kvCache) ?? false }
 
     /// A softmax decode run that evaluates only when asked.
     final class Run {
@@ -50,11 +50,12 @@ enum KVRuns {
     static func softmaxConfig(
         _ v: StudyConfig.VariantSpec, seed: UInt64, names: [String] = SoftmaxCatalog.names
     ) throws -> SoftmaxAttentionConfig {
-        guard case .softmax(var c) = try VariantFactory.resolve(v, seed: seed) else {
+        guard let s = try VariantFactory.instance(v, seed: seed) as? SoftmaxInstance else {
             throw StudyInputError("variant '\(v.name)': expected a softmax variant (\(names.joined(separator: ", ")))")
         }
+        var c = s.config
         c.evaluation = EvaluationSchedule(dense: 0, perOctave: 0, stride: 0, last: nil)
-        try SoftmaxCatalog.check(v.name, c)
+        try s.definition.check(c)
         return c
     }
 

@@ -70,9 +70,9 @@ public enum ScenarioRuns {
 public enum PrefixCache {
     public enum Mode: String, Sendable, CaseIterable { case all, last }
 
-    public static let supported = ["linear", "deltanet", "gated_deltanet", "kda", "retnet", "lightning", "gla", "mamba2", "rwkv7"]
+    public static var supported: [String] { VariantRegistry.names(with: .stateCheckpoint) }
     /// Softmax variants, whose KV cache is what gets checkpointed (`runKV`).
-    public static let supportedKV = SoftmaxCatalog.names
+    public static var supportedKV: [String] { VariantRegistry.names(with: .kvCache) }
 
     /// The roles a prefix-cache recipe may name for `v`: the variant's and `checkpoint`
     /// (recurrent variants also `snapshot`, which this scenario does not apply).

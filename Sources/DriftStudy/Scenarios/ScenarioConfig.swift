@@ -432,7 +432,7 @@ public struct ScenarioConfig: Sendable {
                 c.equalMemory.append(v)
             }
         } else {
-            c.equalMemory = [StudyConfig.VariantSpec(name: "gated_deltanet")]
+            c.equalMemory = [StudyConfig.VariantSpec(name: DeltaDefinition.gatedDeltaNet.name)]
         }
         try r.unique(c.equalMemory.map { ("\($0.name) \($0.preset)", $0.line) }, key: "equal_memory")
         for spec in c.recipes {

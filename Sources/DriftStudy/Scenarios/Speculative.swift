@@ -16,9 +16,9 @@ import Workloads
 /// differ. The baseline is the same quantized kernel decoding the accepted stream once,
 /// without snapshots or rollbacks.
 public enum Speculative {
-    public static let supported = ["linear", "deltanet", "gated_deltanet", "kda"]
+    public static var supported: [String] { VariantRegistry.names(with: .rewind) }
     /// Softmax variants: the rollback truncates the KV cache (`runKV`).
-    public static let supportedKV = SoftmaxCatalog.names
+    public static var supportedKV: [String] { VariantRegistry.names(with: .kvCache) }
 
     static func cosine(_ o: [Double], _ w: [Double]) -> Double {
         var d = 0.0, a = 0.0, b = 0.0
