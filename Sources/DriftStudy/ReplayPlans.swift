@@ -275,7 +275,7 @@ extension Replay {
             try (0..<H).map { h in
                 var c = base
                 c.head = h
-                return try LinearDefinition.makeRun(config: c, tier: tier, recipe: recipe)
+                return try LinearDefinition.makeDecode(config: c, tier: tier, recipe: recipe)
             }
         }
     }

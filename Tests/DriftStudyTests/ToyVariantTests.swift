@@ -59,7 +59,8 @@ struct ToyLinearInstance: VariantInstance {
         #expect(toy.outputRelErr == linear.outputRelErr)
         #expect(toy.stateRelErr == linear.stateRelErr)
         #expect(toy.theory.law == "saturation" && toy.theory.decay == 0.9)
-        #expect(toy.summary.stateBytes == 8 * 8 * 2)
+        let bf16State: Double = 8 * 8 * 2
+        #expect(toy.summary.stateBytes == bf16State)
     }
 
     @Test func registeredVariantRunsThroughABudget() throws {

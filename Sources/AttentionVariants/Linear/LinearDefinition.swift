@@ -35,7 +35,13 @@ public struct LinearDefinition: VariantDefinition {
         if form == "chunked" {
             return try GatedLinearDefinition.makeRun(config: GatedLinearConfig(linear: config), form: form, tier: tier, recipe: recipe)
         }
-        return try tier.with(Make(config: config, recipe: recipe))
+        return try makeDecode(config: config, tier: tier, recipe: recipe)
+    }
+
+    /// The decode kernel of `config` on `tier`, unchecked (replay checks one head's
+    /// configuration and runs every head with it).
+    public static func makeDecode(config: LinearAttentionConfig, tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
+        try tier.with(Make(config: config, recipe: recipe))
     }
 
     struct Make: BackendGeneric {
