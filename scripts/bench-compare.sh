@@ -14,10 +14,12 @@
 # --quick:   small sizes to check the script itself (formats bfloat16 only on 2^22 elements,
 #            0.1 s measurements, a 16k-token long run); its numbers are noisy.
 # --out:     where the JSON of every run is kept (default a new folder under /tmp).
-# With the default sizes one run of the four benches takes about 1.5 minutes per binary on a
-# quiet 2-core machine (long ≈ 30 s, kernels ≈ 35 s, formats ≈ 20 s, reference ≈ 5 s), so the
-# whole comparison (3 × 2 runs) about 10 minutes. Benchmarks are only comparable on a quiet
-# machine: the load average is printed before and after. Needs python3 (no packages).
+# With the default sizes one run of the four benches should take about a minute per binary on a
+# quiet 2-core machine (an estimate from the CPU seconds each used here and the README's
+# figures: long ≈ 30 s, kernels ≈ 15 s, formats ≈ 6 s, reference ≈ 3 s; kernels adds a child run
+# of its chunked rows when OPENBLAS_CORETYPE is set), so the whole comparison (3 × 2 runs)
+# 5–7 minutes. Benchmarks are only comparable on a quiet machine: the load average is printed
+# before and after. Needs python3 (no packages).
 set -euo pipefail
 
 die() { echo "bench-compare: $*" >&2; exit 2; }
