@@ -13,9 +13,17 @@ protocol BlockRun: AnyObject {
     /// concurrently with `compute` of the block prepared before it, never with another `prepare`.
     func prepare(_ n: Int)
     /// Advances the `n` tokens prepared first and not yet computed; row i of `outputs`
-    /// (outputCount values) receives token i's output, or only row n − 1 when `everyOutput` is false.
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool)
+    /// (outputCount values at outputs + i·stride) receives token i's output, or only row n − 1
+    /// when `everyOutput` is false.
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool)
     func readState(into out: UnsafeMutableBufferPointer<Double>)
+}
+
+extension BlockRun {
+    /// `compute` with the rows packed (stride = outputCount).
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+        compute(n, outputs: outputs, stride: base.outputCount, everyOutput: everyOutput)
+    }
 }
 
 /// Any stepped run, one token at a time (nothing to prepare).
@@ -25,11 +33,11 @@ final class SteppedBlockRun: BlockRun {
 
     func prepare(_ n: Int) {}
 
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
         let oc = base.outputCount
         for i in 0..<n {
             base.step()
-            if everyOutput || i == n - 1 { base.readOutput(into: UnsafeMutableBufferPointer(start: outputs + i * oc, count: oc)) }
+            if everyOutput || i == n - 1 { base.readOutput(into: UnsafeMutableBufferPointer(start: outputs + i * stride, count: oc)) }
         }
     }
 
@@ -153,7 +161,7 @@ final class FusedDeltaFloat32Run: BlockRun {
         inputs.prepare(decode, n) { b.buffer($0) }
     }
 
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
         let V = kernel.valueDim
         inputs.consume(n) { x in
             S.withUnsafeMutableBufferPointer { s in
@@ -165,7 +173,7 @@ final class FusedDeltaFloat32Run: BlockRun {
             }
         }
         let first = everyOutput ? 0 : n - 1
-        for i in first..<n { for j in 0..<V { outputs[i * V + j] = Double(out[i * V + j]) } }
+        for i in first..<n { for j in 0..<V { outputs[i * stride + j] = Double(out[i * V + j]) } }
     }
 
     func readState(into o: UnsafeMutableBufferPointer<Double>) {
@@ -199,8 +207,9 @@ final class FusedDeltaFloat64Run: BlockRun {
         inputs.prepare(decode, n) { b.buffer($0) }
     }
 
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
-        // Outputs go straight into the caller's rows (every row is written).
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
+        // Outputs go straight into the caller's rows (every row is written); the kernel packs them.
+        precondition(stride == kernel.valueDim, "the binary64 fused run writes packed rows")
         inputs.consume(n) { x in
             S.withUnsafeMutableBufferPointer { s in
                 kS.withUnsafeMutableBufferPointer { ks in

@@ -629,17 +629,20 @@ public enum Replay {
             return d.nonFinite > 0 ? .nan : d.relative
         }
         // Positions are stepped in blocks (all runs on o.jobs threads), then written and measured
-        // in order; memory is bounded by the block, not by T.
+        // in order; memory is bounded by the block, not by T. Each series' heads sit side by side.
         let block = max(1, min(T, o.blockPositions ?? (1 << 20) / max(rowWidth, 1)))
-        let stepper = BlockStepper(series: [reference] + emulated, rowWidth: rowWidth, block: block)
-        for start in stride(from: 0, to: T, by: block) {
-            let n = min(block, T - start)
-            stepper.step(n, threads: o.jobs)
+        var runs: [BlockRun] = [], groups: [[Int]] = []
+        for series in [reference] + emulated {
+            groups.append(Array(runs.count..<runs.count + series.count))
+            runs += series.map { SteppedBlockRun($0) as BlockRun }
+        }
+        let engine = LockstepEngine(runs: runs, groups: groups, maxBlock: block, threads: o.jobs)
+        try engine.run(tokens: T, endsAt: { _ in false }, measure: { start, n in
             for i in 0..<n {
-                let ref = stepper.row(0, i)
+                let ref = engine.row(0, i)
                 try wrap { try refWriter.append(ref) }
                 for r in recipes.indices {
-                    let apx = stepper.row(r + 1, i)
+                    let apx = engine.row(r + 1, i)
                     try wrap { try writers[r].append(apx) }
                     errors[r].append(distance(ref, apx))
                 }
@@ -648,7 +651,7 @@ public enum Replay {
                     errors[recipes.count + j].append(apxRow.withUnsafeBufferPointer { distance(ref, $0) })
                 }
             }
-        }
+        })
         try wrap {
             try refWriter.finish()
             for w in writers { try w.finish() }
@@ -755,54 +758,5 @@ public enum Replay {
             s += "| \(t) | " + r.series.map { f($0.outputRelErr[t]) }.joined(separator: " | ") + " |\n"
         }
         return s
-    }
-}
-
-/// Steps every run of every series over a block of positions, spread over threads; each run is
-/// stepped by one thread, in order, so the outputs do not depend on the thread count. Output rows
-/// land in one buffer per series, [block, rowWidth], heads side by side.
-final class BlockStepper: @unchecked Sendable {
-    let series: [[SteppedRun]]
-    let rowWidth: Int
-    let buffers: [UnsafeMutableBufferPointer<Double>]
-    let jobs: [(series: Int, run: Int)]
-
-    init(series: [[SteppedRun]], rowWidth: Int, block: Int) {
-        self.series = series
-        self.rowWidth = rowWidth
-        buffers = series.map { _ in
-            let b = UnsafeMutableBufferPointer<Double>.allocate(capacity: block * rowWidth)
-            b.initialize(repeating: 0)
-            return b
-        }
-        jobs = series.indices.flatMap { s in series[s].indices.map { (s, $0) } }
-    }
-
-    deinit { for b in buffers { b.deallocate() } }
-
-    /// Steps every run n positions.
-    func step(_ n: Int, threads: Int) {
-        let workers = max(1, min(threads, jobs.count))
-        if workers == 1 {
-            for j in jobs.indices { run(j, n) }
-        } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                for j in stride(from: w, to: jobs.count, by: workers) { run(j, n) }
-            }
-        }
-    }
-
-    func run(_ j: Int, _ n: Int) {
-        let (s, h) = jobs[j]
-        let r = series[s][h], w = r.outputCount
-        for i in 0..<n {
-            r.step()
-            r.readOutput(into: UnsafeMutableBufferPointer(rebasing: buffers[s][i * rowWidth + h * w..<i * rowWidth + (h + 1) * w]))
-        }
-    }
-
-    /// Output row i of series s.
-    func row(_ s: Int, _ i: Int) -> UnsafeBufferPointer<Double> {
-        UnsafeBufferPointer(rebasing: buffers[s][i * rowWidth..<(i + 1) * rowWidth])
     }
 }

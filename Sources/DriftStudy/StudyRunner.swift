@@ -1,5 +1,4 @@
 import AttentionVariants
-import Dispatch
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -31,126 +30,68 @@ public enum GroupRunner {
         let reference = try make(refTier, group.inputs)
         let emulated = try plans.map { try make(.float32, $0.recipe) }
         let shape = VariantFactory.shape(v, run: reference)
-        let oc = reference.outputCount, sc = reference.stateCount
         let lengths = Array(Set(fixedLengths.filter { $0 <= T } + [T])).sorted()
-        var meters = plans.map { _ in RecordMeter(lengths: lengths, thresholds: thresholds) }
-        let meter = ErrorMeter()
+        let measure = GroupMeasure(
+            reference: reference, emulated: emulated, schedule: schedule, isCache: shape.isCache, sparse: VariantFactory.isSparse(v.name),
+            lengths: lengths, thresholds: thresholds)
         // The reference's state where the later certification window starts (recurrent runs).
         let window = laterWindow(group, run: reference)
         var stateAtWindow: [Double]? = nil
-        let refProbe = reference as? AttentionDiagnostics
-        let probes = emulated.map { $0 as? AttentionDiagnostics }
-        let sparse = VariantFactory.isSparse(v.name)
-        if refProbe != nil && probes.allSatisfy({ $0 != nil }) {
-            refProbe!.recordScores = true
-            for p in probes { p!.recordScores = true }
-        }
-        var refState = [Double](repeating: 0, count: sc), apxState = refState
-        let refBlock = BlockRuns.make(reference, fast: fastPaths)
-        let emuBlocks = emulated.map { BlockRuns.make($0, fast: fastPaths) }
-        let runs = [refBlock] + emuBlocks
-        let B = BlockRuns.maxBlock
-        // Block outputs: run r's token i at buffers[r][i·oc ..< (i+1)·oc].
-        let buffers = BlockBuffers(runs: runs.count, count: B * max(oc, 1))
-        let everyOutput = !shape.isCache
-        let parallel = threads > 1 && runs.count > 1
-        // The block starting at t ends at the next recorded position, before the window start,
-        // or after B tokens.
-        func blockLength(from t: Int) -> Int {
-            var end = t
-            while end < T - 1 && end - t + 1 < B && !schedule.contains(end) && !(window.map { end + 1 == $0.start } ?? false) { end += 1 }
-            return end - t + 1
-        }
-        // Each step computes block b and prepares block b + 1: independent tasks, run on the
-        // threads in this order (largest first) or one after another.
-        func runTasks(compute n: Int, prepare next: Int) {
-            var tasks: [() -> Void] = []
-            for r in 0..<runs.count {
-                if next > 0 { tasks.append { runs[r].prepare(next) } }
-                if n > 0 { tasks.append { runs[r].compute(n, outputs: buffers.rows[r], everyOutput: everyOutput) } }
-            }
-            if parallel {
-                let work = BlockWork(tasks: tasks)
-                DispatchQueue.concurrentPerform(iterations: work.tasks.count) { work.tasks[$0]() }
-            } else {
-                for task in tasks { task() }
-            }
-        }
-        var t = 0
+        let runs = ([reference] + emulated).map { BlockRuns.make($0, fast: fastPaths) }
+        let engine = LockstepEngine(
+            runs: runs, maxBlock: BlockRuns.maxBlock, everyOutput: !shape.isCache,
+            threads: threads > 1 && runs.count > 1 ? 2 * runs.count : 1)
         var reported = 0
-        var n = blockLength(from: 0)
-        runTasks(compute: 0, prepare: n)
-        while t < T {
-            if let w = window, t == w.start {
-                var st = [Double](repeating: 0, count: sc)
-                st.withUnsafeMutableBufferPointer { refBlock.readState(into: $0) }
+        // Blocks end at every recorded position and before the window start.
+        engine.run(
+            tokens: T, endsAt: { t in schedule.contains(t) || window.map { t + 1 == $0.start } ?? false },
+            atBlockStart: { t in
+                guard let w = window, t == w.start else { return }
+                var st = [Double](repeating: 0, count: reference.stateCount)
+                st.withUnsafeMutableBufferPointer { runs[0].readState(into: $0) }
                 stateAtWindow = st
-            }
-            let end = t + n - 1
-            let next = end + 1 < T ? blockLength(from: end + 1) : 0
-            runTasks(compute: n, prepare: next)
-            for tt in t...end {
-                let row = (tt - t) * oc
-                let evaluated = !shape.isCache || schedule.contains(tt)
-                if !evaluated { continue }
-                let sampled = schedule.contains(tt)
-                if sampled && sc > 0 { refState.withUnsafeMutableBufferPointer { refBlock.readState(into: $0) } }
-                let refOut = UnsafeBufferPointer(start: buffers.rows[0] + row, count: oc)
-                for (i, e) in emuBlocks.enumerated() {
-                    let apxOut = UnsafeBufferPointer(start: buffers.rows[i + 1] + row, count: oc)
-                    meters[i].addOutput(tt, meter.distance(reference: refOut, apxOut), sampled: sampled,
-                                        cosine: RecordMeter.cosineSimilarity(refOut, apxOut))
-                    guard sampled else { continue }
-                    if let ref = refProbe, let p = probes[i] { meters[i].addScores(tt, reference: ref, p, sparse: sparse) }
-                    if sc > 0 {
-                        apxState.withUnsafeMutableBufferPointer { e.readState(into: $0) }
-                        meters[i].addState(tt, refState.withUnsafeBufferPointer { a in apxState.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } })
-                    }
-                }
-            }
-            t = end + 1
-            n = next
-            while reported + 1024 <= t { reported += 1024; progress?(1024) }
-        }
+            },
+            measure: { start, n in
+                for i in 0..<n { measure.position(start + i, row: i, engine: engine) }
+                while reported + 1024 <= start + n { reported += 1024; progress?(1024) }
+            })
         progress?(T - reported)
-        // The two certifications (the first positions, the later window) are independent: on
-        // two threads they run side by side.
-        var cert: StudyRecord.ReferenceInfo
-        if let w = window, let st = stateAtWindow {
-            let results = CertificationResults()
-            let jobs: [() throws -> Void] = [
-                { results.first = try certify(group, refTier: refTier, make: make) },
-                { results.later = try laterCertification(group, refTier: refTier, start: w.start, tokens: w.tokens, state: st, make: make) },
-            ]
-            let work = CertificationWork(jobs: jobs, results: results)
-            if threads > 1 {
-                DispatchQueue.concurrentPerform(iterations: 2) { i in work.run(i) }
-            } else {
-                work.run(0); work.run(1)
-            }
-            if let e = results.errors.compactMap({ $0 }).first { throw e }
-            cert = results.first!
-            results.later?.apply(to: &cert)
-        } else {
-            cert = try certify(group, refTier: refTier, make: make)
-        }
+        let cert = try certification(group, refTier: refTier, window: window, state: stateAtWindow, threads: threads, make: make)
         let family = (try? VariantCatalog.entry(v.name).family) ?? "unknown"
         return plans.enumerated().map { i, p in
-            let a = meters[i]
-            let probed = refProbe != nil && probes[i] != nil
-            var summary = a.summary(tokens: T, hasState: sc > 0, probed: probed, sparse: sparse)
-            memory(v, recipe: p.recipe, shape: shape, tokens: T, stateCount: sc, into: &summary)
+            let a = measure.meters[i]
+            let probed = measure.probed(i)
+            var summary = a.summary(tokens: T, hasState: reference.stateCount > 0, probed: probed, sparse: measure.sparse)
+            memory(v, recipe: p.recipe, shape: shape, tokens: T, stateCount: reference.stateCount, into: &summary)
             let theory = DriftTheory.overlay(recipe: p.recipe, inputs: group.inputs, shape: shape, tokens: T, final: summary.errorAt.last!.outputRelErr)
             return StudyRecord(
                 key: p.key, variant: v.name, family: family, preset: v.preset, form: v.form, recipeName: p.recipeName,
                 recipe: RecipeResolver.canonical(p.recipe),
                 workload: StudyRecord.Workload(name: group.workload.name, input: group.workloadInput, gates: v.gates, seed: group.seed),
                 tokens: T, positions: a.output.positions, outputRelErr: a.output.values, outputMaxAbs: a.maxAbs,
-                stateRelErr: sc > 0 ? a.state.values : nil,
+                stateRelErr: reference.stateCount > 0 ? a.state.values : nil,
                 outputCosine: a.cosine, cacheRelErr: probed ? a.cache : nil, attentionKL: probed ? a.kl : nil,
-                topkOverlap: probed && sparse ? a.overlap : nil,
+                topkOverlap: probed && measure.sparse ? a.overlap : nil,
                 summary: summary, theory: theory, reference: cert)
         }
+    }
+
+    /// The reference's certification: its first positions, and the later window when there is
+    /// one. The two are independent: on two threads they run side by side.
+    static func certification(
+        _ group: PlannedGroup, refTier: BackendTier, window: (start: Int, tokens: Int)?, state: [Double]?, threads: Int,
+        make: @escaping (BackendTier, Recipe) throws -> SteppedRun
+    ) throws -> StudyRecord.ReferenceInfo {
+        guard let w = window, let st = state else { return try certify(group, refTier: refTier, make: make) }
+        let results = CertificationResults()
+        let tasks: [() throws -> Void] = [
+            { results.first = try certify(group, refTier: refTier, make: make) },
+            { results.later = try laterCertification(group, refTier: refTier, start: w.start, tokens: w.tokens, state: st, make: make) },
+        ]
+        try WorkQueue.perform(tasks, jobs: threads > 1 ? 2 : 1)
+        var cert = results.first!
+        results.later?.apply(to: &cert)
+        return cert
     }
 
     /// The bytes a record's memory takes: per cached token and in all for a cache, the state's
@@ -167,26 +108,6 @@ public enum GroupRunner {
             s.stateBytes = bits / 8 * Double(sc)
             s.memoryBytes = s.stateBytes!
         }
-    }
-
-    /// The block output buffers, shared with the threads that fill them (each thread writes
-    /// only its own run's row).
-    final class BlockBuffers: @unchecked Sendable {
-        let rows: [UnsafeMutablePointer<Double>]
-        init(runs: Int, count: Int) {
-            rows = (0..<runs).map { _ in
-                let p = UnsafeMutablePointer<Double>.allocate(capacity: count)
-                p.initialize(repeating: 0, count: count)
-                return p
-            }
-        }
-        deinit { for p in rows { p.deallocate() } }
-    }
-
-    /// The tasks of one block step, shared with the threads (each task touches one run's
-    /// state or one run's input slot, and its own output rows).
-    struct BlockWork: @unchecked Sendable {
-        let tasks: [() -> Void]
     }
 
     /// The later window of DESIGN.md §5's "sample of later positions": the last
@@ -210,18 +131,10 @@ public enum GroupRunner {
         }
     }
 
+    /// What the two certification tasks write (each its own field).
     final class CertificationResults: @unchecked Sendable {
         var first: StudyRecord.ReferenceInfo?
         var later: LaterCertification?
-        var errors: [Error?] = [nil, nil]
-    }
-
-    struct CertificationWork: @unchecked Sendable {
-        let jobs: [() throws -> Void]
-        let results: CertificationResults
-        func run(_ i: Int) {
-            do { try jobs[i]() } catch { results.errors[i] = error }
-        }
     }
 
     /// MPFR and a fresh fast run, both started at `start` from the reference's state there,
