@@ -26,17 +26,21 @@ extension BlockRun {
     }
 }
 
-/// Any stepped run, one token at a time (nothing to prepare).
+/// Any stepped run, one token at a time (nothing to prepare). A run with `until` stops after
+/// that many tokens: later blocks leave its rows as they were.
 final class SteppedBlockRun: BlockRun {
     let base: SteppedRun
-    init(_ run: SteppedRun) { base = run }
+    let until: Int
+    private(set) var stepped = 0
+    init(_ run: SteppedRun, until: Int = .max) { base = run; self.until = until }
 
     func prepare(_ n: Int) {}
 
     func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
         let oc = base.outputCount
-        for i in 0..<n {
+        for i in 0..<min(n, until - stepped) {
             base.step()
+            stepped += 1
             if everyOutput || i == n - 1 { base.readOutput(into: UnsafeMutableBufferPointer(start: outputs + i * stride, count: oc)) }
         }
     }

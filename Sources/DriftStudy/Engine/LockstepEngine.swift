@@ -1,3 +1,5 @@
+import ExactArithmetic
+
 /// The block-lockstep engine: advances a reference and its approximations together over
 /// positions 0..<T, a block of tokens at a time, and hands each block's output rows to a
 /// measuring closure; nothing O(T·d) is kept (the buffers hold one block).
@@ -74,6 +76,15 @@ final class LockstepEngine {
             t = end + 1
             n = next
         }
+    }
+
+    /// The distance of run b's state from run a's, as they stand.
+    func stateDistance(_ a: Int, _ b: Int, meter: ErrorMeter) -> ErrorMeter.Distance {
+        let count = runs[a].base.stateCount
+        var sa = [Double](repeating: 0, count: count), sb = sa
+        sa.withUnsafeMutableBufferPointer { runs[a].readState(into: $0) }
+        sb.withUnsafeMutableBufferPointer { runs[b].readState(into: $0) }
+        return sa.withUnsafeBufferPointer { x in sb.withUnsafeBufferPointer { y in meter.distance(reference: x, y) } }
     }
 
     /// Computes the prepared block of n tokens and prepares the next one of `next` tokens: one
