@@ -621,37 +621,12 @@ public enum Replay {
         let refWriter = try wrap { try NPYStreamWriter(path: scratch + "/o_ref.npy", shape: plan.outputShape, dtype: .float64) }
         let writers = try recipes.map { r in try wrap { try NPYStreamWriter(path: scratch + "/o_\(r.name).npy", shape: plan.outputShape, dtype: .float32) } }
         let meter = ErrorMeter()
-        var apxRow = [Double](repeating: 0, count: rowWidth)
-        var errors = [[Double]](repeating: [], count: recipes.count + compares.count)
-        for i in errors.indices { errors[i].reserveCapacity(T) }
-        func distance(_ ref: UnsafeBufferPointer<Double>, _ apx: UnsafeBufferPointer<Double>) -> Double {
-            let d = meter.distance(reference: ref, apx)
-            return d.nonFinite > 0 ? .nan : d.relative
-        }
-        // Positions are stepped in blocks (all runs on o.jobs threads), then written and measured
-        // in order; memory is bounded by the block, not by T. Each series' heads sit side by side.
+        // Memory is bounded by the block, not by T.
         let block = max(1, min(T, o.blockPositions ?? (1 << 20) / max(rowWidth, 1)))
-        var runs: [BlockRun] = [], groups: [[Int]] = []
-        for series in [reference] + emulated {
-            groups.append(Array(runs.count..<runs.count + series.count))
-            runs += series.map { SteppedBlockRun($0) as BlockRun }
+        let errors = try wrap {
+            try stepAndMeasure([reference] + emulated, compares: compares.map(\.view), rowWidth: rowWidth, tokens: T, block: block,
+                               jobs: o.jobs, writers: [refWriter] + writers)
         }
-        let engine = LockstepEngine(runs: runs, groups: groups, maxBlock: block, threads: o.jobs)
-        try engine.run(tokens: T, endsAt: { _ in false }, measure: { start, n in
-            for i in 0..<n {
-                let ref = engine.row(0, i)
-                try wrap { try refWriter.append(ref) }
-                for r in recipes.indices {
-                    let apx = engine.row(r + 1, i)
-                    try wrap { try writers[r].append(apx) }
-                    errors[r].append(distance(ref, apx))
-                }
-                for (j, c) in compares.enumerated() {
-                    apxRow.withUnsafeMutableBufferPointer { c.view.fill($0, from: (start + i) * rowWidth) }
-                    errors[recipes.count + j].append(apxRow.withUnsafeBufferPointer { distance(ref, $0) })
-                }
-            }
-        })
         try wrap {
             try refWriter.finish()
             for w in writers { try w.finish() }
@@ -731,6 +706,46 @@ public enum Replay {
         finished = true
         try? fm.removeItem(atPath: scratch)
         return result
+    }
+
+    /// Steps the reference (series 0) and every recipe's runs in lockstep, blocks of `block`
+    /// positions on `jobs` threads, each series' heads side by side; streams each series' output
+    /// rows to its writer and returns each recipe's, then each compared file's, error per
+    /// position (NaN where anything is not finite).
+    static func stepAndMeasure(
+        _ series: [[SteppedRun]], compares: [TensorView], rowWidth: Int, tokens T: Int, block: Int, jobs: Int,
+        writers: [NPYStreamWriter]
+    ) throws -> [[Double]] {
+        let meter = ErrorMeter()
+        var apxRow = [Double](repeating: 0, count: rowWidth)
+        var errors = [[Double]](repeating: [], count: series.count - 1 + compares.count)
+        for i in errors.indices { errors[i].reserveCapacity(T) }
+        func distance(_ ref: UnsafeBufferPointer<Double>, _ apx: UnsafeBufferPointer<Double>) -> Double {
+            let d = meter.distance(reference: ref, apx)
+            return d.nonFinite > 0 ? .nan : d.relative
+        }
+        var runs: [BlockRun] = [], groups: [[Int]] = []
+        for heads in series {
+            groups.append(Array(runs.count..<runs.count + heads.count))
+            runs += heads.map { SteppedBlockRun($0) as BlockRun }
+        }
+        let engine = LockstepEngine(runs: runs, groups: groups, maxBlock: block, threads: jobs)
+        try engine.run(tokens: T, endsAt: { _ in false }, measure: { start, n in
+            for i in 0..<n {
+                let ref = engine.row(0, i)
+                try writers[0].append(ref)
+                for r in series.indices.dropFirst() {
+                    let apx = engine.row(r, i)
+                    try writers[r].append(apx)
+                    errors[r - 1].append(distance(ref, apx))
+                }
+                for (j, c) in compares.enumerated() {
+                    apxRow.withUnsafeMutableBufferPointer { c.fill($0, from: (start + i) * rowWidth) }
+                    errors[series.count - 1 + j].append(apxRow.withUnsafeBufferPointer { distance(ref, $0) })
+                }
+            }
+        })
+        return errors
     }
 
     /// report.md: the reference's certification, a summary per series, and per-position errors

@@ -37,7 +37,9 @@ public enum ScenarioRuns {
     }
 
     /// ‖a_t − b_t‖/‖a_t‖ with a_t = reference row t (NaN stays NaN; a zero reference row gives
-    /// the absolute distance).
+    /// the absolute distance). Plain sums, unlike `ErrorMeter.distance` (the study's, with the
+    /// difference compensated): the committed scenario results were made with this one, so the
+    /// two stay apart until a commit that regenerates those results unifies them.
     static func relativeError<C: Collection<Double>>(_ ref: C, _ x: UnsafeBufferPointer<Double>) -> Double {
         var num = 0.0, den = 0.0
         for (i, r) in zip(x.indices, ref) { let d = x[i] - r; num += d * d; den += r * r }
