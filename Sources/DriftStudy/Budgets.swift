@@ -437,38 +437,23 @@ public struct BudgetOutcome: Sendable {
 public enum BudgetGate {
     final class Shared: @unchecked Sendable {
         let lock = NSLock()
-        var next = 0
         var records: [String: StudyRecord] = [:]
         var seconds: [String: Double] = [:]
-        var error: Error?
     }
 
     public static func evaluate(_ file: BudgetsFile, jobs: Int = 1) throws -> [BudgetOutcome] {
         let groups = try StudyPlan.expand(file.studies)
         let shared = Shared()
-        let worker: @Sendable () -> Void = {
-            while true {
-                shared.lock.lock()
-                if shared.error != nil || shared.next >= groups.count { shared.lock.unlock(); return }
-                let g = groups[shared.next]
-                shared.next += 1
-                shared.lock.unlock()
-                let start = Date()
-                do {
-                    let records = try GroupRunner.run(g)
-                    let dt = Date().timeIntervalSince(start)
-                    shared.lock.lock()
-                    for r in records { shared.records[r.key] = r }
-                    shared.seconds[g.id] = dt
-                    shared.lock.unlock()
-                } catch {
-                    shared.lock.lock(); shared.error = shared.error ?? error; shared.lock.unlock()
-                }
-            }
+        try WorkQueue.run(count: groups.count, jobs: jobs) { i, _ in
+            let g = groups[i]
+            let start = Date()
+            let records = try GroupRunner.run(g)
+            let dt = Date().timeIntervalSince(start)
+            shared.lock.lock()
+            for r in records { shared.records[r.key] = r }
+            shared.seconds[g.id] = dt
+            shared.lock.unlock()
         }
-        let n = max(1, min(jobs, groups.count))
-        if n == 1 { worker() } else { DispatchQueue.concurrentPerform(iterations: n) { _ in worker() } }
-        if let e = shared.error { throw e }
         return file.budgets.map { b in
             let records = b.keys.map { shared.records[$0]! }
             let seconds = groups.filter { g in g.records.contains { b.keys.contains($0.key) } }.reduce(0.0) { $0 + (shared.seconds[$1.id] ?? 0) }

@@ -158,33 +158,11 @@ public enum Replay {
         let refWriter = try wrap { try NPYStreamWriter(path: scratch + "/o_ref.npy", shape: plan.outputShape, dtype: .float64) }
         let writers = try recipes.map { r in try wrap { try NPYStreamWriter(path: scratch + "/o_\(r.name).npy", shape: plan.outputShape, dtype: .float32) } }
         let meter = ErrorMeter()
-        var apxRow = [Double](repeating: 0, count: rowWidth)
-        var errors = [[Double]](repeating: [], count: recipes.count + compares.count)
-        for i in errors.indices { errors[i].reserveCapacity(T) }
-        func distance(_ ref: UnsafeBufferPointer<Double>, _ apx: UnsafeBufferPointer<Double>) -> Double {
-            let d = meter.distance(reference: ref, apx)
-            return d.nonFinite > 0 ? .nan : d.relative
-        }
-        // Positions are stepped in blocks (all runs on o.jobs threads), then written and measured
-        // in order; memory is bounded by the block, not by T.
+        // Memory is bounded by the block, not by T.
         let block = max(1, min(T, o.blockPositions ?? (1 << 20) / max(rowWidth, 1)))
-        let stepper = BlockStepper(series: [reference] + emulated, rowWidth: rowWidth, block: block)
-        for start in stride(from: 0, to: T, by: block) {
-            let n = min(block, T - start)
-            stepper.step(n, threads: o.jobs)
-            for i in 0..<n {
-                let ref = stepper.row(0, i)
-                try wrap { try refWriter.append(ref) }
-                for r in recipes.indices {
-                    let apx = stepper.row(r + 1, i)
-                    try wrap { try writers[r].append(apx) }
-                    errors[r].append(distance(ref, apx))
-                }
-                for (j, c) in compares.enumerated() {
-                    apxRow.withUnsafeMutableBufferPointer { c.view.fill($0, from: (start + i) * rowWidth) }
-                    errors[recipes.count + j].append(apxRow.withUnsafeBufferPointer { distance(ref, $0) })
-                }
-            }
+        let errors = try wrap {
+            try stepAndMeasure([reference] + emulated, compares: compares.map(\.view), rowWidth: rowWidth, tokens: T, block: block,
+                               jobs: o.jobs, writers: [refWriter] + writers)
         }
         try wrap {
             try refWriter.finish()
@@ -267,6 +245,46 @@ public enum Replay {
         return result
     }
 
+    /// Steps the reference (series 0) and every recipe's runs in lockstep, blocks of `block`
+    /// positions on `jobs` threads, each series' heads side by side; streams each series' output
+    /// rows to its writer and returns each recipe's, then each compared file's, error per
+    /// position (NaN where anything is not finite).
+    static func stepAndMeasure(
+        _ series: [[SteppedRun]], compares: [TensorView], rowWidth: Int, tokens T: Int, block: Int, jobs: Int,
+        writers: [NPYStreamWriter]
+    ) throws -> [[Double]] {
+        let meter = ErrorMeter()
+        var apxRow = [Double](repeating: 0, count: rowWidth)
+        var errors = [[Double]](repeating: [], count: series.count - 1 + compares.count)
+        for i in errors.indices { errors[i].reserveCapacity(T) }
+        func distance(_ ref: UnsafeBufferPointer<Double>, _ apx: UnsafeBufferPointer<Double>) -> Double {
+            let d = meter.distance(reference: ref, apx)
+            return d.nonFinite > 0 ? .nan : d.relative
+        }
+        var runs: [BlockRun] = [], groups: [[Int]] = []
+        for heads in series {
+            groups.append(Array(runs.count..<runs.count + heads.count))
+            runs += heads.map { SteppedBlockRun($0) as BlockRun }
+        }
+        let engine = LockstepEngine(runs: runs, groups: groups, maxBlock: block, threads: jobs)
+        try engine.run(tokens: T, endsAt: { _ in false }, measure: { start, n in
+            for i in 0..<n {
+                let ref = engine.row(0, i)
+                try writers[0].append(ref)
+                for r in series.indices.dropFirst() {
+                    let apx = engine.row(r, i)
+                    try writers[r].append(apx)
+                    errors[r - 1].append(distance(ref, apx))
+                }
+                for (j, c) in compares.enumerated() {
+                    apxRow.withUnsafeMutableBufferPointer { c.fill($0, from: (start + i) * rowWidth) }
+                    errors[series.count - 1 + j].append(apxRow.withUnsafeBufferPointer { distance(ref, $0) })
+                }
+            }
+        })
+        return errors
+    }
+
     /// report.md: the reference's certification, a summary per series, and per-position errors
     /// side by side at a log-spaced sample of positions.
     public static func report(_ r: Result) -> String {
@@ -292,54 +310,5 @@ public enum Replay {
             s += "| \(t) | " + r.series.map { f($0.outputRelErr[t]) }.joined(separator: " | ") + " |\n"
         }
         return s
-    }
-}
-
-/// Steps every run of every series over a block of positions, spread over threads; each run is
-/// stepped by one thread, in order, so the outputs do not depend on the thread count. Output rows
-/// land in one buffer per series, [block, rowWidth], heads side by side.
-final class BlockStepper: @unchecked Sendable {
-    let series: [[SteppedRun]]
-    let rowWidth: Int
-    let buffers: [UnsafeMutableBufferPointer<Double>]
-    let jobs: [(series: Int, run: Int)]
-
-    init(series: [[SteppedRun]], rowWidth: Int, block: Int) {
-        self.series = series
-        self.rowWidth = rowWidth
-        buffers = series.map { _ in
-            let b = UnsafeMutableBufferPointer<Double>.allocate(capacity: block * rowWidth)
-            b.initialize(repeating: 0)
-            return b
-        }
-        jobs = series.indices.flatMap { s in series[s].indices.map { (s, $0) } }
-    }
-
-    deinit { for b in buffers { b.deallocate() } }
-
-    /// Steps every run n positions.
-    func step(_ n: Int, threads: Int) {
-        let workers = max(1, min(threads, jobs.count))
-        if workers == 1 {
-            for j in jobs.indices { run(j, n) }
-        } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                for j in stride(from: w, to: jobs.count, by: workers) { run(j, n) }
-            }
-        }
-    }
-
-    func run(_ j: Int, _ n: Int) {
-        let (s, h) = jobs[j]
-        let r = series[s][h], w = r.outputCount
-        for i in 0..<n {
-            r.step()
-            r.readOutput(into: UnsafeMutableBufferPointer(rebasing: buffers[s][i * rowWidth + h * w..<i * rowWidth + (h + 1) * w]))
-        }
-    }
-
-    /// Output row i of series s.
-    func row(_ s: Int, _ i: Int) -> UnsafeBufferPointer<Double> {
-        UnsafeBufferPointer(rebasing: buffers[s][i * rowWidth..<(i + 1) * rowWidth])
     }
 }

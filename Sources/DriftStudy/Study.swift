@@ -129,9 +129,7 @@ public enum Study {
 
     final class Shared: @unchecked Sendable {
         let lock = NSLock()
-        var next = 0
         var lines: [String: String]
-        var error: Error?
         var computed = 0
         var tokens = 0
         var groupsDone = 0
@@ -170,40 +168,30 @@ public enum Study {
             let line = String(format: "\r%d/%d groups, %d records, %.0f tok/s, ETA %.0f s   ", shared.groupsDone, todo.count, shared.computed, rate, eta)
             FileHandle.standardError.write(Data(line.utf8))
         }
-        let worker: @Sendable () -> Void = {
-            while true {
-                shared.lock.lock()
-                if shared.error != nil || shared.next >= todo.count { shared.lock.unlock(); return }
-                let g = todo[shared.next]
+        var failure: Error?
+        do {
+            try WorkQueue.run(count: todo.count, jobs: jobs) { i, left in
+                let g = todo[i]
                 // The last groups, when workers run out of groups, advance their runs on all threads.
-                let threads = todo.count - shared.next < options.jobs ? options.jobs : 1
-                shared.next += 1
+                let threads = left < options.jobs ? options.jobs : 1
+                shared.lock.lock()
                 let missing = Set(g.records.map(\.key).filter { shared.lines[$0] == nil })
                 shared.lock.unlock()
-                do {
-                    let records = try GroupRunner.run(g, keys: missing, threads: threads) { n in
-                        shared.lock.lock(); shared.tokens += n; report(); shared.lock.unlock()
-                    }
-                    let lines = try records.map { ($0.key, try StudyJSON.line($0)) }
-                    shared.lock.lock()
-                    for (k, l) in lines { shared.lines[k] = l }
-                    shared.computed += lines.count
-                    shared.groupsDone += 1
-                    do { try ResultsStore.writeAtomically(ResultsStore.joined(shared.lines), to: resultsPath) } catch { shared.error = error }
-                    report()
-                    shared.lock.unlock()
-                } catch {
-                    shared.lock.lock(); shared.error = shared.error ?? error; shared.lock.unlock()
+                let records = try GroupRunner.run(g, keys: missing, threads: threads) { n in
+                    shared.lock.lock(); shared.tokens += n; report(); shared.lock.unlock()
                 }
+                let lines = try records.map { ($0.key, try StudyJSON.line($0)) }
+                shared.lock.lock()
+                defer { shared.lock.unlock() }
+                for (k, l) in lines { shared.lines[k] = l }
+                shared.computed += lines.count
+                shared.groupsDone += 1
+                try ResultsStore.writeAtomically(ResultsStore.joined(shared.lines), to: resultsPath)
+                report()
             }
-        }
-        if jobs == 1 {
-            worker()
-        } else {
-            DispatchQueue.concurrentPerform(iterations: jobs) { _ in worker() }
-        }
+        } catch { failure = error }
         if options.progress { FileHandle.standardError.write(Data("\n".utf8)) }
-        if let e = shared.error { throw e }
+        if let failure { throw failure }
         let shardText = options.shard.map { "\($0.0)/\($0.1)" }
         let fmt = ISO8601DateFormatter()
         let info = RunInfo(

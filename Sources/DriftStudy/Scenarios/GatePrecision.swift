@@ -40,22 +40,27 @@ public enum GatePrecision {
         let exact = try make(v, form: form, seed: seed, tier: .float64, recipe: .exact)
         let emulated = try make(v, form: form, seed: seed, tier: .float32, recipe: recipe.fast)
         let schedule = VariantFactory.schedule(tokens: T, perOctave: c.perOctave)
-        let tail = min(64, max(T / 16, 1))
-        let series = Lockstep.run(
-            reference: exact, approximation: emulated, tokens: T, comparison: .double,
-            outputAt: { schedule.contains($0) || $0 >= T - tail }, stateAt: { $0 == T - 1 })
-        // Keep the log-spaced positions in the record; the tail feeds the summary.
-        var kept: [Int] = [], err: [Double] = []
-        var tailSum = 0.0, tailCount = 0
-        for (p, e) in zip(series.positions, series.outputRelativeError) {
-            if p >= T - tail { tailSum += e; tailCount += 1 }
-            if schedule.contains(p) { kept.append(p); err.append(e) }
-        }
-        record.positions = kept
-        record.series = ["output_rel_err": err]
-        record.summary["err_at_T"] = tailSum / Double(max(tailCount, 1))
-        if let s = series.stateRelativeError.last { record.summary["state_err_at_T"] = s }
-        record.summary["non_finite"] = Double(series.nonFinite)
+        // The log-spaced positions are kept in the record; the tail window feeds the summary.
+        let tail = DriftMeter.window(T)
+        let engine = LockstepEngine(runs: [SteppedBlockRun(exact), SteppedBlockRun(emulated)], maxBlock: BlockRuns.maxBlock)
+        let distance = ErrorMeter()
+        var meter = DriftMeter(lengths: [T])
+        var nonFinite = 0
+        engine.run(tokens: T, endsAt: { _ in false }, measure: { start, n in
+            for i in 0..<n where schedule.contains(start + i) || start + i >= T - tail {
+                let d = distance.distance(reference: engine.row(0, i), engine.row(1, i))
+                nonFinite += d.nonFinite
+                meter.add(start + i, d.relative, sampled: schedule.contains(start + i))
+            }
+            guard start + n == T, exact.stateCount > 0 else { return }
+            let d = engine.stateDistance(0, 1, meter: distance)
+            nonFinite += d.nonFinite
+            record.summary["state_err_at_T"] = d.relative
+        })
+        record.positions = meter.positions
+        record.series = ["output_rel_err": meter.values]
+        record.summary["err_at_T"] = meter.error(at: T)
+        record.summary["non_finite"] = Double(nonFinite)
         return record
     }
 

@@ -36,22 +36,11 @@ public enum ScenarioRuns {
         }
     }
 
-    /// The outputs of every position of a run of `tokens` steps, row-major (tokens × outputs).
-    static func outputs(_ run: SteppedRun, tokens: Int) -> [Double] {
-        let n = run.outputCount
-        var out = [Double](repeating: 0, count: tokens * n)
-        out.withUnsafeMutableBufferPointer { b in
-            for t in 0..<tokens {
-                run.step()
-                run.readOutput(into: UnsafeMutableBufferPointer(rebasing: b[t * n..<(t + 1) * n]))
-            }
-        }
-        return out
-    }
-
     /// ‖a_t − b_t‖/‖a_t‖ with a_t = reference row t (NaN stays NaN; a zero reference row gives
-    /// the absolute distance).
-    static func relativeError(_ ref: ArraySlice<Double>, _ x: UnsafeBufferPointer<Double>) -> Double {
+    /// the absolute distance). Plain sums, unlike `ErrorMeter.distance` (the study's, with the
+    /// difference compensated): the committed scenario results were made with this one, so the
+    /// two stay apart until a commit that regenerates those results unifies them.
+    static func relativeError<C: Collection<Double>>(_ ref: C, _ x: UnsafeBufferPointer<Double>) -> Double {
         var num = 0.0, den = 0.0
         for (i, r) in zip(x.indices, ref) { let d = x[i] - r; num += d * d; den += r * r }
         if num.isNaN { return .nan }
@@ -114,37 +103,40 @@ public enum PrefixCache {
             parameters: ["prefix": P, "continuation": L, "interval": I, "requests": c.requests], labels: ["mode": mode.rawValue],
             seed: seed, tokens: T)
         let kernel = ScenarioRuns.kernelRecipe(recipe)
-        let exact = ScenarioRuns.outputs(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: .float64, recipe: .exact).run, tokens: T)
-        let low = ScenarioRuns.outputs(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel).run, tokens: T)
         let branches = branches(requests: c.requests, prefix: P, seed: seed)
-        var tally = BranchTally()
-        for (j, p) in branches.enumerated() {
-            let cj = checkpoint(branch: p, prefix: P, interval: I, mode: mode)
-            let (run, rows, cols) = try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel)
-            let n = run.outputCount
-            var o = [Double](repeating: 0, count: n), buffer = [Double](repeating: 0, count: run.stateCount)
-            // Without a checkpoint (cj = 0) the continuation recomputes the prefix from the start.
-            for _ in 0..<cj { run.step() }
-            if cj > 0 {
-                tally.hits += 1
+        let resumes = branches.map { checkpoint(branch: $0, prefix: P, interval: I, mode: mode) }
+        // The exact run, the uncheckpointed low-precision run and one run per continuation, in
+        // lockstep; continuation j stops at its end, and its state goes through the checkpoint
+        // round trip where it resumes (cj = 0: it recomputes the prefix from the start).
+        var made = [try ScenarioRuns.make(v, seed: seed, tokens: T, tier: .float64, recipe: .exact)]
+        made.append(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel))
+        for _ in branches { made.append(try ScenarioRuns.make(v, seed: seed, tokens: T, tier: tier, recipe: kernel)) }
+        let ends = [T, T] + branches.map { min($0 + L, T) }
+        let engine = LockstepEngine(runs: made.indices.map { SteppedBlockRun(made[$0].run, until: ends[$0]) }, maxBlock: BlockRuns.maxBlock)
+        var e = [Double](repeating: 0, count: branches.count), ep = e, d = e
+        var buffer = [Double](repeating: 0, count: made[0].run.stateCount)
+        engine.run(tokens: T, endsAt: { t in resumes.contains(t + 1) }, atBlockStart: { t in
+            for (j, cj) in resumes.enumerated() where cj > 0 && cj == t {
+                let (run, rows, cols) = made[j + 2]
                 ScenarioRuns.roundState(run, through: recipe[.checkpoint], rows: rows, cols: cols, buffer: &buffer,
                                         random: CounterRandom(seed: seed, role: "checkpoint", head: j, step: cj))
             }
-            for _ in cj..<p { run.step() }
-            var e = 0.0, ep = 0.0, d = 0.0
-            for t in p..<min(p + L, T) {
-                run.step()
-                o.withUnsafeMutableBufferPointer { run.readOutput(into: $0) }
-                o.withUnsafeBufferPointer { ob in
-                    e += ScenarioRuns.relativeError(exact[t * n..<(t + 1) * n], ob)
-                    d += ScenarioRuns.relativeError(low[t * n..<(t + 1) * n], ob)
-                }
-                low.withUnsafeBufferPointer { lb in
-                    ep += ScenarioRuns.relativeError(exact[t * n..<(t + 1) * n], UnsafeBufferPointer(rebasing: lb[t * n..<(t + 1) * n]))
+        }, measure: { start, n in
+            for i in 0..<n {
+                let t = start + i, exact = engine.row(0, i), low = engine.row(1, i)
+                for (j, p) in branches.enumerated() where t >= p && t < ends[j + 2] {
+                    let o = engine.row(j + 2, i)
+                    e[j] += ScenarioRuns.relativeError(exact, o)
+                    d[j] += ScenarioRuns.relativeError(low, o)
+                    ep[j] += ScenarioRuns.relativeError(exact, low)
                 }
             }
-            let count = Double(min(p + L, T) - p)
-            tally.add(resumed: e / count, uncheckpointed: ep / count, delta: d / count, at: cj)
+        })
+        var tally = BranchTally()
+        for (j, p) in branches.enumerated() {
+            if resumes[j] > 0 { tally.hits += 1 }
+            let count = Double(ends[j + 2] - p)
+            tally.add(resumed: e[j] / count, uncheckpointed: ep[j] / count, delta: d[j] / count, at: resumes[j])
         }
         tally.write(to: &record, branches: branches)
         return record

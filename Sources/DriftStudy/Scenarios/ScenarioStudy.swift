@@ -12,30 +12,15 @@ public enum ScenarioStudy {
         let work = try plan(c)
         final class Box: @unchecked Sendable {
             let lock = NSLock()
-            var next = 0
             var records: [ScenarioRecord?]
-            var error: Error?
             init(_ n: Int) { records = Array(repeating: nil, count: n) }
         }
         let box = Box(work.count)
         let jobs = max(1, min(options.jobs, work.count))
-        let worker: @Sendable () -> Void = {
-            while true {
-                box.lock.lock()
-                guard box.error == nil && box.next < work.count else { box.lock.unlock(); return }
-                let i = box.next
-                box.next += 1
-                box.lock.unlock()
-                do {
-                    let r = try work[i].1()
-                    box.lock.lock(); box.records[i] = r; box.lock.unlock()
-                } catch {
-                    box.lock.lock(); box.error = box.error ?? error; box.lock.unlock()
-                }
-            }
+        try WorkQueue.run(count: work.count, jobs: jobs) { i, _ in
+            let r = try work[i].1()
+            box.lock.lock(); box.records[i] = r; box.lock.unlock()
         }
-        if jobs == 1 { worker() } else { DispatchQueue.concurrentPerform(iterations: jobs) { _ in worker() } }
-        if let e = box.error { throw e }
         let records = box.records.map { $0! }.sorted { $0.key < $1.key }
         var lines: [String: String] = [:]
         for r in records {

@@ -13,23 +13,35 @@ protocol BlockRun: AnyObject {
     /// concurrently with `compute` of the block prepared before it, never with another `prepare`.
     func prepare(_ n: Int)
     /// Advances the `n` tokens prepared first and not yet computed; row i of `outputs`
-    /// (outputCount values) receives token i's output, or only row n − 1 when `everyOutput` is false.
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool)
+    /// (outputCount values at outputs + i·stride) receives token i's output, or only row n − 1
+    /// when `everyOutput` is false.
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool)
     func readState(into out: UnsafeMutableBufferPointer<Double>)
 }
 
-/// Any stepped run, one token at a time (nothing to prepare).
+extension BlockRun {
+    /// `compute` with the rows packed (stride = outputCount).
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+        compute(n, outputs: outputs, stride: base.outputCount, everyOutput: everyOutput)
+    }
+}
+
+/// Any stepped run, one token at a time (nothing to prepare). A run with `until` stops after
+/// that many tokens: later blocks leave its rows as they were.
 final class SteppedBlockRun: BlockRun {
     let base: SteppedRun
-    init(_ run: SteppedRun) { base = run }
+    let until: Int
+    private(set) var stepped = 0
+    init(_ run: SteppedRun, until: Int = .max) { base = run; self.until = until }
 
     func prepare(_ n: Int) {}
 
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
         let oc = base.outputCount
-        for i in 0..<n {
+        for i in 0..<min(n, until - stepped) {
             base.step()
-            if everyOutput || i == n - 1 { base.readOutput(into: UnsafeMutableBufferPointer(start: outputs + i * oc, count: oc)) }
+            stepped += 1
+            if everyOutput || i == n - 1 { base.readOutput(into: UnsafeMutableBufferPointer(start: outputs + i * stride, count: oc)) }
         }
     }
 
@@ -153,7 +165,7 @@ final class FusedDeltaFloat32Run: BlockRun {
         inputs.prepare(decode, n) { b.buffer($0) }
     }
 
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
         let V = kernel.valueDim
         inputs.consume(n) { x in
             S.withUnsafeMutableBufferPointer { s in
@@ -165,7 +177,7 @@ final class FusedDeltaFloat32Run: BlockRun {
             }
         }
         let first = everyOutput ? 0 : n - 1
-        for i in first..<n { for j in 0..<V { outputs[i * V + j] = Double(out[i * V + j]) } }
+        for i in first..<n { for j in 0..<V { outputs[i * stride + j] = Double(out[i * V + j]) } }
     }
 
     func readState(into o: UnsafeMutableBufferPointer<Double>) {
@@ -199,8 +211,9 @@ final class FusedDeltaFloat64Run: BlockRun {
         inputs.prepare(decode, n) { b.buffer($0) }
     }
 
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, everyOutput: Bool) {
-        // Outputs go straight into the caller's rows (every row is written).
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
+        // Outputs go straight into the caller's rows (every row is written); the kernel packs them.
+        precondition(stride == kernel.valueDim, "the binary64 fused run writes packed rows")
         inputs.consume(n) { x in
             S.withUnsafeMutableBufferPointer { s in
                 kS.withUnsafeMutableBufferPointer { ks in
