@@ -81,26 +81,6 @@ public struct Recipe: Sendable, CustomStringConvertible {
     }
 }
 
-extension FormatSpec: StoreQuantizer {
-    public var spec: String { description }
-
-    public func store(_ values: UnsafeMutableBufferPointer<Double>, rows: Int, cols: Int, random: CounterRandom) {
-        _ = quantize(UnsafeBufferPointer(values), shape: [rows, cols], into: values, random: random)
-    }
-
-    public func store(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int, random: CounterRandom) {
-        // The vectorised path (same results as `quantize`, tested in NumberFormats) through a
-        // temporary copy, since it wants distinct input and output: ~50× the scalar path on a
-        // state store.
-        let done = withUnsafeTemporaryAllocation(of: Float.self, capacity: values.count) { copy in
-            _ = copy.initialize(fromContentsOf: values)
-            return quantizeFast(UnsafeBufferPointer(copy), shape: [rows, cols], into: values, random: random) != nil
-        }
-        if done { return }
-        _ = quantize(UnsafeBufferPointer(values), shape: [rows, cols], into: values, random: random)
-    }
-}
-
 /// Applies a recipe's store points on one backend, keying stochastic rounding by
 /// (seed, role, head, step) so results do not depend on threads or chunking.
 public struct StorePoints: Sendable {
@@ -121,5 +101,24 @@ public struct StorePoints: Sendable {
     public func store<B: Backend>(_ role: Role, _ t: Tensor, on backend: B, step: Int) {
         guard let q = recipe[role] else { return }
         backend.store(t, quantizer: q, random: CounterRandom(seed: seed, role: role.rawValue, head: head, step: step))
+    }
+}
+
+extension Recipe {
+    /// The same recipe with the specs of per-step roles behind the fast store (cache roles keep
+    /// their FormatSpec: the quantized caches keep codes and scales of their own).
+    public var fast: Recipe {
+        var r = Recipe()
+        let fastRoles: Set<Role> = [.q, .k, .v, .state, .output, .chunkState, .decay, .beta, .dt]
+        for role in roles {
+            if let f = self[role] as? FormatSpec, fastRoles.contains(role) { r[role] = FastStore(f) } else { r[role] = self[role] }
+        }
+        return r
+    }
+
+    /// The format spec of `role` (plain or behind the fast store).
+    public func format(_ role: Role) -> FormatSpec? {
+        if let f = self[role] as? FormatSpec { return f }
+        return (self[role] as? FastStore)?.format
     }
 }
