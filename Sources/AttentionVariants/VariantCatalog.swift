@@ -1,12 +1,6 @@
 import ExactArithmetic
 import Workloads
 
-/// Errors a caller should report as bad input (exit code 2).
-public struct VariantError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// The variants this build implements, and how to make a run of one on a given tier.
 public enum VariantCatalog {
     public struct Entry: Sendable {

@@ -1,11 +1,8 @@
 import Foundation
+import NumberFormats
 
-/// A `.npy` read or write failure, with a one-line message naming the file.
-public struct TensorFileError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
+/// A tensor file that cannot be read or written, in one line naming the file.
+public typealias TensorFileError = InputError
 
 /// The element data of a `.npy` array, in C (row-major) order.
 public enum NPYData: Sendable {

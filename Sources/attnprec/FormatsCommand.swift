@@ -22,9 +22,7 @@ struct FormatsCommand: ParsableCommand {
             abstract: "Every derived number of a format or spec (e.g. e4m3, bf16, mxfp4, int4/group:32/asym).")
         @Argument(help: "A format name, alias, eXmY, or a spec string.") var name: String
         func run() throws {
-            let spec: FormatSpec
-            do { spec = try FormatSpec.parse(name) } catch let e as FormatSpecError { throw InputError(e.message) }
-            print(FormatTables.show(spec))
+            print(FormatTables.show(try FormatSpec.parse(name)))
         }
     }
 
@@ -51,11 +49,10 @@ struct FormatsCommand: ParsableCommand {
 
         func run() throws {
             let spec = try resolvedSpec()
-            let array: NPYArray
-            do { array = try NPY.read(path: input) } catch let e as TensorFileError { throw InputError(e.message) }
+            let array = try NPY.read(path: input)
             let job = try QuantizeJob(spec: spec, array: array, seed: seed, wantCodes: codes, input: input)
             let files = try job.outputFiles(output: output)
-            do { try AtomicFiles.write(files) } catch let e as TensorFileError { throw InputError(e.message) }
+            try AtomicFiles.write(files)
             if job.side.nanInputs > 0 {
                 let note: String
                 if case .float(let f) = spec.element, !f.hasNaN {
@@ -69,9 +66,7 @@ struct FormatsCommand: ParsableCommand {
 
         func resolvedSpec() throws -> FormatSpec {
             var spec: FormatSpec
-            do { spec = try FormatSpec.parse(format) } catch let e as FormatSpecError {
-                throw InputError("--format: \(e.message)")
-            }
+            do { spec = try FormatSpec.parse(format) } catch let e as InputError { throw InputError("--format: \(e.message)") }
             var mode = spec.rounding
             var policy = spec.overflow
             if let r = rounding {

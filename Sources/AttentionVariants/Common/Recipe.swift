@@ -37,9 +37,7 @@ public struct Recipe: Sendable, CustomStringConvertible {
     /// Canonical text: roles sorted, `role=spec` joined by commas ("" for the exact recipe).
     public var description: String { roles.map { "\($0.rawValue)=\(stores[$0]!.spec)" }.joined(separator: ",") }
 
-    public struct ParseError: Error, CustomStringConvertible {
-        public let description: String
-    }
+    public typealias ParseError = InputError
 
     /// Named layouts of real serving stacks, usable wherever a recipe is written (alone or
     /// beside `role=SPEC` entries): FlashMLA's fp8 cache (512 e4m3 latent values with one fp32
@@ -63,18 +61,18 @@ public struct Recipe: Sendable, CustomStringConvertible {
         for part in trimmed.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[1].isEmpty else {
-                throw ParseError(description: "recipe entry '\(part)': expected role=SPEC or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
+                throw InputError("recipe entry '\(part)': expected role=SPEC or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
             }
             guard let role = Role(rawValue: kv[0]) else {
-                throw ParseError(description: "recipe: unknown role '\(kv[0])'; valid roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw InputError("recipe: unknown role '\(kv[0])'; valid roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if let allowed, !allowed.contains(role) {
-                throw ParseError(description: "recipe: role '\(role.rawValue)' does not exist for this variant; its roles: \(allowed.map(\.rawValue).joined(separator: ", "))")
+                throw InputError("recipe: role '\(role.rawValue)' does not exist for this variant; its roles: \(allowed.map(\.rawValue).joined(separator: ", "))")
             }
             do {
                 r[role] = try FormatSpec.parse(kv[1])
             } catch {
-                throw ParseError(description: "recipe: role '\(role.rawValue)': \(error)")
+                throw InputError("recipe: role '\(role.rawValue)': \(error)")
             }
         }
         return r
