@@ -264,7 +264,7 @@ public enum NPY {
         array.withUnsafeBytes { Data($0) }
     }
 
-    /// Writes atomically (temporary file in the same folder, then rename).
+    /// Writes through `AtomicFile` (temporary file in the same folder, then rename).
     public static func write(path: String, shape: [Int], float32 values: [Float]) throws {
         try writeAtomically(encode(shape: shape, descr: "<f4", payload: data(of: values)), to: path)
     }
@@ -281,12 +281,9 @@ public enum NPY {
         try writeAtomically(encode(shape: shape, descr: "<u2", payload: data(of: values)), to: path)
     }
 
+    /// `AtomicFile.write`.
     public static func writeAtomically(_ data: Data, to path: String) throws {
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw TensorFileError("\(path): cannot write (\(describeIOError(error)))")
-        }
+        try AtomicFile.write(data, to: path)
     }
 }
 

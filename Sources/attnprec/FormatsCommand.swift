@@ -52,7 +52,7 @@ struct FormatsCommand: ParsableCommand {
             let array = try NPY.read(path: input)
             let job = try QuantizeJob(spec: spec, array: array, seed: seed, wantCodes: codes, input: input)
             let files = try job.outputFiles(output: output)
-            try AtomicFiles.write(files)
+            try AtomicFile.write(files)
             if job.side.nanInputs > 0 {
                 let note: String
                 if case .float(let f) = spec.element, !f.hasNaN {
@@ -153,8 +153,8 @@ struct QuantizeJob {
         }
     }
 
-    func outputFiles(output: String) throws -> [AtomicFiles.File] {
-        var files: [AtomicFiles.File] = []
+    func outputFiles(output: String) throws -> [AtomicFile.File] {
+        var files: [AtomicFile.File] = []
         if wantCodes {
             let width: Int
             switch spec.element {
@@ -187,46 +187,5 @@ struct QuantizeJob {
             }
         }
         return files
-    }
-}
-
-/// Several files written all-or-nothing: each goes to a temporary file beside its target,
-/// and only when every one is written are they renamed into place.
-enum AtomicFiles {
-    struct File {
-        let path: String
-        let data: Data
-    }
-
-    static func write(_ files: [File]) throws {
-        var temps: [(String, String)] = []
-        defer { for (tmp, _) in temps { unlink(tmp) } }
-        for f in files {
-            let tmp = f.path + ".tmp.\(getpid())"
-            do {
-                try f.data.write(to: URL(fileURLWithPath: tmp))
-            } catch {
-                throw TensorFileError("\(f.path): cannot write (\(posixReason(error)))")
-            }
-            temps.append((tmp, f.path))
-        }
-        for (tmp, path) in temps {
-            if rename(tmp, path) != 0 {
-                throw TensorFileError("\(path): cannot write (\(String(cString: strerror(errno))))")
-            }
-        }
-        temps.removeAll()
-    }
-
-    static func posixReason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(u.code)))
-        }
-        switch ns.code {
-        case NSFileWriteNoPermissionError: return "permission denied"
-        case NSFileNoSuchFileError, NSFileWriteInvalidFileNameError: return "no such directory"
-        default: return "error \(ns.code)"
-        }
     }
 }

@@ -46,9 +46,7 @@ struct ReferenceCommand: ParsableCommand {
             let data = try enc.encode(result)
             print(String(decoding: data, as: UTF8.self))
             if let path = json {
-                do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-                    throw InputError("\(path): cannot write the certification JSON")
-                }
+                try AtomicFile.write(data, to: path)
             }
             if !result.pass { throw ExitCode(1) }
         }

@@ -37,7 +37,7 @@ struct ReportCommand: ParsableCommand {
             }
         }
         if dirs.count > 1 || outDir != dirs[0] {
-            try ResultsStore.writeAtomically(merged, to: "\(outDir)/results.jsonl")
+            try AtomicFile.write(merged, to: "\(outDir)/results.jsonl", creatingFolders: true)
             try RunInfo.write(infos, dir: outDir)
         }
         let name = infos.first?.configs.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "results"

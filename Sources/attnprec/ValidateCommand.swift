@@ -44,10 +44,10 @@ struct ValidateCommand: ParsableCommand {
         seconds = Date().timeIntervalSince(start)
         print(GateReport.table(outcomes, file: budgets), terminator: "")
         if let junit {
-            try ResultsStore.writeAtomically(Data(GateReport.junit(outcomes, file: budgets, totalSeconds: seconds).utf8), to: junit)
+            try AtomicFile.write(Data(GateReport.junit(outcomes, file: budgets, totalSeconds: seconds).utf8), to: junit, creatingFolders: true)
         }
         let markdown = GateReport.markdown(outcomes, file: budgets)
-        if let summary { try ResultsStore.writeAtomically(Data(markdown.utf8), to: summary) }
+        if let summary { try AtomicFile.write(Data(markdown.utf8), to: summary, creatingFolders: true) }
         if let step = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !step.isEmpty {
             try Self.append(markdown, to: step)
         }
