@@ -1,12 +1,6 @@
 import ExactArithmetic
 import Workloads
 
-/// Errors a caller should report as bad input (exit code 2).
-public struct VariantError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Lookups over `VariantRegistry` for callers that have a name: the definition, and a run of
 /// its default certification workload (DESIGN.md §9).
 public enum VariantCatalog {

@@ -1,5 +1,6 @@
 import DriftStudy
 import Foundation
+import NumberFormats
 
 /// Writes `report.md`, `plots/*.svg` and `results.csv` from results alone.
 public enum StudyReport {
@@ -37,7 +38,7 @@ public enum StudyReport {
     @discardableResult
     public static func write(records: [StudyRecord], runInfo: [RunInfo], to dir: String, title: String? = nil) throws -> String {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: "\(dir)/plots", withIntermediateDirectories: true)
+        try AtomicFile.createFolder("\(dir)/plots")
         var plots: [(String, String)] = []
         let records = records.sorted { $0.key < $1.key }
         let workloads = Array(Set(records.map(\.workload.name))).sorted()
@@ -80,16 +81,16 @@ public enum StudyReport {
             plot.series.append(SVGPlot.Series(label: "Pareto frontier", points: fr.map { ($0.summary.memoryBytes, $0.summary.error(at: T) ?? .nan) }, color: 8, dashed: true))
             plots.append(("memory-error-\(slug(w)).svg", plot.render()))
         }
-        for (name, svg) in plots { try ResultsStore.writeAtomically(Data(svg.utf8), to: "\(dir)/plots/\(name)") }
+        for (name, svg) in plots { try AtomicFile.write(Data(svg.utf8), to: "\(dir)/plots/\(name)", creatingFolders: true) }
         // Plots of an earlier report of this folder that this one does not draw.
         let drawn = Set(plots.map(\.0))
         for old in (try? fm.contentsOfDirectory(atPath: "\(dir)/plots")) ?? []
         where (old.hasPrefix("drift-") || old.hasPrefix("memory-error-")) && old.hasSuffix(".svg") && !drawn.contains(old) {
             try? fm.removeItem(atPath: "\(dir)/plots/\(old)")
         }
-        try ResultsStore.writeAtomically(Data(csv(records).utf8), to: "\(dir)/results.csv")
+        try AtomicFile.write(Data(csv(records).utf8), to: "\(dir)/results.csv", creatingFolders: true)
         let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title, dir: dir)
-        try ResultsStore.writeAtomically(Data(md.utf8), to: "\(dir)/report.md")
+        try AtomicFile.write(Data(md.utf8), to: "\(dir)/report.md", creatingFolders: true)
         return "\(dir)/report.md"
     }
 

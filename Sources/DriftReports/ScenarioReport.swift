@@ -1,13 +1,14 @@
 import AttentionVariants
 import DriftStudy
 import Foundation
+import NumberFormats
 
 /// The report of a scenario or task run (`report.md` + `plots/*.svg`), from its records alone.
 public enum ScenarioReport {
     /// Writes `report.md` and the plots into `dir`; returns the report path.
     @discardableResult
     public static func write(records: [ScenarioRecord], runInfo: RunInfo?, to dir: String, title: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: "\(dir)/plots", withIntermediateDirectories: true)
+        try AtomicFile.createFolder("\(dir)/plots")
         var md = "# \(title)\n\n"
         var plots: [(String, SVGPlot)] = []
         let records = records.sorted { $0.key < $1.key }
@@ -26,11 +27,11 @@ public enum ScenarioReport {
             }
         }
         for (name, plot) in plots {
-            try ResultsStore.writeAtomically(Data(plot.render().utf8), to: "\(dir)/plots/\(name)")
+            try AtomicFile.write(Data(plot.render().utf8), to: "\(dir)/plots/\(name)", creatingFolders: true)
         }
         md += reproduction(runInfo, dir: dir)
         let path = "\(dir)/report.md"
-        try ResultsStore.writeAtomically(Data(md.utf8), to: path)
+        try AtomicFile.write(Data(md.utf8), to: path, creatingFolders: true)
         return path
     }
 

@@ -5,15 +5,9 @@ import NumberFormats
 /// Results on disk: `results.jsonl` (one record per line, sorted by key) and `run.json`
 /// (provenance). Every write is atomic (temp file + rename).
 public enum ResultsStore {
+    /// `AtomicFile.write`, creating missing folders.
     public static func writeAtomically(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try data.write(to: tmp)
-        if rename(tmp.path, url.path) != 0 {
-            try? FileManager.default.removeItem(at: tmp)
-            throw StudyInputError("\(path): cannot write (\(String(cString: strerror(errno))))")
-        }
+        try AtomicFile.write(data, to: path, creatingFolders: true)
     }
 
     /// key → line of an existing results file (empty when there is none).
@@ -154,7 +148,7 @@ public enum Study {
         let todo = groups.filter { g in g.records.contains { existing[$0.key] == nil } }
         let shared = Shared(lines: existing)
         let totalTokens = todo.reduce(0) { $0 + $1.tokens }
-        try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true)
+        try AtomicFile.createFolder(options.out)
         if !options.resume || !FileManager.default.fileExists(atPath: resultsPath) {
             try ResultsStore.writeAtomically(ResultsStore.joined(existing), to: resultsPath)
         }

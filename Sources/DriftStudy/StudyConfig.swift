@@ -1,13 +1,11 @@
 import AttentionVariants
 import Foundation
+import NumberFormats
 import Yams
 
 /// Bad input in a study config or on the command line: one line naming the file, line, key
 /// and what was expected (exit code 2, nothing written).
-public struct StudyInputError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+public typealias StudyInputError = InputError
 
 /// A study config (`experiments/*.yaml`): a cartesian product of variants × recipes ×
 /// workloads × seeds × tokens, minus `exclude`.

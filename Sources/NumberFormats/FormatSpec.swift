@@ -6,11 +6,7 @@ import Foundation
 /// name: `bfloat16`, `bfloat16/stochastic`, `float8_e4m3fn/per-token`,
 /// `float8_e4m3fn/block:128/pow2`, `mxfp4`, `mxfp4/ceil`, `nvfp4`, `int4/group:32/asym`,
 /// `e3m4/toward-zero`. An unknown part is an error that lists what would have been valid.
-public struct FormatSpecError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
+public typealias FormatSpecError = InputError
 
 /// Where one scale applies. Axes: the last axis is the channel axis, the one before it the
 /// token axis, any leading axes are heads/batch.

@@ -1,11 +1,8 @@
 import Foundation
+import NumberFormats
 
-/// A `.npy` read or write failure, with a one-line message naming the file.
-public struct TensorFileError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
+/// A tensor file that cannot be read or written, in one line naming the file.
+public typealias TensorFileError = InputError
 
 /// The element data of a `.npy` array, in C (row-major) order.
 public enum NPYData: Sendable {
@@ -267,7 +264,7 @@ public enum NPY {
         array.withUnsafeBytes { Data($0) }
     }
 
-    /// Writes atomically (temporary file in the same folder, then rename).
+    /// Writes through `AtomicFile` (temporary file in the same folder, then rename).
     public static func write(path: String, shape: [Int], float32 values: [Float]) throws {
         try writeAtomically(encode(shape: shape, descr: "<f4", payload: data(of: values)), to: path)
     }
@@ -284,12 +281,9 @@ public enum NPY {
         try writeAtomically(encode(shape: shape, descr: "<u2", payload: data(of: values)), to: path)
     }
 
+    /// `AtomicFile.write`.
     public static func writeAtomically(_ data: Data, to path: String) throws {
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw TensorFileError("\(path): cannot write (\(describeIOError(error)))")
-        }
+        try AtomicFile.write(data, to: path)
     }
 }
 

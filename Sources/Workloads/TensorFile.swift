@@ -435,11 +435,11 @@ public enum SafeTensors {
         return out
     }
 
-    /// Writes atomically (temporary file, then rename).
+    /// Writes through `AtomicFile` (temporary file, then rename).
     public static func write(path: String, tensors: [TensorPayload], metadata: [String: String] = [:]) throws {
         let d: Data
         do { d = try encode(tensors, metadata: metadata) } catch let e as TensorFileError { throw TensorFileError("\(path): \(e.message)") }
-        try NPY.writeAtomically(d, to: path)
+        try AtomicFile.write(d, to: path)
     }
 }
 
@@ -477,8 +477,8 @@ extension NPY {
     }
 }
 
-/// Writes one `.npy` file row by row (F64 or F32), to a temporary file renamed into place by
-/// `finish()`; `discard()` (or an unfinished writer) leaves nothing behind.
+/// Writes one `.npy` file row by row (F64 or F32), to `AtomicFile`'s temporary file, renamed
+/// into place by `finish()`; `discard()` (or an unfinished writer) leaves nothing behind.
 public final class NPYStreamWriter {
     public let path: String
     public let shape: [Int]
@@ -494,7 +494,7 @@ public final class NPYStreamWriter {
         self.shape = shape
         self.dtype = dtype
         expected = shape.reduce(1, *)
-        temp = path + ".partial-\(getpid())"
+        temp = AtomicFile.temporaryPath(for: path)
         guard let f = fopen(temp, "wb") else {
             throw TensorFileError("\(path): cannot write (\(String(cString: strerror(errno))))")
         }
@@ -532,11 +532,12 @@ public final class NPYStreamWriter {
         precondition(written == expected, "\(path): \(written) values written, shape \(shape) needs \(expected)")
         guard let f = file else { return }
         file = nil
-        guard fclose(f) == 0, rename(temp, path) == 0 else {
+        guard fclose(f) == 0 else {
             let e = String(cString: strerror(errno))
             unlink(temp)
             throw TensorFileError("\(path): cannot write (\(e))")
         }
+        try AtomicFile.commit(temp, to: path)
     }
 
     public func discard() {

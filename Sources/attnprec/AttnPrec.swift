@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NumberFormats
 
 @main
 struct AttnPrec: ParsableCommand {
@@ -8,7 +9,8 @@ struct AttnPrec: ParsableCommand {
         abstract: "How much accuracy attention KV caches and recurrent states lose in low precision.",
         subcommands: [FormatsCommand.self, BenchCommand.self, ReferenceCommand.self, VariantsCommand.self, RunCommand.self, ReportCommand.self, ValidateCommand.self, ReplayCommand.self])
 
-    /// Bad input exits 2 with one line on stderr; usage errors too (not ArgumentParser's 64).
+    /// Bad input (`InputError`, whichever module threw it) exits 2 with its one line on stderr;
+    /// usage errors too (not ArgumentParser's 64). The one place that maps errors to exit codes.
     static func main() {
         do {
             var command = try parseAsRoot()
@@ -26,10 +28,4 @@ struct AttnPrec: ParsableCommand {
             exit(withError: error)
         }
     }
-}
-
-/// Bad input: printed as one line, exit code 2.
-struct InputError: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
 }

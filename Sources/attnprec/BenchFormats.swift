@@ -30,9 +30,7 @@ struct BenchFormats: ParsableCommand {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try enc.encode(results)
-            do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-                throw InputError("\(path): cannot write the JSON results")
-            }
+            try AtomicFile.write(data, to: path)
         }
     }
 }

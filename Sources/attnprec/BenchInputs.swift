@@ -79,7 +79,5 @@ func writeJSON<T: Encodable>(_ value: T, to path: String?) throws {
     guard let path else { return }
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    do { try enc.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-        throw InputError("\(path): cannot write the JSON results")
-    }
+    try AtomicFile.write(try enc.encode(value), to: path)
 }

@@ -50,9 +50,7 @@ struct BenchReference: ParsableCommand {
             }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            do { try enc.encode(results).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-                throw InputError("\(path): cannot write the JSON results")
-            }
+            try AtomicFile.write(try enc.encode(results), to: path)
         }
     }
 }

@@ -22,9 +22,7 @@ struct FormatsCommand: ParsableCommand {
             abstract: "Every derived number of a format or spec (e.g. e4m3, bf16, mxfp4, int4/group:32/asym).")
         @Argument(help: "A format name, alias, eXmY, or a spec string.") var name: String
         func run() throws {
-            let spec: FormatSpec
-            do { spec = try FormatSpec.parse(name) } catch let e as FormatSpecError { throw InputError(e.message) }
-            print(FormatTables.show(spec))
+            print(FormatTables.show(try FormatSpec.parse(name)))
         }
     }
 
@@ -51,11 +49,10 @@ struct FormatsCommand: ParsableCommand {
 
         func run() throws {
             let spec = try resolvedSpec()
-            let array: NPYArray
-            do { array = try NPY.read(path: input) } catch let e as TensorFileError { throw InputError(e.message) }
+            let array = try NPY.read(path: input)
             let job = try QuantizeJob(spec: spec, array: array, seed: seed, wantCodes: codes, input: input)
             let files = try job.outputFiles(output: output)
-            do { try AtomicFiles.write(files) } catch let e as TensorFileError { throw InputError(e.message) }
+            try AtomicFile.write(files)
             if job.side.nanInputs > 0 {
                 let note: String
                 if case .float(let f) = spec.element, !f.hasNaN {
@@ -69,9 +66,7 @@ struct FormatsCommand: ParsableCommand {
 
         func resolvedSpec() throws -> FormatSpec {
             var spec: FormatSpec
-            do { spec = try FormatSpec.parse(format) } catch let e as FormatSpecError {
-                throw InputError("--format: \(e.message)")
-            }
+            do { spec = try FormatSpec.parse(format) } catch let e as InputError { throw InputError("--format: \(e.message)") }
             var mode = spec.rounding
             var policy = spec.overflow
             if let r = rounding {
@@ -158,8 +153,8 @@ struct QuantizeJob {
         }
     }
 
-    func outputFiles(output: String) throws -> [AtomicFiles.File] {
-        var files: [AtomicFiles.File] = []
+    func outputFiles(output: String) throws -> [AtomicFile.File] {
+        var files: [AtomicFile.File] = []
         if wantCodes {
             let width: Int
             switch spec.element {
@@ -192,46 +187,5 @@ struct QuantizeJob {
             }
         }
         return files
-    }
-}
-
-/// Several files written all-or-nothing: each goes to a temporary file beside its target,
-/// and only when every one is written are they renamed into place.
-enum AtomicFiles {
-    struct File {
-        let path: String
-        let data: Data
-    }
-
-    static func write(_ files: [File]) throws {
-        var temps: [(String, String)] = []
-        defer { for (tmp, _) in temps { unlink(tmp) } }
-        for f in files {
-            let tmp = f.path + ".tmp.\(getpid())"
-            do {
-                try f.data.write(to: URL(fileURLWithPath: tmp))
-            } catch {
-                throw TensorFileError("\(f.path): cannot write (\(posixReason(error)))")
-            }
-            temps.append((tmp, f.path))
-        }
-        for (tmp, path) in temps {
-            if rename(tmp, path) != 0 {
-                throw TensorFileError("\(path): cannot write (\(String(cString: strerror(errno))))")
-            }
-        }
-        temps.removeAll()
-    }
-
-    static func posixReason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(u.code)))
-        }
-        switch ns.code {
-        case NSFileWriteNoPermissionError: return "permission denied"
-        case NSFileNoSuchFileError, NSFileWriteInvalidFileNameError: return "no such directory"
-        default: return "error \(ns.code)"
-        }
     }
 }

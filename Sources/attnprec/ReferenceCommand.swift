@@ -2,6 +2,7 @@ import AttentionVariants
 import ArgumentParser
 import ExactArithmetic
 import Foundation
+import NumberFormats
 
 struct ReferenceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,23 +37,16 @@ struct ReferenceCommand: ParsableCommand {
             case "double-double": fastTier = .doubleDouble
             default: throw InputError("--tier: expected float64 or double-double, got '\(tier)'")
             }
-            let result: CertificationResult
-            do {
-                _ = try VariantCatalog.makeRun(variant: variant, form: form, tier: fastTier)
-                result = try ReferenceCertification.certify(
-                    variant: variant, form: form, tokens: tokens, bits: bits, fastTier: fastTier
-                ) { t in try VariantCatalog.makeRun(variant: variant, form: form, tier: t) }
-            } catch let e as VariantError {
-                throw InputError(e.description)
-            }
+            _ = try VariantCatalog.makeRun(variant: variant, form: form, tier: fastTier)
+            let result = try ReferenceCertification.certify(
+                variant: variant, form: form, tokens: tokens, bits: bits, fastTier: fastTier
+            ) { t in try VariantCatalog.makeRun(variant: variant, form: form, tier: t) }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try enc.encode(result)
             print(String(decoding: data, as: UTF8.self))
             if let path = json {
-                do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-                    throw InputError("\(path): cannot write the certification JSON")
-                }
+                try AtomicFile.write(data, to: path)
             }
             if !result.pass { throw ExitCode(1) }
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import AttentionVariants
 import DriftStudy
 import Foundation
+import NumberFormats
 
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,7 +48,7 @@ struct ReplayCommand: ParsableCommand {
             throw InputError("--no-qk-l2norm: only the delta rule (\(delta)) normalises q and k")
         }
         let result: Replay.Result
-        do { result = try Replay.run(o) } catch let e as StudyInputError { throw InputError(e.description) }
+        result = try Replay.run(o)
         print(Replay.report(result).split(separator: "\n", omittingEmptySubsequences: false).prefix(while: { !$0.hasPrefix("| position") }).joined(separator: "\n"))
         print("wrote \(out)/errors.json, \(out)/report.md, \(out)/o_ref.npy")
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DriftReports
 import DriftStudy
 import Foundation
+import NumberFormats
 
 /// `attnprec report DIR...`: merges result folders (shards) by key and regenerates the report.
 struct ReportCommand: ParsableCommand {
@@ -16,36 +17,32 @@ struct ReportCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        do {
-            guard !dirs.isEmpty else { throw StudyInputError("report: expected at least one results folder") }
-            let outDir = out ?? dirs[0]
-            var lines: [String: String] = [:]
-            var infos: [RunInfo] = []
-            for d in dirs {
-                let path = "\(d)/results.jsonl"
-                guard FileManager.default.fileExists(atPath: path) else { throw StudyInputError("\(path): no results file (expected results.jsonl from `attnprec run`)") }
-                for (k, l) in try ResultsStore.readLines(path) {
-                    if let other = lines[k], other != l { throw StudyInputError("\(path): record '\(k)' differs from the one in an earlier folder; expected identical duplicates") }
-                    lines[k] = l
-                }
-                infos += RunInfo.load(dir: d)
+        guard !dirs.isEmpty else { throw InputError("report: expected at least one results folder") }
+        let outDir = out ?? dirs[0]
+        var lines: [String: String] = [:]
+        var infos: [RunInfo] = []
+        for d in dirs {
+            let path = "\(d)/results.jsonl"
+            guard FileManager.default.fileExists(atPath: path) else { throw InputError("\(path): no results file (expected results.jsonl from `attnprec run`)") }
+            for (k, l) in try ResultsStore.readLines(path) {
+                if let other = lines[k], other != l { throw InputError("\(path): record '\(k)' differs from the one in an earlier folder; expected identical duplicates") }
+                lines[k] = l
             }
-            let merged = ResultsStore.joined(lines)
-            let records: [StudyRecord] = try lines.keys.sorted().map { (k: String) throws -> StudyRecord in
-                do { return try StudyJSON.decoder().decode(StudyRecord.self, from: Data(lines[k]!.utf8)) } catch {
-                    throw StudyInputError("record '\(k)': not a study record (\(error))")
-                }
-            }
-            if dirs.count > 1 || outDir != dirs[0] {
-                try ResultsStore.writeAtomically(merged, to: "\(outDir)/results.jsonl")
-                try RunInfo.write(infos, dir: outDir)
-            }
-            let name = infos.first?.configs.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "results"
-            let report = try StudyReport.write(records: records, runInfo: infos, to: outDir, title: "attnprec study: \(name)")
-            print("\(records.count) records from \(dirs.count) folder(s)")
-            print("report: \(report)")
-        } catch let e as StudyInputError {
-            throw InputError(e.description)
+            infos += RunInfo.load(dir: d)
         }
+        let merged = ResultsStore.joined(lines)
+        let records: [StudyRecord] = try lines.keys.sorted().map { (k: String) throws -> StudyRecord in
+            do { return try StudyJSON.decoder().decode(StudyRecord.self, from: Data(lines[k]!.utf8)) } catch {
+                throw InputError("record '\(k)': not a study record (\(error))")
+            }
+        }
+        if dirs.count > 1 || outDir != dirs[0] {
+            try AtomicFile.write(merged, to: "\(outDir)/results.jsonl", creatingFolders: true)
+            try RunInfo.write(infos, dir: outDir)
+        }
+        let name = infos.first?.configs.first.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "results"
+        let report = try StudyReport.write(records: records, runInfo: infos, to: outDir, title: "attnprec study: \(name)")
+        print("\(records.count) records from \(dirs.count) folder(s)")
+        print("report: \(report)")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DriftReports
 import DriftStudy
 import Foundation
+import NumberFormats
 
 /// `attnprec run [CONFIG.yaml ...]`: runs a study and writes results, run.json and the report.
 struct RunCommand: ParsableCommand {
@@ -25,30 +26,26 @@ struct RunCommand: ParsableCommand {
     var resume = false
 
     func run() throws {
-        do {
-            let paths = configs.isEmpty ? [try Self.defaultConfig()] : configs
-            guard jobs >= 1 else { throw StudyInputError("--jobs: expected ≥ 1, got \(jobs)") }
-            if paths.contains(where: ScenarioConfig.isScenario) { return try runScenario(paths) }
-            let shardValue = try shard.map { try StudyPlan.parseShard($0) }
-            let loaded = try paths.map { try StudyConfig.load(path: $0) }
-            let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
-            let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-            let tty = isatty(STDERR_FILENO) != 0
-            let info = try Study.run(configs: loaded, options: Study.Options(
-                out: outDir, jobs: jobs, shard: shardValue, resume: resume, progress: tty, command: command))
-            let records = try ResultsStore.readRecords("\(outDir)/results.jsonl")
-            let report = try StudyReport.write(records: records, runInfo: [info], to: outDir, title: loaded[0].title ?? "attnprec study: \(loaded[0].name)")
-            print("\(info.recordsComputed) records computed, \(info.records) in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
-            print("report: \(report)")
-        } catch let e as StudyInputError {
-            throw InputError(e.description)
-        }
+        let paths = configs.isEmpty ? [try Self.defaultConfig()] : configs
+        guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
+        if paths.contains(where: ScenarioConfig.isScenario) { return try runScenario(paths) }
+        let shardValue = try shard.map { try StudyPlan.parseShard($0) }
+        let loaded = try paths.map { try StudyConfig.load(path: $0) }
+        let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
+        let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let tty = isatty(STDERR_FILENO) != 0
+        let info = try Study.run(configs: loaded, options: Study.Options(
+            out: outDir, jobs: jobs, shard: shardValue, resume: resume, progress: tty, command: command))
+        let records = try ResultsStore.readRecords("\(outDir)/results.jsonl")
+        let report = try StudyReport.write(records: records, runInfo: [info], to: outDir, title: loaded[0].title ?? "attnprec study: \(loaded[0].name)")
+        print("\(info.recordsComputed) records computed, \(info.records) in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
+        print("report: \(report)")
     }
 
     /// A config with a top-level `scenario:` key: the scenario runner (one config, no shards).
     func runScenario(_ paths: [String]) throws {
-        guard paths.count == 1 else { throw StudyInputError("\(paths[0]): a scenario config runs alone; expected one config, got \(paths.count)") }
-        guard shard == nil && !resume else { throw StudyInputError("\(paths[0]): --shard and --resume apply to studies, not to scenario configs") }
+        guard paths.count == 1 else { throw InputError("\(paths[0]): a scenario config runs alone; expected one config, got \(paths.count)") }
+        guard shard == nil && !resume else { throw InputError("\(paths[0]): --shard and --resume apply to studies, not to scenario configs") }
         let config = try ScenarioConfig.load(path: paths[0])
         let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
         let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
@@ -68,6 +65,6 @@ struct RunCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: c) { return c }
             dir = dir.deletingLastPathComponent()
         }
-        throw StudyInputError("\(rel): not found in the working folder or beside the package; expected a config path")
+        throw InputError("\(rel): not found in the working folder or beside the package; expected a config path")
     }
 }

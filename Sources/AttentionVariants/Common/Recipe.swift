@@ -37,9 +37,7 @@ public struct Recipe: Sendable, CustomStringConvertible {
     /// Canonical text: roles sorted, `role=spec` joined by commas ("" for the exact recipe).
     public var description: String { roles.map { "\($0.rawValue)=\(stores[$0]!.spec)" }.joined(separator: ",") }
 
-    public struct ParseError: Error, CustomStringConvertible {
-        public let description: String
-    }
+    public typealias ParseError = InputError
 
     /// Named layouts of real serving stacks, usable wherever a recipe is written (alone or
     /// beside `role=SPEC` entries): FlashMLA's fp8 cache (512 e4m3 latent values with one fp32
@@ -63,41 +61,21 @@ public struct Recipe: Sendable, CustomStringConvertible {
         for part in trimmed.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[1].isEmpty else {
-                throw ParseError(description: "recipe entry '\(part)': expected role=SPEC or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
+                throw InputError("recipe entry '\(part)': expected role=SPEC or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
             }
             guard let role = Role(rawValue: kv[0]) else {
-                throw ParseError(description: "recipe: unknown role '\(kv[0])'; valid roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw InputError("recipe: unknown role '\(kv[0])'; valid roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if let allowed, !allowed.contains(role) {
-                throw ParseError(description: "recipe: role '\(role.rawValue)' does not exist for this variant; its roles: \(allowed.map(\.rawValue).joined(separator: ", "))")
+                throw InputError("recipe: role '\(role.rawValue)' does not exist for this variant; its roles: \(allowed.map(\.rawValue).joined(separator: ", "))")
             }
             do {
                 r[role] = try FormatSpec.parse(kv[1])
             } catch {
-                throw ParseError(description: "recipe: role '\(role.rawValue)': \(error)")
+                throw InputError("recipe: role '\(role.rawValue)': \(error)")
             }
         }
         return r
-    }
-}
-
-extension FormatSpec: StoreQuantizer {
-    public var spec: String { description }
-
-    public func store(_ values: UnsafeMutableBufferPointer<Double>, rows: Int, cols: Int, random: CounterRandom) {
-        _ = quantize(UnsafeBufferPointer(values), shape: [rows, cols], into: values, random: random)
-    }
-
-    public func store(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, cols: Int, random: CounterRandom) {
-        // The vectorised path (same results as `quantize`, tested in NumberFormats) through a
-        // temporary copy, since it wants distinct input and output: ~50× the scalar path on a
-        // state store.
-        let done = withUnsafeTemporaryAllocation(of: Float.self, capacity: values.count) { copy in
-            _ = copy.initialize(fromContentsOf: values)
-            return quantizeFast(UnsafeBufferPointer(copy), shape: [rows, cols], into: values, random: random) != nil
-        }
-        if done { return }
-        _ = quantize(UnsafeBufferPointer(values), shape: [rows, cols], into: values, random: random)
     }
 }
 
@@ -121,5 +99,24 @@ public struct StorePoints: Sendable {
     public func store<B: Backend>(_ role: Role, _ t: Tensor, on backend: B, step: Int) {
         guard let q = recipe[role] else { return }
         backend.store(t, quantizer: q, random: CounterRandom(seed: seed, role: role.rawValue, head: head, step: step))
+    }
+}
+
+extension Recipe {
+    /// The same recipe with the specs of per-step roles behind the fast store (cache roles keep
+    /// their FormatSpec: the quantized caches keep codes and scales of their own).
+    public var fast: Recipe {
+        var r = Recipe()
+        let fastRoles: Set<Role> = [.q, .k, .v, .state, .output, .chunkState, .decay, .beta, .dt]
+        for role in roles {
+            if let f = self[role] as? FormatSpec, fastRoles.contains(role) { r[role] = FastStore(f) } else { r[role] = self[role] }
+        }
+        return r
+    }
+
+    /// The format spec of `role` (plain or behind the fast store).
+    public func format(_ role: Role) -> FormatSpec? {
+        if let f = self[role] as? FormatSpec { return f }
+        return (self[role] as? FastStore)?.format
     }
 }

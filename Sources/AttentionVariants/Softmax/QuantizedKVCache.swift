@@ -55,9 +55,7 @@ public struct QuantizedRows {
     /// `truncate` restores them.
     var sumsAfterRow: [(Double, Double)] = []
 
-    public struct UnsupportedGranularity: Error, CustomStringConvertible {
-        public let description: String
-    }
+    public typealias UnsupportedGranularity = InputError
 
     public init(spec: FormatSpec, role: String, width: Int, seed: UInt64, head: Int) throws {
         self.spec = spec
@@ -91,7 +89,7 @@ public struct QuantizedRows {
             groupTokens = n
             scalesPerRow = 0
         case let g?:
-            throw UnsupportedGranularity(description: "\(role): granularity \(g) re-rounds old entries of a growing cache; use per-token, block:N or group:N (KIVI)")
+            throw UnsupportedGranularity("\(role): granularity \(g) re-rounds old entries of a growing cache; use per-token, block:N or group:N (KIVI)")
         }
         if let r = rounder, codeBytes <= 2 {
             decodeTable = (0..<(1 << (8 * codeBytes))).map { Float(r.decodeDouble(UInt32($0))) }

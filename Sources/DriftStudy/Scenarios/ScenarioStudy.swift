@@ -1,5 +1,6 @@
 import ExactArithmetic
 import Foundation
+import NumberFormats
 
 /// `attnprec run SCENARIO.yaml`: runs every record of a scenario config over `jobs` threads and
 /// writes `results.jsonl` (sorted by key, byte-identical for any `jobs`) and `run.json`
@@ -27,7 +28,7 @@ public enum ScenarioStudy {
             guard lines[r.key] == nil else { throw StudyInputError("\(c.file): two records share the key '\(r.key)'; expected unique entries") }
             lines[r.key] = try ScenarioRecord.line(r)
         }
-        try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true)
+        try AtomicFile.createFolder(options.out)
         try ResultsStore.writeAtomically(ResultsStore.joined(lines), to: "\(options.out)/results.jsonl")
         let info = RunInfo(
             command: options.command, configs: [c.file],

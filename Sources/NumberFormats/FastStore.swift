@@ -1,7 +1,3 @@
-import AttentionVariants
-import ExactArithmetic
-import NumberFormats
-
 /// A store point through a format spec that takes NumberFormats' fast binary32 path
 /// (`quantizeFast`, bit-identical to `quantize`, which a NumberFormats test checks) wherever
 /// it applies, and the generic path elsewhere. Binary64 buffers whose values are all
@@ -57,24 +53,5 @@ public struct FastStore: StoreQuantizer {
         } else {
             _ = format.quantize(UnsafeBufferPointer(values), shape: [rows, cols], into: values, random: random)
         }
-    }
-}
-
-extension Recipe {
-    /// The same recipe with the specs of per-step roles behind the fast store (cache roles keep
-    /// their FormatSpec: the quantized caches keep codes and scales of their own).
-    public var fast: Recipe {
-        var r = Recipe()
-        let fastRoles: Set<Role> = [.q, .k, .v, .state, .output, .chunkState, .decay, .beta, .dt]
-        for role in roles {
-            if let f = self[role] as? FormatSpec, fastRoles.contains(role) { r[role] = FastStore(f) } else { r[role] = self[role] }
-        }
-        return r
-    }
-
-    /// The format spec of `role` (plain or behind the fast store).
-    public func format(_ role: Role) -> FormatSpec? {
-        if let f = self[role] as? FormatSpec { return f }
-        return (self[role] as? FastStore)?.format
     }
 }
