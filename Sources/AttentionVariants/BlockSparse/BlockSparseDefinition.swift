@@ -46,14 +46,25 @@ public struct BlockSparseInstance: VariantInstance {
     public func cacheBytesPerToken(recipe: Recipe) -> Double? { config.attention.cacheBytesPerToken(recipe: recipe) }
 }
 
-extension BlockSparseDefinition {
-    /// MoBA (Lu et al. 2025): top-k blocks by mean-key score, plus the current block.
-    public static let moba = BlockSparseDefinition(
-        name: "moba", math: "softmax over the blocks whose mean key scores highest (plus the current block)",
-        defaultConfig: BlockSparseConfig(kind: .moba))
+/// The block-sparse kernels' run factory.
+public enum SparseCatalog {
+    /// The default workload of the block-sparse definition named `name`.
+    public static func defaultConfig(_ name: String) -> BlockSparseConfig? { (VariantRegistry.definition(name) as? BlockSparseDefinition)?.defaultConfig }
 
-    /// NSA (Yuan et al. 2025): compressed, selected-block and sliding-window branches, gated.
-    public static let nsa = BlockSparseDefinition(
-        name: "nsa", math: "compressed + selected-block + sliding-window softmax branches, gated",
-        defaultConfig: BlockSparseConfig(kind: .nsa))
+    public static func makeRun(config: BlockSparseConfig, tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
+        if config.kind == .nsa { return try tier.with(MakeNSA(config: config, recipe: recipe)) }
+        return try tier.with(MakeBlocks(config: config, selector: try BlockSelector(config: config), recipe: recipe))
+    }
+
+    struct MakeNSA: BackendGeneric {
+        let config: BlockSparseConfig, recipe: Recipe
+        func callAsFunction<B: Backend>(_ b: B) throws -> SteppedRun { try NSADecode(config: config, backend: b, recipe: recipe) }
+    }
+
+    struct MakeBlocks: BackendGeneric {
+        let config: BlockSparseConfig, selector: BlockSelector, recipe: Recipe
+        func callAsFunction<B: Backend>(_ b: B) throws -> SteppedRun {
+            try SoftmaxDecode(config: config.attention, backend: b, recipe: recipe, selector: selector)
+        }
+    }
 }
