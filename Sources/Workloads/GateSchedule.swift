@@ -19,7 +19,7 @@ public enum GateSchedule: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .none: return "none"
         case .constant(let a): return "constant(\(a))"
-        case .retnet: return "retnet"
+        case .retnet: return "1-2^(-5-h)"
         case .mamba(let a0, let a1, let d0, let d1): return "mamba(A=\(a0)..\(a1),dt=\(d0)..\(d1))"
         }
     }

@@ -14,11 +14,12 @@ public struct DSADefinition: VariantDefinition {
     /// selection is active within the 2048 certified tokens).
     public static let defaultConfig = DSAConfig(topK: 256)
 
-    /// DeepSeek-V3.2: V3's MLA + indexer 64 heads × 128, top-k 2048 (config.json).
-    public static let modelPresets: [(preset: VariantPreset, config: DSAConfig)] = [
-        (VariantPreset(name: "deepseek-v3.2", summary: "DeepSeek-V3.2 DSA: V3 MLA + indexer 64 heads × 128, top-k 2048"),
-         DSAConfig(mla: MLAConfig(heads: 128), indexHeads: 64, indexDim: 128, indexRopeDim: 64, topK: 2048)),
-    ]
+    /// DeepSeek-V3.2: V3's MLA plus the lightning indexer (`ModelFacts.indexer`).
+    public static let modelPresets: [(preset: VariantPreset, config: DSAConfig)] = [ModelFacts.deepSeekV32].map { m in
+        let i = m.indexer!
+        return (VariantPreset(name: m.name, summary: i.summary),
+                DSAConfig(mla: MLAConfig(m.latent!), indexHeads: i.heads, indexDim: i.headDim, indexRopeDim: i.ropeDim, topK: i.topK))
+    }
 
     public var presets: [VariantPreset] { Self.modelPresets.map(\.preset) }
 

@@ -93,3 +93,38 @@ public struct DeltaInstance: VariantInstance {
     }
     public var stateShape: (rows: Int, cols: Int)? { (config.keyDim, config.valueDim) }
 }
+
+/// A delta-rule model preset: one model's public shapes and gate initialisation
+/// (`ModelFacts.deltaRule`) as a configuration of one kind.
+public struct DeltaPreset: Hashable, Sendable {
+    public var name: String
+    public var kind: DeltaKind
+    public var keyDim: Int
+    public var valueDim: Int
+    public var keyHeads: Int
+    public var valueHeads: Int
+    public var gates: DeltaGates
+    public var safeGate: Bool
+
+    /// `model`'s delta-rule layers as `kind`: A ~ U(aRange), dt log-uniform in dtRange.
+    public init(_ model: ModelFacts, kind: DeltaKind) {
+        let f = model.deltaRule!
+        (name, self.kind, keyDim, valueDim, keyHeads, valueHeads) = (model.name, kind, f.keyDim, f.valueDim, f.keyHeads, f.valueHeads)
+        gates = .model(aMin: f.aRange.lowerBound, aMax: f.aRange.upperBound, dtMin: f.dtRange.lowerBound, dtMax: f.dtRange.upperBound)
+        safeGate = false
+    }
+
+    /// Qwen3-Next's Gated DeltaNet layers.
+    public static let qwen3NextGDN = DeltaPreset(.qwen3Next, kind: .gatedDeltaNet)
+    /// Kimi Linear's KDA layers.
+    public static let kimiLinearKDA = DeltaPreset(.kimiLinear, kind: .kda)
+
+    public static let all = [qwen3NextGDN, kimiLinearKDA]
+
+    /// The configuration of value head `head`; it reads the q and k of key head
+    /// head / (valueHeads / keyHeads), GQA-style.
+    public func config(head: Int = 0, seed: UInt64 = 0) -> DeltaRuleConfig {
+        DeltaRuleConfig(kind: kind, keyDim: keyDim, valueDim: valueDim, head: head, seed: seed, gates: gates, safeGate: safeGate,
+                        keyHead: head / max(valueHeads / keyHeads, 1))
+    }
+}

@@ -167,34 +167,3 @@ public struct DeltaRuleConfig: Hashable, Sendable {
         return kind.perChannelGate ? keyDim : 1
     }
 }
-
-/// Model presets: public shapes and gate schedules (weights are not needed: inputs are synthetic).
-public struct DeltaPreset: Hashable, Sendable {
-    public var name: String
-    public var kind: DeltaKind
-    public var keyDim: Int
-    public var valueDim: Int
-    public var keyHeads: Int
-    public var valueHeads: Int
-    public var gates: DeltaGates
-    public var safeGate: Bool
-
-    /// Qwen3-Next-80B-A3B linear-attention layers: 16 key heads, 32 value heads, K = V = 128;
-    /// A_log = log U(0, 16), dt_bias from dt ∈ [0.001, 0.1] (its Mamba-style initialisation).
-    public static let qwen3NextGDN = DeltaPreset(
-        name: "qwen3-next", kind: .gatedDeltaNet, keyDim: 128, valueDim: 128, keyHeads: 16, valueHeads: 32,
-        gates: .model(aMin: 1e-4, aMax: 16, dtMin: 0.001, dtMax: 0.1), safeGate: false)
-    /// Kimi Linear (48B-A3B) KDA layers: 32 heads, K = V = 128, per-channel gates.
-    public static let kimiLinearKDA = DeltaPreset(
-        name: "kimi-linear", kind: .kda, keyDim: 128, valueDim: 128, keyHeads: 32, valueHeads: 32,
-        gates: .model(aMin: 1, aMax: 16, dtMin: 0.001, dtMax: 0.1), safeGate: false)
-
-    public static let all = [qwen3NextGDN, kimiLinearKDA]
-
-    /// The configuration of value head `head`; it reads the q and k of key head
-    /// head / (valueHeads / keyHeads), GQA-style.
-    public func config(head: Int = 0, seed: UInt64 = 0) -> DeltaRuleConfig {
-        DeltaRuleConfig(kind: kind, keyDim: keyDim, valueDim: valueDim, head: head, seed: seed, gates: gates, safeGate: safeGate,
-                        keyHead: head / max(valueHeads / keyHeads, 1))
-    }
-}

@@ -2,10 +2,10 @@ import Foundation
 import Workloads
 
 extension GatedLinearConfig {
-    /// MiniMax-01's shapes: 64 heads of dimension 128, 80 layers.
-    public static let miniMax01Heads = 64
-    public static let miniMax01HeadDim = 128
-    public static let miniMax01Layers = 80
+    /// MiniMax-01's shapes (`ModelFacts.miniMax01`): 64 heads of dimension 128, 80 layers.
+    public static let miniMax01Heads = ModelFacts.miniMax01.lightning!.heads
+    public static let miniMax01HeadDim = ModelFacts.miniMax01.lightning!.headDim
+    public static let miniMax01Layers = ModelFacts.miniMax01.lightning!.layers
 
     /// Lightning Attention (MiniMax-01): KV_t = λ KV_{t−1} + k_tᵀ v_t, o_t = q_t KV_t with no
     /// 1/√d, λ = exp(−slope_h·(1 − l/(L−1) + 1e−5)), slope_h = (2^(−8/H))^(h+1) — MiniMax's

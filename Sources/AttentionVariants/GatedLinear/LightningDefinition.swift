@@ -6,7 +6,7 @@ extension GatedLinearDefinition {
     public static let lightning = GatedLinearDefinition(
         name: "lightning", family: .linear, roles: GatedLinearConfig.roles,
         math: "S_t = λ_h S_{t−1} + k_t v_tᵀ, λ_h = exp(−slope_h·(1 − l/(L−1)))",
-        presets: [VariantPreset(name: "minimax-01", summary: "MiniMax-01 Lightning: 64 heads × 80 layers slope schedule, d = 128 (head: and layer: pick one)")],
+        presets: [VariantPreset(name: ModelFacts.miniMax01.name, summary: ModelFacts.miniMax01.lightning!.summary)],
         overrides: [.keyValueDims, .head, .layer], capabilities: [.stateCheckpoint, .gates],
         replayTensors: [
             ReplayTensorSpec(name: "q", shape: "[T, H, K]", meaning: "queries, no scale (MiniMax-01: H = 64, K = 128)", required: true),

@@ -6,7 +6,7 @@ extension GatedLinearDefinition {
     public static let mamba2 = GatedLinearDefinition(
         name: "mamba2", family: .ssm, roles: GatedLinearConfig.mamba2Roles,
         math: "h_t = exp(Δ_t A) h_{t−1} + Δ_t B_t x_tᵀ, y_t = h_tᵀ C_t + D x_t, Δ = softplus(dt + dt_bias)",
-        presets: [VariantPreset(name: "mamba2-2.7b", summary: "Mamba2-2.7B: 80 heads, head dim 64, d_state 128, A_init (1, 16), dt [0.001, 0.1] (head: picks one)")],
+        presets: [VariantPreset(name: ModelFacts.mamba2_2_7B.name, summary: ModelFacts.mamba2_2_7B.ssm!.summary)],
         overrides: [.keyValueDims, .head], capabilities: [.stateCheckpoint, .gates],
         replayTensors: [
             ReplayTensorSpec(name: "x", shape: "[T, H, P]", meaning: "inputs (the values)", required: true, stream: "v"),

@@ -55,7 +55,12 @@ public struct MLAConfig: Hashable, Sendable {
     }
 
     /// DeepSeek-V3: YaRN factor 40, mscale_all_dim 1 → 0.1·ln 40 + 1.
-    public static let deepSeekV3MScale = 0.1 * Foundation.log(40.0) + 1
+    public static let deepSeekV3MScale = ModelFacts.deepSeekV3.latent!.mscale
+
+    /// One model's MLA layers (`ModelFacts.latent`): its heads, dimensions, RoPE and YaRN scale.
+    public init(_ f: ModelFacts.LatentLayers) {
+        self.init(heads: f.heads, latentDim: f.latentDim, ropeDim: f.ropeDim, nopeDim: f.nopeDim, valueDim: f.valueDim, rope: f.rope, mscale: f.mscale)
+    }
 
     public static let roles: [Role] = [.q, .latent, .ropeCache, .output]
 

@@ -14,14 +14,10 @@ public struct MLADefinition: VariantDefinition {
     /// RoPE 64, nope 128, value 128).
     public static let defaultConfig = MLAConfig()
 
-    /// Public shapes (config.json): DeepSeek-V3 (128 heads, kv_lora_rank 512, rope 64, nope 128,
-    /// v 128, YaRN factor 40), Kimi Linear's MLA layers (32 heads, NoPE, no YaRN).
-    public static let modelPresets: [(preset: VariantPreset, config: MLAConfig)] = [
-        (VariantPreset(name: "deepseek-v3", summary: "DeepSeek-V3 MLA: 128 heads, latent 512 + RoPE 64, nope 128, v 128, mscale² YaRN"),
-         MLAConfig(heads: 128)),
-        (VariantPreset(name: "kimi-linear", summary: "Kimi Linear MLA layers: 32 heads, latent 512, NoPE"),
-         MLAConfig(heads: 32, rope: false, mscale: 1)),
-    ]
+    /// The MLA layers of DeepSeek-V3 and Kimi Linear (`ModelFacts.latent`).
+    public static let modelPresets: [(preset: VariantPreset, config: MLAConfig)] = [ModelFacts.deepSeekV3, .kimiLinear].map {
+        (VariantPreset(name: $0.name, summary: $0.latent!.summary), MLAConfig($0.latent!))
+    }
 
     public var presets: [VariantPreset] { Self.modelPresets.map(\.preset) }
 

@@ -70,6 +70,13 @@ public struct SoftmaxDefinition: VariantDefinition {
         ]
     }
 
+    /// The preset of `model`'s softmax layers (`ModelFacts.softmax`).
+    static func preset(_ model: ModelFacts) -> (preset: VariantPreset, config: SoftmaxAttentionConfig) {
+        let f = model.softmax!
+        return (VariantPreset(name: model.name, summary: f.summary),
+                SoftmaxAttentionConfig(queryHeads: f.queryHeads, kvHeads: f.kvHeads, headDim: f.headDim, window: f.window, sinkLogit: f.sinkLogit ? 0 : nil))
+    }
+
     /// The decode (or, `chunked`, prefill) run of `config` on `tier`.
     public func makeRun(config: SoftmaxAttentionConfig, form: String = "recurrent", tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
         try check(config)
