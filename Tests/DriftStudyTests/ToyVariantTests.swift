@@ -2,10 +2,11 @@ import AttentionVariants
 import ExactArithmetic
 import Foundation
 import Testing
+import Workloads
 @testable import DriftStudy
 
 /// docs/ARCHITECTURE.md's "adding a variant", kept true: a variant defined and registered here,
-/// outside the package, runs through a study and a budget like a built-in one.
+/// outside the package, runs through a study, a budget and replay like a built-in one.
 struct ToyLinearDefinition: VariantDefinition {
     var name: String { "toy_linear" }
     var family: VariantFamily { .linear }
@@ -16,6 +17,23 @@ struct ToyLinearDefinition: VariantDefinition {
 
     func instance(_ p: VariantParameters) throws -> any VariantInstance {
         ToyLinearInstance(config: LinearAttentionConfig(keyDim: 8, valueDim: 8, seed: p.seed, distribution: p.distribution, gates: .constant(0.9)))
+    }
+
+    /// Replay reads linear attention's q, k, v (and an optional initial state).
+    var replayTensors: [ReplayTensorSpec]? { LinearDefinition().replayTensors }
+
+    /// One decayed linear-attention head per head of the tensors.
+    func replayPlan(_ x: ReplayTensors) throws -> ReplayPlan {
+        var c = LinearAttentionConfig(keyDim: x.K, valueDim: x.V, gates: .constant(0.9))
+        c.replay = x.inputs
+        let base = c
+        return ReplayPlan(tokens: x.T, inputs: x.views, outputShape: [x.T, x.H, x.V], stateShape: [x.H, x.K, x.V], roles: LinearAttentionConfig.roles) { tier, recipe in
+            try (0..<x.H).map { h in
+                var c = base
+                c.head = h
+                return try LinearDefinition.makeDecode(config: c, tier: tier, recipe: recipe)
+            }
+        }
     }
 }
 
@@ -80,6 +98,33 @@ struct ToyLinearInstance: VariantInstance {
         let o = try #require(outcomes.first)
         #expect(o.pass)
         #expect(o.records.first?.variant == "toy_linear")
+    }
+
+    /// Replay of the inputs a study of the toy generated gives back the study's errors bit for
+    /// bit: the registered variant's own plan runs through `Replay.run`.
+    @Test func registeredVariantReplays() throws {
+        let config = try StudyFixture.config("""
+            name: toy-replay
+            tokens: [120]
+            seeds: [5]
+            reference: {tier: float64, certify_tokens: 8, bits: 64, double_precision_tokens: 4}
+            variants: [toy_linear]
+            recipes:
+              - {name: bf16, store: bfloat16}
+            workloads: [gaussian]
+            """)
+        let study = try StudyFixture.tempDir()
+        _ = try Study.run(configs: [config], options: Study.Options(out: study, jobs: 1))
+        let record = try #require(try ResultsStore.readRecords("\(study)/results.jsonl").first)
+        let inputs = try StudyFixture.tempDir(), out = try StudyFixture.tempDir() + "/out"
+        for name in ["q", "k", "v"] {
+            try ReplayTests.dump(inputs, name, seed: 5, stream: name, T: 120, H: 1, D: 8)
+        }
+        #expect(Replay.supported.contains("toy_linear"))
+        let result = try Replay.run(Replay.Options(variant: "toy_linear", inputs: inputs, recipes: ["state=bfloat16"], out: out))
+        #expect(result.outputShape == [120, 1, 8] && result.stateShape == [1, 8, 8])
+        #expect(record.positions.map { result.series[0].outputRelErr[$0] } == record.outputRelErr)
+        #expect(result.reference.pass == true)
     }
 
     @Test func unknownOverridesAreRejectedByTheDefinition() throws {

@@ -13,6 +13,8 @@ public struct BlockSparseDefinition: VariantDefinition {
     public var forms: [String] { ["recurrent"] }
     public var roles: [Role] { SoftmaxAttentionConfig.roles }
     public var overrides: VariantOverrides { .headDim }
+    /// Replay takes the block size and count, and NSA its window.
+    public var replayFlags: ReplayFlags { defaultConfig.kind == .nsa ? [.blockSize, .topK, .window] : [.blockSize, .topK] }
 
     public func instance(_ p: VariantParameters) throws -> any VariantInstance {
         var c = defaultConfig

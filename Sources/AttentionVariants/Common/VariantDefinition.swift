@@ -1,4 +1,5 @@
 import ExactArithmetic
+import NumberFormats
 import Workloads
 
 /// Everything the rest of the tool asks about one attention variant (DESIGN.md §2, §4): its
@@ -25,6 +26,16 @@ public protocol VariantDefinition: Sendable {
     var capabilities: VariantCapabilities { get }
     /// The tensors replay reads (nil: replay does not support the variant).
     var replayTensors: [ReplayTensorSpec]? { get }
+    /// The selection flags replay takes (`--block-size`, `--top-k`, `--window`).
+    var replayFlags: ReplayFlags { get }
+
+    /// Replay on `file`: the tensors checked against `replayTensors` and the runs to make. The
+    /// default reads the per-token tensors (`ReplayTensors`) and asks `replayPlan(_:)`; a
+    /// variant whose tensors are not per-head rows (MLA's latent cache) reads the file itself.
+    func replayPlan(file: TensorFile, options: ReplayOptions) throws -> ReplayPlan
+    /// Replay on checked tensors: the configuration their shapes and the options give, and one
+    /// run per value head (or one for all heads of a cache variant).
+    func replayPlan(_ tensors: ReplayTensors) throws -> ReplayPlan
 
     /// The roles of `form` (the recurrent form has no per-chunk roles).
     func roles(form: String) -> [Role]
@@ -39,6 +50,15 @@ extension VariantDefinition {
     public var overrides: VariantOverrides { [] }
     public var capabilities: VariantCapabilities { [] }
     public var replayTensors: [ReplayTensorSpec]? { nil }
+    public var replayFlags: ReplayFlags { [] }
+
+    public func replayPlan(file: TensorFile, options: ReplayOptions) throws -> ReplayPlan {
+        try replayPlan(ReplayTensors(file: file, definition: self, options: options))
+    }
+
+    public func replayPlan(_ tensors: ReplayTensors) throws -> ReplayPlan {
+        throw InputError("--variant: replay has no plan for '\(name)'")
+    }
 
     public func roles(form: String) -> [Role] {
         form == "recurrent" ? roles.filter { $0 != .chunkState && $0 != .vNew && $0 != .triInverse } : roles

@@ -107,20 +107,50 @@ public enum Replay {
                 throw fail("\(t.file): tensor '\(t.name)': element \(bad) is \(t.element(bad)); inputs must be finite")
             }
         }
-        let T = plan.tokens
-        // Recipes.
-        var recipes: [(name: String, text: String, recipe: Recipe)] = []
-        for text in o.recipes {
+        let recipes = try parseRecipes(o.recipes, roles: plan.roles)
+        let compares = try openCompares(o.compares, outputShape: plan.outputShape)
+        let reference: [SteppedRun], emulated: [[SteppedRun]]
+        do {
+            reference = try plan.make(.float64, Recipe())
+            emulated = try recipes.map { try plan.make(.float32, $0.recipe) }
+        } catch let e as VariantError { throw fail("\(o.inputs): \(e.description)") }
+        let scratch = try ReplayScratch(out: o.out)
+        let errors = try stepAndWrite(reference, emulated, recipes: recipes, compares: compares, plan: plan, options: o, into: scratch)
+        let stateErrors = try writeStates(reference, emulated, recipes: recipes, shape: plan.stateShape, into: scratch)
+        let info = try certify(o, plan)
+        let result = Result(variant: o.variant, preset: o.preset, inputs: o.inputs, tokens: plan.tokens, outputShape: plan.outputShape,
+                            stateShape: plan.stateShape, reference: info,
+                            series: series(recipes, compares, errors: errors, stateErrors: stateErrors))
+        try wrap {
+            try NPY.writeAtomically(try StudyJSON.encoder(pretty: true).encode(result), to: scratch.file("errors.json"))
+            try NPY.writeAtomically(Data(report(result).utf8), to: scratch.file("report.md"))
+        }
+        try scratch.moveIntoPlace()
+        return result
+    }
+
+    /// A recipe given on the command line: its file-name form, its text, the recipe.
+    typealias NamedRecipe = (name: String, text: String, recipe: Recipe)
+    /// A `--compare` output: its label and the file.
+    typealias Compared = (label: String, view: TensorView, rowOffset: Int)
+
+    /// The `--recipe` texts parsed against the variant's roles, with unique file names.
+    static func parseRecipes(_ texts: [String], roles: [Role]) throws -> [NamedRecipe] {
+        var recipes: [NamedRecipe] = []
+        for text in texts {
             let r: Recipe
-            do { r = try Recipe.parse(text, allowed: plan.roles) } catch { throw fail("--recipe '\(text)': \(error)") }
+            do { r = try Recipe.parse(text, allowed: roles) } catch { throw fail("--recipe '\(text)': \(error)") }
             let name = fileName(text)
             guard !name.isEmpty, !recipes.contains(where: { $0.name == name }) else { throw fail("--recipe '\(text)': empty or given twice") }
             recipes.append((name, text, r.fast))
         }
-        // Compared outputs.
-        var compares: [(label: String, view: TensorView, rowOffset: Int)] = []
-        let rowWidth = plan.outputShape.dropFirst().reduce(1, *)
-        for text in o.compares {
+        return recipes
+    }
+
+    /// The `--compare LABEL=FILE.npy` outputs, each of the output's shape.
+    static func openCompares(_ texts: [String], outputShape: [Int]) throws -> [Compared] {
+        var compares: [Compared] = []
+        for text in texts {
             guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
                 throw fail("--compare '\(text)': expected LABEL=FILE.npy")
             }
@@ -131,34 +161,30 @@ public enum Replay {
             let view: TensorView
             do { view = try NPY.view(path: path) } catch let e as TensorFileError { throw fail(e.message) }
             var s = view.shape
-            if s.count == plan.outputShape.count + 1 && s.first == 1 { s.removeFirst() }
-            guard s == plan.outputShape else {
-                throw fail("\(path): tensor '\(view.name)': shape \(view.shapeText); expected the output shape \(plan.outputShape)")
+            if s.count == outputShape.count + 1 && s.first == 1 { s.removeFirst() }
+            guard s == outputShape else {
+                throw fail("\(path): tensor '\(view.name)': shape \(view.shapeText); expected the output shape \(outputShape)")
             }
             compares.append((label, view, 0))
         }
-        // Runs.
-        let reference: [SteppedRun], emulated: [[SteppedRun]]
-        do {
-            reference = try plan.make(.float64, Recipe())
-            emulated = try recipes.map { try plan.make(.float32, $0.recipe) }
-        } catch let e as VariantError { throw fail("\(o.inputs): \(e.description)") }
-        // Output files go to a scratch folder beside --out, moved in at the end.
-        let fm = FileManager.default
-        let outURL = URL(fileURLWithPath: o.out).standardizedFileURL
-        let scratch = outURL.deletingLastPathComponent().appendingPathComponent(".\(outURL.lastPathComponent).partial-\(getpid())").path
-        do { try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
-            throw fail("\(o.out): cannot create (\(error.localizedDescription))")
-        }
-        var finished = false
-        defer { if !finished { try? fm.removeItem(atPath: scratch) } }
-        func wrap<R>(_ body: () throws -> R) throws -> R {
-            do { return try body() } catch let e as TensorFileError { throw fail(e.message) }
-        }
-        let refWriter = try wrap { try NPYStreamWriter(path: scratch + "/o_ref.npy", shape: plan.outputShape, dtype: .float64) }
-        let writers = try recipes.map { r in try wrap { try NPYStreamWriter(path: scratch + "/o_\(r.name).npy", shape: plan.outputShape, dtype: .float32) } }
-        let meter = ErrorMeter()
-        // Memory is bounded by the block, not by T.
+        return compares
+    }
+
+    /// Tensor-file errors as bad input.
+    static func wrap<R>(_ body: () throws -> R) throws -> R {
+        do { return try body() } catch let e as TensorFileError { throw fail(e.message) }
+    }
+
+    /// Steps every run, streaming o_ref.npy and each recipe's o_<recipe>.npy into `scratch`;
+    /// memory is bounded by the block, not by T. Returns each series' error per position.
+    static func stepAndWrite(
+        _ reference: [SteppedRun], _ emulated: [[SteppedRun]], recipes: [NamedRecipe], compares: [Compared], plan: ReplayPlan,
+        options o: Options, into scratch: ReplayScratch
+    ) throws -> [[Double]] {
+        let T = plan.tokens
+        let rowWidth = plan.outputShape.dropFirst().reduce(1, *)
+        let refWriter = try wrap { try NPYStreamWriter(path: scratch.file("o_ref.npy"), shape: plan.outputShape, dtype: .float64) }
+        let writers = try recipes.map { r in try wrap { try NPYStreamWriter(path: scratch.file("o_\(r.name).npy"), shape: plan.outputShape, dtype: .float32) } }
         let block = max(1, min(T, o.blockPositions ?? (1 << 20) / max(rowWidth, 1)))
         let errors = try wrap {
             try stepAndMeasure([reference] + emulated, compares: compares.map(\.view), rowWidth: rowWidth, tokens: T, block: block,
@@ -168,47 +194,61 @@ public enum Replay {
             try refWriter.finish()
             for w in writers { try w.finish() }
         }
-        // Final states.
+        return errors
+    }
+
+    /// Writes state_ref.npy and each recipe's final state; returns each recipe's relative state
+    /// error (nil for all when the variant keeps a cache).
+    static func writeStates(
+        _ reference: [SteppedRun], _ emulated: [[SteppedRun]], recipes: [NamedRecipe], shape: [Int]?, into scratch: ReplayScratch
+    ) throws -> [Double?] {
         var stateErrors = [Double?](repeating: nil, count: recipes.count)
-        if let shape = plan.stateShape {
-            let per = reference[0].stateCount
-            func states(_ runs: [SteppedRun]) -> [Double] {
-                var s = [Double](repeating: 0, count: per * runs.count)
-                s.withUnsafeMutableBufferPointer { b in
-                    for (h, r) in runs.enumerated() { r.readState(into: UnsafeMutableBufferPointer(rebasing: b[h * per..<(h + 1) * per])) }
-                }
-                return s
+        guard let shape else { return stateErrors }
+        let meter = ErrorMeter()
+        let per = reference[0].stateCount
+        func states(_ runs: [SteppedRun]) -> [Double] {
+            var s = [Double](repeating: 0, count: per * runs.count)
+            s.withUnsafeMutableBufferPointer { b in
+                for (h, r) in runs.enumerated() { r.readState(into: UnsafeMutableBufferPointer(rebasing: b[h * per..<(h + 1) * per])) }
             }
-            let ref = states(reference)
+            return s
+        }
+        func write(_ s: [Double], _ name: String, _ dtype: TensorDType) throws {
             try wrap {
-                let w = try NPYStreamWriter(path: scratch + "/state_ref.npy", shape: shape, dtype: .float64)
-                try w.append(ref)
+                let w = try NPYStreamWriter(path: scratch.file("state_\(name).npy"), shape: shape, dtype: dtype)
+                try w.append(s)
                 try w.finish()
             }
-            for (i, runs) in emulated.enumerated() {
-                let s = states(runs)
-                try wrap {
-                    let w = try NPYStreamWriter(path: scratch + "/state_\(recipes[i].name).npy", shape: shape, dtype: .float32)
-                    try w.append(s)
-                    try w.finish()
-                }
-                let d = ref.withUnsafeBufferPointer { a in s.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
-                stateErrors[i] = d.nonFinite > 0 ? .nan : d.relative
-            }
         }
-        // The reference certified against MPFR on a prefix (head 0).
-        let n = min(T, o.certifyTokens)
+        let ref = states(reference)
+        try write(ref, "ref", .float64)
+        for (i, runs) in emulated.enumerated() {
+            let s = states(runs)
+            try write(s, recipes[i].name, .float32)
+            let d = ref.withUnsafeBufferPointer { a in s.withUnsafeBufferPointer { b in meter.distance(reference: a, b) } }
+            stateErrors[i] = d.nonFinite > 0 ? .nan : d.relative
+        }
+        return stateErrors
+    }
+
+    /// The reference certified against MPFR on a prefix (head 0).
+    static func certify(_ o: Options, _ plan: ReplayPlan) throws -> StudyRecord.ReferenceInfo {
+        let n = min(plan.tokens, o.certifyTokens)
         var info = StudyRecord.ReferenceInfo(tier: BackendTier.float64.description, certifiedTokens: n, bits: o.bits)
-        if n > 0 {
-            let c = try ReferenceCertification.certify(
-                variant: o.variant, form: "recurrent", tokens: n, bits: o.bits, fastTier: .float64, doublePrecisionTokens: min(n, 32)
-            ) { tier in try plan.make(tier, Recipe())[0] }
-            info.fastVsMPFROutput = c.fastVsMPFR.outputMaxRel
-            info.fastVsMPFRState = c.fastVsMPFR.stateMaxRel
-            info.mpfrPVs2POutput = c.mpfrPVs2P.outputMaxRel
-            info.mpfrPVs2PState = c.mpfrPVs2P.stateMaxRel
-            info.pass = c.pass
-        }
+        guard n > 0 else { return info }
+        let c = try ReferenceCertification.certify(
+            variant: o.variant, form: "recurrent", tokens: n, bits: o.bits, fastTier: .float64, doublePrecisionTokens: min(n, 32)
+        ) { tier in try plan.make(tier, Recipe())[0] }
+        info.fastVsMPFROutput = c.fastVsMPFR.outputMaxRel
+        info.fastVsMPFRState = c.fastVsMPFR.stateMaxRel
+        info.mpfrPVs2POutput = c.mpfrPVs2P.outputMaxRel
+        info.mpfrPVs2PState = c.mpfrPVs2P.stateMaxRel
+        info.pass = c.pass
+        return info
+    }
+
+    /// errors.json's rows: each recipe's emulation, then each compared output.
+    static func series(_ recipes: [NamedRecipe], _ compares: [Compared], errors: [[Double]], stateErrors: [Double?]) -> [Series] {
         func summary(_ e: [Double]) -> (Double, Double) {
             if e.contains(where: { $0.isNaN }) { return (.nan, .nan) }
             return (e.max() ?? 0, e.isEmpty ? 0 : e.reduce(0, +) / Double(e.count))
@@ -225,24 +265,7 @@ public enum Replay {
             series.append(Series(name: c.label, kind: "compare", recipe: nil, file: c.view.file, outputRelErr: e,
                                  maxOutputRelErr: mx, meanOutputRelErr: mean, finalStateRelErr: nil))
         }
-        let result = Result(variant: o.variant, preset: o.preset, inputs: o.inputs, tokens: T, outputShape: plan.outputShape,
-                            stateShape: plan.stateShape, reference: info, series: series)
-        try wrap {
-            try NPY.writeAtomically(try StudyJSON.encoder(pretty: true).encode(result), to: scratch + "/errors.json")
-            try NPY.writeAtomically(Data(report(result).utf8), to: scratch + "/report.md")
-        }
-        // Move into place.
-        do {
-            try fm.createDirectory(atPath: o.out, withIntermediateDirectories: true)
-            for name in try fm.contentsOfDirectory(atPath: scratch).sorted() {
-                let dst = (o.out as NSString).appendingPathComponent(name)
-                if fm.fileExists(atPath: dst) { try fm.removeItem(atPath: dst) }
-                try fm.moveItem(atPath: scratch + "/" + name, toPath: dst)
-            }
-        } catch { throw fail("\(o.out): cannot write (\(error.localizedDescription))") }
-        finished = true
-        try? fm.removeItem(atPath: scratch)
-        return result
+        return series
     }
 
     /// Steps the reference (series 0) and every recipe's runs in lockstep, blocks of `block`
@@ -283,32 +306,5 @@ public enum Replay {
             }
         })
         return errors
-    }
-
-    /// report.md: the reference's certification, a summary per series, and per-position errors
-    /// side by side at a log-spaced sample of positions.
-    public static func report(_ r: Result) -> String {
-        func f(_ x: Double?) -> String {
-            guard let x else { return "—" }
-            if x.isNaN { return "NaN" }
-            return x == 0 ? "0" : String(format: "%.3e", x)
-        }
-        var s = "# Replay: \(r.variant)\(r.preset.map { " (\($0))" } ?? "") on \(r.inputs)\n\n"
-        s += "\(r.tokens) positions, output \(r.outputShape)\(r.stateShape.map { ", state \($0)" } ?? ""). "
-        s += "Errors are ‖o − o_ref‖₂/‖o_ref‖₂ over all heads of a position; o_ref is the Float64 reference"
-        let c = r.reference
-        s += " (certified on its first \(c.certifiedTokens) positions, \(r.stateShape == nil ? "all heads" : "head 0"): Float64 vs MPFR-\(c.bits) \(f(c.fastVsMPFROutput)), "
-        s += "MPFR-\(c.bits) vs MPFR-\(2 * c.bits) \(f(c.mpfrPVs2POutput)); \(c.pass == true ? "pass" : "FAIL")).\n\n"
-        s += "| series | kind | max | mean | at last position | final state |\n|---|---|---|---|---|---|\n"
-        for e in r.series {
-            s += "| \(e.name) | \(e.kind) | \(f(e.maxOutputRelErr)) | \(f(e.meanOutputRelErr)) | \(f(e.outputRelErr.last)) | \(f(e.finalStateRelErr)) |\n"
-        }
-        guard !r.series.isEmpty else { return s }
-        let schedule = EvaluationSchedule.sampled(tokens: r.tokens, perOctave: 2)
-        s += "\n| position | " + r.series.map(\.name).joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: r.series.count) + "\n"
-        for t in 0..<r.tokens where schedule.contains(t) {
-            s += "| \(t) | " + r.series.map { f($0.outputRelErr[t]) }.joined(separator: " | ") + " |\n"
-        }
-        return s
     }
 }
