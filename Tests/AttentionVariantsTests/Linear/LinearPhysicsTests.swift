@@ -7,7 +7,7 @@ import Workloads
 /// Drift physics of a bf16 recurrent state (DESIGN.md §7), nearest-even unless stated: an
 /// undecayed state drifts as √t, a decayed one saturates, stochastic rounding removes the
 /// stagnation of a biased stream. CI runs 8k tokens; ATTNPREC_LONG=1 runs the 64k.
-@Suite struct GatedPhysicsTests {
+@Suite struct LinearPhysicsTests {
     static let long = ProcessInfo.processInfo.environment["ATTNPREC_LONG"] == "1"
 
     /// Output relative error at every position of a bf16-state run against the exact one.
