@@ -72,37 +72,9 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
     }
 
     func computeChunk(start c0: Int) {
-        let b = backend, C = chunk, d = config.headDim, dv = config.valueDim
-        // Append the chunk to the caches (each entry rounded once).
-        for g in 0..<config.kvHeads {
-            for t in c0..<c0 + C {
-                if decode.keys[g].cache != nil {
-                    let k1 = kT.row(0)
-                    decode.loadExact(&decode.keys[g], position: t, row: &decode.rowK, into: k1, kvHead: g)
-                    decode.rowK.withUnsafeMutableBufferPointer { b.read(k1, into: $0) }
-                    decode.rowK.withUnsafeBufferPointer { decode.keys[g].cache!.append($0) }
-                }
-                if decode.values[g].cache != nil {
-                    let v1 = vT.row(0)
-                    decode.loadExact(&decode.values[g], position: t, row: &decode.rowV, into: v1, kvHead: g)
-                    decode.rowV.withUnsafeMutableBufferPointer { b.read(v1, into: $0) }
-                    decode.rowV.withUnsafeBufferPointer { decode.values[g].cache!.append($0) }
-                }
-            }
-        }
-        // Scaled queries, one C×d block per head.
-        for h in 0..<config.queryHeads {
-            for i in 0..<C {
-                let r = qT.row(h * C + i)
-                rowQ.withUnsafeMutableBufferPointer { decode.qGen.fill($0, head: h, position: c0 + i) }
-                b.load(r, rowQ)
-                decode.qStores[h].store(.q, r, on: b, step: c0 + i)
-                b.multiply(r, r, scaleT)
-            }
-            b.fill(acc[h], 0)
-        }
-        b.fill(m, -0x1p127)
-        b.fill(l, 0)
+        let b = backend, C = chunk, d = config.headDim
+        appendToCaches(start: c0)
+        loadQueries(start: c0)
         let last = c0 + C - 1
         var firstKey = 0
         if let w = config.window, config.sinkTokens == 0 { firstKey = max(0, c0 - w + 1) }
@@ -138,25 +110,67 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
             }
             k0 += C
         }
-        if let sink = decode.sinkT {
-            // The sink logit joins the denominator only (OnlineSoftmax.addSink's order).
-            for h in 0..<config.queryHeads {
-                for i in 0..<C {
-                    let mi = m.element(h * C + i), li = l.element(h * C + i), ci = correction.element(0)
-                    b.maximum(rowMax, mi, sink)
-                    b.subtract(ci, mi, rowMax)
-                    b.apply(.exp, ci, ci)
-                    b.subtract(rowSum, sink, rowMax)
-                    b.apply(.exp, rowSum, rowSum)
-                    b.fma(li, li, ci, rowSum)
-                    b.scale(acc[h].row(i), by: ci)
-                }
-            }
-        }
+        addSinkLogit()
         for h in 0..<config.queryHeads {
             for i in 0..<C { b.divide(acc[h].row(i), acc[h].row(i), l.element(h * C + i)) }
         }
-        _ = dv
+    }
+
+    /// Appends the chunk's keys and values to the caches (each entry rounded once).
+    func appendToCaches(start c0: Int) {
+        let b = backend, C = chunk
+        for g in 0..<config.kvHeads {
+            for t in c0..<c0 + C {
+                if decode.keys[g].cache != nil {
+                    let k1 = kT.row(0)
+                    decode.loadExact(&decode.keys[g], position: t, row: &decode.rowK, into: k1, kvHead: g)
+                    decode.rowK.withUnsafeMutableBufferPointer { b.read(k1, into: $0) }
+                    decode.rowK.withUnsafeBufferPointer { decode.keys[g].cache!.append($0) }
+                }
+                if decode.values[g].cache != nil {
+                    let v1 = vT.row(0)
+                    decode.loadExact(&decode.values[g], position: t, row: &decode.rowV, into: v1, kvHead: g)
+                    decode.rowV.withUnsafeMutableBufferPointer { b.read(v1, into: $0) }
+                    decode.rowV.withUnsafeBufferPointer { decode.values[g].cache!.append($0) }
+                }
+            }
+        }
+    }
+
+    /// Loads the chunk's scaled queries, one C×d block per head, and resets the running max,
+    /// sum and accumulators.
+    func loadQueries(start c0: Int) {
+        let b = backend, C = chunk
+        for h in 0..<config.queryHeads {
+            for i in 0..<C {
+                let r = qT.row(h * C + i)
+                rowQ.withUnsafeMutableBufferPointer { decode.qGen.fill($0, head: h, position: c0 + i) }
+                b.load(r, rowQ)
+                decode.qStores[h].store(.q, r, on: b, step: c0 + i)
+                b.multiply(r, r, scaleT)
+            }
+            b.fill(acc[h], 0)
+        }
+        b.fill(m, -0x1p127)
+        b.fill(l, 0)
+    }
+
+    /// The sink logit joins the denominator only (OnlineSoftmax.addSink's order).
+    func addSinkLogit() {
+        let b = backend, C = chunk
+        guard let sink = decode.sinkT else { return }
+        for h in 0..<config.queryHeads {
+            for i in 0..<C {
+                let mi = m.element(h * C + i), li = l.element(h * C + i), ci = correction.element(0)
+                b.maximum(rowMax, mi, sink)
+                b.subtract(ci, mi, rowMax)
+                b.apply(.exp, ci, ci)
+                b.subtract(rowSum, sink, rowMax)
+                b.apply(.exp, rowSum, rowSum)
+                b.fma(li, li, ci, rowSum)
+                b.scale(acc[h].row(i), by: ci)
+            }
+        }
     }
 
     /// The chunked prefill → decode handoff: the decode run that shares this prefill's KV caches
