@@ -13,6 +13,7 @@ extension BlockSparseDefinition {
         }
         let windowed = replayFlags.contains(.window)
         if o.preset != nil { throw InputError("--preset: \(name) has no presets; give --block-size, --top-k\(windowed ? ", --window" : "")") }
+        if !windowed && o.window != nil { throw InputError("--window: \(name) has no sliding window (\(Self.nsa.name) has)") }
         var c = defaultConfig
         c.attention.queryHeads = q.heads
         c.attention.kvHeads = k.heads

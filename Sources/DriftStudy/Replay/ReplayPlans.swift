@@ -28,10 +28,11 @@ extension Replay {
         return try d.replayPlan(file: file, options: o.planning)
     }
 
-    /// `--block-size`, `--top-k` and `--window` only where the variant takes them.
+    /// `--block-size`, `--top-k` and `--window` only where the variant takes them (a block
+    /// selector's own plan says whether it has a window).
     static func checkSelectionFlags(_ o: Options, _ flags: ReplayFlags) throws {
         let given: ReplayFlags = [o.blockSize != nil ? .blockSize : [], o.topK != nil ? .topK : [], o.window != nil ? .window : []]
-        guard !flags.isSuperset(of: given) else { return }
+        guard !flags.union(flags.contains(.blockSize) ? .window : []).isSuperset(of: given) else { return }
         func names(_ take: (ReplayFlags) -> Bool) -> [String] { VariantRegistry.all.filter { take($0.replayFlags) }.map(\.name) }
         let blocks = names { $0.contains(.blockSize) }, windowed = names { $0.contains(.window) }
         let tokens = names { $0.contains(.topK) && !$0.contains(.blockSize) }
