@@ -1,3 +1,4 @@
+import DriftStudy
 import ExactArithmetic
 import Foundation
 import NumberFormats

@@ -2,6 +2,7 @@ import AttentionVariants
 import Foundation
 import Testing
 @testable import DriftStudy
+@testable import ServingScenarios
 
 /// Prefix caching: resuming through a full-precision checkpoint is neutral; a checkpoint in
 /// the state's own format is idempotent; a narrower one adds error.

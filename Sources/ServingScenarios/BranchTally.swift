@@ -1,3 +1,5 @@
+import DriftStudy
+
 /// A prefix-cache record's continuations, shared by the recurrent and softmax runs: per
 /// branch the mean errors of the resumed and the uncheckpointed run, the mean distance between
 /// the two and the checkpoint it resumed from; and how many branches resumed from one.

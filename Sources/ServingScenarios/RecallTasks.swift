@@ -1,6 +1,7 @@
-import Foundation
 import AttentionVariants
+import DriftStudy
 import ExactArithmetic
+import Foundation
 import NumberFormats
 import Workloads
 

@@ -1,3 +1,4 @@
+import DriftStudy
 import Workloads
 
 /// Speculative decoding's acceptance decisions, shared by the recurrent and softmax runs: the

@@ -1,4 +1,5 @@
 import AttentionVariants
+import DriftStudy
 import ExactArithmetic
 import Foundation
 import NumberFormats

@@ -1,3 +1,5 @@
+import DriftStudy
+
 /// A handoff record's errors, shared by the recurrent and softmax runs: the handoff,
 /// decode-only and prefill-only errors at the recorded positions, the mean handoff error over
 /// the `Handoff.window` tokens before / from P, and each run's mean over the last 64 tokens.
