@@ -1,7 +1,6 @@
 import AttentionVariants
 import DriftStudy
 import ExactArithmetic
-import Foundation
 import NumberFormats
 
 /// Chunked prefill → decode handoff (DESIGN.md §8): the first P tokens run through the chunked
@@ -33,7 +32,7 @@ public enum Handoff {
     ) throws -> ScenarioRecord {
         let P = c.prefill, T = c.prefill + c.continuation
         var record = ScenarioRecord(
-            scenario: "handoff", memory: PrefixCache.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            scenario: "handoff", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
             parameters: ["prefill": P, "decode": c.continuation, "chunk": chunkSize], seed: seed, tokens: T)
         var chunkedSpec = v
         chunkedSpec.form = "chunked"
@@ -109,5 +108,111 @@ public enum Handoff {
         var chunked = v
         chunked.form = "chunked"
         return Array(Set(try VariantFactory.roles(v) + VariantFactory.roles(chunked))).sorted()
+    }
+}
+
+extension Handoff {
+    /// One (softmax variant, recipe, seed) record with the series and summary of `run`: the
+    /// first P tokens run through the chunked form (`SoftmaxPrefill`, FlashAttention-2 blocks
+    /// of 64, the chunk appended to the caches at once), then the decode form takes over the
+    /// same caches — nothing is copied or re-rounded at the handoff, the kernels change. The
+    /// decode and exact runs are evaluated at the recorded positions, the window around the
+    /// handoff and the last 64 tokens. `handoff_state_err` is the handed-over cache's error
+    /// ‖Ĉ − C‖/‖C‖.
+    static func runKV(
+        variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier, seed: UInt64, config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        let sc = try KVRuns.softmaxConfig(v, seed: seed)
+        do {
+            switch tier {
+            case .float64: return try kvBody(v, sc, backend: { Float64Backend() }, recipeName: recipeName, recipe: recipe, seed: seed, config: c)
+            case .float32: return try kvBody(v, sc, backend: { Float32Backend() }, recipeName: recipeName, recipe: recipe, seed: seed, config: c)
+            default: throw StudyInputError("handoff: tier \(tier) is not used")
+            }
+        } catch let e as VariantError { throw StudyInputError("variant '\(v.name)': \(e)") }
+    }
+
+    static func kvBody<B: Backend>(
+        _ v: StudyConfig.VariantSpec, _ sc: SoftmaxAttentionConfig, backend: () -> B, recipeName: String, recipe: Recipe, seed: UInt64,
+        config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        let P = c.prefill, T = c.prefill + c.continuation
+        var record = ScenarioRecord(
+            scenario: "handoff", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            parameters: ["prefill": P, "decode": c.continuation, "chunk": chunkSize], seed: seed, tokens: T)
+        let exact = try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact)
+        let decodeOnly = try SoftmaxDecode(config: sc, backend: backend(), recipe: recipe)
+        let prefill = try SoftmaxPrefill(config: sc, backend: backend(), recipe: recipe)
+        let prefillOnly = try SoftmaxPrefill(config: sc, backend: backend(), recipe: recipe)
+        precondition(prefill.chunk == chunkSize)
+        var decoder: SoftmaxDecode<B>?
+        let n = exact.outputCount
+        var oe = [Double](repeating: 0, count: n), o = oe
+        var tally = HandoffTally(prefill: P, tokens: T)
+        func err(_ read: (UnsafeMutableBufferPointer<Double>) -> Void) -> Double {
+            o.withUnsafeMutableBufferPointer { read($0) }
+            return o.withUnsafeBufferPointer { ScenarioRuns.relativeError(oe[...], $0) }
+        }
+        for t in 0..<T {
+            exact.step(); decodeOnly.step(); prefillOnly.step()
+            if t < P { prefill.step() } else { decoder!.step() }
+            if t == P - 1 {
+                decoder = prefill.handOff()
+                record.summary["handoff_state_err"] = decoder!.cacheRelativeError
+            }
+            let rec = recorded(t, prefill: P, tokens: T), inWindow = t >= P - window && t < P + window, inEnd = t >= T - 64
+            guard rec || inWindow || inEnd else { continue }
+            exact.evaluate(t)
+            oe.withUnsafeMutableBufferPointer { exact.read($0) }
+            let h: Double
+            if t < P {
+                h = err { prefill.readOutput(into: $0) }
+            } else {
+                decoder!.evaluate(t)
+                h = err { decoder!.readOutput(into: $0) }
+            }
+            decodeOnly.evaluate(t)
+            let d = err { decodeOnly.readOutput(into: $0) }, p = err { prefillOnly.readOutput(into: $0) }
+            tally.add(t, handoff: h, decodeOnly: d, prefillOnly: p)
+        }
+        tally.write(to: &record)
+        return record
+    }
+}
+
+/// A handoff record's errors, shared by the recurrent and softmax runs: the handoff,
+/// decode-only and prefill-only errors at the recorded positions, the mean handoff error over
+/// the `Handoff.window` tokens before / from P, and each run's mean over the last 64 tokens.
+struct HandoffTally {
+    /// The handoff position P and the run length T.
+    let prefill: Int, tokens: Int
+    var positions: [Int] = []
+    var handoffErr: [Double] = [], decodeErr: [Double] = [], prefillErr: [Double] = []
+    var before = 0.0, after = 0.0
+    var end = (handoff: 0.0, decode: 0.0, prefill: 0.0)
+
+    /// Adds position t's errors of the handoff (h), decode-only (d) and prefill-only (p) runs.
+    mutating func add(_ t: Int, handoff h: Double, decodeOnly d: Double, prefillOnly p: Double) {
+        let P = prefill, T = tokens, window = Handoff.window
+        if t >= P - window && t < P { before += h / Double(window) }
+        if t >= P && t < P + window { after += h / Double(window) }
+        if t >= T - 64 { end.handoff += h / 64; end.decode += d / 64; end.prefill += p / 64 }
+        if Handoff.recorded(t, prefill: P, tokens: T) {
+            positions.append(t)
+            handoffErr.append(h); decodeErr.append(d); prefillErr.append(p)
+        }
+    }
+
+    /// Sets `record`'s positions and series, and the summary keys `before`, `after`, `jump`
+    /// and `end_*`.
+    func write(to record: inout ScenarioRecord) {
+        record.positions = positions
+        record.series = ["handoff_err": handoffErr, "decode_only_err": decodeErr, "prefill_only_err": prefillErr]
+        record.summary["before"] = before
+        record.summary["after"] = after
+        record.summary["jump"] = before > 0 ? after / before : (after == 0 ? 1 : .infinity)
+        record.summary["end_handoff"] = end.handoff
+        record.summary["end_decode_only"] = end.decode
+        record.summary["end_prefill_only"] = end.prefill
     }
 }

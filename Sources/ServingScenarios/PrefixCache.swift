@@ -1,53 +1,7 @@
 import AttentionVariants
 import DriftStudy
 import ExactArithmetic
-import Foundation
 import NumberFormats
-
-/// Runs of recurrent variants whose state a scenario can read and replace.
-public enum ScenarioRuns {
-    /// A run of `v` (gaussian inputs, `seed`) on `tier` storing through `recipe`, with its
-    /// state shape.
-    static func make(_ v: StudyConfig.VariantSpec, seed: UInt64, tokens: Int, tier: BackendTier, recipe: Recipe) throws -> (run: StateWritable, rows: Int, cols: Int) {
-        let run = try VariantFactory.makeRun(
-            v, workload: StudyConfig.WorkloadSpec(name: "gaussian"), seed: seed, tokens: tokens,
-            schedule: VariantFactory.schedule(tokens: tokens, perOctave: 1), tier: tier, recipe: recipe)
-        guard let w = run as? StateWritable else {
-            throw StudyInputError("variant '\(v.name)' (\(v.form)): its state cannot be replaced; expected a recurrent decode form")
-        }
-        let shape = VariantFactory.shape(v, run: run)
-        return (w, shape.stateRows, shape.stateCols)
-    }
-
-    /// The recipe the variant itself applies (the scenario roles `checkpoint` and `snapshot`
-    /// are applied by the scenario at its events).
-    static func kernelRecipe(_ r: Recipe) -> Recipe {
-        var k = Recipe()
-        for role in r.roles where role != .checkpoint && role != .snapshot { k[role] = r[role] }
-        return k.fast
-    }
-
-    /// Saves a run's state and restores it, stored as `quantizer` would (kept at compute
-    /// precision for nil): the round trip of a checkpoint, a snapshot or a handoff.
-    static func roundState(_ run: StateWritable, through quantizer: (any StoreQuantizer)?, rows: Int, cols: Int, buffer: inout [Double], random: CounterRandom) {
-        buffer.withUnsafeMutableBufferPointer { b in
-            run.readState(into: b)
-            quantizer?.store(b, rows: rows, cols: cols, random: random)
-            run.writeState(UnsafeBufferPointer(b))
-        }
-    }
-
-    /// ‖a_t − b_t‖/‖a_t‖ with a_t = reference row t (NaN stays NaN; a zero reference row gives
-    /// the absolute distance). Plain sums, unlike `ErrorMeter.distance` (the study's, with the
-    /// difference compensated): the committed scenario results were made with this one, so the
-    /// two stay apart until a commit that regenerates those results unifies them.
-    static func relativeError<C: Collection<Double>>(_ ref: C, _ x: UnsafeBufferPointer<Double>) -> Double {
-        var num = 0.0, den = 0.0
-        for (i, r) in zip(x.indices, ref) { let d = x[i] - r; num += d * d; den += r * r }
-        if num.isNaN { return .nan }
-        return den > 0 ? (num / den).squareRoot() : num.squareRoot()
-    }
-}
 
 /// Prefix caching (DESIGN.md §8): a shared prefix of P tokens is processed once with the
 /// state stored in the recipe's `state` format; the state at checkpoint positions is kept in
@@ -100,7 +54,7 @@ public enum PrefixCache {
         let P = c.tokens[0], L = c.continuation
         let T = P + L
         var record = ScenarioRecord(
-            scenario: "prefix_cache", memory: instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            scenario: "prefix_cache", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
             parameters: ["prefix": P, "continuation": L, "interval": I, "requests": c.requests], labels: ["mode": mode.rawValue],
             seed: seed, tokens: T)
         let kernel = ScenarioRuns.kernelRecipe(recipe)
@@ -143,11 +97,6 @@ public enum PrefixCache {
         return record
     }
 
-    /// A variant instance's label (name plus shape overrides).
-    static func instanceLabel(_ v: StudyConfig.VariantSpec) -> String {
-        v.preset == "default" ? v.name : "\(v.name) (\(v.preset))"
-    }
-
     static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
         var out: [(String, @Sendable () throws -> ScenarioRecord)] = []
         let memo = Delethink.Memo()
@@ -174,5 +123,112 @@ public enum PrefixCache {
             }
         }
         return out
+    }
+}
+
+extension PrefixCache {
+    /// One (softmax variant, recipe, interval, mode, seed) record, with the same series and
+    /// summary as `run`: what is checkpointed is the KV cache of the prefix. A continuation
+    /// branching at p resumes from the checkpoint at c ≤ p — the cache entries 0..<c as the live
+    /// cache held them, stored in the `checkpoint` format (one count × width block per KV head
+    /// and stream, so per-token scales are per entry and per-head scales span the block) — then
+    /// appends the entries c…p and its own in the live cache format (`k_cache`, `v_cache`).
+    static func runKV(
+        variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier,
+        interval I: Int, mode: Mode, seed: UInt64, config c: ScenarioConfig, memo: Delethink.Memo
+    ) throws -> ScenarioRecord {
+        let P = c.tokens[0], L = c.continuation
+        let T = P + L, lo = (P + 1) / 2
+        var record = ScenarioRecord(
+            scenario: "prefix_cache", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            parameters: ["prefix": P, "continuation": L, "interval": I, "requests": c.requests], labels: ["mode": mode.rawValue],
+            seed: seed, tokens: T)
+        let kernel = KVRuns.kernelRecipe(recipe)
+        let key = "\(ScenarioRuns.instanceLabel(v))|\(seed)"
+        let exact = try memo.get("exact|\(key)") { KVRuns.outputs(try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact), from: lo, tokens: T) }
+        let low = try memo.get("low|\(key)|\(recipeName)") { KVRuns.outputs(try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel), from: lo, tokens: T) }
+        let branches = branches(requests: c.requests, prefix: P, seed: seed)
+        var tally = BranchTally()
+        var firstQuarter = 0.0, lastQuarter = 0.0
+        let n0 = exact.count / (T - lo)
+        for p in branches {
+            let cj = checkpoint(branch: p, prefix: P, interval: I, mode: mode)
+            if cj == 0 {
+                // No checkpoint: the continuation recomputes the prefix and is the uncheckpointed
+                // run itself (same kernel, same inputs, outputs bit for bit; evaluating a position
+                // leaves no state behind).
+                var ep = 0.0
+                for t in p..<min(p + L, T) {
+                    let r = (t - lo) * n0..<(t - lo + 1) * n0
+                    low.withUnsafeBufferPointer { lb in ep += ScenarioRuns.relativeError(exact[r], UnsafeBufferPointer(rebasing: lb[r])) }
+                }
+                let count = Double(min(p + L, T) - p)
+                tally.add(resumed: ep / count, uncheckpointed: ep / count, delta: 0, at: 0)
+                continue
+            }
+            let run = try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel)
+            let n = run.outputCount
+            var o = [Double](repeating: 0, count: n)
+            for _ in 0..<cj { run.step() }
+            do {
+                tally.hits += 1
+                // The pool holds one copy of the checkpoint at cj, shared by every request that
+                // resumes from it (stochastic rounding draws the same bits for all of them).
+                let q = recipe[.checkpoint]
+                run.restore(cj) { role, g, rows, width in
+                    q?.store(rows, rows: cj, cols: width, random: CounterRandom(seed: seed, role: "checkpoint.\(role.rawValue)", head: g, step: cj))
+                }
+            }
+            for _ in cj..<p { run.step() }
+            var e = 0.0, ep = 0.0, d = 0.0
+            let quarter = max(1, (min(p + L, T) - p) / 4)
+            for t in p..<T where t < p + L {
+                run.step()
+                run.evaluate(t)
+                o.withUnsafeMutableBufferPointer { run.read($0) }
+                let r = (t - lo) * n..<(t - lo + 1) * n
+                o.withUnsafeBufferPointer { ob in
+                    e += ScenarioRuns.relativeError(exact[r], ob)
+                    let x = ScenarioRuns.relativeError(low[r], ob)
+                    d += x
+                    if t - p < quarter { firstQuarter += x / Double(quarter * branches.count) }
+                    if t >= min(p + L, T) - quarter { lastQuarter += x / Double(quarter * branches.count) }
+                }
+                low.withUnsafeBufferPointer { lb in ep += ScenarioRuns.relativeError(exact[r], UnsafeBufferPointer(rebasing: lb[r])) }
+            }
+            let count = Double(min(p + L, T) - p)
+            tally.add(resumed: e / count, uncheckpointed: ep / count, delta: d / count, at: cj)
+        }
+        tally.write(to: &record, branches: branches)
+        // The checkpoint's effect early and late in the continuations: whether it grows with
+        // the continuation length.
+        record.summary["checkpoint_delta_first_quarter"] = firstQuarter
+        record.summary["checkpoint_delta_last_quarter"] = lastQuarter
+        return record
+    }
+}
+
+/// A prefix-cache record's continuations, shared by the recurrent and softmax runs: per
+/// branch the mean errors of the resumed and the uncheckpointed run, the mean distance between
+/// the two and the checkpoint it resumed from; and how many branches resumed from one.
+struct BranchTally {
+    var resumed: [Double] = [], plain: [Double] = [], delta: [Double] = [], at: [Double] = []
+    var hits = 0
+
+    /// Adds a branch's means and the checkpoint c_j it resumed from (0: none).
+    mutating func add(resumed e: Double, uncheckpointed ep: Double, delta d: Double, at cj: Int) {
+        resumed.append(e); plain.append(ep); delta.append(d); at.append(Double(cj))
+    }
+
+    /// Sets `record`'s positions (the branch points), series and summary (`hits`, `mean_*`,
+    /// `max_resumed_err`).
+    func write(to record: inout ScenarioRecord, branches: [Int]) {
+        record.positions = branches
+        record.series = ["resumed_err": resumed, "uncheckpointed_err": plain, "checkpoint_delta": delta, "checkpoint_at": at]
+        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+        record.summary = [
+            "hits": Double(hits), "mean_resumed_err": mean(resumed), "mean_uncheckpointed_err": mean(plain),
+            "mean_checkpoint_delta": mean(delta), "max_resumed_err": resumed.reduce(0) { Swift.max($0, $1.isNaN ? .infinity : $1) },
+        ]
     }
 }

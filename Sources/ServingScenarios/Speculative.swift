@@ -1,7 +1,6 @@
 import AttentionVariants
 import DriftStudy
 import ExactArithmetic
-import Foundation
 import NumberFormats
 import Workloads
 
@@ -39,7 +38,7 @@ public enum Speculative {
     ) throws -> ScenarioRecord {
         let T = c.tokens.last!
         var record = ScenarioRecord(
-            scenario: "speculative", memory: PrefixCache.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            scenario: "speculative", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
             parameters: ["draft": n], labels: ["threshold": StudyJSON.number(c.threshold)], seed: seed, tokens: T)
         let kernel = ScenarioRuns.kernelRecipe(recipe)
         func rewindable(_ r: StateWritable) throws -> Rewindable {
@@ -118,5 +117,135 @@ public enum Speculative {
             }
         }
         return out
+    }
+}
+
+extension Speculative {
+    /// The roles a speculative recipe may name for `v`: a recurrent variant's and `snapshot`;
+    /// a softmax variant's own (a rollback truncates the cache, nothing is snapshotted).
+    static func speculativeRoles(_ v: StudyConfig.VariantSpec) throws -> [Role] {
+        KVRuns.isSoftmax(v) ? SoftmaxAttentionConfig.roles : try VariantFactory.roles(v) + [.snapshot]
+    }
+
+    /// One (softmax variant, recipe, draft length, seed) record, cycles as in `run`: n tokens
+    /// are drafted (their entries appended to the cache), the accepted prefix is decided from
+    /// the outputs, and the rollback truncates the cache to the accepted length — the drafted
+    /// entries are dropped, the kept ones keep their codes — before the accepted tokens and the
+    /// correction token are decoded again. Series `state_err` / `baseline_state_err`: the
+    /// cache error ‖Ĉ − C‖/‖C‖ over the entries held by the speculative run and by the same
+    /// kernel decoding the accepted stream once; `output_err`: the speculative run's output
+    /// at the last accepted token against the exact run. Summary as in `run`, plus
+    /// `rollback_output_delta` (largest ‖ô_spec − ô_baseline‖/‖ô_baseline‖ at the last
+    /// accepted token of a cycle) and `rollback_bytes_delta` (largest difference in cache bytes
+    /// held): both 0 when rollback is neutral.
+    static func runKV(
+        variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier, draft n: Int, seed: UInt64,
+        config c: ScenarioConfig
+    ) throws -> ScenarioRecord {
+        let T = c.tokens.last!
+        var record = ScenarioRecord(
+            scenario: "speculative", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            parameters: ["draft": n], labels: ["threshold": StudyJSON.number(c.threshold)], seed: seed, tokens: T)
+        let exact = try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact)
+        let spec = try KVRuns.make(v, seed: seed, tier: tier, recipe: recipe)
+        let baseline = try KVRuns.make(v, seed: seed, tier: tier, recipe: recipe)
+        guard spec.canRollback else {
+            throw StudyInputError("variant '\(v.name)', recipe '\(recipeName)': a group:N cache cannot drop drafted entries; expected per-token, block:N or element formats")
+        }
+        let V = exact.outputCount
+        var tally = DraftTally(seed: seed, outputs: V, threshold: c.threshold)
+        var oe = [Double](repeating: 0, count: V), os = oe, ob = oe
+        var nextSamples = Set(TaskRunner.probeLengths(c, from: 1)).sorted()[...]
+        var positions: [Int] = [], stateErr: [Double] = [], baseErr: [Double] = [], outErr: [Double] = []
+        var p = 0
+        var outputDelta = 0.0, bytesDelta = 0
+        while p < T {
+            let m = min(n, T - p)
+            let advance = tally.draft(from: p, count: m) { i, e, s in
+                exact.step(); spec.step()
+                exact.evaluate(p + i); spec.evaluate(p + i)
+                exact.read(e)
+                spec.read(s)
+            }
+            // Roll back to p (drop the drafted entries); decode the accepted tokens and the
+            // correction token again.
+            exact.rollback(p); spec.rollback(p)
+            for _ in 0..<advance { exact.step(); spec.step(); baseline.step() }
+            p += advance
+            spec.evaluate(p - 1); baseline.evaluate(p - 1)
+            os.withUnsafeMutableBufferPointer { spec.read($0) }
+            ob.withUnsafeMutableBufferPointer { baseline.read($0) }
+            let delta = os.withUnsafeBufferPointer { ScenarioRuns.relativeError(ob[...], $0) }
+            outputDelta = Swift.max(outputDelta, delta.isNaN ? .infinity : delta)
+            bytesDelta = Swift.max(bytesDelta, abs(spec.cacheBytes() - baseline.cacheBytes()))
+            if let next = nextSamples.first, p >= next {
+                while let x = nextSamples.first, x <= p { nextSamples = nextSamples.dropFirst() }
+                exact.evaluate(p - 1)
+                oe.withUnsafeMutableBufferPointer { exact.read($0) }
+                positions.append(p)
+                stateErr.append(spec.cacheError())
+                baseErr.append(baseline.cacheError())
+                outErr.append(os.withUnsafeBufferPointer { ScenarioRuns.relativeError(oe[...], $0) })
+            }
+        }
+        record.positions = positions
+        record.series = ["state_err": stateErr, "baseline_state_err": baseErr, "output_err": outErr]
+        let final = stateErr.last ?? .nan, base = baseErr.last ?? .nan
+        record.summary = tally.summary
+        record.summary.merge([
+            "final_state_err": final, "final_baseline_state_err": base, "final_output_err": outErr.last ?? .nan,
+            "rollback_output_delta": outputDelta, "rollback_bytes_delta": Double(bytesDelta),
+        ]) { $1 }
+        if base > 0 { record.summary["ratio"] = final / base }
+        return record
+    }
+}
+
+/// Speculative decoding's acceptance decisions, shared by the recurrent and softmax runs: the
+/// verifier's directions w_t, each drafted token's accept decision in the exact and the
+/// quantized run (cos(o_t, w_t) ≥ threshold), and the counts over the cycles.
+struct DraftTally {
+    let verify: InputGenerator
+    let threshold: Double
+    /// w_t and the exact and quantized outputs of the drafted token.
+    private var w: [Double], oe: [Double], os: [Double]
+    var cycles = 0, accepted = 0, disagreeCycles = 0, disagreePositions = 0, drafted = 0
+
+    init(seed: UInt64, outputs V: Int, threshold: Double) {
+        verify = InputGenerator(seed: seed, stream: "speculative.verify", dimension: V)
+        self.threshold = threshold
+        w = [Double](repeating: 0, count: V)
+        oe = w
+        os = w
+    }
+
+    /// One cycle's draft of m tokens from p: `decode(i, oe, os)` decodes token p + i in the
+    /// exact and the quantized run and reads their outputs into oe, os. Returns the tokens the
+    /// cycle keeps: the exact run's accepted prefix and the correction token, at most m.
+    mutating func draft(
+        from p: Int, count m: Int, _ decode: (Int, UnsafeMutableBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void
+    ) -> Int {
+        var aE = m, aS = m
+        for i in 0..<m {
+            oe.withUnsafeMutableBufferPointer { e in os.withUnsafeMutableBufferPointer { decode(i, e, $0) } }
+            w.withUnsafeMutableBufferPointer { verify.fill($0, head: 0, position: p + i) }
+            let okE = Speculative.cosine(oe, w) >= threshold, okS = Speculative.cosine(os, w) >= threshold
+            if okE != okS { disagreePositions += 1 }
+            if !okE && aE == m { aE = i }
+            if !okS && aS == m { aS = i }
+        }
+        drafted += m
+        if aE != aS { disagreeCycles += 1 }
+        cycles += 1
+        accepted += aE
+        return min(aE + 1, m)
+    }
+
+    /// The summary keys `cycles`, `mean_accepted`, `disagree_cycles`, `disagree_positions`.
+    var summary: [String: Double] {
+        [
+            "cycles": Double(cycles), "mean_accepted": Double(accepted) / Double(cycles),
+            "disagree_cycles": Double(disagreeCycles) / Double(cycles), "disagree_positions": Double(disagreePositions) / Double(drafted),
+        ]
     }
 }
