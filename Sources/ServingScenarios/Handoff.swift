@@ -51,33 +51,31 @@ public enum Handoff {
         let prefillOnly = try VariantFactory.makeRun(
             chunkedSpec, workload: StudyConfig.WorkloadSpec(name: "gaussian"), seed: seed, tokens: T,
             schedule: VariantFactory.schedule(tokens: T, perOctave: 1), tier: tier, recipe: only(chunkedRoles))
-        let n = exact.outputCount
-        var oe = [Double](repeating: 0, count: n), o = oe
-        var state = [Double](repeating: 0, count: exact.stateCount), stateRef = state
         var tally = HandoffTally(prefill: P, tokens: T)
-        func err(_ run: SteppedRun) -> Double {
-            o.withUnsafeMutableBufferPointer { run.readOutput(into: $0) }
-            return o.withUnsafeBufferPointer { ScenarioRuns.relativeError(oe[...], $0) }
-        }
-        for t in 0..<T {
-            exact.step(); decodeOnly.step(); decoder.step(); prefillOnly.step()
-            if t < P { prefill.step() }
-            if t == P - 1 {
-                // The handoff: the prefill's state, stored as the state cache holds it, becomes
-                // the decoder's state (the decoder ran alongside only to reach position P).
-                state.withUnsafeMutableBufferPointer { b in
-                    prefill.readState(into: b)
-                    recipe[.state]?.store(b, rows: rows, cols: cols, random: CounterRandom(seed: seed, role: "state", head: 0, step: t))
-                    decoder.writeState(UnsafeBufferPointer(b))
-                }
-                stateRef.withUnsafeMutableBufferPointer { exact.readState(into: $0) }
-                record.summary["handoff_state_err"] = state.withUnsafeBufferPointer { ScenarioRuns.relativeError(stateRef[...], $0) }
+        // The five runs in lockstep; the prefill run stops at P. Up to P − 1 the handoff run is
+        // the prefill (row 4); from P on, the decoder (row 3), which ran alongside only to reach P.
+        let runs: [SteppedRun] = [exact, decodeOnly, prefillOnly, decoder, prefill]
+        let engine = LockstepEngine(runs: runs.indices.map { SteppedBlockRun(runs[$0], until: $0 == 4 ? P : T) }, maxBlock: BlockRuns.maxBlock)
+        engine.run(tokens: T, endsAt: { $0 == P - 1 }, atBlockStart: { t in
+            guard t == P else { return }
+            // The handoff: the prefill's state, stored as the state cache holds it, becomes the
+            // decoder's state.
+            var state = [Double](repeating: 0, count: exact.stateCount), stateRef = state
+            state.withUnsafeMutableBufferPointer { b in
+                prefill.readState(into: b)
+                recipe[.state]?.store(b, rows: rows, cols: cols, random: CounterRandom(seed: seed, role: "state", head: 0, step: P - 1))
+                decoder.writeState(UnsafeBufferPointer(b))
             }
-            oe.withUnsafeMutableBufferPointer { exact.readOutput(into: $0) }
-            // Up to P − 1 the handoff run is the prefill; from P on, the decoder.
-            let h = err(t < P ? prefill : decoder), d = err(decodeOnly), p = err(prefillOnly)
-            tally.add(t, handoff: h, decodeOnly: d, prefillOnly: p)
-        }
+            stateRef.withUnsafeMutableBufferPointer { exact.readState(into: $0) }
+            record.summary["handoff_state_err"] = state.withUnsafeBufferPointer { ScenarioRuns.relativeError(stateRef[...], $0) }
+        }, measure: { start, n in
+            for i in 0..<n {
+                let t = start + i, oe = engine.row(0, i)
+                let h = ScenarioRuns.relativeError(oe, engine.row(t < P ? 4 : 3, i))
+                tally.add(t, handoff: h, decodeOnly: ScenarioRuns.relativeError(oe, engine.row(1, i)),
+                          prefillOnly: ScenarioRuns.relativeError(oe, engine.row(2, i)))
+            }
+        })
         tally.write(to: &record)
         return record
     }
@@ -140,44 +138,72 @@ extension Handoff {
         var record = ScenarioRecord(
             scenario: "handoff", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
             parameters: ["prefill": P, "decode": c.continuation, "chunk": chunkSize], seed: seed, tokens: T)
-        let exact = try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact)
-        let decodeOnly = try SoftmaxDecode(config: sc, backend: backend(), recipe: recipe)
-        let prefill = try SoftmaxPrefill(config: sc, backend: backend(), recipe: recipe)
-        let prefillOnly = try SoftmaxPrefill(config: sc, backend: backend(), recipe: recipe)
-        precondition(prefill.chunk == chunkSize)
-        var decoder: SoftmaxDecode<B>?
-        let n = exact.outputCount
-        var oe = [Double](repeating: 0, count: n), o = oe
+        let needed = { (t: Int) in recorded(t, prefill: P, tokens: T) || (t >= P - window && t < P + window) || t >= T - 64 }
+        let handoff = HandoffKVRun(prefill: try SoftmaxPrefill(config: sc, backend: backend(), recipe: recipe), at: P, evaluates: needed)
+        precondition(handoff.prefill.chunk == chunkSize)
+        let runs: [BlockRun] = [
+            KVBlockRun(try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact), evaluates: needed),
+            KVBlockRun(KVRuns.Run(try SoftmaxDecode(config: sc, backend: backend(), recipe: recipe)), evaluates: needed),
+            SteppedBlockRun(try SoftmaxPrefill(config: sc, backend: backend(), recipe: recipe)),
+            handoff,
+        ]
         var tally = HandoffTally(prefill: P, tokens: T)
-        func err(_ read: (UnsafeMutableBufferPointer<Double>) -> Void) -> Double {
-            o.withUnsafeMutableBufferPointer { read($0) }
-            return o.withUnsafeBufferPointer { ScenarioRuns.relativeError(oe[...], $0) }
-        }
-        for t in 0..<T {
-            exact.step(); decodeOnly.step(); prefillOnly.step()
-            if t < P { prefill.step() } else { decoder!.step() }
-            if t == P - 1 {
-                decoder = prefill.handOff()
-                record.summary["handoff_state_err"] = decoder!.cacheRelativeError
+        let engine = LockstepEngine(runs: runs, maxBlock: BlockRuns.maxBlock)
+        engine.run(tokens: T, endsAt: { _ in false }, measure: { start, n in
+            for i in 0..<n where needed(start + i) {
+                let oe = engine.row(0, i)
+                tally.add(start + i, handoff: ScenarioRuns.relativeError(oe, engine.row(3, i)),
+                          decodeOnly: ScenarioRuns.relativeError(oe, engine.row(1, i)), prefillOnly: ScenarioRuns.relativeError(oe, engine.row(2, i)))
             }
-            let rec = recorded(t, prefill: P, tokens: T), inWindow = t >= P - window && t < P + window, inEnd = t >= T - 64
-            guard rec || inWindow || inEnd else { continue }
-            exact.evaluate(t)
-            oe.withUnsafeMutableBufferPointer { exact.read($0) }
-            let h: Double
-            if t < P {
-                h = err { prefill.readOutput(into: $0) }
-            } else {
-                decoder!.evaluate(t)
-                h = err { decoder!.readOutput(into: $0) }
-            }
-            decodeOnly.evaluate(t)
-            let d = err { decodeOnly.readOutput(into: $0) }, p = err { prefillOnly.readOutput(into: $0) }
-            tally.add(t, handoff: h, decodeOnly: d, prefillOnly: p)
-        }
+        })
+        record.summary["handoff_state_err"] = handoff.handedOverError
         tally.write(to: &record)
         return record
     }
+}
+
+/// The handoff run of a softmax variant on the lockstep engine: the chunked form up to
+/// position P − 1, then the decode form over the same caches (`SoftmaxPrefill.handOff`:
+/// nothing copied or re-rounded), evaluated at the positions `evaluates` names.
+final class HandoffKVRun<B: Backend>: BlockRun {
+    let prefill: SoftmaxPrefill<B>
+    let at: Int
+    let evaluates: (Int) -> Bool
+    private var decoder: SoftmaxDecode<B>?
+    private var stepped = 0
+    /// The handed-over cache's error ‖Ĉ − C‖/‖C‖ (nil before the handoff).
+    private(set) var handedOverError: Double?
+    var base: SteppedRun { prefill }
+
+    init(prefill: SoftmaxPrefill<B>, at P: Int, evaluates: @escaping (Int) -> Bool) {
+        self.prefill = prefill
+        at = P
+        self.evaluates = evaluates
+    }
+
+    func prepare(_ n: Int) {}
+
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
+        for i in 0..<n {
+            let t = stepped
+            stepped += 1
+            if let decoder { decoder.step() } else { prefill.step() }
+            if t == at - 1 {
+                decoder = prefill.handOff()
+                handedOverError = decoder!.cacheRelativeError
+            }
+            guard evaluates(t) else { continue }
+            let row = UnsafeMutableBufferPointer(start: outputs + i * stride, count: prefill.outputCount)
+            if let decoder, t >= at {
+                decoder.evaluate(t)
+                decoder.readOutput(into: row)
+            } else {
+                prefill.readOutput(into: row)
+            }
+        }
+    }
+
+    func readState(into out: UnsafeMutableBufferPointer<Double>) {}
 }
 
 /// A handoff record's errors, shared by the recurrent and softmax runs: the handoff,

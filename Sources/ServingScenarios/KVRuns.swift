@@ -11,6 +11,8 @@ enum KVRuns {
 
     /// A softmax decode run that evaluates only when asked.
     final class Run {
+        /// The decode run itself (its shape, for the lockstep engine).
+        let base: SteppedRun
         let step: () -> Void
         let evaluate: (Int) -> Void
         let read: (UnsafeMutableBufferPointer<Double>) -> Void
@@ -23,6 +25,7 @@ enum KVRuns {
         let kvHeads: Int
 
         init<B: Backend>(_ d: SoftmaxDecode<B>) {
+            base = d
             step = { d.step() }
             evaluate = { d.evaluate($0) }
             read = { d.readOutput(into: $0) }
@@ -68,20 +71,37 @@ enum KVRuns {
             }
         } catch let e as VariantError { throw StudyInputError("variant '\(v.name)': \(e)") }
     }
+}
 
-    /// Outputs of positions `from`..<`tokens` of an uninterrupted run, row-major.
-    static func outputs(_ run: Run, from lo: Int, tokens T: Int) -> [Double] {
-        let n = run.outputCount
-        var out = [Double](repeating: 0, count: (T - lo) * n)
-        out.withUnsafeMutableBufferPointer { b in
-            for t in 0..<T {
-                run.step()
-                if t >= lo {
-                    run.evaluate(t)
-                    run.read(UnsafeMutableBufferPointer(rebasing: b[(t - lo) * n..<(t - lo + 1) * n]))
-                }
-            }
-        }
-        return out
+/// A softmax run on the lockstep engine: it appends `until` tokens at most and evaluates only
+/// the positions `evaluates` names, reading their outputs into the block's rows (the other rows
+/// keep what they held). Evaluating a position leaves no state behind, so the cache and the
+/// evaluated outputs are those of the run stepped alone.
+final class KVBlockRun: BlockRun {
+    let run: KVRuns.Run
+    let until: Int
+    let evaluates: (Int) -> Bool
+    private var stepped = 0
+    var base: SteppedRun { run.base }
+
+    init(_ run: KVRuns.Run, until: Int = .max, evaluates: @escaping (Int) -> Bool) {
+        self.run = run
+        self.until = until
+        self.evaluates = evaluates
     }
+
+    func prepare(_ n: Int) {}
+
+    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
+        for i in 0..<min(n, until - stepped) {
+            run.step()
+            let t = stepped
+            stepped += 1
+            guard evaluates(t) else { continue }
+            run.evaluate(t)
+            run.read(UnsafeMutableBufferPointer(start: outputs + i * stride, count: run.outputCount))
+        }
+    }
+
+    func readState(into out: UnsafeMutableBufferPointer<Double>) {}
 }

@@ -99,7 +99,6 @@ public enum PrefixCache {
 
     static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
         var out: [(String, @Sendable () throws -> ScenarioRecord)] = []
-        let memo = Delethink.Memo()
         for seed in c.seeds {
             for v in c.variants {
                 let roles = try prefixRoles(v)
@@ -114,7 +113,7 @@ public enum PrefixCache {
                     for I in c.intervals {
                         for mode in c.modes {
                             out.append(("\(v.name)|\(name)|\(I)|\(mode)|\(seed)", {
-                                kv ? try runKV(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c, memo: memo)
+                                kv ? try runKV(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c)
                                     : try run(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c)
                             }))
                         }
@@ -133,9 +132,15 @@ extension PrefixCache {
     /// cache held them, stored in the `checkpoint` format (one count × width block per KV head
     /// and stream, so per-token scales are per entry and per-head scales span the block) — then
     /// appends the entries c…p and its own in the live cache format (`k_cache`, `v_cache`).
+    ///
+    /// The exact run, the uncheckpointed low-precision run and one run per continuation that
+    /// resumes from a checkpoint advance in lockstep on the engine; the errors are summed as
+    /// the positions are produced (no output is kept). A continuation without a checkpoint
+    /// recomputes the prefix and is the uncheckpointed run itself (same kernel, same inputs,
+    /// outputs bit for bit; evaluating a position leaves no state behind).
     static func runKV(
         variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier,
-        interval I: Int, mode: Mode, seed: UInt64, config c: ScenarioConfig, memo: Delethink.Memo
+        interval I: Int, mode: Mode, seed: UInt64, config c: ScenarioConfig
     ) throws -> ScenarioRecord {
         let P = c.tokens[0], L = c.continuation
         let T = P + L, lo = (P + 1) / 2
@@ -144,66 +149,58 @@ extension PrefixCache {
             parameters: ["prefix": P, "continuation": L, "interval": I, "requests": c.requests], labels: ["mode": mode.rawValue],
             seed: seed, tokens: T)
         let kernel = KVRuns.kernelRecipe(recipe)
-        let key = "\(ScenarioRuns.instanceLabel(v))|\(seed)"
-        let exact = try memo.get("exact|\(key)") { KVRuns.outputs(try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact), from: lo, tokens: T) }
-        let low = try memo.get("low|\(key)|\(recipeName)") { KVRuns.outputs(try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel), from: lo, tokens: T) }
         let branches = branches(requests: c.requests, prefix: P, seed: seed)
-        var tally = BranchTally()
-        var firstQuarter = 0.0, lastQuarter = 0.0
-        let n0 = exact.count / (T - lo)
-        for p in branches {
-            let cj = checkpoint(branch: p, prefix: P, interval: I, mode: mode)
-            if cj == 0 {
-                // No checkpoint: the continuation recomputes the prefix and is the uncheckpointed
-                // run itself (same kernel, same inputs, outputs bit for bit; evaluating a position
-                // leaves no state behind).
-                var ep = 0.0
-                for t in p..<min(p + L, T) {
-                    let r = (t - lo) * n0..<(t - lo + 1) * n0
-                    low.withUnsafeBufferPointer { lb in ep += ScenarioRuns.relativeError(exact[r], UnsafeBufferPointer(rebasing: lb[r])) }
-                }
-                let count = Double(min(p + L, T) - p)
-                tally.add(resumed: ep / count, uncheckpointed: ep / count, delta: 0, at: 0)
-                continue
-            }
-            let run = try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel)
-            let n = run.outputCount
-            var o = [Double](repeating: 0, count: n)
-            for _ in 0..<cj { run.step() }
-            do {
-                tally.hits += 1
-                // The pool holds one copy of the checkpoint at cj, shared by every request that
+        let resumes = branches.map { checkpoint(branch: $0, prefix: P, interval: I, mode: mode) }
+        let ends = branches.map { min($0 + L, T) }
+        let resumed = branches.indices.filter { resumes[$0] > 0 }
+        let made = try resumed.map { _ in try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel) }
+        var runs: [BlockRun] = [
+            KVBlockRun(try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact)) { $0 >= lo },
+            KVBlockRun(try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel)) { $0 >= lo },
+        ]
+        for (k, j) in resumed.enumerated() {
+            let p = branches[j]
+            runs.append(KVBlockRun(made[k], until: ends[j]) { $0 >= p })
+        }
+        let engine = LockstepEngine(runs: runs, maxBlock: BlockRuns.maxBlock)
+        var e = [Double](repeating: 0, count: branches.count), ep = e, d = e
+        // Each continuation's terms of the quarter means, summed afterwards branch by branch in
+        // the order the committed results were made with (O(continuation) scalars per branch).
+        var first = [[Double]](repeating: [], count: branches.count), last = first
+        engine.run(tokens: T, endsAt: { t in resumes.contains(t + 1) }, atBlockStart: { t in
+            for (k, j) in resumed.enumerated() where resumes[j] == t {
+                // The pool holds one copy of the checkpoint at t, shared by every request that
                 // resumes from it (stochastic rounding draws the same bits for all of them).
-                let q = recipe[.checkpoint]
-                run.restore(cj) { role, g, rows, width in
-                    q?.store(rows, rows: cj, cols: width, random: CounterRandom(seed: seed, role: "checkpoint.\(role.rawValue)", head: g, step: cj))
+                made[k].restore(t) { role, g, rows, width in
+                    recipe[.checkpoint]?.store(rows, rows: t, cols: width, random: CounterRandom(seed: seed, role: "checkpoint.\(role.rawValue)", head: g, step: t))
                 }
             }
-            for _ in cj..<p { run.step() }
-            var e = 0.0, ep = 0.0, d = 0.0
-            let quarter = max(1, (min(p + L, T) - p) / 4)
-            for t in p..<T where t < p + L {
-                run.step()
-                run.evaluate(t)
-                o.withUnsafeMutableBufferPointer { run.read($0) }
-                let r = (t - lo) * n..<(t - lo + 1) * n
-                o.withUnsafeBufferPointer { ob in
-                    e += ScenarioRuns.relativeError(exact[r], ob)
-                    let x = ScenarioRuns.relativeError(low[r], ob)
-                    d += x
-                    if t - p < quarter { firstQuarter += x / Double(quarter * branches.count) }
-                    if t >= min(p + L, T) - quarter { lastQuarter += x / Double(quarter * branches.count) }
+        }, measure: { start, n in
+            for i in 0..<n {
+                let t = start + i, exact = engine.row(0, i), low = engine.row(1, i)
+                for (j, p) in branches.enumerated() where t >= p && t < ends[j] { ep[j] += ScenarioRuns.relativeError(exact, low) }
+                for (k, j) in resumed.enumerated() where t >= branches[j] && t < ends[j] {
+                    let o = engine.row(k + 2, i), p = branches[j]
+                    e[j] += ScenarioRuns.relativeError(exact, o)
+                    let x = ScenarioRuns.relativeError(low, o)
+                    d[j] += x
+                    let quarter = max(1, (ends[j] - p) / 4)
+                    if t - p < quarter { first[j].append(x / Double(quarter * branches.count)) }
+                    if t >= ends[j] - quarter { last[j].append(x / Double(quarter * branches.count)) }
                 }
-                low.withUnsafeBufferPointer { lb in ep += ScenarioRuns.relativeError(exact[r], UnsafeBufferPointer(rebasing: lb[r])) }
             }
-            let count = Double(min(p + L, T) - p)
-            tally.add(resumed: e / count, uncheckpointed: ep / count, delta: d / count, at: cj)
+        })
+        var tally = BranchTally()
+        tally.hits = resumed.count
+        for (j, p) in branches.enumerated() {
+            let count = Double(ends[j] - p)
+            tally.add(resumed: resumes[j] > 0 ? e[j] / count : ep[j] / count, uncheckpointed: ep[j] / count, delta: d[j] / count, at: resumes[j])
         }
         tally.write(to: &record, branches: branches)
         // The checkpoint's effect early and late in the continuations: whether it grows with
         // the continuation length.
-        record.summary["checkpoint_delta_first_quarter"] = firstQuarter
-        record.summary["checkpoint_delta_last_quarter"] = lastQuarter
+        record.summary["checkpoint_delta_first_quarter"] = first.joined().reduce(0.0, +)
+        record.summary["checkpoint_delta_last_quarter"] = last.joined().reduce(0.0, +)
         return record
     }
 }

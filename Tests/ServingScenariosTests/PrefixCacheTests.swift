@@ -95,11 +95,10 @@ import Testing
 
     @Test func softmaxFullPrecisionResumeReproducesTheUninterruptedRun() throws {
         let c = try Self.config("[bfloat16]", variants: "[mha, {name: gqa, head_dim: 16}, {name: swa, head_dim: 16}]")
-        let memo = Delethink.Memo()
         for v in c.variants {
             for I in c.intervals {
                 for mode in PrefixCache.Mode.allCases {
-                    let r = try PrefixCache.runKV(variant: v, recipeName: TaskRunner.exactName, recipe: .exact, tier: .float64, interval: I, mode: mode, seed: 2, config: c, memo: memo)
+                    let r = try PrefixCache.runKV(variant: v, recipeName: TaskRunner.exactName, recipe: .exact, tier: .float64, interval: I, mode: mode, seed: 2, config: c)
                     let hits = PrefixCache.branches(requests: 5, prefix: 100, seed: 2).filter { PrefixCache.checkpoint(branch: $0, prefix: 100, interval: I, mode: mode) > 0 }.count
                     #expect(r.summary["hits"] == Double(hits))
                     for name in ["resumed_err", "uncheckpointed_err", "checkpoint_delta"] {
@@ -113,22 +112,22 @@ import Testing
 
     @Test func softmaxCheckpointInTheCacheFormatAddsNothingAndACoarserOneAFlatError() throws {
         let c = try Self.config(#"[{name: same, roles: "k_cache=bfloat16,v_cache=bfloat16,checkpoint=bfloat16"}, {name: coarser, roles: "k_cache=bfloat16,v_cache=bfloat16,checkpoint=float8_e4m3fn/per-token"}, {name: exact-cache, roles: "checkpoint=float8_e4m3fn/per-token"}]"#, variants: "[mha]")
-        let v = c.variants[0], roles = try PrefixCache.prefixRoles(v), memo = Delethink.Memo()
+        let v = c.variants[0], roles = try PrefixCache.prefixRoles(v)
         let recipes = try c.recipes.map { try c.recipe($0, for: v, roles: roles) }
         #expect(recipes[0][.kCache]?.spec == "bfloat16" && recipes[0][.checkpoint]?.spec == "bfloat16")
-        let same = try PrefixCache.runKV(variant: v, recipeName: "same", recipe: recipes[0], tier: .float32, interval: 16, mode: .all, seed: 0, config: c, memo: memo)
+        let same = try PrefixCache.runKV(variant: v, recipeName: "same", recipe: recipes[0], tier: .float32, interval: 16, mode: .all, seed: 0, config: c)
         #expect(same.summary["hits"] == 5)
         #expect(same.series["checkpoint_delta"]!.allSatisfy { $0 == 0 })
         #expect(same.series["resumed_err"] == same.series["uncheckpointed_err"])
         #expect(same.summary["mean_resumed_err"]! > 1e-4)
         // e4m3 entries below the prefix: each continuation reads them, so the checkpoint's
         // effect is far above the bf16 cache's own error.
-        let coarse = try PrefixCache.runKV(variant: v, recipeName: "coarser", recipe: recipes[1], tier: .float32, interval: 16, mode: .all, seed: 0, config: c, memo: memo)
+        let coarse = try PrefixCache.runKV(variant: v, recipeName: "coarser", recipe: recipes[1], tier: .float32, interval: 16, mode: .all, seed: 0, config: c)
         let d = try #require(coarse.summary["mean_checkpoint_delta"])
         #expect(d > 1e-3 && d < 0.5, "\(d)")
         #expect(coarse.summary["mean_resumed_err"]! > 3 * coarse.summary["mean_uncheckpointed_err"]!)
         // With an exact (Float32) live cache, only the checkpointed entries are rounded.
-        let exactCache = try PrefixCache.runKV(variant: v, recipeName: "exact-cache", recipe: recipes[2], tier: .float32, interval: 16, mode: .all, seed: 0, config: c, memo: memo)
+        let exactCache = try PrefixCache.runKV(variant: v, recipeName: "exact-cache", recipe: recipes[2], tier: .float32, interval: 16, mode: .all, seed: 0, config: c)
         #expect(exactCache.summary["mean_uncheckpointed_err"]! < 1e-6)
         #expect(exactCache.summary["mean_resumed_err"]! > 1e-3)
     }
