@@ -97,8 +97,11 @@ public enum PrefixCache {
         return record
     }
 
-    static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
-        var out: [(String, @Sendable () throws -> ScenarioRecord)] = []
+    /// The work of a config: a recurrent variant's records one by one; a softmax variant's
+    /// (interval, mode) records of one recipe and seed together, sharing the exact and the
+    /// uncheckpointed run.
+    static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> [ScenarioRecord])] {
+        var out: [(String, @Sendable () throws -> [ScenarioRecord])] = []
         for seed in c.seeds {
             for v in c.variants {
                 let roles = try prefixRoles(v)
@@ -108,13 +111,18 @@ public enum PrefixCache {
                 for spec in c.recipes {
                     if let r = try? c.recipe(spec, for: v, roles: roles) { recipes.append((spec.name, r, .float32)) }
                 }
-                let kv = KVRuns.isSoftmax(v)
                 for (name, recipe, tier) in recipes {
+                    if KVRuns.isSoftmax(v) {
+                        let cases = c.intervals.flatMap { I in c.modes.map { (interval: I, mode: $0) } }
+                        out.append(("\(v.name)|\(name)|\(seed)", {
+                            try runKV(variant: v, recipeName: name, recipe: recipe, tier: tier, cases: cases, seed: seed, config: c)
+                        }))
+                        continue
+                    }
                     for I in c.intervals {
                         for mode in c.modes {
                             out.append(("\(v.name)|\(name)|\(I)|\(mode)|\(seed)", {
-                                kv ? try runKV(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c)
-                                    : try run(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c)
+                                [try run(variant: v, recipeName: name, recipe: recipe, tier: tier, interval: I, mode: mode, seed: seed, config: c)]
                             }))
                         }
                     }
@@ -126,82 +134,112 @@ public enum PrefixCache {
 }
 
 extension PrefixCache {
-    /// One (softmax variant, recipe, interval, mode, seed) record, with the same series and
-    /// summary as `run`: what is checkpointed is the KV cache of the prefix. A continuation
-    /// branching at p resumes from the checkpoint at c ≤ p — the cache entries 0..<c as the live
-    /// cache held them, stored in the `checkpoint` format (one count × width block per KV head
-    /// and stream, so per-token scales are per entry and per-head scales span the block) — then
-    /// appends the entries c…p and its own in the live cache format (`k_cache`, `v_cache`).
+    /// The (softmax variant, recipe, seed) records of every (interval, mode) in `cases`, with
+    /// the same series and summary as `run`: what is checkpointed is the KV cache of the
+    /// prefix. A continuation branching at p resumes from the checkpoint at c ≤ p — the cache
+    /// entries 0..<c as the live cache held them, stored in the `checkpoint` format (one
+    /// count × width block per KV head and stream, so per-token scales are per entry and
+    /// per-head scales span the block) — then appends the entries c…p and its own in the live
+    /// cache format (`k_cache`, `v_cache`).
     ///
-    /// The exact run, the uncheckpointed low-precision run and one run per continuation that
-    /// resumes from a checkpoint advance in lockstep on the engine; the errors are summed as
-    /// the positions are produced (no output is kept). A continuation without a checkpoint
-    /// recomputes the prefix and is the uncheckpointed run itself (same kernel, same inputs,
-    /// outputs bit for bit; evaluating a position leaves no state behind).
+    /// The exact run, the uncheckpointed low-precision run (shared by the cases) and one run
+    /// per continuation that resumes from a checkpoint advance in lockstep on the engine; the
+    /// errors are summed as the positions are produced (no output is kept). A continuation
+    /// without a checkpoint recomputes the prefix and is the uncheckpointed run itself (same
+    /// kernel, same inputs, outputs bit for bit; evaluating a position leaves no state behind).
     static func runKV(
         variant v: StudyConfig.VariantSpec, recipeName: String, recipe: Recipe, tier: BackendTier,
-        interval I: Int, mode: Mode, seed: UInt64, config c: ScenarioConfig
-    ) throws -> ScenarioRecord {
+        cases: [(interval: Int, mode: Mode)], seed: UInt64, config c: ScenarioConfig
+    ) throws -> [ScenarioRecord] {
         let P = c.tokens[0], L = c.continuation
         let T = P + L, lo = (P + 1) / 2
-        var record = ScenarioRecord(
-            scenario: "prefix_cache", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
-            parameters: ["prefix": P, "continuation": L, "interval": I, "requests": c.requests], labels: ["mode": mode.rawValue],
-            seed: seed, tokens: T)
         let kernel = KVRuns.kernelRecipe(recipe)
         let branches = branches(requests: c.requests, prefix: P, seed: seed)
-        let resumes = branches.map { checkpoint(branch: $0, prefix: P, interval: I, mode: mode) }
         let ends = branches.map { min($0 + L, T) }
-        let resumed = branches.indices.filter { resumes[$0] > 0 }
+        let resumes = cases.map { k in branches.map { checkpoint(branch: $0, prefix: P, interval: k.interval, mode: k.mode) } }
+        // Every resumed continuation as (case, branch), case by case, branches in order.
+        let resumed = cases.indices.flatMap { k in branches.indices.filter { resumes[k][$0] > 0 }.map { (k, $0) } }
         let made = try resumed.map { _ in try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel) }
         var runs: [BlockRun] = [
             KVBlockRun(try KVRuns.make(v, seed: seed, tier: .float64, recipe: .exact)) { $0 >= lo },
             KVBlockRun(try KVRuns.make(v, seed: seed, tier: tier, recipe: kernel)) { $0 >= lo },
         ]
-        for (k, j) in resumed.enumerated() {
+        for (r, (_, j)) in resumed.enumerated() {
             let p = branches[j]
-            runs.append(KVBlockRun(made[k], until: ends[j]) { $0 >= p })
+            runs.append(KVBlockRun(made[r], until: ends[j]) { $0 >= p })
         }
+        let checkpoints = Set(resumed.map { resumes[$0.0][$0.1] })
         let engine = LockstepEngine(runs: runs, maxBlock: BlockRuns.maxBlock)
-        var e = [Double](repeating: 0, count: branches.count), ep = e, d = e
-        // Each continuation's terms of the quarter means, summed afterwards branch by branch in
-        // the order the committed results were made with (O(continuation) scalars per branch).
-        var first = [[Double]](repeating: [], count: branches.count), last = first
-        engine.run(tokens: T, endsAt: { t in resumes.contains(t + 1) }, atBlockStart: { t in
-            for (k, j) in resumed.enumerated() where resumes[j] == t {
+        var sums = BranchSums(branches: branches.count, resumed: resumed.count)
+        engine.run(tokens: T, endsAt: { checkpoints.contains($0 + 1) }, atBlockStart: { t in
+            for (r, (k, j)) in resumed.enumerated() where resumes[k][j] == t {
                 // The pool holds one copy of the checkpoint at t, shared by every request that
                 // resumes from it (stochastic rounding draws the same bits for all of them).
-                made[k].restore(t) { role, g, rows, width in
+                made[r].restore(t) { role, g, rows, width in
                     recipe[.checkpoint]?.store(rows, rows: t, cols: width, random: CounterRandom(seed: seed, role: "checkpoint.\(role.rawValue)", head: g, step: t))
                 }
             }
         }, measure: { start, n in
             for i in 0..<n {
                 let t = start + i, exact = engine.row(0, i), low = engine.row(1, i)
-                for (j, p) in branches.enumerated() where t >= p && t < ends[j] { ep[j] += ScenarioRuns.relativeError(exact, low) }
-                for (k, j) in resumed.enumerated() where t >= branches[j] && t < ends[j] {
-                    let o = engine.row(k + 2, i), p = branches[j]
-                    e[j] += ScenarioRuns.relativeError(exact, o)
+                for (j, p) in branches.enumerated() where t >= p && t < ends[j] { sums.plain[j] += ScenarioRuns.relativeError(exact, low) }
+                for (r, (_, j)) in resumed.enumerated() where t >= branches[j] && t < ends[j] {
+                    let o = engine.row(r + 2, i), p = branches[j], quarter = max(1, (ends[j] - p) / 4)
+                    sums.resumed[r] += ScenarioRuns.relativeError(exact, o)
                     let x = ScenarioRuns.relativeError(low, o)
-                    d[j] += x
-                    let quarter = max(1, (ends[j] - p) / 4)
-                    if t - p < quarter { first[j].append(x / Double(quarter * branches.count)) }
-                    if t >= ends[j] - quarter { last[j].append(x / Double(quarter * branches.count)) }
+                    sums.delta[r] += x
+                    if t - p < quarter { sums.first[r].append(x / Double(quarter * branches.count)) }
+                    if t >= ends[j] - quarter { sums.last[r].append(x / Double(quarter * branches.count)) }
                 }
             }
         })
+        return cases.indices.map { k in
+            var record = ScenarioRecord(
+                scenario: "prefix_cache", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+                parameters: ["prefix": P, "continuation": L, "interval": cases[k].interval, "requests": c.requests],
+                labels: ["mode": cases[k].mode.rawValue], seed: seed, tokens: T)
+            sums.write(to: &record, branches: branches, ends: ends, resumes: resumes[k], mine: resumed.indices.filter { resumed[$0].0 == k })
+            return record
+        }
+    }
+}
+
+/// The sums of a group of KV prefix-cache records: per branch the uncheckpointed run's error
+/// (the same for every case), per resumed continuation its error, its distance from the
+/// uncheckpointed run and the terms of that distance's quarter means.
+struct BranchSums {
+    var plain: [Double]
+    var resumed: [Double], delta: [Double]
+    var first: [[Double]], last: [[Double]]
+
+    init(branches: Int, resumed n: Int) {
+        plain = [Double](repeating: 0, count: branches)
+        resumed = [Double](repeating: 0, count: n)
+        delta = resumed
+        first = [[Double]](repeating: [], count: n)
+        last = first
+    }
+
+    /// Sets one case's record: `resumes` its checkpoint per branch, `mine` the indices of its
+    /// resumed continuations (in branch order). The quarter means are summed branch by branch,
+    /// the order the committed results were made with.
+    func write(to record: inout ScenarioRecord, branches: [Int], ends: [Int], resumes: [Int], mine: [Int]) {
         var tally = BranchTally()
-        tally.hits = resumed.count
+        var next = mine[...]
         for (j, p) in branches.enumerated() {
             let count = Double(ends[j] - p)
-            tally.add(resumed: resumes[j] > 0 ? e[j] / count : ep[j] / count, uncheckpointed: ep[j] / count, delta: d[j] / count, at: resumes[j])
+            guard resumes[j] > 0, let r = next.popFirst() else {
+                tally.add(resumed: plain[j] / count, uncheckpointed: plain[j] / count, delta: 0, at: 0)
+                continue
+            }
+            tally.hits += 1
+            tally.add(resumed: resumed[r] / count, uncheckpointed: plain[j] / count, delta: delta[r] / count, at: resumes[j])
         }
         tally.write(to: &record, branches: branches)
         // The checkpoint's effect early and late in the continuations: whether it grows with
         // the continuation length.
-        record.summary["checkpoint_delta_first_quarter"] = first.joined().reduce(0.0, +)
-        record.summary["checkpoint_delta_last_quarter"] = last.joined().reduce(0.0, +)
-        return record
+        record.summary["checkpoint_delta_first_quarter"] = mine.flatMap { first[$0] }.reduce(0.0, +)
+        record.summary["checkpoint_delta_last_quarter"] = mine.flatMap { last[$0] }.reduce(0.0, +)
     }
 }
 
