@@ -20,7 +20,10 @@ let package = Package(
         .target(name: "ExactArithmetic", dependencies: ["CMPFR", "CBLAS", "NumberFormats"]),
         .target(name: "AttentionVariants", dependencies: ["ExactArithmetic", "Workloads", "NumberFormats"]),
         .target(name: "DriftStudy", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
-        .target(name: "DriftReports", dependencies: ["AttentionVariants", "DriftStudy", "NumberFormats"]),
+        .target(
+            name: "ServingScenarios",
+            dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
+        .target(name: "DriftReports", dependencies: ["AttentionVariants", "DriftStudy", "ServingScenarios", "NumberFormats"]),
         .executableTarget(
             name: "attnprec",
             dependencies: [
@@ -29,6 +32,7 @@ let package = Package(
                 "ExactArithmetic",
                 "AttentionVariants",
                 "DriftStudy",
+                "ServingScenarios",
                 "DriftReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -39,6 +43,9 @@ let package = Package(
         .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "CMPFR", "NumberFormats"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
+        .testTarget(
+            name: "ServingScenariosTests",
+            dependencies: ["ServingScenarios", "DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftReportsTests", dependencies: ["DriftReports", "DriftStudy", "CLITestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import AttentionVariants
 import DriftStudy
+import ServingScenarios
 import Foundation
 import NumberFormats
 

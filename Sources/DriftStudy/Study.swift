@@ -66,6 +66,18 @@ public struct RunInfo: Codable, Sendable {
         case recordsComputed = "records_computed", tokensStepped = "tokens_stepped"
     }
 
+    /// Every field given (the scenario runner writes its own run.json).
+    public init(
+        command: String, configs: [String], gitRevision: String, compilerFlags: String, cpu: String, cores: Int, jobs: Int,
+        shard: String?, wallSeconds: Double, started: String, records: Int, recordsComputed: Int, groups: Int,
+        tokensStepped: Int, blas: String?
+    ) {
+        self.command = command; self.configs = configs; self.gitRevision = gitRevision
+        self.compilerFlags = compilerFlags; self.cpu = cpu; self.cores = cores; self.jobs = jobs
+        self.shard = shard; self.wallSeconds = wallSeconds; self.started = started; self.records = records
+        self.recordsComputed = recordsComputed; self.groups = groups; self.tokensStepped = tokensStepped; self.blas = blas
+    }
+
     /// The provenance of a merged folder: one entry per shard or folder merged.
     struct Merged: Codable {
         var mergedFrom: [RunInfo]

@@ -223,17 +223,25 @@ extension StudyConfig {
     }
 }
 
+extension StudyConfig.WorkloadSpec {
+    /// A named workload with its default input and parameters (outside the module, where the
+    /// memberwise initializer is not visible).
+    public init(name: String) { self.init(name: name, input: "gaussian") }
+}
+
 /// Walks a composed YAML tree with line numbers for every error.
-struct YAMLReader {
-    let file: String
+public struct YAMLReader {
+    public let file: String
 
-    func line(_ n: Node) -> Int { n.mark?.line ?? 1 }
+    public init(file: String) { self.file = file }
 
-    func error(_ n: Node, _ key: String, _ expected: String) -> StudyInputError {
+    public func line(_ n: Node) -> Int { n.mark?.line ?? 1 }
+
+    public func error(_ n: Node, _ key: String, _ expected: String) -> StudyInputError {
         StudyInputError("\(file):\(line(n)): \(key): expected \(expected)")
     }
 
-    func describe(_ n: Node) -> String {
+    public func describe(_ n: Node) -> String {
         switch n {
         case .scalar(let s): return "'\(s.string)'"
         case .mapping: return "a mapping"
@@ -242,7 +250,7 @@ struct YAMLReader {
         }
     }
 
-    func mapping(_ n: Node, context: String, allowed: [String]) throws -> [String: Node] {
+    public func mapping(_ n: Node, context: String, allowed: [String]) throws -> [String: Node] {
         guard case .mapping(let m) = n else { throw StudyInputError("\(file):\(line(n)): \(context): expected a mapping, got \(describe(n))") }
         var out: [String: Node] = [:]
         for (k, v) in m {
@@ -257,17 +265,17 @@ struct YAMLReader {
         return out
     }
 
-    func list(_ n: Node, key: String) throws -> [Node] {
+    public func list(_ n: Node, key: String) throws -> [Node] {
         if case .sequence(let s) = n { return Array(s) }
         throw error(n, key, "a list, got \(describe(n))")
     }
 
-    func string(_ n: Node, key: String) throws -> String {
+    public func string(_ n: Node, key: String) throws -> String {
         guard case .scalar(let s) = n, !s.string.isEmpty else { throw error(n, key, "a non-empty string, got \(describe(n))") }
         return s.string
     }
 
-    func int(_ n: Node, key: String, range: ClosedRange<Int>) throws -> Int {
+    public func int(_ n: Node, key: String, range: ClosedRange<Int>) throws -> Int {
         guard case .scalar(let s) = n else { throw error(n, key, "an integer, got \(describe(n))") }
         let text = s.string.replacingOccurrences(of: "_", with: "")
         guard let v = Int(text) else { throw error(n, key, "an integer, got '\(s.string)'") }
@@ -275,16 +283,16 @@ struct YAMLReader {
         return v
     }
 
-    func double(_ n: Node, key: String) throws -> Double {
+    public func double(_ n: Node, key: String) throws -> Double {
         guard case .scalar(let s) = n, let v = Double(s.string), v.isFinite else { throw error(n, key, "a finite number, got \(describe(n))") }
         return v
     }
 
-    func checkSpec(_ s: String, node: Node, key: String) throws {
+    public func checkSpec(_ s: String, node: Node, key: String) throws {
         do { _ = try RecipeResolver.parseSpec(s) } catch { throw StudyInputError("\(file):\(line(node)): \(key): \(error)") }
     }
 
-    func unique(_ names: [(String, Int)], key: String) throws {
+    public func unique(_ names: [(String, Int)], key: String) throws {
         var seen: [String: Int] = [:]
         for (n, l) in names {
             if let first = seen[n] { throw StudyInputError("\(file):\(l): \(key): '\(n)' repeats line \(first); expected unique entries") }
@@ -292,7 +300,7 @@ struct YAMLReader {
         }
     }
 
-    func variant(_ n: Node) throws -> StudyConfig.VariantSpec {
+    public func variant(_ n: Node) throws -> StudyConfig.VariantSpec {
         var v: StudyConfig.VariantSpec
         if case .scalar(let s) = n {
             v = StudyConfig.VariantSpec(name: s.string)
@@ -325,7 +333,7 @@ struct YAMLReader {
         return v
     }
 
-    func recipe(_ n: Node) throws -> StudyConfig.RecipeSpec {
+    public func recipe(_ n: Node) throws -> StudyConfig.RecipeSpec {
         var r: StudyConfig.RecipeSpec
         if case .scalar(let s) = n {
             r = StudyConfig.RecipeSpec(name: s.string, store: s.string, roles: nil)
@@ -356,7 +364,7 @@ struct YAMLReader {
         return r
     }
 
-    func workload(_ n: Node) throws -> StudyConfig.WorkloadSpec {
+    public func workload(_ n: Node) throws -> StudyConfig.WorkloadSpec {
         var w: StudyConfig.WorkloadSpec
         if case .scalar(let s) = n {
             w = StudyConfig.WorkloadSpec(name: s.string, input: s.string)
@@ -380,7 +388,7 @@ struct YAMLReader {
         return w
     }
 
-    func exclude(_ n: Node) throws -> StudyConfig.ExcludeRule {
+    public func exclude(_ n: Node) throws -> StudyConfig.ExcludeRule {
         let m = try mapping(n, context: "exclude", allowed: ["variant", "recipe", "workload", "tokens", "seed", "decay"])
         var e = StudyConfig.ExcludeRule()
         if let v = m["variant"] { e.variant = try string(v, key: "exclude.variant") }

@@ -3,6 +3,7 @@ import DriftReports
 import DriftStudy
 import Foundation
 import NumberFormats
+import ServingScenarios
 
 /// `attnprec run [CONFIG.yaml ...]`: runs a study and writes results, run.json and the report.
 struct RunCommand: ParsableCommand {

@@ -6,7 +6,7 @@ import NumberFormats
 /// buffer, the state is read at the block's end. Fused kernels run whole blocks in one call, on
 /// inputs prepared one block ahead (so preparing block b + 1 and computing block b can run on
 /// different threads); every other run steps token by token.
-protocol BlockRun: AnyObject {
+public protocol BlockRun: AnyObject {
     /// The run it advances (probes, certification, shape).
     var base: SteppedRun { get }
     /// Prepares the inputs of the next `n` tokens after those prepared so far. May run
@@ -28,15 +28,15 @@ extension BlockRun {
 
 /// Any stepped run, one token at a time (nothing to prepare). A run with `until` stops after
 /// that many tokens: later blocks leave its rows as they were.
-final class SteppedBlockRun: BlockRun {
-    let base: SteppedRun
-    let until: Int
-    private(set) var stepped = 0
-    init(_ run: SteppedRun, until: Int = .max) { base = run; self.until = until }
+public final class SteppedBlockRun: BlockRun {
+    public let base: SteppedRun
+    public let until: Int
+    public private(set) var stepped = 0
+    public init(_ run: SteppedRun, until: Int = .max) { base = run; self.until = until }
 
-    func prepare(_ n: Int) {}
+    public func prepare(_ n: Int) {}
 
-    func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
+    public func compute(_ n: Int, outputs: UnsafeMutablePointer<Double>, stride: Int, everyOutput: Bool) {
         let oc = base.outputCount
         for i in 0..<min(n, until - stepped) {
             base.step()
@@ -45,7 +45,7 @@ final class SteppedBlockRun: BlockRun {
         }
     }
 
-    func readState(into out: UnsafeMutableBufferPointer<Double>) { base.readState(into: out) }
+    public func readState(into out: UnsafeMutableBufferPointer<Double>) { base.readState(into: out) }
 }
 
 /// Prepared inputs of one block of a delta-rule run (scale·q̂, k̂, v, α, β), in the kernel's type.
@@ -105,9 +105,9 @@ final class DeltaInputQueue<S: BinaryFloatingPoint> {
 /// the run's own loader (the same store points and backend operations, so the same values),
 /// the state update by one fused pass per token. Each is bit-identical to stepping the generic
 /// run, which a DriftStudy test checks on whole study records.
-enum BlockRuns {
+public enum BlockRuns {
     /// The most tokens one block holds.
-    static let maxBlock = 256
+    public static let maxBlock = 256
 
     /// `run` as a block run: fused when `fast` and the run is one a fused kernel reproduces.
     static func make(_ run: SteppedRun, fast: Bool) -> BlockRun {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DriftStudy
+@testable import ServingScenarios
 
 /// Chunked prefill → decode handoff: neutral at full precision; rounding shows up where the
 /// decode form starts storing every token.

@@ -2,6 +2,7 @@ import AttentionVariants
 import Foundation
 import Testing
 @testable import DriftStudy
+@testable import ServingScenarios
 
 /// Delethink: the chunk-tail selection matches a cache that is really cut at every boundary;
 /// a tail as long as the context is full attention; a shorter one is not; bad input.

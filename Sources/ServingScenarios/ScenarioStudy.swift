@@ -1,3 +1,4 @@
+import DriftStudy
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -13,7 +14,7 @@ public enum ScenarioStudy {
         let work = try plan(c)
         final class Box: @unchecked Sendable {
             let lock = NSLock()
-            var records: [ScenarioRecord?]
+            var records: [[ScenarioRecord]?]
             init(_ n: Int) { records = Array(repeating: nil, count: n) }
         }
         let box = Box(work.count)
@@ -22,7 +23,7 @@ public enum ScenarioStudy {
             let r = try work[i].1()
             box.lock.lock(); box.records[i] = r; box.lock.unlock()
         }
-        let records = box.records.map { $0! }.sorted { $0.key < $1.key }
+        let records = box.records.flatMap { $0! }.sorted { $0.key < $1.key }
         var lines: [String: String] = [:]
         for r in records {
             guard lines[r.key] == nil else { throw StudyInputError("\(c.file): two records share the key '\(r.key)'; expected unique entries") }
@@ -41,15 +42,18 @@ public enum ScenarioStudy {
         return (info, records)
     }
 
-    /// The records of a config, as (identifier, work) pairs in a fixed order.
-    static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> ScenarioRecord)] {
+    /// The work of a config, as (identifier, work) pairs in a fixed order; an item makes one
+    /// record or several that share runs (the KV prefix cache's).
+    static func plan(_ c: ScenarioConfig) throws -> [(String, @Sendable () throws -> [ScenarioRecord])] {
+        let single: [(String, @Sendable () throws -> ScenarioRecord)]
         switch c.kind {
-        case .mqar, .counter, .needle: return try TaskRunner.plan(c)
+        case .mqar, .counter, .needle: single = try TaskRunner.plan(c)
         case .prefixCache: return try PrefixCache.plan(c)
-        case .handoff: return try Handoff.plan(c)
-        case .gates: return try GatePrecision.plan(c)
-        case .speculative: return try Speculative.plan(c)
-        case .delethink: return try Delethink.plan(c)
+        case .handoff: single = try Handoff.plan(c)
+        case .gates: single = try GatePrecision.plan(c)
+        case .speculative: single = try Speculative.plan(c)
+        case .delethink: single = try Delethink.plan(c)
         }
+        return single.map { key, work in (key, { [try work()] }) }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DriftStudy
+@testable import ServingScenarios
 
 /// MQAR and the counter (DESIGN.md §6): full precision recalls and counts exactly; storage
 /// formats lose recall where their rounding says they should.

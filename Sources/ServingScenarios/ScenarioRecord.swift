@@ -1,3 +1,4 @@
+import DriftStudy
 import Foundation
 
 /// One line of a scenario's `results.jsonl`: one (scenario, memory or variant, parameters,

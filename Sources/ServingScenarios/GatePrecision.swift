@@ -1,4 +1,5 @@
 import AttentionVariants
+import DriftStudy
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -35,7 +36,7 @@ public enum GatePrecision {
     ) throws -> ScenarioRecord {
         let T = c.tokens.last!
         var record = ScenarioRecord(
-            scenario: "gates", memory: PrefixCache.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
+            scenario: "gates", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: RecipeResolver.canonical(recipe),
             parameters: [:], labels: ["decay_form": form.rawValue], seed: seed, tokens: T)
         let exact = try make(v, form: form, seed: seed, tier: .float64, recipe: .exact)
         let emulated = try make(v, form: form, seed: seed, tier: .float32, recipe: recipe.fast)

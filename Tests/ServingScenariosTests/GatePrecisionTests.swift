@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import DriftStudy
+@testable import ServingScenarios
 
 /// Gate precision: α stored in bf16 loses decays close to 1; log α does not.
 @Suite struct GatePrecisionTests {

@@ -4,6 +4,7 @@ import Foundation
 import NumberFormats
 import Testing
 @testable import DriftStudy
+@testable import ServingScenarios
 
 /// Speculative decoding: snapshot/rollback is neutral at full precision; a narrow snapshot
 /// format adds state error and flips accept decisions.

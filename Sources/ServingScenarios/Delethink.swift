@@ -1,4 +1,5 @@
 import AttentionVariants
+import DriftStudy
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -175,8 +176,8 @@ public enum Delethink {
         var canonical = RecipeResolver.canonical(softmaxRecipe)
         if let st = recurrent.first?.recipe[.state] { canonical["state"] = st.spec }
         var record = ScenarioRecord(
-            scenario: "delethink", memory: PrefixCache.instanceLabel(v), recipeName: recipeName, recipe: canonical,
-            parameters: ["chunk": L, "tail": m, "sinks": s], labels: ["equal_memory": c.equalMemory.map(PrefixCache.instanceLabel).joined(separator: ",")],
+            scenario: "delethink", memory: ScenarioRuns.instanceLabel(v), recipeName: recipeName, recipe: canonical,
+            parameters: ["chunk": L, "tail": m, "sinks": s], labels: ["equal_memory": c.equalMemory.map(ScenarioRuns.instanceLabel).joined(separator: ",")],
             seed: seed, tokens: T)
         let vk = "\(v.name)|\(v.preset)|\(seed)"
         let fullExact = try memo.get("full-exact|\(vk)") {
@@ -205,7 +206,7 @@ public enum Delethink {
         var summary: [String: Double] = ["bytes_per_token": bytesPerToken, "cache_bytes_peak": peakBytes]
         for (rv, rr) in recurrent {
             let (inst, N, stateBytes) = equalMemory(rv, stateFormat: try rr[.state].map { try FormatSpec.parse($0.spec) }, bytes: peakBytes)
-            let label = PrefixCache.instanceLabel(rv)
+            let label = ScenarioRuns.instanceLabel(rv)
             let ref = try memo.get("recurrent-exact|\(inst.name)|\(inst.preset)|\(N)|\(seed)") {
                 try recurrentOutputs(inst, seed: seed, tier: exactTier, recipe: .exact, positions: positions)
             }

@@ -1,4 +1,5 @@
 import AttentionVariants
+import DriftStudy
 import Foundation
 import NumberFormats
 import Yams
