@@ -21,6 +21,7 @@ let package = Package(
         .target(name: "AttentionVariants", dependencies: ["ExactArithmetic", "Workloads", "NumberFormats"]),
         .target(name: "DriftStudy", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
         .target(name: "DriftReports", dependencies: ["AttentionVariants", "DriftStudy", "NumberFormats"]),
+        .target(name: "Benchmarks", dependencies: ["CMPFR", "NumberFormats", "Workloads", "ExactArithmetic", "AttentionVariants", "DriftStudy"]),
         .executableTarget(
             name: "attnprec",
             dependencies: [
@@ -30,13 +31,14 @@ let package = Package(
                 "AttentionVariants",
                 "DriftStudy",
                 "DriftReports",
+                "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
         .target(name: "CLITestSupport", path: "Tests/CLITestSupport"),
         .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads", "CLITestSupport"], exclude: ["Golden"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"], exclude: ["Fixtures"]),
-        .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "CMPFR", "NumberFormats"]),
+        .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "AttentionVariants", "CMPFR", "NumberFormats"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftReportsTests", dependencies: ["DriftReports", "DriftStudy", "CLITestSupport"]),
