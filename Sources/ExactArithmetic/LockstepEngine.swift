@@ -1,5 +1,3 @@
-import ExactArithmetic
-
 /// The block-lockstep engine: advances a reference and its approximations together over
 /// positions 0..<T, a block of tokens at a time, and hands each block's output rows to a
 /// measuring closure; nothing O(T·d) is kept (the buffers hold one block).
@@ -8,8 +6,8 @@ import ExactArithmetic
 /// `WorkQueue`; each run is advanced by one task per block, in order, so no output depends on
 /// the thread count. Runs listed in one group of `groups` write their rows side by side
 /// (the heads of one series); every other run has a buffer of its own.
-final class LockstepEngine {
-    let runs: [BlockRun]
+public final class LockstepEngine {
+    public let runs: [BlockRun]
     let maxBlock: Int
     let everyOutput: Bool
     let threads: Int
@@ -21,7 +19,7 @@ final class LockstepEngine {
 
     /// `maxBlock` bounds a block; `everyOutput` false fills only the last row of a block;
     /// `threads` bounds the tasks run at once (1: in order on this thread).
-    init(runs: [BlockRun], groups: [[Int]]? = nil, maxBlock: Int, everyOutput: Bool = true, threads: Int = 1) {
+    public init(runs: [BlockRun], groups: [[Int]]? = nil, maxBlock: Int, everyOutput: Bool = true, threads: Int = 1) {
         let groups = groups ?? runs.indices.map { [$0] }
         self.runs = runs
         self.maxBlock = maxBlock
@@ -47,7 +45,7 @@ final class LockstepEngine {
     deinit { for b in buffers { b.deallocate() } }
 
     /// Output row i of the current block of group g (of run g when there are no groups).
-    func row(_ g: Int, _ i: Int) -> UnsafeBufferPointer<Double> {
+    public func row(_ g: Int, _ i: Int) -> UnsafeBufferPointer<Double> {
         UnsafeBufferPointer(rebasing: buffers[g][i * widths[g]..<(i + 1) * widths[g]])
     }
 
@@ -55,7 +53,7 @@ final class LockstepEngine {
     /// position t with `endsAt(t)`, or at the last position. `atBlockStart(t)` runs before the
     /// block starting at t is computed (states read there are those after position t − 1);
     /// `measure(start, count)` after it, with the block's rows in the buffers.
-    func run(
+    public func run(
         tokens T: Int, endsAt: (Int) -> Bool, atBlockStart: (Int) -> Void = { _ in },
         measure: (_ start: Int, _ count: Int) throws -> Void
     ) rethrows {
@@ -79,7 +77,7 @@ final class LockstepEngine {
     }
 
     /// The distance of run b's state from run a's, as they stand.
-    func stateDistance(_ a: Int, _ b: Int, meter: ErrorMeter) -> ErrorMeter.Distance {
+    public func stateDistance(_ a: Int, _ b: Int, meter: ErrorMeter) -> ErrorMeter.Distance {
         let count = runs[a].base.stateCount
         var sa = [Double](repeating: 0, count: count), sb = sa
         sa.withUnsafeMutableBufferPointer { runs[a].readState(into: $0) }

@@ -5,11 +5,11 @@ import Foundation
 /// free thread takes the next item). Studies, budgets and scenarios run their groups or records
 /// through it, the lockstep engine its block tasks, replay its runs. Results never depend on
 /// `jobs`: an item's work must not depend on which thread runs it or on what ran before it.
-enum WorkQueue {
+public enum WorkQueue {
     /// Runs `body(item, left)` for every item, where `left` counts the items not yet taken when
     /// it was taken (itself included). After an item throws, no further item starts; the error
     /// of the lowest failed item is rethrown once the running ones have finished.
-    static func run(count: Int, jobs: Int, _ body: @escaping @Sendable (_ item: Int, _ left: Int) throws -> Void) throws {
+    public static func run(count: Int, jobs: Int, _ body: @escaping @Sendable (_ item: Int, _ left: Int) throws -> Void) throws {
         let state = State()
         let worker: @Sendable () -> Void = {
             while true {
@@ -31,13 +31,13 @@ enum WorkQueue {
     }
 
     /// Runs `tasks` on up to `jobs` threads, or in order on this one.
-    static func perform(_ tasks: [() -> Void], jobs: Int) {
+    public static func perform(_ tasks: [() -> Void], jobs: Int) {
         let box = Tasks(tasks)
         try? run(count: tasks.count, jobs: jobs) { i, _ in box.tasks[i]() }
     }
 
     /// The same for tasks that may fail (`run`'s rules: the lowest failed task's error).
-    static func perform(_ tasks: [() throws -> Void], jobs: Int) throws {
+    public static func perform(_ tasks: [() throws -> Void], jobs: Int) throws {
         let box = ThrowingTasks(tasks: tasks)
         try run(count: tasks.count, jobs: jobs) { i, _ in try box.tasks[i]() }
     }
