@@ -24,6 +24,7 @@ let package = Package(
             name: "ServingScenarios",
             dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
         .target(name: "DriftReports", dependencies: ["AttentionVariants", "DriftStudy", "ServingScenarios", "NumberFormats"]),
+        .target(name: "Benchmarks", dependencies: ["CMPFR", "NumberFormats", "Workloads", "ExactArithmetic", "AttentionVariants", "DriftStudy"]),
         .executableTarget(
             name: "attnprec",
             dependencies: [
@@ -34,13 +35,14 @@ let package = Package(
                 "DriftStudy",
                 "ServingScenarios",
                 "DriftReports",
+                "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
         .target(name: "CLITestSupport", path: "Tests/CLITestSupport"),
         .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads", "CLITestSupport"], exclude: ["Golden"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"], exclude: ["Fixtures"]),
-        .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "CMPFR", "NumberFormats"]),
+        .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "AttentionVariants", "CMPFR", "NumberFormats"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(

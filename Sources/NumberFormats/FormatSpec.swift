@@ -279,24 +279,9 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
                 asym = part.hasPrefix("asym")
             } else if !isMX && !isNV && (part == "absmax" || part == "pow2" || part.hasPrefix("fixed:")) {
                 if scaleRule != nil { throw FormatSpecError("two scale rules in '\(text)'") }
-                if part.hasPrefix("fixed:") {
-                    guard let v = Float(part.dropFirst(6)), v.isFinite, v > 0 else {
-                        throw FormatSpecError("'\(part)' in '\(text)': fixed scale must be a positive finite number")
-                    }
-                    scaleRule = .fixed(v)
-                } else if part == "pow2" && isInt {
-                    throw FormatSpecError("'pow2' in '\(text)': integer formats take absmax or fixed:S scales")
-                } else {
-                    scaleRule = part == "absmax" ? .absmax : .pow2
-                }
+                scaleRule = try scaleRulePart(part, in: text, integer: isInt)
             } else {
-                var valid = Granularity.vocabulary
-                if isMX { valid += MXScaleRule.allCases.map(\.rawValue) }
-                else if isNV { valid += ["tensor-scale", "no-tensor-scale"] }
-                else { valid += ["absmax", "pow2", "fixed:S"] }
-                if isInt { valid += ["sym", "asym"] }
-                valid += RoundingMode.vocabulary + OverflowPolicy.allCases.map(\.rawValue) + ["flush"]
-                throw FormatSpecError("unknown part '\(part)' in format spec '\(text)'; valid parts: \(valid.joined(separator: ", "))")
+                throw unknownPart(part, in: text, mx: isMX, nv: isNV, integer: isInt)
             }
         }
         if isInt {
@@ -307,14 +292,66 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
             if scaleRule != nil && granularity == nil { granularity = .perTensor }
             if granularity != nil && scaleRule == nil { scaleRule = .absmax }
         }
-        if isMX, case .integer = element, case .mx(let rule) = scaleRule, rule == .rceil || rule == .even {
+        try checkCombination(element, granularity, scaleRule, in: text)
+        return FormatSpec(
+            name: name, element: element, granularity: granularity, scaleRule: scaleRule,
+            rounding: rounding ?? .nearestEven, overflow: overflow, flushSubnormals: flush)
+    }
+
+    /// Combinations the parts allow one at a time but not together.
+    static func checkCombination(_ element: ElementKind, _ granularity: Granularity?, _ scaleRule: ScaleRule?, in text: String) throws {
+        if case .integer = element, case .mx(let rule) = scaleRule, rule == .rceil || rule == .even {
             throw FormatSpecError("'\(rule.rawValue)' in '\(text)': mxint8 takes floor or ceil")
         }
         if case .float(let f) = element, f == .float8_e8m0fnu, granularity != nil {
             throw FormatSpecError("'\(text)': e8m0 has no sign and no zero; it is a scale format, not a scaled element format")
         }
+    }
+
+    /// The scale rule a part `absmax`, `pow2` or `fixed:S` names (not for MX or NVFP4 formats).
+    static func scaleRulePart(_ part: String, in text: String, integer: Bool) throws -> ScaleRule {
+        if part.hasPrefix("fixed:") {
+            guard let v = Float(part.dropFirst(6)), v.isFinite, v > 0 else {
+                throw FormatSpecError("'\(part)' in '\(text)': fixed scale must be a positive finite number")
+            }
+            return .fixed(v)
+        }
+        if part == "pow2" && integer {
+            throw FormatSpecError("'pow2' in '\(text)': integer formats take absmax or fixed:S scales")
+        }
+        return part == "absmax" ? .absmax : .pow2
+    }
+
+    /// The error for a part no rule of this family reads, listing the parts it does read.
+    static func unknownPart(_ part: String, in text: String, mx: Bool, nv: Bool, integer: Bool) -> FormatSpecError {
+        var valid = Granularity.vocabulary
+        if mx { valid += MXScaleRule.allCases.map(\.rawValue) }
+        else if nv { valid += ["tensor-scale", "no-tensor-scale"] }
+        else { valid += ["absmax", "pow2", "fixed:S"] }
+        if integer { valid += ["sym", "asym"] }
+        valid += RoundingMode.vocabulary + OverflowPolicy.allCases.map(\.rawValue) + ["flush"]
+        return FormatSpecError("unknown part '\(part)' in format spec '\(text)'; valid parts: \(valid.joined(separator: ", "))")
+    }
+
+    /// This spec with its rounding mode and overflow policy replaced where given, as
+    /// `formats quantize --rounding/--overflow` name them (errors name those options).
+    public func overriding(rounding: String?, overflow: String?) throws -> FormatSpec {
+        var mode = self.rounding
+        var policy = self.overflow
+        if let r = rounding {
+            guard let m = RoundingMode(parsing: r) else {
+                throw InputError("--rounding: unknown mode '\(r)'; valid: \(RoundingMode.vocabulary.joined(separator: ", "))")
+            }
+            mode = m
+        }
+        if let o = overflow {
+            guard let p = OverflowPolicy(rawValue: o.lowercased()) else {
+                throw InputError("--overflow: unknown policy '\(o)'; valid: saturate, ieee")
+            }
+            policy = p
+        }
         return FormatSpec(
             name: name, element: element, granularity: granularity, scaleRule: scaleRule,
-            rounding: rounding ?? .nearestEven, overflow: overflow, flushSubnormals: flush)
+            rounding: mode, overflow: policy, flushSubnormals: flushSubnormals)
     }
 }

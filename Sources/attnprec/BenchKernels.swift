@@ -1,5 +1,5 @@
 import ArgumentParser
-import DriftStudy
+import Benchmarks
 import Foundation
 import NumberFormats
 
@@ -66,14 +66,9 @@ struct BenchKernels: ParsableCommand {
         try child.run()
         child.waitUntilExit()
         guard child.terminationStatus == 0, let data = try? Data(contentsOf: out),
-              var rows = try? JSONDecoder().decode([KernelBenchmark.Measurement].self, from: data)
+              let rows = try? JSONDecoder().decode([KernelBenchmark.Measurement].self, from: data)
         else { throw InputError("bench kernels: the child run without OPENBLAS_CORETYPE failed (exit \(child.terminationStatus))") }
-        let core = rows.first { $0.name == "openblas_sgemm_512" }?.note ?? "OpenBLAS core unknown"
-        for i in rows.indices {
-            rows[i].name += "@openblas_own_core"
-            rows[i].baseline_name += "@openblas_own_core"
-            if rows[i].name.hasPrefix("openblas_sgemm") { rows[i].note = nil }
-        }
-        return (rows, "measured after the rows above by a child process without OPENBLAS_CORETYPE=\(forced): \(core)")
+        let (own, core) = KernelBenchmark.ownCore(rows)
+        return (own, "measured after the rows above by a child process without OPENBLAS_CORETYPE=\(forced): \(core)")
     }
 }

@@ -4,8 +4,9 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import ExactArithmetic
 import AttentionVariants
+import ExactArithmetic
+import NumberFormats
 
 /// `attnprec bench reference`: the reference tiers' throughput, each beside a baseline or
 /// target measured or stated in the same run.
@@ -131,5 +132,30 @@ public enum ReferenceBenchmark {
         Measurement(
             name: name, unit: m.unit, value: m.value,
             baselineName: baseline.name, baselineValue: baseline.value, targetRatio: 0)
+    }
+
+    /// `bench reference`'s measurements in order: the MPFR backend at `bits`, the Float64 and
+    /// double-double linear decodes against their targets, double-double per Float64, and the
+    /// Float64 step with input generation.
+    public static func run(bits: Int = 128, seconds: Double = 0.5) -> [Measurement] {
+        let mpfr = mpfrBackend(bits: bits, minSeconds: seconds)
+        let f64 = linearDecode(tier: .float64, minSeconds: seconds, target: 400_000)
+        let dd = linearDecode(tier: .doubleDouble, minSeconds: seconds, target: 50_000)
+        let f64e = linearEndToEnd(tier: .float64, minSeconds: seconds, baseline: f64.value)
+        let ddPerF64 = relative(dd, to: f64, name: "linear_decode_double-double_vs_float64_K128_V128")
+        return [mpfr, f64, dd, ddPerF64, f64e]
+    }
+
+    /// The measurements as `bench reference --json` writes them (the `bench` JSON contract of
+    /// DESIGN.md §9): a target only where the baseline is one, a verdict only where a ratio is
+    /// held to one.
+    public static func records(_ all: [Measurement]) -> [BenchResult] {
+        all.map {
+            BenchResult(
+                name: $0.name, unit: $0.unit, value: $0.value, baseline_name: $0.baselineName,
+                baseline_value: $0.baselineValue, ratio: $0.ratio, threads: 1, cpu: BenchEnvironment.cpu,
+                flags: BenchEnvironment.flags, target: $0.baselineName == "target" ? $0.baselineValue : nil,
+                meets_target: $0.targetRatio > 0 ? $0.meetsTarget : nil)
+        }
     }
 }

@@ -36,7 +36,7 @@ public enum StudyReport {
 
     /// Writes everything into `dir`; returns the report path.
     @discardableResult
-    public static func write(records: [StudyRecord], runInfo: [RunInfo], to dir: String, title: String? = nil) throws -> String {
+    public static func write(records: [StudyRecord], runInfo: [RunInfo], to dir: String, title: String = "attnprec study") throws -> String {
         let fm = FileManager.default
         try AtomicFile.createFolder("\(dir)/plots")
         var plots: [(String, String)] = []

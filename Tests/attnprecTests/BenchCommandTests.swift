@@ -2,7 +2,7 @@ import CLITestSupport
 import Foundation
 import Testing
 
-@Suite struct BenchCLITests {
+@Suite struct BenchCommandTests {
     @Test func benchInputsWritesItsMeasurements() throws {
         let dir = try CLI.tempDir()
         let r = try CLI.run(["bench", "inputs", "--seconds", "0.05", "--json", "\(dir)/b.json"])

@@ -271,4 +271,17 @@ public enum KernelBenchmark {
                         target: nil, target_ratio: nil, meets_target: nil, note: "OpenBLAS core \(blasCoreName)"),
         ]
     }
+
+    /// The chunked rows measured with OpenBLAS's own kernel family for this CPU, renamed
+    /// `…@openblas_own_core` (the sgemm rows lose their note), and the core the sgemm row named.
+    public static func ownCore(_ rows: [Measurement]) -> ([Measurement], core: String) {
+        let core = rows.first { $0.name == "openblas_sgemm_512" }?.note ?? "OpenBLAS core unknown"
+        var rows = rows
+        for i in rows.indices {
+            rows[i].name += "@openblas_own_core"
+            rows[i].baseline_name += "@openblas_own_core"
+            if rows[i].name.hasPrefix("openblas_sgemm") { rows[i].note = nil }
+        }
+        return (rows, core)
+    }
 }

@@ -5,7 +5,8 @@ import NumberFormats
 import Testing
 @testable import DriftStudy
 
-@Suite(.serialized) struct StudyRunnerTests {
+/// `Study.run`: results that do not depend on jobs, shards or resuming; nothing written for a bad config.
+@Suite(.serialized) struct StudyTests {
     func run(_ dir: String, jobs: Int = 1, shard: (Int, Int)? = nil, resume: Bool = false) throws -> RunInfo {
         try Study.run(configs: [try StudyFixture.config()], options: Study.Options(out: dir, jobs: jobs, shard: shard, resume: resume))
     }
@@ -94,41 +95,6 @@ import Testing
         #expect(rec("dsa", "e4m3").summary.topkOverlapMean == 1)
     }
 
-    /// Recurrent runs are certified on a later window too (MPFR started from the reference's
-    /// state there); a fast run that is not the reference fails it.
-    @Test func laterWindowCertification() throws {
-        let text = """
-        tokens: [1024]
-        reference: {tier: float64, certify_tokens: 64, bits: 128, double_precision_tokens: 16}
-        variants:
-          - {name: gated_deltanet, key_dim: 16, value_dim: 16}
-          - {name: mha, head_dim: 16}
-        recipes: [bfloat16]
-        """
-        let groups = try StudyPlan.expand([try StudyConfig.parse(text, file: "w.yaml", defaultName: "w")])
-        for g in groups {
-            let r = try GroupRunner.run(g)[0]
-            if g.variant.name == "mha" {
-                #expect(r.reference.laterStart == nil)
-                continue
-            }
-            #expect(r.reference.laterStart == 1024 - 64 && r.reference.laterTokens == 64)
-            #expect(r.reference.laterFastVsMPFROutput! < 1e-13 && r.reference.laterFastVsMPFRState! < 1e-13)
-            #expect(r.reference.pass == true)
-            // The window check catches a "reference" that rounds its state to bf16.
-            var info = r.reference
-            let state = [Double](repeating: 0.01, count: 16 * 16)
-            let schedule = VariantFactory.schedule(tokens: g.tokens, perOctave: g.perOctave)
-            try GroupRunner.certifyLater(g, refTier: .float64, start: 500, tokens: 32, state: state, into: &info) { tier, recipe in
-                var rc = recipe
-                if case .float64 = tier { rc[.state] = try FormatSpec.parse("bfloat16") }
-                return try VariantFactory.makeRun(g.variant, workload: g.workload, seed: g.seed, tokens: g.tokens, schedule: schedule, tier: tier, recipe: rc)
-            }
-            #expect(info.laterFastVsMPFRState! > 1e-4)
-            #expect(info.pass == false)
-        }
-    }
-
     /// A run killed mid-way leaves a sorted subset of records (each group is written
     /// atomically as it finishes); resuming from it gives the uninterrupted file.
     @Test func resumeEqualsUninterrupted() throws {
@@ -166,72 +132,5 @@ import Testing
         #expect(throws: StudyInputError.self) { try Study.run(configs: [bad], options: Study.Options(out: dir)) }
         #expect(StudyFixture.read("\(dir)/results.jsonl") == Data("keep\n".utf8))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/run.json"))
-    }
-
-    /// The memory axis: a dense cache holds every token, a sliding window its window and sinks.
-    @Test func cachedTokensOfDenseAndSlidingCaches() throws {
-        var swa = StudyConfig.VariantSpec(name: "swa")
-        #expect(VariantFactory.cachedTokens(swa, tokens: 32768) == 128 + 4)
-        #expect(VariantFactory.cachedTokens(swa, tokens: 100) == 100)
-        swa.presetName = "gpt-oss"
-        #expect(VariantFactory.cachedTokens(swa, tokens: 32768) == 128)
-        #expect(VariantFactory.cachedTokens(StudyConfig.VariantSpec(name: "mha"), tokens: 32768) == 32768)
-        #expect(VariantFactory.cachedTokens(StudyConfig.VariantSpec(name: "moba"), tokens: 4096) == 4096)
-    }
-}
-
-@Suite struct DriftFitTests {
-    /// Curves with known exponents: the fit recovers the slope, the CI covers it.
-    @Test(arguments: [0.5, 0.0, 1.0, -0.25])
-    func slopeOfAPowerLaw(p: Double) throws {
-        var xs: [Double] = [], ys: [Double] = []
-        for i in 0..<200 {
-            let x = pow(2.0, 6 + Double(i) / 20)
-            xs.append(x)
-            ys.append(3e-4 * pow(x, p) * (1 + 0.05 * sin(Double(i) * 1.7)))
-        }
-        let f = try #require(SlopeFit.logLog(x: xs, y: ys))
-        let close = abs(f.slope - p) < 0.01
-        let covered = f.slopeLow <= p && p <= f.slopeHigh
-        #expect(close && covered, "\(f)")
-    }
-
-    /// A linear state with decay a saturates near κu/√(1−a²); without decay it grows with slope ½.
-    @Test func saturationAndSqrtLawFromRuns() throws {
-        let text = """
-        tokens: [4096]
-        reference: {certify_tokens: 0}
-        variants:
-          - {name: linear, key_dim: 32, value_dim: 32}
-          - {name: linear, key_dim: 32, value_dim: 32, decay: 0.9}
-        recipes: [bfloat16]
-        """
-        let groups = try StudyPlan.expand([try StudyConfig.parse(text, file: "fit.yaml", defaultName: "fit")])
-        let recs = try groups.flatMap { try GroupRunner.run($0) }
-        let undecayed = try #require(recs.first { $0.workload.gates == "default" })
-        let decayed = try #require(recs.first { $0.workload.gates != "default" })
-        let s = try #require(undecayed.summary.slope)
-        let inRange: Bool = s.slope > 0.3 && s.slope < 0.7
-        #expect(inRange, "\(s)")
-        #expect(undecayed.theory.law == "sqrt")
-        #expect(decayed.theory.law == "saturation")
-        let sat = try #require(decayed.summary.saturation)
-        let predicted = DriftTheory.decayedSaturation(unitRoundoff: 0x1p-8, decay: 0.9, kappa: DriftTheory.kappaNearest)
-        let near: Bool = sat > predicted / 4 && sat < predicted * 4
-        #expect(near, "saturation \(sat) vs \(predicted)")
-        #expect(decayed.summary.verdict == "ok")
-    }
-
-    /// Summaries from a synthetic series: error at T is the tail mean, crossings are the first.
-    @Test func tailMeanAndCrossings() {
-        var series = LockstepSeries()
-        series.positions = Array(0..<1024)
-        series.outputRelativeError = series.positions.map { (p: Int) -> Double in 1e-4 * Double(p + 1).squareRoot() }
-        let c = DriftCurve(tokens: 1024, series: series)
-        var expected = 0.0
-        for p in 960..<1024 { expected += 1e-4 * Double(p + 1).squareRoot() / 64 }
-        let measured = c.outputError(at: 1024)
-        #expect(abs(measured - expected) < 1e-15)
-        #expect(c.firstCrossing(1e-3) == 100)
     }
 }

@@ -1,4 +1,6 @@
 import Dispatch
+import DriftStudy
+import Foundation
 import NumberFormats
 import Workloads
 
@@ -98,5 +100,32 @@ public enum LongRunBenchmark {
         let start = now()
         let r = try GroupRunner.run(g, fastPaths: fastPaths, threads: threads)
         return (now() - start, r[0])
+    }
+
+    /// `bench long`: the measured run on `threads` threads and on one, and the like-for-like
+    /// prefix runs of `baselineTokens` (generic stepping vs fused, one thread, no certification:
+    /// a fixed cost) with their times scaled to `tokens`; and the measured run's record.
+    public static func run(tokens: Int, baselineTokens: Int, threads: Int) throws -> (results: [Measurement], record: StudyRecord) {
+        let scale = Double(tokens) / Double(baselineTokens)
+        let fast = try timeGroup(tokens: tokens, fastPaths: true, threads: threads)
+        let one = try timeGroup(tokens: tokens, fastPaths: true, threads: 1)
+        let genericPrefix = try timeGroup(tokens: baselineTokens, fastPaths: false, threads: 1, certify: false)
+        let fusedPrefix = try timeGroup(tokens: baselineTokens, fastPaths: true, threads: 1, certify: false)
+        let cpu = BenchEnvironment.cpu, flags = BenchEnvironment.flags
+        let prefixNote = "(\(baselineTokens) tokens, no certification, time ×\(String(format: "%g", scale)))"
+        var results: [Measurement] = []
+        func add(_ name: String, _ seconds: Double, threads: Int, baseline: (String, Double), target: Double?) {
+            results.append(Measurement(
+                name: name, unit: "s", value: seconds, baseline_name: baseline.0, baseline_value: baseline.1,
+                ratio: baseline.1 / seconds, threads: threads, cpu: cpu, flags: flags, target: target,
+                meets_target: target.map { seconds <= $0 }))
+        }
+        let oneName = "gdn_qwen3next_\(tokens)_fused_1_thread"
+        add("gdn_qwen3next_\(tokens)_fused_\(threads)_threads", fast.seconds, threads: threads, baseline: (oneName, one.seconds), target: 10)
+        add(oneName, one.seconds, threads: 1, baseline: (oneName, one.seconds), target: nil)
+        let genericName = "generic_stepped_1_thread \(prefixNote)"
+        add("fused_1_thread \(prefixNote)", fusedPrefix.seconds * scale, threads: 1, baseline: (genericName, genericPrefix.seconds * scale), target: nil)
+        add(genericName, genericPrefix.seconds * scale, threads: 1, baseline: (genericName, genericPrefix.seconds * scale), target: nil)
+        return (results, fast.record)
     }
 }

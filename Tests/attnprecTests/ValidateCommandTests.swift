@@ -6,7 +6,7 @@ import FoundationXML
 import Testing
 
 /// `attnprec validate`: exit codes, the table, JUnit XML and the markdown summary.
-@Suite struct ValidateCLITests {
+@Suite struct ValidateCommandTests {
     static let header = """
     inputs: bfloat16
     reference: {tier: float64, certify_tokens: 16, bits: 64, double_precision_tokens: 8}

@@ -42,7 +42,7 @@ enum Fixture {
     }
 }
 
-@Suite struct ReportTests {
+@Suite struct StudyReportTests {
     @Test func smokeStudyEndToEnd() throws {
         let out = try Fixture.run()
         for f in ["results.jsonl", "results.csv", "run.json", "report.md"] {
@@ -189,14 +189,6 @@ enum Fixture {
         #expect(missing.err.contains("none.yaml: cannot read"))
         let shard = try CLI.run(["run", "\(d)/bad.yaml", "--shard", "0/2"])
         #expect(shard.code == 2)
-    }
-
-    @Test func svgPlotIsWellFormedWithGaps() {
-        var p = SVGPlot(title: "a <b> & c", xLabel: "t", yLabel: "err")
-        p.series.append(SVGPlot.Series(label: "s", points: [(1, 1e-3), (10, .nan), (100, 1e-2), (1000, 0)], color: 0))
-        let svg = p.render()
-        #expect(XMLParser(data: Data(svg.utf8)).parse())
-        #expect(svg.contains("a &lt;b&gt; &amp; c"))
     }
 
     @Test func paretoFrontier() {

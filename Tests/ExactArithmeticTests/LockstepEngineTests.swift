@@ -2,7 +2,6 @@ import ExactArithmetic
 import Foundation
 import Testing
 @testable import AttentionVariants
-@testable import DriftStudy
 
 /// The block-lockstep engine: where blocks end, what the hooks see, and rows that do not
 /// depend on the blocks or the threads.

@@ -4,7 +4,7 @@ import NumberFormats
 import Testing
 @testable import Workloads
 
-@Suite struct FormatsCLITests {
+@Suite struct FormatsCommandTests {
     @Test func listAndShow() throws {
         let list = try CLI.run(["formats", "list"])
         #expect(list.code == 0)

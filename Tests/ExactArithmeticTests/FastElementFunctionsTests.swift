@@ -6,7 +6,7 @@ import Testing
 /// in-range lanes, and `apply(.exp)` on Float32 (eight lanes, padded tails, scalar fallback)
 /// equals the element-by-element path; the binary32 forward substitution keeps the generic
 /// loop's bits.
-@Suite struct FastExp8Tests {
+@Suite struct FastElementFunctionsTests {
     typealias Reference = FastElementFunctions64Tests.Reference
 
     /// Random bit patterns over [−100, 100] (both signs, every binade down to subnormals), the

@@ -5,7 +5,7 @@ import NumberFormats
 import Testing
 @testable import DriftStudy
 
-@Suite struct BlockRunTests {
+@Suite struct BlockRunsTests {
     static let config = """
     name: fused
     tokens: [700]

@@ -1,5 +1,3 @@
-import ExactArithmetic
-
 /// The block-lockstep engine: advances a reference and its approximations together over
 /// positions 0..<T, a block of tokens at a time, and hands each block's output rows to a
 /// measuring closure; nothing O(T·d) is kept (the buffers hold one block).
@@ -9,7 +7,7 @@ import ExactArithmetic
 /// the thread count. Runs listed in one group of `groups` write their rows side by side
 /// (the heads of one series); every other run has a buffer of its own.
 public final class LockstepEngine {
-    let runs: [BlockRun]
+    public let runs: [BlockRun]
     let maxBlock: Int
     let everyOutput: Bool
     let threads: Int

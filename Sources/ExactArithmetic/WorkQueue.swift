@@ -31,13 +31,13 @@ public enum WorkQueue {
     }
 
     /// Runs `tasks` on up to `jobs` threads, or in order on this one.
-    static func perform(_ tasks: [() -> Void], jobs: Int) {
+    public static func perform(_ tasks: [() -> Void], jobs: Int) {
         let box = Tasks(tasks)
         try? run(count: tasks.count, jobs: jobs) { i, _ in box.tasks[i]() }
     }
 
     /// The same for tasks that may fail (`run`'s rules: the lowest failed task's error).
-    static func perform(_ tasks: [() throws -> Void], jobs: Int) throws {
+    public static func perform(_ tasks: [() throws -> Void], jobs: Int) throws {
         let box = ThrowingTasks(tasks: tasks)
         try run(count: tasks.count, jobs: jobs) { i, _ in try box.tasks[i]() }
     }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import DriftStudy
+import ExactArithmetic
 
 /// The one work queue: every item once, in order on one thread, the lowest failure rethrown.
 @Suite struct WorkQueueTests {
