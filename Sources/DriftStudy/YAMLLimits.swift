@@ -44,11 +44,9 @@ public enum YAMLLimits {
     static func fits(_ node: Node, budget: inout Int) -> Bool {
         budget -= 1
         guard budget >= 0 else { return false }
-        switch node {
-        case .scalar, .alias: return true
-        case .sequence(let s): return s.allSatisfy { fits($0, budget: &budget) }
-        case .mapping(let m): return m.allSatisfy { fits($0.key, budget: &budget) && fits($0.value, budget: &budget) }
-        }
+        if case .sequence(let s) = node { return s.allSatisfy { fits($0, budget: &budget) } }
+        if case .mapping(let m) = node { return m.allSatisfy { fits($0.key, budget: &budget) && fits($0.value, budget: &budget) } }
+        return true
     }
 
     /// The line-by-line scanner: open block levels (their indentation), open flow brackets,
