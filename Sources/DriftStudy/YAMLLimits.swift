@@ -98,6 +98,10 @@ public enum YAMLLimits {
                 if nodeStart && (ch == "!" || ch == "&") {
                     // A tag or an anchor: the node it qualifies follows.
                     var j = i
+                    if ch == "!" && next == "<" {  // a verbatim tag, commas and all
+                        while j < c.count && c[j] != ">" { j += 1 }
+                        j = min(j + 1, c.count)
+                    }
                     while j < c.count && !" \t,[]{}".unicodeScalars.contains(c[j]) { j += 1 }
                     if ch == "!", let problem = Self.tag(String(String.UnicodeScalarView(c[i..<j]))) { return problem }
                     i = j; last = "!"; tokenStart = true
