@@ -83,6 +83,9 @@ public enum NPY {
         default:
             throw TensorFileError("\(path): unsupported .npy version \(major).\(head[7]); expected 1.0, 2.0 or 3.0")
         }
+        guard head[7] == 0 else {
+            throw TensorFileError("\(path): unsupported .npy version \(major).\(head[7]); expected 1.0, 2.0 or 3.0")
+        }
         guard total >= headerStart + headerLength else {
             throw TensorFileError("\(path): truncated .npy header (\(total) bytes, header needs \(headerStart + headerLength))")
         }
@@ -93,7 +96,8 @@ public enum NPY {
         guard let header = String(data: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
             throw TensorFileError("\(path): .npy header is not text")
         }
-        let (descr, fortran, shape) = try parseHeader(header, path: path)
+        let h = try NPYHeader.parse(header, major: major, path: path)
+        let (descr, fortran, shape) = (h.descr, h.fortran, h.shape)
         var count = 1
         for d in shape {
             let (c, overflow) = count.multipliedReportingOverflow(by: d)
@@ -203,47 +207,6 @@ public enum NPY {
         case .uint8(let a): return .uint8(permute(a))
         case .uint16(let a): return .uint16(permute(a))
         }
-    }
-
-    static func parseHeader(_ h: String, path: String) throws -> (String, Bool, [Int]) {
-        func value(after key: String) -> Substring? {
-            for quote in ["'", "\""] {
-                if let r = h.range(of: "\(quote)\(key)\(quote)") {
-                    var rest = h[r.upperBound...].drop(while: { $0 == " " })
-                    guard rest.first == ":" else { return nil }
-                    rest = rest.dropFirst().drop(while: { $0 == " " })
-                    return rest
-                }
-            }
-            return nil
-        }
-        guard let d = value(after: "descr"), let q = d.first, q == "'" || q == "\"",
-            let end = d.dropFirst().firstIndex(of: q)
-        else { throw TensorFileError("\(path): .npy header has no 'descr'") }
-        var descr = String(d[d.index(after: d.startIndex)..<end])
-        if descr.count == 2 { descr = "|" + descr }
-        if descr.hasPrefix("=") { descr = "<" + descr.dropFirst() }
-        guard let f = value(after: "fortran_order") else {
-            throw TensorFileError("\(path): .npy header has no 'fortran_order'")
-        }
-        let fortran: Bool
-        if f.hasPrefix("True") { fortran = true } else if f.hasPrefix("False") { fortran = false } else {
-            throw TensorFileError("\(path): .npy header 'fortran_order' is neither True nor False")
-        }
-        guard let s = value(after: "shape"), s.first == "(", let close = s.firstIndex(of: ")") else {
-            throw TensorFileError("\(path): .npy header has no 'shape' tuple")
-        }
-        let inner = s[s.index(after: s.startIndex)..<close]
-        var shape: [Int] = []
-        for part in inner.split(separator: ",") {
-            let t = part.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "L", with: "")
-            if t.isEmpty { continue }
-            guard let v = Int(t), v >= 0 else {
-                throw TensorFileError("\(path): .npy shape entry '\(t)' is not a non-negative integer")
-            }
-            shape.append(v)
-        }
-        return (descr, fortran, shape)
     }
 
     // MARK: writing
