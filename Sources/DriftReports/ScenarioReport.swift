@@ -396,3 +396,5 @@ public enum ScenarioReport {
 enum KVReportNames {
     static var softmax: Set<String> { Set(VariantRegistry.names(with: .kvCache)) }
 }
+
+extension ScenarioReport: Reporter {}

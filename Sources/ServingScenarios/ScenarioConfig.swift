@@ -105,7 +105,7 @@ public struct ScenarioConfig: Sendable {
     /// invalid files answer false; the study loader reports them.
     public static func isScenario(path: String) -> Bool {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8),
-              let root = try? Yams.compose(yaml: text), case .mapping(let m) = root else { return false }
+              let root = try? YAMLLimits.compose(text, file: path), case .mapping(let m) = root else { return false }
         return m.contains { $0.key.string == "scenario" }
     }
 
@@ -131,7 +131,7 @@ public struct ScenarioConfig: Sendable {
 
     public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
+        do { root = try YAMLLimits.compose(text, file: file) } catch let e as InputError { throw e } catch {
             let message = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             throw StudyInputError("\(file): invalid YAML: \(message)")
         }

@@ -1,5 +1,6 @@
 import AttentionVariants
 import Foundation
+import NumberFormats
 import Yams
 
 /// A budgets file (the CI gate, `attnprec validate`): per record key, the largest error at
@@ -78,7 +79,9 @@ extension BudgetsFile {
     public static func parse(_ text: String, file: String) throws -> BudgetsFile {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLLimits.compose(text, file: file)
+        } catch let e as InputError {
+            throw e
         } catch {
             throw StudyInputError(yamlErrorLine(error, text: text, file: file))
         }

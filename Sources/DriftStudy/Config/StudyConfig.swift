@@ -159,7 +159,9 @@ extension StudyConfig {
     public static func parse(_ text: String, file: String, defaultName: String) throws -> StudyConfig {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLLimits.compose(text, file: file)
+        } catch let e as InputError {
+            throw e
         } catch {
             let message = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             throw StudyInputError("\(file): invalid YAML: \(message)")
