@@ -7,15 +7,7 @@ extension FormatSpec {
     ) -> QuantizationSideData? {
         guard case .integer(let bits, .symmetric) = element, let g = granularity, !rounding.isStochastic else { return nil }
         let layout = ScaleLayout(shape: shape, granularity: g)
-        let segment: Int
-        switch g {
-        case .perTensor: segment = n
-        case .perHead: segment = layout.tokens * layout.channels
-        case .perToken: segment = layout.channels
-        case .block(let b) where layout.channels % b == 0: segment = b
-        default: return nil
-        }
-        guard n > 0, segment % 8 == 0, n % segment == 0 else { return nil }
+        guard let segment = Self.fastIntegerSegment(g, layout: layout, count: n) else { return nil }
         let isMX: Bool = { if case .mx = scaleRule { return true } else { return false } }()
         let mxFloor = scaleRule == .mx(.floor)
         let qmax = Float(isMX ? 127 : (1 << (bits - 1)) - 1)
@@ -25,34 +17,51 @@ extension FormatSpec {
         var codes: [UInt8]? = isMX ? [UInt8](repeating: 0, count: groups) : nil
         typealias F = SIMD8<Float>
         typealias U = SIMD8<UInt32>
+        let magic = F(repeating: 12_582_912)  // 1.5·2^23: y + magic − magic rounds to nearest-even
         let one = F(repeating: 1)
+        let half = F(repeating: 0.5)
         let hi = F(repeating: qmax)
         let lo = F(repeating: -qmax)
         let absMask = U(repeating: 0x7FFF_FFFF)
         for k in 0..<groups {
             let base = k * segment
-            let amaxBits = Self.largestMagnitudeBits(src + base, count: segment)
-            let scale: Float
-            let code: UInt8
-            if mxFloor && amaxBits >= 0x0080_0000 && amaxBits < 0x7F80_0000 {
-                // MXINT8 (emax 0): X = 2^floor(log2 amax), the exponent field of a normal amax.
-                let e = Int(amaxBits >> 23) - 127
-                scale = e == -127 ? Float(bitPattern: 0x0040_0000) : Float(bitPattern: UInt32(e + 127) << 23)
-                code = UInt8(e + 127)
-            } else {
-                (scale, code) = computeScale(amax: Float(bitPattern: amaxBits), poisoned: amaxBits >= 0x7F80_0000,
-                    tensorScale: 1, lo: 0, hi: 0)
+            var m8 = U(repeating: 0)
+            var i = base
+            while i < base + segment {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: U.self) & absMask
+                m8 = m8.replacing(with: v, where: v .> m8)
+                i += 8
             }
+            let amaxBits = m8.max()
+            let (scale, code) = integerScale(amaxBits: amaxBits, mxFloor: mxFloor)
             scales[k] = scale
             codes?[k] = code
             let sv = F(repeating: scale)
-            var i = base
+            i = base
             while i < base + segment {
                 let x = UnsafeRawPointer(src + i).loadUnaligned(as: F.self)
                 var y = isMX ? x / sv * F(repeating: 64) : x / sv
                 // Clamping first changes nothing (rounding is monotone) and keeps |y| < 2^22.
                 y = y.replacing(with: hi + one, where: y .> hi + one).replacing(with: lo - one, where: y .< lo - one)
-                var q = Self.roundToInteger(y, rounding)
+                let ne = (y + magic) - magic
+                let fl = ne.replacing(with: ne - one, where: ne .> y)
+                let ce = ne.replacing(with: ne + one, where: ne .< y)
+                var q: F
+                switch rounding {
+                case .nearestEven: q = ne
+                case .nearestAway:
+                    // Ties away from zero: for a tie, pick the one of floor/ceil with larger |·|.
+                    let tie = (y - fl) .== half
+                    q = ne.replacing(with: ce.replacing(with: fl, where: y .< F(repeating: 0)), where: tie)
+                case .towardZero: q = fl.replacing(with: ce, where: y .< F(repeating: 0))
+                case .up: q = ce
+                case .down: q = fl
+                default:  // round-to-odd: truncate, then move away from zero when inexact and even
+                    let tz = fl.replacing(with: ce, where: y .< F(repeating: 0))
+                    let parity = (unsafeBitCast(tz + magic, to: U.self) & U(repeating: 1)) .== U(repeating: 0)
+                    let away = tz + one.replacing(with: -one, where: y .< F(repeating: 0))
+                    q = tz.replacing(with: away, where: (tz .!= y) .& parity)
+                }
                 // A zero result keeps the sign of y (as Float.rounded does); nonzero ones have it.
                 q = unsafeBitCast(unsafeBitCast(q, to: U.self) | (unsafeBitCast(y, to: U.self) & ~absMask), to: F.self)
                 q = q.replacing(with: hi, where: q .> hi).replacing(with: lo, where: q .< lo)
@@ -67,46 +76,29 @@ extension FormatSpec {
         return side
     }
 
-    /// The largest |x| of `count` floats (a multiple of 8) as a bit pattern: the sign cleared,
-    /// compared as integers (a NaN compares above every finite value and infinity).
-    @inline(__always)
-    static func largestMagnitudeBits(_ src: UnsafePointer<Float>, count: Int) -> UInt32 {
-        let absMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-        var m8 = SIMD8<UInt32>(repeating: 0)
-        var i = 0
-        while i < count {
-            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<UInt32>.self) & absMask
-            m8 = m8.replacing(with: v, where: v .> m8)
-            i += 8
+    /// The contiguous group length the fast integer path quantizes for `g` (a multiple of 8
+    /// that divides `count`), or nil where the path does not apply.
+    static func fastIntegerSegment(_ g: Granularity, layout: ScaleLayout, count n: Int) -> Int? {
+        let segment: Int
+        switch g {
+        case .perTensor: segment = n
+        case .perHead: segment = layout.tokens * layout.channels
+        case .perToken: segment = layout.channels
+        case .block(let b) where layout.channels % b == 0: segment = b
+        default: return nil
         }
-        return m8.max()
+        return n > 0 && segment % 8 == 0 && n % segment == 0 ? segment : nil
     }
 
-    /// `y` (|y| < 2^22) rounded to an integer in `rounding`, lane by lane; the sign of a zero
-    /// result is set by the caller.
+    /// A group's scale and its code from the bit pattern of its largest |x|.
     @inline(__always)
-    static func roundToInteger(_ y: SIMD8<Float>, _ rounding: RoundingMode) -> SIMD8<Float> {
-        typealias F = SIMD8<Float>
-        typealias U = SIMD8<UInt32>
-        let magic = F(repeating: 12_582_912)  // 1.5·2^23: y + magic − magic rounds to nearest-even
-        let one = F(repeating: 1)
-        let ne = (y + magic) - magic
-        let fl = ne.replacing(with: ne - one, where: ne .> y)
-        let ce = ne.replacing(with: ne + one, where: ne .< y)
-        switch rounding {
-        case .nearestEven: return ne
-        case .nearestAway:
-            // Ties away from zero: for a tie, pick the one of floor/ceil with larger |·|.
-            let tie = (y - fl) .== F(repeating: 0.5)
-            return ne.replacing(with: ce.replacing(with: fl, where: y .< F(repeating: 0)), where: tie)
-        case .towardZero: return fl.replacing(with: ce, where: y .< F(repeating: 0))
-        case .up: return ce
-        case .down: return fl
-        default:  // round-to-odd: truncate, then move away from zero when inexact and even
-            let tz = fl.replacing(with: ce, where: y .< F(repeating: 0))
-            let parity = (unsafeBitCast(tz + magic, to: U.self) & U(repeating: 1)) .== U(repeating: 0)
-            let away = tz + one.replacing(with: -one, where: y .< F(repeating: 0))
-            return tz.replacing(with: away, where: (tz .!= y) .& parity)
+    func integerScale(amaxBits: UInt32, mxFloor: Bool) -> (Float, UInt8) {
+        if mxFloor && amaxBits >= 0x0080_0000 && amaxBits < 0x7F80_0000 {
+            // MXINT8 (emax 0): X = 2^floor(log2 amax), the exponent field of a normal amax.
+            let e = Int(amaxBits >> 23) - 127
+            let scale = e == -127 ? Float(bitPattern: 0x0040_0000) : Float(bitPattern: UInt32(e + 127) << 23)
+            return (scale, UInt8(e + 127))
         }
+        return computeScale(amax: Float(bitPattern: amaxBits), poisoned: amaxBits >= 0x7F80_0000, tensorScale: 1, lo: 0, hi: 0)
     }
 }
