@@ -18,7 +18,7 @@ public enum GateReport {
     public static func rows(_ outcomes: [BudgetOutcome]) -> [Row] {
         var out: [Row] = []
         for o in outcomes {
-            let nonFinite = o.records.contains { $0.summary.nonFinite > 0 }
+            let nonFinite = o.records.contains { $0.summary.anyNonFinite }
             for c in o.checks {
                 let metric = c.metric == "slope" ? "slope[T/64,T]" : "\(c.metric)@\(o.budget.tokens)"
                 var verdict = c.pass ? "pass" : "FAIL"
@@ -105,7 +105,7 @@ public enum GateReport {
                 .map { "\($0.metric): measured \($0.measured), limit \($0.limit), \($0.verdict), margin \($0.margin)" }
             let context = "variant \(o.budget.variant.name) (\(o.budget.variant.preset)), recipe \(o.records.first.map { $0.recipe.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? o.budget.recipe.name), tokens \(o.budget.tokens), seeds \(o.budget.seeds.map(String.init).joined(separator: ","))"
             if let m = o.failureMessage {
-                let type = o.records.contains { $0.summary.nonFinite > 0 } ? "NonFinite" : (o.problems.isEmpty ? "BudgetExceeded" : "ReferenceNotCertified")
+                let type = o.records.contains { $0.summary.anyNonFinite } ? "NonFinite" : (o.problems.isEmpty ? "BudgetExceeded" : "ReferenceNotCertified")
                 s += "      <failure message=\"\(xml(m))\" type=\"\(type)\">\(xml(([context] + detail + o.problems).joined(separator: "\n"), attribute: false))</failure>\n"
             }
             s += "      <system-out>\(xml(([context] + detail + o.budget.keys.map { "key: \($0)" }).joined(separator: "\n"), attribute: false))</system-out>\n"

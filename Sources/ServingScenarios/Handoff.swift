@@ -158,6 +158,7 @@ extension Handoff {
         })
         record.summary["handoff_state_err"] = handoff.handedOverError
         tally.write(to: &record)
+        KVRuns.noteStored(runs[1], into: &record)
         return record
     }
 }

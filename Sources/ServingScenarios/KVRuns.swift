@@ -73,6 +73,16 @@ enum KVRuns {
     }
 }
 
+extension KVRuns {
+    /// Adds `non_finite_stored` and `first_non_finite` to `record` when `run`'s caches stored a
+    /// non-finite value at any position — evaluated or not (nothing when none).
+    static func noteStored(_ run: BlockRun, into record: inout ScenarioRecord) {
+        guard let d = (run as? KVBlockRun)?.base as? AttentionDiagnostics, let first = d.storedNonFinite.first else { return }
+        record.summary["non_finite_stored"] = Double(d.storedNonFinite.count)
+        record.summary["first_non_finite"] = Double(first)
+    }
+}
+
 /// A softmax run on the lockstep engine: it appends `until` tokens at most and evaluates only
 /// the positions `evaluates` names, reading their outputs into the block's rows (the other rows
 /// keep what they held). Evaluating a position leaves no state behind, so the cache and the

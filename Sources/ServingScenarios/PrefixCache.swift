@@ -199,6 +199,7 @@ extension PrefixCache {
                 parameters: ["prefix": P, "continuation": L, "interval": cases[k].interval, "requests": c.requests],
                 labels: ["mode": cases[k].mode.rawValue], seed: seed, tokens: T)
             sums.write(to: &record, branches: branches, ends: ends, resumes: resumes[k], mine: resumed.indices.filter { resumed[$0].0 == k })
+            KVRuns.noteStored(runs[1], into: &record)
             return record
         }
     }

@@ -82,6 +82,39 @@ import Testing
         #expect(!o.pass)
         #expect(o.checks[0].measured?.isNaN == true)
         #expect(o.failureMessage?.hasPrefix("non-finite") == true)
+        // The true first position, not the first threshold crossing.
+        let first = try #require(o.records[0].summary.firstNonFinite)
+        #expect(o.failureMessage?.contains("first at position \(first)") == true)
+        #expect(o.records[0].summary.nonFiniteStored == nil)
+    }
+
+    /// Issue 16's breach: a sliding-window cache stores NaN (e4m3 with a fixed scale and IEEE
+    /// overflow, rare outliers) at positions no recorded query reads — the window has moved on
+    /// before the next sampled position. The stored NaN is counted where it is written, and the
+    /// budget fails naming that position; the recorded outputs alone are all finite.
+    @Test func nanStoredBetweenSampledPositionsFails() throws {
+        let text = """
+        inputs: bfloat16
+        reference: {tier: float64, certify_tokens: 0}
+        budgets:
+          - name: swa-nan
+            variant: swa
+            recipe: {k_cache: "float8_e4m3fn/per-token/fixed:0.010/ieee"}
+            workload: {inputs: sparse_outliers, probability: 0.000001, scale: 20, seed: 4}
+            tokens: 16384
+            max_output_rel_err: 1.0
+        """
+        let o = try #require(try BudgetGate.evaluate(try BudgetsFile.parse(text, file: "b.yaml")).first)
+        let s = o.records[0].summary
+        #expect(s.nonFinite == 0)  // every recorded output is finite
+        #expect((s.nonFiniteStored ?? 0) > 0)
+        // The outlier's key is stored at 6941 (the issue saw 6944, the first position its
+        // 256-per-octave sampling measured: every 16th position there).
+        #expect(s.firstNonFinite == 6941)
+        #expect(s.verdict == "nan")
+        #expect(!o.pass)
+        #expect(o.failureMessage?.contains("stored in the cache") == true)
+        #expect(o.failureMessage?.contains("first at position 6941") == true)
     }
 
     /// Model presets reach the kernels: Qwen3-Next's GDN is 128×128 with its own gates, so its

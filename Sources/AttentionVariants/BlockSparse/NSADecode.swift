@@ -68,6 +68,8 @@ public final class NSADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     }
     public var lastScores: [Double] { selected.lastScores }
     public var sinkLogit: Double? { nil }
+    /// The selected branch's caches (the window branch stores the same rows, bit for bit).
+    public var storedNonFinite: NonFiniteCount { selected.storedNonFinite }
 
     public func step() {
         position += 1

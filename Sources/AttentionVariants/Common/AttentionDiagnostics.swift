@@ -13,4 +13,6 @@ public protocol AttentionDiagnostics: AnyObject {
     var lastScores: [Double] { get }
     /// A learned sink logit that joins the softmax denominator (GPT-OSS), if any.
     var sinkLogit: Double? { get }
+    /// Non-finite values written into the run's caches (an indexer's too), at every position.
+    var storedNonFinite: NonFiniteCount { get }
 }

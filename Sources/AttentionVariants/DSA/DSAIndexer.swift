@@ -58,6 +58,8 @@ public final class DSAIndexer: KeySelector {
         }
     }
 
+    public var storedNonFinite: NonFiniteCount { cache?.nonFinite ?? NonFiniteCount() }
+
     public func didAppend(position t: Int) {
         guard cache != nil else { return }
         exactKey(t)

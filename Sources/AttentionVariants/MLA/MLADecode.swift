@@ -110,6 +110,10 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         return n > 0 ? (e / n).squareRoot() : 0
     }
 
+    public var storedNonFinite: NonFiniteCount {
+        [latentCache, ropeCache].compactMap { $0 }.reduce(selector.storedNonFinite) { $0.merged($1.nonFinite) }
+    }
+
     /// The exact latent of token s (RMSNorm, binary32).
     func exactLatent(_ s: Int) {
         let L = config.latentDim

@@ -8,10 +8,13 @@ public protocol KeySelector: AnyObject {
     func select(position t: Int, kvHead: Int, into keys: inout [Int])
     /// Called once per token after the run appended position t (indexers keep their own cache).
     func didAppend(position t: Int)
+    /// Non-finite values the selector's own cache stored (an indexer's), at every position.
+    var storedNonFinite: NonFiniteCount { get }
 }
 
 extension KeySelector {
     public func didAppend(position t: Int) {}
+    public var storedNonFinite: NonFiniteCount { NonFiniteCount() }
 }
 
 /// Dense or sliding-window selection (with sink tokens).

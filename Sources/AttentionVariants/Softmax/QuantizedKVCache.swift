@@ -54,6 +54,10 @@ public struct QuantizedRows {
     /// (errorSquares, normSquares) after each row of a per-row granularity, so that
     /// `truncate` restores them.
     var sumsAfterRow: [(Double, Double)] = []
+    /// Non-finite stored elements (a NaN scale or code, an overflow to ±∞) at the position that
+    /// stored them: every appended row is checked, whether or not a query reads it. Kept across
+    /// `truncate` (a value once written was written).
+    public private(set) var nonFinite = NonFiniteCount()
 
     public typealias UnsupportedGranularity = InputError
 
@@ -146,9 +150,11 @@ public struct QuantizedRows {
             default: codes32.append(codeScratch[i])
             }
         }
+        var bad = 0
         for r in 0..<rows {
             for c in 0..<width {
                 let v = value(row: firstRow + r, channel: c)
+                if !v.isFinite { bad += 1 }
                 let expected = output[r * width + c]
                 precondition(v == expected || (v.isNaN && expected.isNaN),
                              "\(role): dequantized code differs from the quantizer output (\(v) vs \(expected))")
@@ -158,6 +164,8 @@ public struct QuantizedRows {
             }
             if groupTokens == 0 { sumsAfterRow.append((errorSquares, normSquares)) }
         }
+        // A group is stored when its last row arrives: that position first reads its codes.
+        nonFinite.add(bad, at: firstRow + rows - 1)
     }
 
     /// Whether `truncate` can drop rows: every row is quantized on its own (element formats,

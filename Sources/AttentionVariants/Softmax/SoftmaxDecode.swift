@@ -172,6 +172,10 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         return n > 0 ? (e / n).squareRoot() : 0
     }
 
+    public var storedNonFinite: NonFiniteCount {
+        (keys + values).compactMap(\.cache).reduce(selector.storedNonFinite) { $0.merged($1.nonFinite) }
+    }
+
     /// Bytes the quantized caches hold now.
     public var cacheBytes: Int { (keys.compactMap(\.cache) + values.compactMap(\.cache)).reduce(0) { $0 + $1.storedBytes } }
 

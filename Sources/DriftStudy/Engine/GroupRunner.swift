@@ -56,6 +56,7 @@ public enum GroupRunner {
                 while reported + 1024 <= start + n { reported += 1024; progress?(1024) }
             })
         progress?(T - reported)
+        measure.finish()
         let cert = try certification(group, refTier: refTier, window: window, state: stateAtWindow, threads: threads, make: make)
         let family = (try? VariantCatalog.entry(v.name).family.rawValue) ?? "unknown"
         return plans.enumerated().map { i, p in

@@ -57,14 +57,22 @@ public struct BudgetOutcome: Sendable {
         return String(format: "%.3e", x)
     }
 
+    /// The first record (seed order) with a non-finite output, state or stored value, as one
+    /// line: what was not finite, how many, and the first position it appeared at.
+    static func nonFiniteProblem(_ records: [StudyRecord]) -> String? {
+        guard let r = records.first(where: { $0.summary.anyNonFinite }) else { return nil }
+        var what: [String] = []
+        if r.summary.nonFinite > 0 { what.append("\(r.summary.nonFinite) NaN/Inf output or state values at the measured positions") }
+        if let n = r.summary.nonFiniteStored, n > 0 { what.append("\(n) NaN/Inf values stored in the cache") }
+        let at = r.summary.firstNonFinite.map { "first at position \($0)" } ?? "first position unknown"
+        return "non-finite: \(what.joined(separator: " and ")) (seed \(r.workload.seed), \(at)); NaN fails every budget"
+    }
+
     /// Checks `records` (one per seed) against `budget`'s limits.
     public static func evaluate(_ budget: Budget, records: [StudyRecord], seconds: Double = 0) -> BudgetOutcome {
         let T = budget.tokens
         var problems: [String] = []
-        for r in records where r.summary.nonFinite > 0 {
-            problems.append("non-finite: \(r.summary.nonFinite) NaN/Inf output or state values (seed \(r.workload.seed), first at position \(r.summary.firstCrossing.first?.position.map(String.init) ?? "?")); NaN fails every budget")
-            break
-        }
+        if let p = nonFiniteProblem(records) { problems.append(p) }
         for r in records where r.reference.pass == false {
             problems.append("reference not certified (seed \(r.workload.seed)): fast vs MPFR \(format(r.reference.fastVsMPFROutput ?? .nan)) over \(r.reference.certifiedTokens) tokens; the measured error cannot be trusted")
             break

@@ -37,6 +37,12 @@ final class GroupMeasure {
         apxState = refState
     }
 
+    /// After the last position: what each run's caches stored that was not finite, at any
+    /// position (the measured positions alone would miss a NaN no recorded query reads).
+    func finish() {
+        for i in meters.indices { if let p = probes[i] { meters[i].stored = p.storedNonFinite } }
+    }
+
     /// Whether run i's record carries the KV diagnostics.
     func probed(_ i: Int) -> Bool { refProbe != nil && probes[i] != nil }
 

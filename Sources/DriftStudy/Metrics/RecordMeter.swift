@@ -16,28 +16,36 @@ struct RecordMeter {
     var activeOverlap: [Double] = []
     /// NaN or infinite elements seen (outputs and states), at least one per non-finite error.
     var nonFinite = 0
+    /// The first position whose output or state was not finite.
+    var firstNonFinite: Int?
+    /// Non-finite values the run's caches stored, at every position (`AttentionDiagnostics`).
+    var stored = NonFiniteCount()
 
     init(lengths: [Int], thresholds: [Double]) {
         output = DriftMeter(lengths: lengths, thresholds: thresholds)
         state = DriftMeter(lengths: lengths)
     }
 
-    /// The relative error of `d`, NaN (and counted) when anything was not finite.
-    mutating func relative(_ d: ErrorMeter.Distance) -> Double {
+    /// The relative error of `d` at position t, NaN (and counted) when anything was not finite.
+    mutating func relative(_ t: Int, _ d: ErrorMeter.Distance) -> Double {
         var rel = d.relative
-        if d.nonFinite > 0 || !rel.isFinite { rel = .nan; nonFinite += max(d.nonFinite, 1) }
+        if d.nonFinite > 0 || !rel.isFinite {
+            rel = .nan
+            nonFinite += max(d.nonFinite, 1)
+            firstNonFinite = min(firstNonFinite ?? t, t)
+        }
         return rel
     }
 
     /// The outputs at position t; at sampled positions also the cosine and largest error.
     mutating func addOutput(_ t: Int, _ d: ErrorMeter.Distance, sampled: Bool, cosine c: @autoclosure () -> Double) {
-        output.add(t, relative(d), sampled: sampled)
+        output.add(t, relative(t, d), sampled: sampled)
         if sampled { maxAbs.append(d.maxAbsolute); cosine.append(c()) }
     }
 
     /// The states at (sampled) position t.
     mutating func addState(_ t: Int, _ d: ErrorMeter.Distance) {
-        state.add(t, relative(d), sampled: true)
+        state.add(t, relative(t, d), sampled: true)
     }
 
     /// The KV diagnostics at (sampled) position t: the cache's own error, the attention KL when
@@ -73,7 +81,9 @@ struct RecordMeter {
             saturation: saturation,
             firstCrossing: output.thresholds.enumerated().map { StudyRecord.Crossing(threshold: $1, position: output.crossing[$0]) },
             nonFinite: nonFinite, bytesPerToken: nil, stateBytes: nil, memoryBytes: 0,
-            verdict: Verdict.classify(nonFinite: nonFinite, final: final, slope: slope))
+            verdict: Verdict.classify(nonFinite: nonFinite + stored.count, final: final, slope: slope))
+        if stored.count > 0 { s.nonFiniteStored = stored.count }
+        if let f = [firstNonFinite, stored.first].compactMap({ $0 }).min() { s.firstNonFinite = f }
         s.minCosine = cosine.contains { $0.isNaN } ? .nan : cosine.min()
         if probed {
             s.cacheRelErr = cache.last

@@ -59,9 +59,13 @@ public enum Replay {
         public var maxOutputRelErr: Double
         public var meanOutputRelErr: Double
         public var finalStateRelErr: Double?
+        /// The first position whose output was not finite, and how many were not (absent when all were).
+        public var firstNonFinite: Int?
+        public var nonFinitePositions: Int?
 
         enum CodingKeys: String, CodingKey {
             case name, kind, recipe, file
+            case firstNonFinite = "first_non_finite", nonFinitePositions = "non_finite_positions"
             case outputRelErr = "output_rel_err"
             case maxOutputRelErr = "max_output_rel_err"
             case meanOutputRelErr = "mean_output_rel_err"
@@ -264,6 +268,13 @@ public enum Replay {
             let (mx, mean) = summary(e)
             series.append(Series(name: c.label, kind: "compare", recipe: nil, file: c.view.file, outputRelErr: e,
                                  maxOutputRelErr: mx, meanOutputRelErr: mean, finalStateRelErr: nil))
+        }
+        for i in series.indices {
+            let bad = series[i].outputRelErr.indices.filter { series[i].outputRelErr[$0].isNaN }
+            if let first = bad.first {
+                series[i].firstNonFinite = first
+                series[i].nonFinitePositions = bad.count
+            }
         }
         return series
     }

@@ -20,6 +20,10 @@ extension Replay {
         for e in r.series {
             s += "| \(e.name) | \(e.kind) | \(f(e.maxOutputRelErr)) | \(f(e.meanOutputRelErr)) | \(f(e.outputRelErr.last)) | \(f(e.finalStateRelErr)) |\n"
         }
+        for e in r.series {
+            guard let first = e.firstNonFinite else { continue }
+            s += "\n**\(e.name): not finite at \(e.nonFinitePositions ?? 0) of \(r.tokens) positions, the first at position \(first).**\n"
+        }
         guard !r.series.isEmpty else { return s }
         let schedule = EvaluationSchedule.sampled(tokens: r.tokens, perOctave: 2)
         s += "\n| position | " + r.series.map(\.name).joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: r.series.count) + "\n"

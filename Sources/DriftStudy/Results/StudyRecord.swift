@@ -72,6 +72,12 @@ public struct StudyRecord: Codable, Sendable, Equatable {
         public var firstCrossing: [Crossing]
         /// NaN or infinite output/state elements over the whole run (any fails every budget).
         public var nonFinite: Int
+        /// Non-finite values stored in a cache over the whole run, at any position, recorded or
+        /// not (absent when none; any fails every budget).
+        public var nonFiniteStored: Int?
+        /// The first position at which an output, a state or a stored value was not finite
+        /// (absent when none).
+        public var firstNonFinite: Int?
         public var bytesPerToken: Double?
         public var stateBytes: Double?
         /// The smallest output cosine similarity over the recorded positions.
@@ -92,12 +98,17 @@ public struct StudyRecord: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case errorAt = "error_at", maxOutputRelErr = "max_output_rel_err", slope, stateSlope = "state_slope", saturation
             case firstCrossing = "first_crossing", nonFinite = "non_finite", bytesPerToken = "bytes_per_token"
+            case nonFiniteStored = "non_finite_stored", firstNonFinite = "first_non_finite"
             case stateBytes = "state_bytes", memoryBytes = "memory_bytes", verdict
             case minCosine = "min_cosine", cacheRelErr = "cache_rel_err", attentionKL = "attention_kl"
             case topkOverlapMean = "topk_overlap_mean", topkOverlapMin = "topk_overlap_min"
         }
 
         public func error(at tokens: Int) -> Double? { errorAt.first { $0.tokens == tokens }?.outputRelErr }
+
+        /// Whether anything was not finite: an output or state at a measured position, or a
+        /// stored value at any position.
+        public var anyNonFinite: Bool { nonFinite > 0 || (nonFiniteStored ?? 0) > 0 }
     }
 
     /// The prediction of DESIGN.md §7 for this record (law nil: no closed form applies).

@@ -86,4 +86,24 @@ import Workloads
             }
         }
     }
+
+    /// Every stored row is checked for non-finite values, at the position that stored it: an
+    /// overflow to NaN under a fixed scale with IEEE overflow, an fp16 overflow to ∞;
+    /// truncating keeps the count; saturating bf16 stores nothing non-finite.
+    @Test func nonFiniteStoresAreCountedWhereWritten() throws {
+        var c = try QuantizedRows(spec: try FormatSpec.parse("float8_e4m3fn/per-token/fixed:0.010/ieee"), role: "k_cache", width: 4, seed: 0, head: 0)
+        for t in 0..<6 {
+            let row: [Double] = t == 3 ? [1e6, 0.001, 0, 0] : [0.001, -0.002, 0, 0.003]
+            row.withUnsafeBufferPointer { c.append($0) }
+        }
+        #expect(c.nonFinite.count == 1 && c.nonFinite.first == 3)
+        c.truncate(to: 2)
+        #expect(c.nonFinite.count == 1 && c.nonFinite.first == 3)
+        var g = try QuantizedRows(spec: try FormatSpec.parse("float16/ieee"), role: "k_cache", width: 2, seed: 0, head: 0)
+        for t in 0..<4 { [t == 1 ? 1e9 : 1, 1].withUnsafeBufferPointer { g.append($0) } }
+        #expect(g.nonFinite.count == 1 && g.nonFinite.first == 1)
+        var clean = try QuantizedRows(spec: try FormatSpec.parse("bfloat16"), role: "k_cache", width: 2, seed: 0, head: 0)
+        [1e30, -3].withUnsafeBufferPointer { clean.append($0) }
+        #expect(clean.nonFinite == NonFiniteCount())
+    }
 }
