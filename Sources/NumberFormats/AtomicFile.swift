@@ -68,14 +68,26 @@ public enum AtomicFile {
         }
     }
 
-    /// The POSIX reason of a Foundation file error (its message otherwise).
-    static func reason(_ error: Error) -> String {
+    /// The POSIX reason of a Foundation file error, in the words `strerror` uses; never
+    /// Foundation's own sentence (which names no flag and may span lines).
+    public static func reason(_ error: Error) -> String {
         let ns = error as NSError
         // On Linux the underlying error casts to Error, not to NSError.
         if let u = ns.userInfo[NSUnderlyingErrorKey] as? Error, (u as NSError).domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32((u as NSError).code)))
         }
-        return ns.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(ns.code))) : ns.localizedDescription
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        let posix: Int32
+        switch ns.code {
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: posix = ENOENT
+        case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: posix = EACCES
+        case NSFileWriteFileExistsError: posix = EEXIST
+        case NSFileWriteOutOfSpaceError: posix = ENOSPC
+        case NSFileWriteVolumeReadOnlyError: posix = EROFS
+        case NSFileWriteInvalidFileNameError, NSFileReadInvalidFileNameError: posix = EINVAL
+        default: return "file system error \(ns.code)"
+        }
+        return String(cString: strerror(posix))
     }
 
     static func writeWhole(_ data: Data, to file: String, reportedAs path: String) throws {
