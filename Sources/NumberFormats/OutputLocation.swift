@@ -59,8 +59,8 @@ public enum OutputLocation {
 
     /// The folder holding `path` ("." for a bare name).
     static func parent(of path: String) -> String {
-        let p = (path as NSString).deletingLastPathComponent
-        return p.isEmpty ? "." : p
+        let folder = AtomicFile.folder(of: path)
+        return folder.isEmpty ? "." : folder
     }
 
     /// Creates and removes a file in `folder`.

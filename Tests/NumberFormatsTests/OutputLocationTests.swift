@@ -50,4 +50,16 @@ import Testing
         #expect(Self.refusal("/dev/null", .file)?.contains("is not a regular file") == true)
         #expect(Self.refusal("", .folder) == "--out: expected a path, got ''")
     }
+
+    /// NSString's deletingLastPathComponent traps on "x" and "o/" in swift-corelibs-foundation.
+    @Test(arguments: [("x", ""), ("o/", ""), ("ab", ""), ("a/b", "a"), ("a//b/", "a"), ("/x", "/"), ("/", "/"), ("/a/b.json", "/a"), (".", "")])
+    func folderOfAPath(_ path: String, _ folder: String) {
+        #expect(AtomicFile.folder(of: path) == folder)
+    }
+
+    @Test func oneCharacterNamesAreChecked() throws {
+        #expect(Self.refusal("x", .file) == nil)
+        #expect(Self.refusal("o/", .folder) == nil)
+        #expect(!FileManager.default.fileExists(atPath: "x") && !FileManager.default.fileExists(atPath: "o"))
+    }
 }

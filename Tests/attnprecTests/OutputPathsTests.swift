@@ -87,6 +87,18 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(d)/new/j.xml") && FileManager.default.fileExists(atPath: "\(d)/new/s.md"))
     }
 
+    /// One-character names ("o", "j/") once trapped in Foundation's path handling.
+    @Test func oneCharacterOutputNames() throws {
+        let d = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let run = try CLI.run(["run", "study.yaml", "--out", "o/"], cwd: d)
+        #expect(run.code == 0, "\(run.err)")
+        #expect(FileManager.default.fileExists(atPath: "\(d)/o/results.jsonl"))
+        let gate = try CLI.run(["validate", "budgets.yaml", "--junit", "j", "--summary", "s"], cwd: d, environment: ["GITHUB_STEP_SUMMARY": nil])
+        #expect(gate.code == 0, "\(gate.err)")
+        #expect(FileManager.default.fileExists(atPath: "\(d)/j") && FileManager.default.fileExists(atPath: "\(d)/s"))
+    }
+
     @Test func runNeverReplacesAStudy() throws {
         let d = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: d) }
