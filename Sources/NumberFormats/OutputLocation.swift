@@ -29,7 +29,7 @@ public enum OutputLocation {
 
     /// Throws an `InputError` naming `flag` and `path` when `path` cannot be written as a `kind`.
     public static func check(_ path: String, kind: Kind, flag: String) throws {
-        func refuse(_ why: String) -> InputError { InputError("\(flag) '\(path)': \(why)") }
+        func refuse(_ why: String) -> InputError { InputError("\(flag) \(path): \(why)") }
         guard !path.isEmpty else { throw InputError("\(flag): expected a path, got ''") }
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
@@ -72,7 +72,7 @@ public enum OutputLocation {
             unlink(name)
             fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         }
-        guard fd >= 0 else { throw refuse("cannot create files in '\(folder)' (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else { throw refuse("cannot write (no file can be created in '\(folder)': \(String(cString: strerror(errno))))") }
         close(fd)
         unlink(name)
     }
