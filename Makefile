@@ -14,9 +14,10 @@ deps:
 build: deps
 	$(SWIFT) build $(RELEASE) --product attnprec
 
-# The main job: the default study (experiments/default.yaml) into reports/default/.
+# The main job: the default study (experiments/default.yaml) into reports/default/; --force
+# moves the results already there aside to reports/default.old-N (nothing is deleted).
 study: build
-	$(BIN) run experiments/default.yaml --out reports/default
+	$(BIN) run experiments/default.yaml --out reports/default --force
 	@echo "open reports/default/report.md"
 
 # One release build serves the tests and the binary they drive (-enable-testing lets the

@@ -81,16 +81,18 @@ public enum StudyReport {
             plot.series.append(SVGPlot.Series(label: "Pareto frontier", points: fr.map { ($0.summary.memoryBytes, $0.summary.error(at: T) ?? .nan) }, color: 8, dashed: true))
             plots.append(("memory-error-\(slug(w)).svg", plot.render()))
         }
+        // One set: the plots first, report.md last (atomically), then the plots of an earlier
+        // report that this one does not draw; whenever the process stops, the report.md on
+        // disk links only plots that exist.
         for (name, svg) in plots { try AtomicFile.write(Data(svg.utf8), to: "\(dir)/plots/\(name)", creatingFolders: true) }
-        // Plots of an earlier report of this folder that this one does not draw.
+        try AtomicFile.write(Data(csv(records).utf8), to: "\(dir)/results.csv", creatingFolders: true)
+        let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title, dir: dir)
+        try AtomicFile.write(Data(md.utf8), to: "\(dir)/report.md", creatingFolders: true)
         let drawn = Set(plots.map(\.0))
         for old in (try? fm.contentsOfDirectory(atPath: "\(dir)/plots")) ?? []
         where (old.hasPrefix("drift-") || old.hasPrefix("memory-error-")) && old.hasSuffix(".svg") && !drawn.contains(old) {
             try? fm.removeItem(atPath: "\(dir)/plots/\(old)")
         }
-        try AtomicFile.write(Data(csv(records).utf8), to: "\(dir)/results.csv", creatingFolders: true)
-        let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title, dir: dir)
-        try AtomicFile.write(Data(md.utf8), to: "\(dir)/report.md", creatingFolders: true)
         return "\(dir)/report.md"
     }
 

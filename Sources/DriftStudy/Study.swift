@@ -11,8 +11,23 @@ public enum Study {
         public var resume: Bool
         public var progress: Bool
         public var command: String
-        public init(out: String, jobs: Int = 1, shard: (Int, Int)? = nil, resume: Bool = false, progress: Bool = false, command: String = "attnprec run") {
+        /// Move a folder holding results aside (`ResultsFolder.moveAside`) rather than refuse it.
+        public var force: Bool
+        /// Told where `force` moved the earlier results (one line, for the user).
+        public var movedAside: (@Sendable (String) -> Void)?
+        public init(
+            out: String, jobs: Int = 1, shard: (Int, Int)? = nil, resume: Bool = false, progress: Bool = false, command: String = "attnprec run",
+            force: Bool = false, movedAside: (@Sendable (String) -> Void)? = nil
+        ) {
             self.out = out; self.jobs = jobs; self.shard = shard; self.resume = resume; self.progress = progress; self.command = command
+            self.force = force; self.movedAside = movedAside
+        }
+
+        /// `ResultsFolder.claim` for the study `name`, telling `movedAside` what moved where.
+        public func claimFolder(study name: String, keys: Set<String>?) throws {
+            if let aside = try ResultsFolder.claim(out, study: name, keys: keys, resume: resume, force: force) {
+                movedAside?("moved the earlier results in '\(out)' aside to '\(aside)'")
+            }
         }
     }
 
@@ -25,21 +40,22 @@ public enum Study {
         init(lines: [String: String]) { self.lines = lines }
     }
 
-    /// Runs the study; returns the provenance written to run.json. Input errors are thrown
-    /// before anything is written.
+    /// Runs the study; returns the provenance written to run.json. Input errors, and a folder
+    /// that holds results this run may not replace (`ResultsFolder`), are thrown before
+    /// anything is written.
     public static func run(configs: [StudyConfig], options: Options) throws -> RunInfo {
         let start = Date()
         var groups = try StudyPlan.expand(configs)
         // The revision of the code that runs, read before this run writes anything (results
         // written into the checkout would mark it dirty).
         let revision = RunInfo.gitRevision(near: configs.first.map { URL(fileURLWithPath: $0.file).deletingLastPathComponent().path } ?? ".")
+        // Every shard's keys: a shard resumed in a folder keeps the other shards' records.
+        let studyKeys = Set(groups.flatMap { $0.records.map(\.key) })
+        try options.claimFolder(study: configs.first?.name ?? "study", keys: studyKeys)
         if let (i, n) = options.shard { groups = StudyPlan.shard(groups, index: i, count: n) }
         let resultsPath = "\(options.out)/results.jsonl"
         var existing: [String: String] = [:]
         if options.resume { existing = try ResultsStore.readLines(resultsPath) }
-        let wanted = Set(groups.flatMap { $0.records.map(\.key) })
-        // Keep only this study's records (a resumed folder may hold records of an older config).
-        existing = existing.filter { wanted.contains($0.key) }
         let todo = groups.filter { g in g.records.contains { existing[$0.key] == nil } }
         let shared = Shared(lines: existing)
         let totalTokens = todo.reduce(0) { $0 + $1.tokens }
@@ -89,7 +105,7 @@ public enum Study {
             compilerFlags: RunInfo.compilerFlags, cpu: RunInfo.cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
             jobs: jobs, shard: shardText, wallSeconds: (Date().timeIntervalSince(start) * 100).rounded() / 100,
             started: fmt.string(from: start), records: shared.lines.count, recordsComputed: shared.computed,
-            groups: groups.count, tokensStepped: shared.tokens, blas: blasCoreName)
+            groups: groups.count, tokensStepped: shared.tokens, blas: blasCoreName, study: configs.first?.name)
         try ResultsStore.writeAtomically(try StudyJSON.encoder(pretty: true).encode(info), to: "\(options.out)/run.json")
         return info
     }

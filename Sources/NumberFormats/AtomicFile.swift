@@ -33,7 +33,7 @@ public enum AtomicFile {
         var temporaries: [(String, String)] = []
         defer { for (temporary, _) in temporaries { unlink(temporary) } }
         for f in files {
-            let folder = (f.path as NSString).deletingLastPathComponent
+            let folder = Self.folder(of: f.path)
             if creatingFolders && !folder.isEmpty { try createFolder(folder) }
             let temporary = temporaryPath(for: f.path)
             temporaries.append((temporary, f.path))
@@ -54,9 +54,21 @@ public enum AtomicFile {
 
     /// The temporary file beside `path` (for writers that stream into it, then `commit`).
     public static func temporaryPath(for path: String) -> String {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = Self.folder(of: path)
         let name = ".\((path as NSString).lastPathComponent).tmp-\(getpid())"
         return folder.isEmpty ? name : (folder as NSString).appendingPathComponent(name)
+    }
+
+    /// The folder part of `path` ("" for a bare name, "/" for a name at the root), as
+    /// `NSString.deletingLastPathComponent` gives it, which swift-corelibs-foundation traps on
+    /// for a one-character name ("x", "o/").
+    public static func folder(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "" }
+        var head = p[..<slash]
+        while head.count > 1 && head.hasSuffix("/") { head = head.dropLast() }
+        return head.isEmpty ? "/" : String(head)
     }
 
     /// Renames a written temporary file over `path`; on failure removes it and throws.
@@ -68,14 +80,26 @@ public enum AtomicFile {
         }
     }
 
-    /// The POSIX reason of a Foundation file error (its message otherwise).
-    static func reason(_ error: Error) -> String {
+    /// The POSIX reason of a Foundation file error, in the words `strerror` uses; never
+    /// Foundation's own sentence (which names no flag and may span lines).
+    public static func reason(_ error: Error) -> String {
         let ns = error as NSError
         // On Linux the underlying error casts to Error, not to NSError.
         if let u = ns.userInfo[NSUnderlyingErrorKey] as? Error, (u as NSError).domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32((u as NSError).code)))
         }
-        return ns.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(ns.code))) : ns.localizedDescription
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        let posix: Int32
+        switch ns.code {
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: posix = ENOENT
+        case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: posix = EACCES
+        case NSFileWriteFileExistsError: posix = EEXIST
+        case NSFileWriteOutOfSpaceError: posix = ENOSPC
+        case NSFileWriteVolumeReadOnlyError: posix = EROFS
+        case NSFileWriteInvalidFileNameError, NSFileReadInvalidFileNameError: posix = EINVAL
+        default: return "file system error \(ns.code)"
+        }
+        return String(cString: strerror(posix))
     }
 
     static func writeWhole(_ data: Data, to file: String, reportedAs path: String) throws {

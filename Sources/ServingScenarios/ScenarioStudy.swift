@@ -12,6 +12,7 @@ public enum ScenarioStudy {
         // Read before anything is written (results inside the checkout would mark it dirty).
         let revision = RunInfo.gitRevision(near: URL(fileURLWithPath: c.file).deletingLastPathComponent().path)
         let work = try plan(c)
+        try options.claimFolder(study: c.name, keys: nil)
         final class Box: @unchecked Sendable {
             let lock = NSLock()
             var records: [[ScenarioRecord]?]
@@ -37,7 +38,7 @@ public enum ScenarioStudy {
             compilerFlags: RunInfo.compilerFlags, cpu: RunInfo.cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
             jobs: jobs, shard: nil, wallSeconds: (Date().timeIntervalSince(start) * 100).rounded() / 100,
             started: ISO8601DateFormatter().string(from: start), records: records.count, recordsComputed: records.count,
-            groups: work.count, tokensStepped: records.reduce(0) { $0 + $1.tokens }, blas: blasCoreName)
+            groups: work.count, tokensStepped: records.reduce(0) { $0 + $1.tokens }, blas: blasCoreName, study: c.name)
         try ResultsStore.writeAtomically(try StudyJSON.encoder(pretty: true).encode(info), to: "\(options.out)/run.json")
         return (info, records)
     }

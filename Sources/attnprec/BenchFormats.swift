@@ -15,6 +15,7 @@ struct BenchFormats: ParsableCommand {
     func run() throws {
         guard count >= 128, count % 128 == 0 else { throw InputError("--count: expected a positive multiple of 128, got \(count)") }
         guard repeats >= 1 else { throw InputError("--repeats: expected at least 1, got \(repeats)") }
+        try checkJSONPath(json)
         let results = FormatBenchmark.run(count: count, repeats: repeats, only: only)
         var rows = [["case", "G elements/s", "memory copy G/s", "ratio", "target", "met"]]
         for r in results {
@@ -31,7 +32,7 @@ struct BenchFormats: ParsableCommand {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try enc.encode(results)
-            try AtomicFile.write(data, to: path)
+            try AtomicFile.write(data, to: path, creatingFolders: true)
         }
     }
 }

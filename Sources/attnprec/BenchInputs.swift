@@ -12,6 +12,7 @@ struct BenchInputs: ParsableCommand {
 
     func run() throws {
         guard seconds > 0 && seconds <= 60 else { throw InputError("--seconds: expected (0, 60], got \(seconds)") }
+        try checkJSONPath(json)
         let results = LongRunBenchmark.normals(seconds: seconds)
         var rows = [["measurement", "ns/normal", "baseline", "speed-up", "target", "met"]]
         for r in results {
@@ -40,6 +41,7 @@ struct BenchLong: ParsableCommand {
         guard (1024...(1 << 24)).contains(tokens) else { throw InputError("--tokens: expected 1024...16777216, got \(tokens)") }
         guard (1024...tokens).contains(baselineTokens) else { throw InputError("--baseline-tokens: expected 1024...\(tokens), got \(baselineTokens)") }
         guard (1...64).contains(threads) else { throw InputError("--threads: expected 1...64, got \(threads)") }
+        try checkJSONPath(json)
         let (results, rec) = try LongRunBenchmark.run(tokens: tokens, baselineTokens: baselineTokens, threads: threads)
         var rows = [["run (Float64 reference + bf16-state recipe, inputs generated)", "wall s", "baseline", "speed-up", "target", "met"]]
         for r in results {
@@ -59,5 +61,10 @@ func writeJSON<T: Encodable>(_ value: T, to path: String?) throws {
     guard let path else { return }
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try AtomicFile.write(try enc.encode(value), to: path)
+    try AtomicFile.write(try enc.encode(value), to: path, creatingFolders: true)
+}
+
+/// `--json PATH` checked before a benchmark runs (`OutputLocation`).
+func checkJSONPath(_ path: String?) throws {
+    if let path { try OutputLocation.check(path, kind: .file, flag: "--json") }
 }

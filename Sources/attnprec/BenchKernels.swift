@@ -13,6 +13,7 @@ struct BenchKernels: ParsableCommand {
 
     func run() throws {
         guard seconds > 0 && seconds <= 60 else { throw InputError("--seconds: expected (0, 60], got \(seconds)") }
+        try checkJSONPath(json)
         var results: [KernelBenchmark.Measurement]
         var ownCore: String?
         if chunkedOnly {

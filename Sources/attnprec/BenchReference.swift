@@ -14,6 +14,7 @@ struct BenchReference: ParsableCommand {
     func run() throws {
         guard (24...8192).contains(bits) else { throw InputError("--bits: expected 24...8192, got \(bits)") }
         guard seconds > 0 && seconds <= 60 else { throw InputError("--seconds: expected (0, 60], got \(seconds)") }
+        try checkJSONPath(json)
         let all = ReferenceBenchmark.run(bits: bits, seconds: seconds)
         var rows = [["measurement", "value", "baseline", "ratio", "target", "met"]]
         for m in all {

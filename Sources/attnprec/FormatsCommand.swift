@@ -51,10 +51,11 @@ struct FormatsCommand: ParsableCommand {
             let spec: FormatSpec
             do { spec = try FormatSpec.parse(format) } catch let e as InputError { throw InputError("--format: \(e.message)") }
             let resolved = try spec.overriding(rounding: rounding, overflow: overflow)
+            try OutputLocation.check(output, kind: .file, flag: "OUT")
             let array = try NPY.read(path: input)
             let job = try QuantizeJob(spec: resolved, array: array, seed: seed, wantCodes: codes, input: input)
             let files = try job.outputFiles(output: output)
-            try AtomicFile.write(files)
+            try AtomicFile.write(files, creatingFolders: true)
             if let warning = job.nanWarning(input: input) { FileHandle.standardError.write(Data("attnprec: warning: \(warning)\n".utf8)) }
             let bpe = resolved.bitsPerElement(shape: array.shape)
             print("wrote \(files.map(\.path).joined(separator: ", ")): shape \(array.shape), format \(resolved), \(String(format: "%.4g", bpe)) bits/element")

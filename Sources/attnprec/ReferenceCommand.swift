@@ -38,6 +38,7 @@ struct ReferenceCommand: ParsableCommand {
             default: throw InputError("--tier: expected float64 or double-double, got '\(tier)'")
             }
             _ = try VariantCatalog.makeRun(variant: variant, form: form, tier: fastTier)
+            if let json { try OutputLocation.check(json, kind: .file, flag: "--json") }
             let result = try ReferenceCertification.certify(
                 variant: variant, form: form, tokens: tokens, bits: bits, fastTier: fastTier
             ) { t in try VariantCatalog.makeRun(variant: variant, form: form, tier: t) }
@@ -46,7 +47,7 @@ struct ReferenceCommand: ParsableCommand {
             let data = try enc.encode(result)
             print(String(decoding: data, as: UTF8.self))
             if let path = json {
-                try AtomicFile.write(data, to: path)
+                try AtomicFile.write(data, to: path, creatingFolders: true)
             }
             if !result.pass { throw ExitCode(1) }
         }

@@ -47,6 +47,7 @@ struct ReplayCommand: ParsableCommand {
             let delta = VariantRegistry.all.filter { $0 is DeltaDefinition }.map(\.name).joined(separator: ", ")
             throw InputError("--no-qk-l2norm: only the delta rule (\(delta)) normalises q and k")
         }
+        try OutputLocation.check(out, kind: .folder, flag: "--out")
         let result: Replay.Result
         result = try Replay.run(o)
         print(Replay.report(result).split(separator: "\n", omittingEmptySubsequences: false).prefix(while: { !$0.hasPrefix("| position") }).joined(separator: "\n"))

@@ -19,6 +19,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         guard !dirs.isEmpty else { throw InputError("report: expected at least one results folder") }
         let outDir = out ?? dirs[0]
+        try OutputLocation.check(outDir, kind: .folder, flag: out == nil ? "report" : "--out")
         var lines: [String: String] = [:]
         var infos: [RunInfo] = []
         for d in dirs {

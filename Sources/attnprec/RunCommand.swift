@@ -23,8 +23,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Run the deterministic slice I/N of the groups, or 'slurm' (SLURM_ARRAY_TASK_ID/COUNT).")
     var shard: String?
 
-    @Flag(help: "Skip records already in OUT/results.jsonl.")
+    @Flag(help: "Continue the results in OUT (the same study, its records all in the config): skip the records already there.")
     var resume = false
+
+    @Flag(help: "Move a folder that holds results aside to OUT.old-N (the first free N) and start afresh.")
+    var force = false
 
     func run() throws {
         let paths = configs.isEmpty ? [try Self.defaultConfig()] : configs
@@ -33,10 +36,11 @@ struct RunCommand: ParsableCommand {
         let shardValue = try shard.map { try StudyPlan.parseShard($0) }
         let loaded = try paths.map { try StudyConfig.load(path: $0) }
         let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
+        try OutputLocation.check(outDir, kind: .folder, flag: "--out")
         let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let tty = isatty(STDERR_FILENO) != 0
         let info = try Study.run(configs: loaded, options: Study.Options(
-            out: outDir, jobs: jobs, shard: shardValue, resume: resume, progress: tty, command: command))
+            out: outDir, jobs: jobs, shard: shardValue, resume: resume, progress: tty, command: command, force: force, movedAside: { print($0) }))
         let records = try ResultsStore.readRecords("\(outDir)/results.jsonl")
         let report = try StudyReport.write(records: records, runInfo: [info], to: outDir, title: loaded[0].title ?? "attnprec study: \(loaded[0].name)")
         print("\(info.recordsComputed) records computed, \(info.records) in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
@@ -49,8 +53,10 @@ struct RunCommand: ParsableCommand {
         guard shard == nil && !resume else { throw InputError("\(paths[0]): --shard and --resume apply to studies, not to scenario configs") }
         let config = try ScenarioConfig.load(path: paths[0])
         let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
+        try OutputLocation.check(outDir, kind: .folder, flag: "--out")
         let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        let (info, records) = try ScenarioStudy.run(config: config, options: Study.Options(out: outDir, jobs: jobs, command: command))
+        let (info, records) = try ScenarioStudy.run(
+            config: config, options: Study.Options(out: outDir, jobs: jobs, command: command, force: force, movedAside: { print($0) }))
         let report = try ScenarioReport.write(records: records, runInfo: info, to: outDir, title: config.title ?? "attnprec scenario: \(config.name)")
         print("\(records.count) records in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
         print("report: \(report)")

@@ -32,7 +32,11 @@ struct ValidateCommand: ParsableCommand {
         let seconds: Double
         guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
         let file = try BudgetsFile.load(path: budgets)
-        for (flag, path) in [("--junit", junit), ("--summary", summary)] { if let path { try Self.checkWritable(path, flag: flag) } }
+        // Every output is checked before the budgets are computed: a bad path is exit 2, never
+        // a gate that reads as failed after minutes of work.
+        let step = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"].flatMap { $0.isEmpty ? nil : $0 }
+        for (flag, path) in [("--junit", junit), ("--summary", summary)] { if let path { try OutputLocation.check(path, kind: .file, flag: flag) } }
+        if let step { try OutputLocation.check(step, kind: .appended, flag: "GITHUB_STEP_SUMMARY") }
         let start = Date()
         do {
             outcomes = try BudgetGate.evaluate(file, jobs: jobs)
@@ -43,39 +47,29 @@ struct ValidateCommand: ParsableCommand {
         }
         seconds = Date().timeIntervalSince(start)
         print(GateReport.table(outcomes, file: budgets), terminator: "")
-        if let junit {
-            try AtomicFile.write(Data(GateReport.junit(outcomes, file: budgets, totalSeconds: seconds).utf8), to: junit, creatingFolders: true)
-        }
         let markdown = GateReport.markdown(outcomes, file: budgets)
-        if let summary { try AtomicFile.write(Data(markdown.utf8), to: summary, creatingFolders: true) }
-        if let step = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !step.isEmpty {
-            try Self.append(markdown, to: step)
-        }
+        var files: [AtomicFile.File] = []
+        if let junit { files.append(.init(path: junit, data: Data(GateReport.junit(outcomes, file: budgets, totalSeconds: seconds).utf8))) }
+        if let summary { files.append(.init(path: summary, data: Data(markdown.utf8))) }
+        // Both or neither: each is written to its temporary file before either is renamed.
+        try AtomicFile.write(files, creatingFolders: true)
+        if let step { try Self.append(markdown, to: step) }
         FileHandle.standardError.write(Data(String(format: "validate: %.1f s with %d job(s)\n", seconds, jobs).utf8))
         if outcomes.contains(where: { !$0.pass }) { throw ExitCode(1) }
-    }
-
-    /// An output path must not be a folder, and its folder must exist or be creatable.
-    static func checkWritable(_ path: String, flag: String) throws {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw InputError("\(flag) \(path): is a folder; expected a file path")
-        }
-        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        if FileManager.default.fileExists(atPath: parent, isDirectory: &isDir) {
-            if !isDir.boolValue { throw InputError("\(flag) \(path): '\(parent)' is not a folder") }
-            if !FileManager.default.isWritableFile(atPath: parent) { throw InputError("\(flag) \(path): folder '\(parent)' is not writable") }
-        }
     }
 
     /// Appends (GitHub's step summary is shared by every step of a job).
     static func append(_ text: String, to path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw InputError("GITHUB_STEP_SUMMARY \(path): cannot create") }
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw InputError("GITHUB_STEP_SUMMARY '\(path)': cannot create") }
         }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw InputError("GITHUB_STEP_SUMMARY \(path): cannot open for appending") }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw InputError("GITHUB_STEP_SUMMARY '\(path)': cannot open for appending") }
         defer { try? h.close() }
-        try h.seekToEnd()
-        try h.write(contentsOf: Data(text.utf8))
+        do {
+            try h.seekToEnd()
+            try h.write(contentsOf: Data(text.utf8))
+        } catch {
+            throw InputError("GITHUB_STEP_SUMMARY '\(path)': cannot append (\(AtomicFile.reason(error)))")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NumberFormats
 
 /// The scratch folder beside `--out` that replay writes into, moved into `--out` at the end, so a
 /// replay leaves all its files or none: dropped unfinished, the folder is removed.
@@ -12,7 +13,7 @@ final class ReplayScratch {
         let outURL = URL(fileURLWithPath: out).standardizedFileURL
         path = outURL.deletingLastPathComponent().appendingPathComponent(".\(outURL.lastPathComponent).partial-\(getpid())").path
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw StudyInputError("\(out): cannot create (\(error.localizedDescription))")
+            throw StudyInputError("\(out): cannot create (\(AtomicFile.reason(error)))")
         }
     }
 
@@ -29,7 +30,7 @@ final class ReplayScratch {
                 if fm.fileExists(atPath: dst) { try fm.removeItem(atPath: dst) }
                 try fm.moveItem(atPath: path + "/" + name, toPath: dst)
             }
-        } catch { throw StudyInputError("\(out): cannot write (\(error.localizedDescription))") }
+        } catch { throw StudyInputError("\(out): cannot write (\(AtomicFile.reason(error)))") }
         finished = true
         try? fm.removeItem(atPath: path)
     }

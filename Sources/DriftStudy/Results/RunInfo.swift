@@ -21,9 +21,12 @@ public struct RunInfo: Codable, Sendable {
     /// The OpenBLAS kernel family and what chose it (`BLASSetup.selection`): Float32 gemms'
     /// low bits depend on it. Absent in run.json files written before it was recorded.
     public var blas: String?
+    /// The study's `name:` (`ResultsFolder`'s identity of the folder). Absent in run.json files
+    /// written before it was recorded.
+    public var study: String?
 
     enum CodingKeys: String, CodingKey {
-        case command, configs, cpu, cores, jobs, shard, started, records, groups, blas
+        case command, configs, cpu, cores, jobs, shard, started, records, groups, blas, study
         case gitRevision = "git_revision", compilerFlags = "compiler_flags", wallSeconds = "wall_seconds"
         case recordsComputed = "records_computed", tokensStepped = "tokens_stepped"
     }
@@ -32,12 +35,13 @@ public struct RunInfo: Codable, Sendable {
     public init(
         command: String, configs: [String], gitRevision: String, compilerFlags: String, cpu: String, cores: Int, jobs: Int,
         shard: String?, wallSeconds: Double, started: String, records: Int, recordsComputed: Int, groups: Int,
-        tokensStepped: Int, blas: String?
+        tokensStepped: Int, blas: String?, study: String? = nil
     ) {
         self.command = command; self.configs = configs; self.gitRevision = gitRevision
         self.compilerFlags = compilerFlags; self.cpu = cpu; self.cores = cores; self.jobs = jobs
         self.shard = shard; self.wallSeconds = wallSeconds; self.started = started; self.records = records
         self.recordsComputed = recordsComputed; self.groups = groups; self.tokensStepped = tokensStepped; self.blas = blas
+        self.study = study
     }
 
     /// The provenance of a merged folder: one entry per shard or folder merged.
