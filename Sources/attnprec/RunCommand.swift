@@ -17,10 +17,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Output folder (default: reports/<first config's base name>).")
     var out: String?
 
-    @Option(help: "Worker threads (results are byte-identical for any N).")
+    @Option(parsing: .unconditional, help: "Worker threads (results are byte-identical for any N).", transform: FlagValue.positive)
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Run the deterministic slice I/N of the groups, or 'slurm' (SLURM_ARRAY_TASK_ID/COUNT).")
+    @Option(parsing: .unconditional, help: "Run the deterministic slice I/N of the groups, or 'slurm' (SLURM_ARRAY_TASK_ID/COUNT).")
     var shard: String?
 
     @Flag(help: "Skip records already in OUT/results.jsonl.")
