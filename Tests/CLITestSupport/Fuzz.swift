@@ -45,7 +45,7 @@ public struct Fuzz {
     }
 
     /// An input slower than this counts as a hang.
-    public static let hangSeconds = 2.0
+    public static let hangSeconds = 10.0
 
     /// Runs `check` on the seeds, then on seeded mutations of them until `seconds` have passed
     /// (at most `maxIterations` unless `ATTNPREC_FUZZ_SECONDS` is set). Problems carry the
