@@ -284,7 +284,6 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
                 if scaleRule != nil { throw FormatSpecError("two scale rules in '\(text)'") }
                 scaleRule = try scaleRulePart(part, in: text, integer: isInt)
             } else {
-                try checkRange(part, in: text)
                 throw unknownPart(part, in: text, mx: isMX, nv: isNV, integer: isInt)
             }
         }
@@ -335,9 +334,9 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         return digits(e) && digits(m) ? (String(e), String(m)) : nil
     }
 
-    /// Refuses a sized part (`block:N`, `group:N`, `stochastic:N`, `sr:N`) whose size is out of
-    /// range, stating the range; returns for any other part.
-    static func checkRange(_ part: String, in text: String) throws {
+    /// The error for a sized part (`block:N`, `group:N`, `stochastic:N`, `sr:N`) whose size is
+    /// out of range, stating the range; nil for any other part.
+    static func rangeError(_ part: String, in text: String) -> FormatSpecError? {
         let sized: [(prefix: String, what: String, range: ClosedRange<Int>)] = [
             ("block:", "block size", 1...(1 << 20)), ("group:", "group size", 1...(1 << 20)),
             ("stochastic:", "stochastic-rounding random bits", 1...32), ("sr:", "stochastic-rounding random bits", 1...32),
@@ -345,13 +344,15 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         for s in sized where part.hasPrefix(s.prefix) {
             let value = part.dropFirst(s.prefix.count)
             let problem = Int(value) == nil ? "is not an integer" : "is out of range"
-            throw FormatSpecError(
+            return FormatSpecError(
                 "'\(part)' in '\(text)': \(s.what) '\(value)' \(problem); expected an integer in \(s.range.lowerBound)...\(s.range.upperBound)")
         }
+        return nil
     }
 
     /// The error for a part no rule of this family reads, listing the parts it does read.
     static func unknownPart(_ part: String, in text: String, mx: Bool, nv: Bool, integer: Bool) -> FormatSpecError {
+        if let e = rangeError(part, in: text) { return e }
         var valid = Granularity.vocabulary
         if mx { valid += MXScaleRule.allCases.map(\.rawValue) }
         else if nv { valid += ["tensor-scale", "no-tensor-scale"] }
@@ -369,7 +370,7 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         if let r = rounding {
             guard let m = RoundingMode(parsing: r) else {
                 if r.lowercased().hasPrefix("stochastic:") || r.lowercased().hasPrefix("sr:") {
-                    do { try Self.checkRange(r.lowercased(), in: r) } catch let e as InputError { throw InputError("--rounding: \(e.message)") }
+                    if let e = Self.rangeError(r.lowercased(), in: r) { throw InputError("--rounding: \(e.message)") }
                 }
                 throw InputError("--rounding: unknown mode '\(r)'; valid: \(RoundingMode.vocabulary.joined(separator: ", "))")
             }

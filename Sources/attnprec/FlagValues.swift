@@ -1,9 +1,11 @@
 import ArgumentParser
 
-/// How the numeric flags read their values: a negative number is the flag's value (not taken
-/// for another flag, which made `--jobs -1` say "Missing value"), and a value out of range is
-/// refused at once with the range, in one line that `AttnPrec.main` prints with exit 2:
-/// `The value '-1' is invalid for '--jobs <jobs>': expected an integer ≥ 1`.
+/// How the numeric flags without a range check of their own read their values. Every numeric
+/// flag parses `.unconditional`ly, so a negative number is the flag's value (not taken for
+/// another flag, which made `--jobs -1` say "Missing value") and its check states the range;
+/// these transforms are the check for the flags that had none, in one line that
+/// `AttnPrec.main` prints with exit 2:
+/// `The value '-1' is invalid for '--top-k <top-k>': expected an integer ≥ 1`.
 enum FlagValue {
     struct Refusal: Error, CustomStringConvertible {
         let description: String
@@ -22,16 +24,6 @@ enum FlagValue {
 
     /// An integer ≥ 1.
     static let positive = int(1...Int.max)
-
-    /// Seconds in (0, `most`].
-    static func seconds(most: Double) -> @Sendable (String) throws -> Double {
-        { text in
-            guard let v = Double(text), v > 0, v <= most else {
-                throw Refusal(description: "expected a number of seconds in (0, \(Int(most))]")
-            }
-            return v
-        }
-    }
 
     /// A 64-bit seed.
     static let seed: @Sendable (String) throws -> UInt64 = { text in

@@ -17,7 +17,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Output folder (default: reports/<first config's base name>).")
     var out: String?
 
-    @Option(parsing: .unconditional, help: "Worker threads (results are byte-identical for any N).", transform: FlagValue.positive)
+    @Option(parsing: .unconditional, help: "Worker threads (results are byte-identical for any N).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(parsing: .unconditional, help: "Run the deterministic slice I/N of the groups, or 'slurm' (SLURM_ARRAY_TASK_ID/COUNT).")

@@ -15,15 +15,15 @@ import Testing
     }
 
     @Test func negativeNumbersReachTheirFlags() throws {
-        try Self.refusal(["run", "--jobs", "-1", "x.yaml"], ["'-1'", "--jobs", "expected an integer ≥ 1"])
-        try Self.refusal(["validate", "--jobs", "-1", "x.yaml"], ["'-1'", "--jobs", "≥ 1"])
+        try Self.refusal(["run", "--jobs", "-1", "x.yaml"], ["--jobs: expected ≥ 1, got -1"])
+        try Self.refusal(["validate", "--jobs", "-1", "x.yaml"], ["--jobs: expected ≥ 1, got -1"])
         try Self.refusal(["run", "--shard", "-1/2", "x.yaml"], ["--shard", "1 ≤ I ≤ N", "'-1/2'"])
         try Self.refusal(["formats", "quantize", "--format", "bf16", "--seed", "-1", "a.npy", "b.npy"], ["'-1'", "--seed", "0...18446744073709551615"])
         try Self.refusal(["replay", "--variant", "moba", "--top-k", "-1", "x"], ["'-1'", "--top-k", "≥ 1"])
         try Self.refusal(["replay", "--variant", "nsa", "--window", "0", "x"], ["'0'", "--window", "≥ 1"])
-        try Self.refusal(["replay", "--variant", "linear", "--certify-tokens", "-5", "x"], ["'-5'", "0...65536"])
-        try Self.refusal(["bench", "kernels", "--seconds", "-1"], ["'-1'", "--seconds", "(0, 60]"])
-        try Self.refusal(["reference", "certify", "--variant", "linear", "--bits", "-3"], ["'-3'", "--bits", "24...8192"])
+        try Self.refusal(["replay", "--variant", "linear", "--certify-tokens", "-5", "x"], ["--certify-tokens: expected 0...65536, got -5"])
+        try Self.refusal(["bench", "kernels", "--seconds", "-1"], ["--seconds: expected (0, 60], got -1.0"])
+        try Self.refusal(["reference", "certify", "--variant", "linear", "--bits", "-3"], ["--bits: expected 24...8192, got -3"])
     }
 
     @Test func formatSpecRangesAreStated() throws {
