@@ -41,13 +41,13 @@ let package = Package(
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
         .target(name: "CLITestSupport", path: "Tests/CLITestSupport"),
         .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads", "CLITestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads"], exclude: ["Fixtures"]),
+        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "CLITestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "AttentionVariants", "CMPFR", "NumberFormats"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
-        .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
+        .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", "CLITestSupport"]),
         .testTarget(
             name: "ServingScenariosTests",
-            dependencies: ["ServingScenarios", "DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
+            dependencies: ["ServingScenarios", "DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", "CLITestSupport"]),
         .testTarget(name: "DriftReportsTests", dependencies: ["DriftReports", "DriftStudy", "CLITestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -242,6 +242,9 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         } else if let f = ElementFormat.named(head) {
             element = .float(f)
             name = f.name
+        } else if let (e, m) = customWidths(head) {
+            throw FormatSpecError(
+                "format '\(head)' in '\(text)': a custom eXmY format needs 2 ≤ X ≤ 8 exponent bits and 0 ≤ Y ≤ 23 mantissa bits (every format here fits in binary32); got X = \(e), Y = \(m)")
         } else {
             throw FormatSpecError("unknown format '\(head)' in '\(text)'; valid: \(validNames)")
         }
@@ -322,8 +325,34 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         return part == "absmax" ? .absmax : .pow2
     }
 
+    /// The exponent and mantissa widths `eXmY` spells (any digits), for the message when they are
+    /// out of range.
+    static func customWidths(_ head: String) -> (String, String)? {
+        guard head.first == "e", let mIndex = head.firstIndex(of: "m") else { return nil }
+        let e = head[head.index(after: head.startIndex)..<mIndex], m = head[head.index(after: mIndex)...]
+        let digits: (Substring) -> Bool = { !$0.isEmpty && $0.allSatisfy { ("0"..."9").contains($0) } }
+        return digits(e) && digits(m) ? (String(e), String(m)) : nil
+    }
+
+    /// The error for a sized part (`block:N`, `group:N`, `stochastic:N`, `sr:N`) whose size is
+    /// out of range, stating the range; nil for any other part.
+    static func rangeError(_ part: String, in text: String) -> FormatSpecError? {
+        let sized: [(prefix: String, what: String, range: ClosedRange<Int>)] = [
+            ("block:", "block size", 1...(1 << 20)), ("group:", "group size", 1...(1 << 20)),
+            ("stochastic:", "stochastic-rounding random bits", 1...32), ("sr:", "stochastic-rounding random bits", 1...32),
+        ]
+        for s in sized where part.hasPrefix(s.prefix) {
+            let value = part.dropFirst(s.prefix.count)
+            let problem = Int(value) == nil ? "is not an integer" : "is out of range"
+            return FormatSpecError(
+                "'\(part)' in '\(text)': \(s.what) '\(value)' \(problem); expected an integer in \(s.range.lowerBound)...\(s.range.upperBound)")
+        }
+        return nil
+    }
+
     /// The error for a part no rule of this family reads, listing the parts it does read.
     static func unknownPart(_ part: String, in text: String, mx: Bool, nv: Bool, integer: Bool) -> FormatSpecError {
+        if let e = rangeError(part, in: text) { return e }
         var valid = Granularity.vocabulary
         if mx { valid += MXScaleRule.allCases.map(\.rawValue) }
         else if nv { valid += ["tensor-scale", "no-tensor-scale"] }
@@ -340,6 +369,9 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         var policy = self.overflow
         if let r = rounding {
             guard let m = RoundingMode(parsing: r) else {
+                if r.lowercased().hasPrefix("stochastic:") || r.lowercased().hasPrefix("sr:") {
+                    if let e = Self.rangeError(r.lowercased(), in: r) { throw InputError("--rounding: \(e.message)") }
+                }
                 throw InputError("--rounding: unknown mode '\(r)'; valid: \(RoundingMode.vocabulary.joined(separator: ", "))")
             }
             mode = m

@@ -30,10 +30,10 @@ extension NPY {
         case "i1": dtype = .int8
         case "u1": dtype = .uint8
         default:
-            throw TensorFileError("\(path): tensor '\(name)': unsupported dtype '\(d)'; expected <f2, <f4, <f8, bfloat16 as <u2 or |V2, |i1 or |u1")
+            throw TensorFileError("\(path): tensor '\(name)': unsupported dtype '\(l.written)'; expected <f2, <f4, <f8, bfloat16 as <u2 or |V2, |i1 or |u1")
         }
         guard d.count == 3, ["<", ">", "|", "="].contains(d.first!) else {
-            throw TensorFileError("\(path): tensor '\(name)': unsupported dtype '\(d)'")
+            throw TensorFileError("\(path): tensor '\(name)': unsupported dtype '\(l.written)'")
         }
         try checkPayload(l, itemSize: dtype.size, total: b.count, path: path)
         return TensorView(name: name, file: path, dtype: dtype, shape: l.shape, bytes: b, offset: l.payloadStart,

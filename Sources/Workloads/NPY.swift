@@ -42,27 +42,27 @@ public enum NPY {
 
     /// Reads a whole `.npy` file. Supported dtypes: f2, f4, f8, u1, u2.
     public static func read(path: String) throws -> NPYArray {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw TensorFileError("\(path): cannot read (\(describeIOError(error)))")
-        }
-        return try parse(data, path: path)
+        let bytes = try TensorBytes(mapping: path)
+        guard let base = bytes.base else { return try parse(Data(), path: path) }
+        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none)
+        return try withExtendedLifetime(bytes) { try parse(data, path: path) }
     }
 
     /// The parsed preamble of a `.npy` file: dtype, order, shape, element count and where the
     /// data starts. `bytes(range)` returns the file's bytes in `range` (clamped to the file).
     struct Layout {
         var descr: String
+        /// The dtype string as the file wrote it, for messages.
+        var written: String
         var fortran: Bool
         var shape: [Int]
         var count: Int
         var payloadStart: Int
     }
 
-    /// The largest header this reader accepts (NumPy's own loader stops at 10 000 bytes).
-    static let maxHeaderBytes = 1 << 20
+    /// The largest header this reader accepts: NumPy's loader refuses more than 10 000 characters
+    /// (`max_header_size`), and so does this one (counting bytes).
+    static let maxHeaderBytes = 10_000
 
     static func layout(count total: Int, path: String, bytes: (Range<Int>) -> [UInt8]) throws -> Layout {
         let head = bytes(0..<min(total, 12))
@@ -104,7 +104,7 @@ public enum NPY {
             if overflow { throw TensorFileError("\(path): shape \(shape) has more elements than Int can count") }
             count = c
         }
-        return Layout(descr: descr, fortran: fortran, shape: shape, count: count, payloadStart: headerStart + headerLength)
+        return Layout(descr: descr, written: h.written, fortran: fortran, shape: shape, count: count, payloadStart: headerStart + headerLength)
     }
 
     /// The payload size check shared by both readers.
@@ -113,7 +113,7 @@ public enum NPY {
         let (needed, overflow) = l.count.multipliedReportingOverflow(by: itemSize)
         guard !overflow, payload == needed else {
             throw TensorFileError(
-                "\(path): data holds \(payload) bytes but shape \(l.shape) of \(l.descr) needs \(overflow ? "more than Int.max" : String(needed))")
+                "\(path): data holds \(payload) bytes but shape \(l.shape) of \(l.written) needs \(overflow ? "more than Int.max" : String(needed))")
         }
     }
 
@@ -124,7 +124,7 @@ public enum NPY {
         }
         let (descr, fortran, shape, count) = (l.descr, l.fortran, l.shape, l.count)
         guard let byteOrder = descr.first, descr.count == 3 else {
-            throw TensorFileError("\(path): unsupported dtype '\(descr)'; expected <f2, <f4, <f8, |u1 or <u2")
+            throw TensorFileError("\(path): unsupported dtype '\(l.written)'; expected <f2, <f4, <f8, |u1 or <u2")
         }
         let kind = String(descr.dropFirst())
         let itemSize: Int
@@ -134,7 +134,7 @@ public enum NPY {
         case "f8": itemSize = 8
         case "u1": itemSize = 1
         default:
-            throw TensorFileError("\(path): unsupported dtype '\(descr)'; expected <f2, <f4, <f8, |u1 or <u2")
+            throw TensorFileError("\(path): unsupported dtype '\(l.written)'; expected <f2, <f4, <f8, |u1 or <u2")
         }
         try checkPayload(l, itemSize: itemSize, total: data.count, path: path)
         let needed = count * itemSize

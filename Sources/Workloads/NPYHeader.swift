@@ -13,8 +13,20 @@ struct NPYHeader: Equatable {
     /// The dtype with its byte order made explicit: `<f4`, `>f8`, `|u1` (`=` read as `<`, a
     /// missing order as `|`).
     var descr: String
+    /// The dtype string as the file wrote it, for messages (`O`, not `|O`).
+    var written: String
     var fortran: Bool
     var shape: [Int]
+
+    init(descr: String, written: String? = nil, fortran: Bool, shape: [Int]) {
+        self.descr = descr
+        self.written = written ?? descr
+        self.fortran = fortran
+        self.shape = shape
+    }
+
+    /// Equal when they mean the same array (however the dtype was spelled).
+    static func == (a: NPYHeader, b: NPYHeader) -> Bool { (a.descr, a.fortran, a.shape) == (b.descr, b.fortran, b.shape) }
 
     /// Parses `text`, the header of a file of format `major`.0; errors name `path`.
     static func parse(_ text: String, major: UInt8, path: String) throws -> NPYHeader {
@@ -46,7 +58,8 @@ struct NPYHeader: Equatable {
         /// 1-based offset in the header.
         func here() -> String {
             guard i < chars.count else { return "the end of the header" }
-            return "\(Self.shown(chars[i])) at character \(i + 1)"
+            let note = chars[i] == "#" ? " (comments are not supported)" : ""
+            return "\(Self.shown(chars[i])) at character \(i + 1)\(note)"
         }
 
         static func shown(_ c: Unicode.Scalar) -> String {
@@ -107,7 +120,7 @@ struct NPYHeader: Equatable {
             }
             guard case .bool(let fortran)? = entries["fortran_order"] else { throw fail("'fortran_order' must be True or False") }
             guard case .tuple(let shape)? = entries["shape"] else { throw fail("'shape' must be a tuple of integers") }
-            return NPYHeader(descr: try Self.explicitOrder(d), fortran: fortran, shape: shape)
+            return NPYHeader(descr: try Self.explicitOrder(d), written: d, fortran: fortran, shape: shape)
         }
 
         /// `d` with its byte order made explicit; refuses an order character NumPy refuses.

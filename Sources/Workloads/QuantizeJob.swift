@@ -10,6 +10,9 @@ public struct QuantizeJob {
     public var codes: [UInt32] = []
     public var side = QuantizationSideData()
     public let wantCodes: Bool
+    /// ±Inf inputs, and the finite inputs that came out NaN (a scale that an Inf made infinite
+    /// turns its whole row or block into NaN).
+    public var infInputs = 0, poisonedByInf = 0
 
     public init(spec: FormatSpec, array: NPYArray, seed: UInt64, wantCodes: Bool, input: String) throws {
         self.spec = spec
@@ -48,6 +51,19 @@ public struct QuantizeJob {
         }
         values = out
         codes = codeBuf
+        switch array.data {
+        case .float16(let x), .float32(let x): (infInputs, poisonedByInf) = Self.infSpread(x, out)
+        case .float64(let x): (infInputs, poisonedByInf) = Self.infSpread(x, out)
+        default: break
+        }
+    }
+
+    static func infSpread<F: BinaryFloatingPoint>(_ x: [F], _ out: [Float]) -> (Int, Int) {
+        var inf = 0, poisoned = 0
+        for i in x.indices {
+            if x[i].isInfinite { inf += 1 } else if !x[i].isNaN && out[i].isNaN { poisoned += 1 }
+        }
+        return (inf, poisoned)
     }
 
     static func run<F: BinaryInterchangeFloat>(
@@ -66,14 +82,22 @@ public struct QuantizeJob {
         }
     }
 
-    /// The warning for NaN inputs (nil when there are none): what their codes and values become.
+    /// The warning for NaN inputs, and for Inf inputs that turned finite values NaN through
+    /// their scale (nil when there are none): what their codes and values become.
     public func nanWarning(input: String) -> String? {
-        guard side.nanInputs > 0 else { return nil }
-        let note: String
-        if case .float(let f) = spec.element, !f.hasNaN {
-            note = wantCodes ? "; \(f.name) has no NaN: their codes are the −0 code (ml_dtypes' rule), their values stay NaN" : "; their values stay NaN"
-        } else { note = "; they stay NaN" }
-        return "\(input): \(side.nanInputs) NaN input(s)\(note)"
+        var parts: [String] = []
+        if side.nanInputs > 0 {
+            let note: String
+            if case .float(let f) = spec.element, !f.hasNaN {
+                note = wantCodes ? "; \(f.name) has no NaN: their codes are the −0 code (ml_dtypes' rule), their values stay NaN" : "; their values stay NaN"
+            } else { note = "; they stay NaN" }
+            parts.append("\(input): \(side.nanInputs) NaN input(s)\(note)")
+        }
+        if poisonedByInf > 0 {
+            let unit = spec.granularity.map { "\($0)" } ?? "scaling"
+            parts.append("\(input): \(infInputs) Inf input(s) made their \(unit) scale infinite; \(poisonedByInf) finite value(s) sharing it became NaN")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
     /// The files `attnprec formats quantize` writes: values or codes at `output`, and the scales,

@@ -21,7 +21,8 @@ public final class TensorBytes: @unchecked Sendable {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw TensorFileError("\(path): cannot read (\(String(cString: strerror(errno))))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw TensorFileError("\(path): not a regular file") }
+        guard (st.st_mode & S_IFMT) != S_IFDIR else { throw TensorFileError("\(path): is a directory, expected a file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw TensorFileError("\(path): not a regular file, expected a file") }
         count = Int(st.st_size)
         mapped = count > 0
         if count == 0 {

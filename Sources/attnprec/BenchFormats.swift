@@ -8,8 +8,8 @@ struct BenchFormats: ParsableCommand {
         commandName: "formats",
         abstract: "Quantize→dequantize of 2^24 float32 values on one thread, beside a memory copy.")
     @Option(name: .long, help: "Also write the results as JSON.") var json: String?
-    @Option(name: .long, help: "Elements per run.") var count: Int = 1 << 24
-    @Option(name: .long, help: "Runs per case (the best is kept).") var repeats: Int = 5
+    @Option(name: .long, parsing: .unconditional, help: "Elements per run.") var count: Int = 1 << 24
+    @Option(name: .long, parsing: .unconditional, help: "Runs per case (the best is kept).") var repeats: Int = 5
     @Option(name: .long, help: "Only the cases whose name contains this text.") var only: String?
 
     func run() throws {

@@ -8,7 +8,7 @@ struct BenchInputs: ParsableCommand {
         commandName: "inputs",
         abstract: "The normal generator (vectorised Box–Muller, rows of 128) beside the libm generator it replaced.")
     @Option(name: .long, help: "Also write the results as JSON.") var json: String?
-    @Option(name: .long, help: "Seconds per measurement.") var seconds: Double = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "Seconds per measurement.") var seconds: Double = 0.5
 
     func run() throws {
         guard seconds > 0 && seconds <= 60 else { throw InputError("--seconds: expected (0, 60], got \(seconds)") }
@@ -32,9 +32,9 @@ struct BenchLong: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "long",
         abstract: "A 1,048,576-token Gated DeltaNet head (Qwen3-Next head 0, K=V=128, bf16 state) run as the study runs it, against the 10 s target.")
-    @Option(name: .long, help: "Tokens of the measured run.") var tokens: Int = 1 << 20
-    @Option(name: .long, help: "Tokens of the like-for-like prefix runs (generic stepping vs fused, 1 thread, no certification), scaled to --tokens.") var baselineTokens: Int = 1 << 16
-    @Option(name: .long, help: "Threads of the measured run.") var threads: Int = 2
+    @Option(name: .long, parsing: .unconditional, help: "Tokens of the measured run.") var tokens: Int = 1 << 20
+    @Option(name: .long, parsing: .unconditional, help: "Tokens of the like-for-like prefix runs (generic stepping vs fused, 1 thread, no certification), scaled to --tokens.") var baselineTokens: Int = 1 << 16
+    @Option(name: .long, parsing: .unconditional, help: "Threads of the measured run.") var threads: Int = 2
     @Option(name: .long, help: "Also write the results as JSON.") var json: String?
 
     func run() throws {

@@ -8,7 +8,7 @@ struct BenchKernels: ParsableCommand {
         commandName: "kernels",
         abstract: "Gated DeltaNet decode (K=V=128, Float32) with fp32 / bf16 / e4m3 state beside the fp32-state loop; chunked prefill.")
     @Option(name: .long, help: "Also write the results as JSON.") var json: String?
-    @Option(name: .long, help: "Seconds per measurement.") var seconds: Double = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "Seconds per measurement.") var seconds: Double = 0.5
     @Flag(name: .long, help: "Only the chunked-prefill measurements.") var chunkedOnly = false
 
     func run() throws {

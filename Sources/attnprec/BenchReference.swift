@@ -8,8 +8,8 @@ struct BenchReference: ParsableCommand {
         commandName: "reference",
         abstract: "MPFR backend vs a plain mpfr_fma loop; Float64 and double-double linear decode tokens/s.")
     @Option(name: .long, help: "Also write the results as JSON.") var json: String?
-    @Option(name: .long, help: "MPFR precision in bits.") var bits: Int = 128
-    @Option(name: .long, help: "Seconds per measurement.") var seconds: Double = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "MPFR precision in bits.") var bits: Int = 128
+    @Option(name: .long, parsing: .unconditional, help: "Seconds per measurement.") var seconds: Double = 0.5
 
     func run() throws {
         guard (24...8192).contains(bits) else { throw InputError("--bits: expected 24...8192, got \(bits)") }

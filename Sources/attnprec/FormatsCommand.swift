@@ -42,7 +42,7 @@ struct FormatsCommand: ParsableCommand {
         var rounding: String?
         @Option(name: .long, help: "Overflow policy (overrides the spec's): saturate | ieee.")
         var overflow: String?
-        @Option(name: .long, help: "Seed of the stochastic-rounding stream.") var seed: UInt64 = 0
+        @Option(name: .long, parsing: .unconditional, help: "Seed of the stochastic-rounding stream.", transform: FlagValue.seed) var seed: UInt64 = 0
         @Flag(name: .long, help: "Write codes instead of dequantized values.") var codes = false
         @Argument(help: "Input .npy (float16, float32 or float64).") var input: String
         @Argument(help: "Output .npy.") var output: String

@@ -20,8 +20,8 @@ struct ReferenceCommand: ParsableCommand {
                 """)
         @Option(name: .long, help: "Variant name (e.g. linear).") var variant: String
         @Option(name: .long, help: "recurrent or chunked.") var form: String = "recurrent"
-        @Option(name: .long, help: "Prefix length compared with MPFR at P bits.") var tokens: Int = 2048
-        @Option(name: .long, help: "MPFR precision P in bits.") var bits: Int = 128
+        @Option(name: .long, parsing: .unconditional, help: "Prefix length compared with MPFR at P bits.") var tokens: Int = 2048
+        @Option(name: .long, parsing: .unconditional, help: "MPFR precision P in bits.") var bits: Int = 128
         @Option(name: .long, help: "Fast tier: float64 or double-double.") var tier: String = "float64"
         @Option(name: .long, help: "Also write the result as JSON to FILE.") var json: String?
 

@@ -20,15 +20,15 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Recipe role=SPEC[,role=SPEC…], e.g. state=bfloat16,q=bfloat16 (repeatable).") var recipe: [String] = []
     @Option(name: .long, help: "LABEL=FILE.npy: an output of your own kernel, shape of o_ref (repeatable).") var compare: [String] = []
     @Option(name: .long, help: "Output folder.") var out: String = "replay"
-    @Option(name: .long, help: "Positions of the reference certified against MPFR.") var certifyTokens: Int = 64
+    @Option(name: .long, parsing: .unconditional, help: "Positions of the reference certified against MPFR.") var certifyTokens: Int = 64
     @Flag(name: .long, inversion: .prefixedNo, help: "Delta rule: L2-normalise q and k in the kernel (FLA's use_qk_l2norm_in_kernel).")
     var qkL2norm = true
-    @Option(name: .long, help: "Lightning: layer index of MiniMax's slope schedule (when the inputs give no slope_rate).") var layer: Int?
-    @Option(name: .long, help: "Lightning: number of layers of the schedule (default 80, MiniMax-01).") var layers: Int?
-    @Option(name: .long, help: "MoBA/NSA: tokens per block (default 64).") var blockSize: Int?
-    @Option(name: .long, help: "MoBA/NSA: blocks selected (default 4); DSA: tokens selected.") var topK: Int?
-    @Option(name: .long, help: "NSA: sliding-window tokens (default 64).") var window: Int?
-    @Option(name: .long, help: "Threads (each run on one thread: the same bits for any count).")
+    @Option(name: .long, parsing: .unconditional, help: "Lightning: layer index of MiniMax's slope schedule (when the inputs give no slope_rate).", transform: FlagValue.int(0...Int.max)) var layer: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Lightning: number of layers of the schedule (default 80, MiniMax-01).", transform: FlagValue.positive) var layers: Int?
+    @Option(name: .long, parsing: .unconditional, help: "MoBA/NSA: tokens per block (default 64).", transform: FlagValue.positive) var blockSize: Int?
+    @Option(name: .long, parsing: .unconditional, help: "MoBA/NSA: blocks selected (default 4); DSA: tokens selected.", transform: FlagValue.positive) var topK: Int?
+    @Option(name: .long, parsing: .unconditional, help: "NSA: sliding-window tokens (default 64).", transform: FlagValue.positive) var window: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Threads (each run on one thread: the same bits for any count).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {

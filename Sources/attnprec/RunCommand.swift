@@ -17,10 +17,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Output folder (default: reports/<first config's base name>).")
     var out: String?
 
-    @Option(help: "Worker threads (results are byte-identical for any N).")
+    @Option(parsing: .unconditional, help: "Worker threads (results are byte-identical for any N).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Run the deterministic slice I/N of the groups, or 'slurm' (SLURM_ARRAY_TASK_ID/COUNT).")
+    @Option(parsing: .unconditional, help: "Run the deterministic slice I/N of the groups, or 'slurm' (SLURM_ARRAY_TASK_ID/COUNT).")
     var shard: String?
 
     @Flag(help: "Continue the results in OUT (the same study, its records all in the config): skip the records already there.")

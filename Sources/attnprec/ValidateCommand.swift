@@ -24,7 +24,7 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "Write the markdown summary here.")
     var summary: String?
 
-    @Option(help: "Worker threads (the verdicts and the table are the same for any N).")
+    @Option(parsing: .unconditional, help: "Worker threads (the verdicts and the table are the same for any N).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {

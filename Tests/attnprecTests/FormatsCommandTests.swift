@@ -70,7 +70,7 @@ import Testing
         try Data("not an array".utf8).write(to: URL(fileURLWithPath: "\(dir)/bad.npy"))
         try NPY.write(path: "\(dir)/u.npy", shape: [3], uint8: [1, 2, 3])
         let cases: [([String], String)] = [
-            (["--format", "e9m9", "\(dir)/x.npy", "\(dir)/o.npy"], "unknown format 'e9m9'"),
+            (["--format", "e9m9", "\(dir)/x.npy", "\(dir)/o.npy"], "format 'e9m9' in 'e9m9': a custom eXmY format needs 2 ≤ X ≤ 8"),
             (["--format", "e4m3/per-tokn", "\(dir)/x.npy", "\(dir)/o.npy"], "unknown part 'per-tokn'"),
             (["--format", "e4m3", "--rounding", "sideways", "\(dir)/x.npy", "\(dir)/o.npy"], "--rounding"),
             (["--format", "e4m3", "--overflow", "wrap", "\(dir)/x.npy", "\(dir)/o.npy"], "--overflow"),
