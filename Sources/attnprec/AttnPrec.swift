@@ -21,8 +21,10 @@ struct AttnPrec: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                let message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-                FileHandle.standardError.write(Data("attnprec: \(message)\n".utf8))
+                var message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+                if message.hasPrefix("Error: ") { message.removeFirst(7) }
+                // Through InputError: control characters from the command line come out escaped.
+                FileHandle.standardError.write(Data("attnprec: \(InputError(message).message)\n".utf8))
                 Foundation.exit(2)
             }
             exit(withError: error)
