@@ -90,19 +90,27 @@ import Darwin
 
     /// Runs `first("full")` to completion, then for each kill `first("killed-i")` killed after
     /// a seeded fraction of that time, checks what it left, runs `again("killed-i")` and
-    /// compares the folder with `full`.
+    /// compares the folder with `full`. At least one kill must land while the command runs.
     static func interrupted(in dir: String, seed: UInt64, kills: Int, first: (String) -> [String], again: (String) -> [String]) throws {
         let full = try CLI.run(first("full"), in: dir, unsetting: ["GITHUB_STEP_SUMMARY"], limit: 300)
         try #require(full.code == 0, "uninterrupted \(first("full").joined(separator: " ")): exit \(full.code): \(full.err)")
         let reference = try files(dir + "/full")
         let random = CounterRandom(seed: seed, role: "kill points")
+        var interrupted = 0
         for i in 0..<kills {
             let out = "killed-\(i)"
             let fraction = 0.1 + 0.8 * Double(random.bits(i)) * 0x1p-32
-            let p = try CLI.launch(first(out), in: dir, unsetting: ["GITHUB_STEP_SUMMARY"])
-            usleep(useconds_t(fraction * full.seconds * 1e6))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            // A command that ended before its kill (the machine got quicker) runs again, killed sooner.
+            var delay = fraction * full.seconds
+            for _ in 0..<4 {
+                try? FileManager.default.removeItem(atPath: dir + "/" + out)
+                let p = try CLI.launch(first(out), in: dir, unsetting: ["GITHUB_STEP_SUMMARY"])
+                usleep(useconds_t(delay * 1e6))
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                if p.terminationReason == .uncaughtSignal { interrupted += 1; break }
+                delay /= 2
+            }
             let left = try files(dir + "/" + out)
             for problem in partialProblems(left, reference: reference) {
                 Issue.record("\(first(out).joined(separator: " ")) killed at \(Int(fraction * 100))%: \(problem)")
@@ -116,6 +124,8 @@ import Darwin
             }
             if let a = finished["results.jsonl"], let b = reference["results.jsonl"] { #expect(a == b, "results.jsonl not byte-identical") }
         }
+        // A kill after the process ended tests nothing: most must land while it runs.
+        #expect(interrupted >= 1, "\(first("full").joined(separator: " ")): no kill landed while the command ran")
     }
 
     /// What is wrong with the files a killed command left: a file the uninterrupted run does
@@ -139,20 +149,21 @@ import Darwin
 
     /// A file's contents less what legitimately differs between two runs: report.md's
     /// reproduction section (command, wall time) but not its length, run.json's values, the
-    /// JUnit times.
-    static func normalised(_ name: String, _ data: Data) -> String {
-        let text = String(decoding: data, as: UTF8.self)
-        if name.hasSuffix("report.md"), let r = text.range(of: "## Reproduction") {
-            return String(text[..<r.lowerBound]) + "\(text[r.lowerBound...].split(separator: "\n", omittingEmptySubsequences: false).count) lines"
+    /// JUnit times. Other files as they are (compared as bytes).
+    static func normalised(_ name: String, _ data: Data) -> Data {
+        let text = { String(decoding: data, as: UTF8.self) }
+        if name.hasSuffix("report.md"), let r = text().range(of: "## Reproduction") {
+            let t = text()
+            return Data((String(t[..<r.lowerBound]) + "\(t[r.lowerBound...].split(separator: "\n", omittingEmptySubsequences: false).count) lines").utf8)
         }
         if name.hasSuffix("run.json") {
-            guard let object = try? JSONSerialization.jsonObject(with: data) else { return "not JSON" }
-            return "\(((object as? [[String: Any]]) ?? [(object as? [String: Any]) ?? [:]]).map { $0.keys.sorted() })"
+            guard let object = try? JSONSerialization.jsonObject(with: data) else { return Data("not JSON".utf8) }
+            return Data("\(((object as? [[String: Any]]) ?? [(object as? [String: Any]) ?? [:]]).map { $0.keys.sorted() })".utf8)
         }
         if name.hasSuffix(".xml") {
-            return text.replacingOccurrences(of: #" (time|timestamp)="[^"]*""#, with: "", options: .regularExpression)
+            return Data(text().replacingOccurrences(of: #" (time|timestamp)="[^"]*""#, with: "", options: .regularExpression).utf8)
         }
-        return text
+        return data
     }
 
     /// Visible files below `dir` (relative path → contents); none when it does not exist.
