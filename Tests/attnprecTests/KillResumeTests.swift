@@ -48,6 +48,7 @@ import Darwin
     /// A study run killed at seeded points, then resumed: results.jsonl byte-identical.
     @Test func runKilledThenResumed() throws {
         let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.interrupted(in: dir, seed: 16, kills: 4, first: { ["run", "c.yaml", "--out", $0, "--jobs", "2"] },
                              again: { ["run", "c.yaml", "--out", $0, "--jobs", "2", "--resume"] })
     }
@@ -55,6 +56,7 @@ import Darwin
     /// `validate --junit --summary` killed: each file absent or whole; run again: the same.
     @Test func validateKilled() throws {
         let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let args = { (out: String) in ["validate", "b.yaml", "--junit", "\(out)/junit.xml", "--summary", "\(out)/summary.md", "--jobs", "2"] }
         try Self.interrupted(in: dir, seed: 17, kills: 3, first: args, again: args)
     }
@@ -62,6 +64,7 @@ import Darwin
     /// `replay --out` killed: the tensors, errors.json and report.md absent or whole.
     @Test func replayKilled() throws {
         let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let args = { (out: String) in ["replay", "t.safetensors", "--variant", "linear", "--recipe", "state=bfloat16", "--recipe", "state=float16", "--out", out, "--jobs", "2"] }
         try Self.interrupted(in: dir, seed: 18, kills: 3, first: args, again: args)
     }
@@ -70,6 +73,7 @@ import Darwin
     /// plots absent or whole.
     @Test func reportKilled() throws {
         let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let study = try CLI.run(["run", "c.yaml", "--out", "study", "--jobs", "2"], in: dir, limit: 300)
         try #require(study.code == 0, "\(study.err)")
         try Self.interrupted(in: dir, seed: 19, kills: 3, first: { ["report", "study", "--out", $0] }, again: { ["report", "study", "--out", $0] })
