@@ -40,7 +40,7 @@ let package = Package(
             ]),
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
         .target(name: "CLITestSupport", path: "Tests/CLITestSupport"),
-        .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads", "CLITestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads", "CLITestSupport"], exclude: ["Golden", "BadInputs"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "CLITestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "AttentionVariants", "CMPFR", "NumberFormats"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
