@@ -401,8 +401,8 @@ def more_flags(add, qkv, data, good):
     moba = ["replay", "t.safetensors", "--variant", "moba", "--out", "out"]
     values("replay-block-size", moba, "--block-size", [("negative", "-64"), ("word", "big")])
     # Range checks of the variant's parameters name them as in a config (block_size, top_k, window).
-    flag("replay-block-size-zero", moba + ["--block-size", "0"], ["block_size", "0"])
-    flag("replay-top-k-zero", moba + ["--top-k", "0"], ["top_k", "0"])
+    flag("replay-block-size-zero", moba + ["--block-size", "0"], ["--block-size", "0"])
+    flag("replay-top-k-zero", moba + ["--top-k", "0"], ["--top-k", "0"])
     flag("replay-window-zero", ["replay", "n.safetensors", "--variant", "nsa", "--out", "out", "--window", "0"], ["window", "0"])
     values("replay-top-k", moba, "--top-k", [("word", "few")])
     values("replay-window", ["replay", "n.safetensors", "--variant", "nsa", "--out", "out"], "--window", [("negative", "-4")])
@@ -488,27 +488,7 @@ def more_outputs(add, qkv, data, good):
 # Cases that misbehave on main today and that work under way fixes (issue 16): recorded with
 # what the issue requires (exit 2, one line, the flag or key named); the tests mark them as known
 # issues. Empty this list once those fixes are merged, then re-record.
-KNOWN_FAILING = {
-    # safetensors strictness: the `safetensors` library refuses these; main accepts them.
-    "safetensors-gap", "safetensors-trailing-bytes", "safetensors-duplicate-name", "safetensors-shape-float",
-    # "Missing value for '--x <x>'": a negative number is taken for a flag; the value is not named.
-    "flag-run-jobs-negative", "flag-run-shard-negative", "flag-validate-jobs-negative", "flag-replay-top-k-negative",
-    "flag-quantize-seed-negative", "flag-bench-seconds-negative", "flag-replay-jobs-negative",
-    "flag-replay-certify-tokens-negative", "flag-replay-layer-negative", "flag-replay-layers-negative",
-    "flag-replay-block-size-negative", "flag-replay-window-negative", "flag-reference-tokens-negative",
-    "flag-reference-bits-negative", "flag-bench-count-negative", "flag-bench-repeats-negative",
-    "flag-bench-inputs-seconds-negative", "flag-bench-reference-seconds-negative", "flag-bench-reference-bits-negative",
-    "flag-bench-long-tokens-negative", "flag-bench-long-baseline-negative", "flag-bench-long-threads-negative",
-    # Output locations: not checked before computing, the flag not named, Foundation text, or a
-    # crash (signal 4: Foundation's NSString.deletingLastPathComponent on the one-letter "d").
-    "out-is-file", "out-under-file", "report-out-is-file", "replay-out-is-file", "npy-directory",
-    "budgets-junit-in-missing-dir", "out-run-in-proc", "out-run-dev-null", "out-run-empty", "out-scenario-is-file",
-    "out-scenario-under-file", "out-report-under-file", "out-report-in-proc", "out-report-results-is-folder",
-    "out-validate-junit-in-proc", "out-validate-junit-empty", "out-validate-summary-in-proc",
-    "out-replay-under-file", "out-replay-in-proc", "out-quantize-to-folder", "out-reference-json-is-dir",
-    "out-bench-json-is-dir", "out-reference-json-is-named-dir", "out-bench-json-is-named-dir", "out-reference-json-under-file", "out-bench-json-under-file",
-    "out-reference-json-in-proc", "out-bench-json-in-proc",
-}
+KNOWN_FAILING: set[str] = set()
 
 FOUNDATION_TEXT = ["NSCocoaErrorDomain", "couldn\u2019t be completed", "could not be completed"]
 STOPS = [" expected", " got ", "unknown", "(", ";", " must "]

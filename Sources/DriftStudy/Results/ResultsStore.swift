@@ -12,6 +12,10 @@ public enum ResultsStore {
 
     /// key → line of an existing results file (empty when there is none).
     public static func readLines(_ path: String) throws -> [String: String] {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw StudyInputError("\(path): is a folder; expected a results file (results.jsonl from `attnprec run`)")
+        }
         guard let data = FileManager.default.contents(atPath: path) else { return [:] }
         var out: [String: String] = [:]
         for (i, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
