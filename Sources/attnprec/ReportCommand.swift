@@ -20,6 +20,12 @@ struct ReportCommand: ParsableCommand {
         guard !dirs.isEmpty else { throw InputError("report: expected at least one results folder") }
         let outDir = out ?? dirs[0]
         try OutputLocation.check(outDir, kind: .folder, flag: out == nil ? "report" : "--out")
+        // The merged results.jsonl replaces the one --out holds: only a merged folder's may go.
+        let standard = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+        if !dirs.map(standard).contains(standard(outDir)), let held = try ResultsFolder.held(in: outDir) {
+            let what = held.study.map { "the results of study '\($0)'" } ?? "\(held.keys.count) result record(s)"
+            throw InputError("--out \(outDir): holds \(what), which the merged results.jsonl would replace; expected an empty folder or one of the merged folders")
+        }
         var lines: [String: String] = [:]
         var infos: [RunInfo] = []
         for d in dirs {
