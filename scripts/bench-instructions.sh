@@ -6,20 +6,26 @@
 # moving a count — but a code-generation regression (lost specialisation, an added check in a
 # loop, a protocol witness call) shows up here exactly, run after run.
 #
-#   scripts/bench-instructions.sh [--out DIR] OLD_BIN NEW_BIN
+#   scripts/bench-instructions.sh [--out DIR] [--benches LIST] OLD_BIN NEW_BIN
+#
+# --benches: comma-separated subset of formats,long,reference,kernels (default
+#            formats,long,reference; kernels runs OpenBLAS and the chunked forms under callgrind
+#            and took over 14 minutes here without finishing).
 #
 # Each bench runs with a fixed amount of work: `formats --count 262144 --repeats 1`, `long
 # --tokens 2048 --baseline-tokens 2048 --threads 1`, and `reference`/`kernels` with `--seconds
 # 0.001` (under callgrind every timed loop then runs its warm-up and one iteration). Prints per
 # bench the total instructions of OLD and NEW and old/new (above 1: NEW executes fewer), then
 # per bench its 12 costliest functions (self cost, ≥ 1% of its instructions) with their old/new ratio, and
-# flags ratios below 0.95. Needs valgrind and python3; takes about 10 minutes on 2 cores.
+# flags ratios below 0.95. Needs valgrind and python3; the default benches take about 10
+# minutes on 2 cores.
 set -euo pipefail
 die() { echo "bench-instructions: $*" >&2; exit 2; }
-OUT=""
+OUT="" BENCHES=formats,long,reference
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT=${2:?}; shift 2 ;;
+        --benches) BENCHES=${2:?}; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option '$1' (see --help)" ;;
         *) break ;;
@@ -40,7 +46,10 @@ args() {
         reference|kernels) echo "--seconds 0.001" ;;
     esac
 }
-for b in formats long reference kernels; do
+for b in ${BENCHES//,/ }; do
+    case $b in formats|kernels|reference|long) ;; *) die "--benches: unknown bench '$b'; expected formats, long, reference, kernels" ;; esac
+done
+for b in ${BENCHES//,/ }; do
     for side in old new; do
         # shellcheck disable=SC2046
         valgrind --tool=callgrind --callgrind-out-file="$OUT/$b.$side.cg" "$OUT/$side.bin" bench "$b" $(args $b) \
@@ -49,7 +58,7 @@ for b in formats long reference kernels; do
     wait || die "a run of bench $b failed; see $OUT/$b.*.txt"
     echo "bench-instructions: $b done" >&2
 done
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "$BENCHES" <<'PY'
 import re, subprocess, sys
 out = sys.argv[1]
 def profile(path):
@@ -67,7 +76,7 @@ def profile(path):
     return total, funcs
 print("| bench | old instructions | new instructions | old/new |\n|---|---:|---:|---:|")
 details = []
-for b in ["formats", "long", "reference", "kernels"]:
+for b in sys.argv[2].split(","):
     (to, fo), (tn, fn) = profile(f"{out}/{b}.old.cg"), profile(f"{out}/{b}.new.cg")
     r = to / tn
     print(f"| {b} | {to:,} | {tn:,} | {r:.3f}{' ⚠' if r < 0.95 else ''} |")
