@@ -467,7 +467,7 @@ def more_outputs(add, qkv, data, good):
     out("report-key-only", ["report", "r"], {"r/results.jsonl": '{"key": "a"}\n'}, ["'a'"])
     out("report-of-file", ["report", "f"], {}, ["f"])
     out("report-into-other-study", ["report", "r", "--out", "o2"], {"r/results.jsonl": "", "o2/results.jsonl": '{"key": "b"}\n'},
-        ["--out o2", "holds 1 result record"])
+        ["--out o2", "would drop"])
     out("report-binary", ["report", "r"], {}, ["r/results.jsonl"], binary={"r/results.jsonl": b"\x00\xff\xfe\n"})
     out("validate-junit-under-file", ["validate", "b.yaml", "--junit", "f/j.xml"], budgets, ["--junit", "f/j.xml"])
     out("validate-junit-in-proc", ["validate", "b.yaml", "--junit", "/proc/attnprec.xml"], budgets, ["--junit", "/proc/attnprec.xml"])

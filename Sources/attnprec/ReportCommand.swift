@@ -20,12 +20,6 @@ struct ReportCommand: ParsableCommand {
         guard !dirs.isEmpty else { throw InputError("report: expected at least one results folder") }
         let outDir = out ?? dirs[0]
         try OutputLocation.check(outDir, kind: .folder, flag: out == nil ? "report" : "--out")
-        // The merged results.jsonl replaces the one --out holds: only a merged folder's may go.
-        let standard = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
-        if !dirs.map(standard).contains(standard(outDir)), let held = try ResultsFolder.held(in: outDir) {
-            let what = held.study.map { "the results of study '\($0)'" } ?? "\(held.keys.count) result record(s)"
-            throw InputError("--out \(outDir): holds \(what), which the merged results.jsonl would replace; expected an empty folder or one of the merged folders")
-        }
         var lines: [String: String] = [:]
         var infos: [RunInfo] = []
         for d in dirs {
@@ -36,6 +30,12 @@ struct ReportCommand: ParsableCommand {
                 lines[k] = l
             }
             infos += RunInfo.load(dir: d)
+        }
+        // The merged results.jsonl replaces the one --out holds: refused when that would drop
+        // a record (a rerun into its own earlier output, or a merged folder, drops none).
+        if let held = try ResultsFolder.held(in: outDir), let lost = held.keys.sorted().first(where: { lines[$0] == nil }) {
+            let what = held.study.map { "the results of study '\($0)'" } ?? "\(held.keys.count) result record(s)"
+            throw InputError("--out \(outDir): holds \(what), e.g. '\(lost)', that the merged results.jsonl would drop; expected an empty folder or one of the merged folders")
         }
         let merged = ResultsStore.joined(lines)
         let records: [StudyRecord] = try lines.keys.sorted().map { (k: String) throws -> StudyRecord in

@@ -115,6 +115,15 @@ import Testing
         #expect(!o.pass)
         #expect(o.failureMessage?.contains("stored in the cache") == true)
         #expect(o.failureMessage?.contains("first at position 6941") == true)
+
+        // The same rounding as an input role on k (no cache): the row is rounded as the token
+        // arrives too, so the NaN no evaluated query reads is still counted there.
+        let input = try #require(try BudgetGate.evaluate(try BudgetsFile.parse(
+            text.replacingOccurrences(of: "k_cache:", with: "k:"), file: "b.yaml")).first)
+        #expect(input.records[0].summary.nonFinite == 0)
+        #expect((input.records[0].summary.nonFiniteStored ?? 0) > 0)
+        #expect(input.records[0].summary.firstNonFinite == 6941)
+        #expect(!input.pass)
     }
 
     /// Model presets reach the kernels: Qwen3-Next's GDN is 128×128 with its own gates, so its

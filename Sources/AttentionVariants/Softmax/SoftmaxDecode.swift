@@ -40,6 +40,8 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     /// below `restoredCount`, row-major, read instead of the live cache.
     var restoredKeys: [[Double]] = [], restoredValues: [[Double]] = []
     public private(set) var restoredCount = 0
+    /// Non-finite elements the k/v input roles made, rounded as each token arrives (no cache).
+    var inputNonFinite = NonFiniteCount()
 
     public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact, selector: KeySelector? = nil) throws {
         try config.validate()
@@ -172,8 +174,10 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         return n > 0 ? (e / n).squareRoot() : 0
     }
 
+    /// Non-finite values the caches stored, and the k/v input roles made in rows no evaluated
+    /// query read (runs without a cache), at every position.
     public var storedNonFinite: NonFiniteCount {
-        (keys + values).compactMap(\.cache).reduce(selector.storedNonFinite) { $0.merged($1.nonFinite) }
+        (keys + values).compactMap(\.cache).reduce(selector.storedNonFinite.merged(inputNonFinite)) { $0.merged($1.nonFinite) }
     }
 
     /// Bytes the quantized caches hold now.
@@ -193,9 +197,22 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
                 rowV.withUnsafeMutableBufferPointer { backend.read(vT, into: $0) }
                 rowV.withUnsafeBufferPointer { values[g].cache!.append($0) }
             }
+            // Without a cache an input role rounds a row when a query reads it; a row no
+            // evaluated query reads (it left the window first) is rounded here as well, so a
+            // NaN it makes is counted at the position it arrives (the same bits: the rounding
+            // depends only on the role, head and position).
+            if keys[g].cache == nil && recipe[.k] != nil { countRounded(&keys[g], position: t, row: &rowK, into: kT, kvHead: g) }
+            if values[g].cache == nil && recipe[.v] != nil { countRounded(&values[g], position: t, row: &rowV, into: vT, kvHead: g) }
         }
         selector.didAppend(position: t)
         if config.evaluation.contains(t) { evaluate(t) }
+    }
+
+    /// Rounds the row of `position` through its input role and counts its non-finite elements.
+    func countRounded(_ src: inout KVRowSource, position t: Int, row: inout [Double], into tensor: Tensor, kvHead g: Int) {
+        loadExact(&src, position: t, row: &row, into: tensor, kvHead: g)
+        row.withUnsafeMutableBufferPointer { backend.read(tensor, into: $0) }
+        inputNonFinite.add(row.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }, at: t)
     }
 
     /// Loads the exact row of `position` (after its input role's rounding) into `tensor`.
