@@ -57,6 +57,8 @@ public enum Delethink {
         let evaluate: (Int) -> Void
         let read: (UnsafeMutableBufferPointer<Double>) -> Void
         let scores: () -> [Double]
+        /// Non-finite elements the cache stored so far.
+        let stored: () -> NonFiniteCount
         let outputCount: Int
         let bytesPerToken: Double
     }
@@ -67,7 +69,7 @@ public enum Delethink {
         func wrap<B: Backend>(_ d: SoftmaxDecode<B>) -> Probe {
             d.recordScores = scores
             return Probe(step: { d.step() }, evaluate: { d.evaluate($0) }, read: { d.readOutput(into: $0) }, scores: { d.lastScores },
-                         outputCount: d.outputCount, bytesPerToken: bytes)
+                         stored: { d.storedNonFinite }, outputCount: d.outputCount, bytesPerToken: bytes)
         }
         do {
             switch tier {
@@ -189,15 +191,16 @@ public enum Delethink {
         let lowProbe = try probe(v, seed: seed, tier: tier, recipe: softmaxRecipe, selector: selector)
         let n = lowProbe.outputCount
         let dtLow = spec == nil ? dtExact : softmaxOutputs(lowProbe, positions: positions).outputs
-        let fullLow: [Double] = spec == nil ? fullExact.outputs : try memo.get("full-low|\(vk)|\(recipeName)") {
-            softmaxOutputs(try probe(v, seed: seed, tier: tier, recipe: softmaxRecipe, selector: nil), positions: positions).outputs
+        let fullLow: (outputs: [Double], stored: NonFiniteCount) = spec == nil ? (fullExact.outputs, NonFiniteCount()) : try memo.get("full-low|\(vk)|\(recipeName)") {
+            let p = try probe(v, seed: seed, tier: tier, recipe: softmaxRecipe, selector: nil)
+            return (softmaxOutputs(p, positions: positions).outputs, p.stored())
         }
         var series: [String: [Double]] = [
             "storage_err": rowErrors(dtExact, dtLow, width: n),
-            "truncation_err": rowErrors(fullLow, dtLow, width: n),
+            "truncation_err": rowErrors(fullLow.outputs, dtLow, width: n),
             "truncation_exact_err": rowErrors(fullExact.outputs, dtExact, width: n),
             "total_err": rowErrors(fullExact.outputs, dtLow, width: n),
-            "full_storage_err": rowErrors(fullExact.outputs, fullLow, width: n),
+            "full_storage_err": rowErrors(fullExact.outputs, fullLow.outputs, width: n),
             "dropped_mass": droppedMass(fullExact.scores, positions: positions, selector: selector),
             "cache_entries": positions.map { Double(selector.cachedEntries(position: $0)) },
         ]
@@ -227,6 +230,9 @@ public enum Delethink {
         record.positions = positions
         record.series = series
         record.summary = summary
+        // Non-finite cache stores of the Delethink run and of full attention at the same
+        // precision (every position, whether the record samples it or not).
+        if spec != nil { KVRuns.noteStored(lowProbe.stored().merged(fullLow.stored), into: &record) }
         return record
     }
 

@@ -20,6 +20,8 @@ enum KVRuns {
         let rollback: (Int) -> Void
         let cacheError: () -> Double
         let cacheBytes: () -> Int
+        /// Non-finite elements the caches stored (every append, rolled back or not).
+        let storedNonFinite: () -> NonFiniteCount
         let canRollback: Bool
         let outputCount: Int
         let kvHeads: Int
@@ -33,6 +35,7 @@ enum KVRuns {
             rollback = { d.rollback(to: $0) }
             cacheError = { d.cacheRelativeError }
             cacheBytes = { d.cacheBytes }
+            storedNonFinite = { d.storedNonFinite }
             canRollback = d.canRollback
             outputCount = d.outputCount
             kvHeads = d.config.kvHeads
@@ -77,9 +80,16 @@ extension KVRuns {
     /// Adds `non_finite_stored` and `first_non_finite` to `record` when `run`'s caches stored a
     /// non-finite value at any position — evaluated or not (nothing when none).
     static func noteStored(_ run: BlockRun, into record: inout ScenarioRecord) {
-        guard let d = (run as? KVBlockRun)?.base as? AttentionDiagnostics, let first = d.storedNonFinite.first else { return }
-        record.summary["non_finite_stored"] = Double(d.storedNonFinite.count)
-        record.summary["first_non_finite"] = Double(first)
+        guard let d = (run as? KVBlockRun)?.base as? AttentionDiagnostics else { return }
+        noteStored(d.storedNonFinite, into: &record)
+    }
+
+    /// Adds `non_finite_stored` and `first_non_finite` to `record` when `count` saw any
+    /// (nothing when none); a first position already noted and earlier is kept.
+    static func noteStored(_ count: NonFiniteCount, into record: inout ScenarioRecord) {
+        guard let first = count.first else { return }
+        record.summary["non_finite_stored"] = Double(count.count) + (record.summary["non_finite_stored"] ?? 0)
+        record.summary["first_non_finite"] = Swift.min(Double(first), record.summary["first_non_finite"] ?? .infinity)
     }
 }
 

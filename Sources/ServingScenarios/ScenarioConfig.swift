@@ -110,10 +110,7 @@ public struct ScenarioConfig: Sendable {
     }
 
     public static func load(path: String) throws -> ScenarioConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StudyInputError("\(path): cannot read the config file (missing or unreadable)")
-        }
-        guard let text = String(data: data, encoding: .utf8) else { throw StudyInputError("\(path): not UTF-8 text") }
+        let text = try StudyConfig.readText(path)
         return try parse(text, file: path, defaultName: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
     }
 

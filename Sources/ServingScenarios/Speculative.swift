@@ -197,6 +197,7 @@ extension Speculative {
             "rollback_output_delta": outputDelta, "rollback_bytes_delta": Double(bytesDelta),
         ]) { $1 }
         if base > 0 { record.summary["ratio"] = final / base }
+        KVRuns.noteStored(spec.storedNonFinite(), into: &record)
         return record
     }
 }
@@ -210,6 +211,9 @@ struct DraftTally {
     /// w_t and the exact and quantized outputs of the drafted token.
     private var w: [Double], oe: [Double], os: [Double]
     var cycles = 0, accepted = 0, disagreeCycles = 0, disagreePositions = 0, drafted = 0
+    /// Non-finite elements in the quantized run's drafted outputs (every drafted token, kept
+    /// or rolled back).
+    var nonFinite = NonFiniteCount()
 
     init(seed: UInt64, outputs V: Int, threshold: Double) {
         verify = InputGenerator(seed: seed, stream: "speculative.verify", dimension: V)
@@ -229,6 +233,7 @@ struct DraftTally {
         for i in 0..<m {
             oe.withUnsafeMutableBufferPointer { e in os.withUnsafeMutableBufferPointer { decode(i, e, $0) } }
             w.withUnsafeMutableBufferPointer { verify.fill($0, head: 0, position: p + i) }
+            nonFinite.add(os.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }, at: p + i)
             let okE = Speculative.cosine(oe, w) >= threshold, okS = Speculative.cosine(os, w) >= threshold
             if okE != okS { disagreePositions += 1 }
             if !okE && aE == m { aE = i }
@@ -241,11 +246,17 @@ struct DraftTally {
         return min(aE + 1, m)
     }
 
-    /// The summary keys `cycles`, `mean_accepted`, `disagree_cycles`, `disagree_positions`.
+    /// The summary keys `cycles`, `mean_accepted`, `disagree_cycles`, `disagree_positions`;
+    /// `non_finite_drafted` and `first_non_finite` only when a drafted output was not finite.
     var summary: [String: Double] {
-        [
+        var s = [
             "cycles": Double(cycles), "mean_accepted": Double(accepted) / Double(cycles),
             "disagree_cycles": Double(disagreeCycles) / Double(cycles), "disagree_positions": Double(disagreePositions) / Double(drafted),
         ]
+        if let first = nonFinite.first {
+            s["non_finite_drafted"] = Double(nonFinite.count)
+            s["first_non_finite"] = Double(first)
+        }
+        return s
     }
 }

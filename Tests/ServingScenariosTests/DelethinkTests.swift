@@ -54,6 +54,19 @@ import Testing
         #expect(st == full && st.max()! > 1e-5 && st.max()! < 0.05)
     }
 
+    /// A cache format that overflows to NaN: the Delethink run's and full attention's stores
+    /// are counted at every position (the keys no sampled position reads included).
+    @Test func nonFiniteStoresAreCounted() throws {
+        let c = try Self.config(recipes: #"[{name: nan, store: "float8_e4m3fn/per-token/fixed:0.001/ieee"}]"#)
+        let r = try Delethink.run(variant: c.variants[0], recipeName: "nan", spec: c.recipes[0], chunk: 32, tail: 16, seed: 3, config: c, memo: Delethink.Memo())
+        // Both runs store all 256 tokens' keys and values (16 channels each).
+        let n = try #require(r.summary["non_finite_stored"])
+        #expect(n > 256 * 16 && n <= 2 * 2 * 256 * 16)
+        #expect(r.summary["first_non_finite"] == 0)
+        let ok = try Delethink.run(variant: c.variants[0], recipeName: "bf16", spec: try Self.config().recipes[0], chunk: 32, tail: 16, seed: 3, config: c, memo: Delethink.Memo())
+        #expect(ok.summary["non_finite_stored"] == nil && ok.summary["first_non_finite"] == nil)
+    }
+
     @Test func aShortTailDiffersAndTheEqualMemoryStateFits() throws {
         let c = try Self.config()
         let memo = Delethink.Memo()

@@ -97,6 +97,22 @@ import Testing
         }
     }
 
+    /// A cache format that overflows to NaN (a fixed scale far too small, IEEE overflow):
+    /// every stored NaN is counted, rolled back or kept, with its first position; a drafted
+    /// output that is not finite is counted too. A finite format adds neither key.
+    @Test func softmaxNonFiniteStoresAreCounted() throws {
+        let c = try Self.kvConfig(#"[{name: nan, store: "float8_e4m3fn/per-token/fixed:0.001/ieee"}, {name: e4m3, store: "float8_e4m3fn/per-token"}]"#, variants: "[{name: mha, head_dim: 16}]")
+        let v = c.variants[0]
+        let bad = try Speculative.runKV(variant: v, recipeName: "nan", recipe: try c.recipe(c.recipes[0], for: v, roles: try Speculative.speculativeRoles(v)),
+                                        tier: .float32, draft: 3, seed: 4, config: c)
+        #expect(try #require(bad.summary["non_finite_stored"]) > 300 * 16)
+        #expect(bad.summary["first_non_finite"] == 0)
+        #expect(try #require(bad.summary["non_finite_drafted"]) > 0)
+        let good = try Speculative.runKV(variant: v, recipeName: "e4m3", recipe: try c.recipe(c.recipes[1], for: v, roles: try Speculative.speculativeRoles(v)),
+                                         tier: .float32, draft: 3, seed: 4, config: c)
+        #expect(good.summary["non_finite_stored"] == nil && good.summary["first_non_finite"] == nil && good.summary["non_finite_drafted"] == nil)
+    }
+
     /// The cache after a rollback is the cache of a run that decoded only the kept tokens:
     /// same bytes, same error sums, same outputs; and appending after the rollback overwrites
     /// the dropped entries (a stale entry would be read at its position).

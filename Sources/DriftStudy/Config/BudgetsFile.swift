@@ -69,10 +69,7 @@ extension BudgetsFile {
     /// Reads and checks a budgets file: every error is one line naming the file, line and
     /// budget; nothing is computed.
     public static func load(path: String) throws -> BudgetsFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StudyInputError("\(path): cannot read the budgets file (missing or unreadable)")
-        }
-        guard let text = String(data: data, encoding: .utf8) else { throw StudyInputError("\(path): not UTF-8 text") }
+        let text = try ConfigText.read(path, what: "budgets file")
         return try parse(text, file: path)
     }
 

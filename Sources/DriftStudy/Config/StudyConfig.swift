@@ -146,12 +146,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
 extension StudyConfig {
     /// Reads and validates a config file (errors name file:line).
     public static func load(path: String) throws -> StudyConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StudyInputError("\(path): cannot read the config file (missing or unreadable)")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw StudyInputError("\(path): not UTF-8 text")
-        }
+        let text = try ConfigText.read(path, what: "config file")
         let base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return try parse(text, file: path, defaultName: base)
     }
