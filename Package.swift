@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "CLITestSupport", path: "Tests/CLITestSupport"),
         .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads", "CLITestSupport"], exclude: ["Golden", "BadInputs"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "CLITestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "AttentionVariants", "CMPFR", "NumberFormats"]),
+        .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "AttentionVariants", "CMPFR", "NumberFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", "CLITestSupport"]),
         .testTarget(

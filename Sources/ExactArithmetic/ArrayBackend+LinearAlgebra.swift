@@ -124,20 +124,20 @@ extension ArrayBackend {
 
     // MARK: level 3
 
+    /// C (+)= op(A)·op(B), each element summed as fma(a_ik, b_kj, c) for k = 0, 1, … in turn
+    /// (binary32: `gemmFloat`, blocked SIMD with the same order; no BLAS, so the bits do not
+    /// depend on the machine).
     @inlinable
     public func gemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool) {
         let m = transposeA ? a.cols : a.rows, k = transposeA ? a.rows : a.cols
         let kb = transposeB ? b.cols : b.rows, n = transposeB ? b.rows : b.cols
         precondition(k == kb && c.rows == m && c.cols == n, "gemm shape mismatch")
-        if S.self == Float.self && m * n * k >= 32 * 32 * 32 {
-            _ = blasSingleThreaded
-            let fa = UnsafeMutableRawPointer(p(a)).assumingMemoryBound(to: Float.self)
-            let fb = UnsafeMutableRawPointer(p(b)).assumingMemoryBound(to: Float.self)
-            let fc = UnsafeMutableRawPointer(p(c)).assumingMemoryBound(to: Float.self)
-            cblas_sgemm(
-                CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                blasint(m), blasint(n), blasint(k), 1, fa, blasint(a.rowStride), fb, blasint(b.rowStride),
-                accumulate ? 1 : 0, fc, blasint(c.rowStride))
+        if S.self == Float.self {
+            if gemmViaBLAS && m * n * k >= 32 * 32 * 32 {
+                blasGemm(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate)
+                return
+            }
+            gemmFloat(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate, m: m, n: n, k: k)
             return
         }
         let pa = p(a), pb = p(b)
@@ -154,6 +154,22 @@ extension ArrayBackend {
                 }
             }
         }
+    }
+
+    /// OpenBLAS's sgemm on the same operands (benchmarks only: its bits depend on the kernel
+    /// family OpenBLAS picks for the CPU).
+    public func blasGemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool) {
+        precondition(S.self == Float.self, "blasGemm: binary32 only")
+        let m = transposeA ? a.cols : a.rows, k = transposeA ? a.rows : a.cols
+        let n = transposeB ? b.rows : b.cols
+        _ = blasSingleThreaded
+        let fa = UnsafeMutableRawPointer(p(a)).assumingMemoryBound(to: Float.self)
+        let fb = UnsafeMutableRawPointer(p(b)).assumingMemoryBound(to: Float.self)
+        let fc = UnsafeMutableRawPointer(p(c)).assumingMemoryBound(to: Float.self)
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            blasint(m), blasint(n), blasint(k), 1, fa, blasint(a.rowStride), fb, blasint(b.rowStride),
+            accumulate ? 1 : 0, fc, blasint(c.rowStride))
     }
 
     @inlinable

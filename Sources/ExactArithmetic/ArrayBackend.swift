@@ -29,6 +29,10 @@ public final class ArrayBackend<S: FastScalar> {
     @usableFromInline var used: Int = 0
     @usableFromInline let workspace = MPFRWorkspace()
     @usableFromInline var scratch: [Double] = []
+    /// Benchmarks only: binary32 `gemm` through OpenBLAS's sgemm (m·n·k ≥ 32³) instead of the
+    /// fixed-order kernel — the baseline the kernel is measured against; its bits depend on the
+    /// kernel family OpenBLAS picks, so no result is computed this way.
+    public var gemmViaBLAS = false
 
     public init(capacity: Int = 1 << 14) {
         self.capacity = Swift.max(capacity, 16)

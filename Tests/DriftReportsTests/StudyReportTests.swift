@@ -186,7 +186,7 @@ enum Fixture {
         #expect(!FileManager.default.fileExists(atPath: "\(d)/out"))
         let missing = try CLI.run(["run", "\(d)/none.yaml", "--out", "\(d)/out"])
         #expect(missing.code == 2)
-        #expect(missing.err.contains("none.yaml: cannot read"))
+        #expect(missing.err.contains("none.yaml: no such config file"))
         let shard = try CLI.run(["run", "\(d)/bad.yaml", "--shard", "0/2"])
         #expect(shard.code == 2)
     }

@@ -1,4 +1,5 @@
 import Dispatch
+import ExactArithmetic
 import Foundation
 import NumberFormats
 import Workloads
@@ -133,7 +134,7 @@ public struct E4M3Rows: FastRows {
 }
 
 /// A fused binary32 decode of one query over rows [0, n): scores in tiles of 32 keys, one
-/// running-max rescale per tile, `expf` from the C library. Not a reference kernel: it agrees
+/// running-max rescale per tile, `expf` as glibc computes it (`ReproducibleExpf`: the same bits on every machine). Not a reference kernel: it agrees
 /// with the generic `SoftmaxDecode` on the Float32 backend to ≈1e-6 relative (a test checks
 /// ≤ 1e-5), and exists for throughput (`attnprec bench`).
 public enum SoftmaxFastDecode {
@@ -157,13 +158,13 @@ public enum SoftmaxFastDecode {
                 if s > tileMax { tileMax = s }
             }
             if tileMax > m {
-                let c = Foundation.exp(m - tileMax)
+                let c = ReproducibleExpf.exp(m - tileMax)
                 l = l * c
                 for j in 0..<dv { out[j] = out[j] * c }
                 m = tileMax
             }
             for i in 0..<count {
-                let p = Foundation.exp(scratch[i] - m)
+                let p = ReproducibleExpf.exp(scratch[i] - m)
                 l = l + p
                 values.accumulate(out, weight: p, row: start + i)
             }

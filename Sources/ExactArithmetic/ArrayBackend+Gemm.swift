@@ -1,0 +1,144 @@
+import NumberFormats
+
+/// The binary32 matrix product of the chunked forms, with a fixed summation order: every element
+/// of C (+)= op(A)·op(B) is accumulated as c_ij ← fma(a_ik, b_kj, c_ij) for k = 0, 1, …, K − 1 in
+/// turn, from 0 (or from C with `accumulate`). That is the order of the generic loop in `gemm`
+/// (and of the Float64 tier), so the bits depend neither on the blocking below nor on a BLAS
+/// library's kernel family, the thread count or the CPU's vector width: SIMD lanes hold
+/// different columns j, never parts of one sum, and every fma rounds once on every CPU
+/// (a CPU without the instruction computes the same correctly rounded value in software).
+///
+/// Blocking: 6 rows × 2 vectors of C in twelve accumulators — 8-lane vectors (AVX2's 16
+/// registers), or 16-lane ones on a native build for a CPU with AVX-512 (32 registers;
+/// `BenchEnvironment.nativeAVX512`) — then one vector, then a scalar tail; a 1-row kernel for
+/// the remaining rows. A transposed B is first copied to K rows of N. The vector width changes
+/// which columns share a register, never an element's sum.
+extension ArrayBackend {
+    @usableFromInline
+    func gemmFloat(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool, m: Int, n: Int, k: Int) {
+        @inline(__always) func f(_ t: Tensor) -> UnsafeMutablePointer<Float> {
+            UnsafeMutableRawPointer(p(t)).assumingMemoryBound(to: Float.self)
+        }
+        let pa = f(a), pc = f(c), lda = a.rowStride, ldc = c.rowStride
+        // op(B) as K rows of N floats, row stride ldb.
+        var packed: UnsafeMutablePointer<Float>? = nil
+        var pb = f(b), ldb = b.rowStride
+        if transposeB {
+            let q = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(k * n, 1))
+            for j in 0..<n {
+                let src = pb + j * ldb
+                for kk in 0..<k { q[kk * n + j] = src[kk] }
+            }
+            packed = q
+            pb = q
+            ldb = n
+        }
+        defer { packed?.deallocate() }
+        // a_ik: A row i (or column i of a transposed A).
+        let g = GemmOperands(a: pa, rowStep: transposeA ? 1 : lda, kStep: transposeA ? lda : 1, b: pb, ldb: ldb, c: pc, ldc: ldc,
+                             n: n, k: k, accumulate: accumulate)
+        if BenchEnvironment.nativeAVX512 { Self.gemmBlocked(SIMD16<Float>.self, g, rows: m) } else { Self.gemmBlocked(SIMD8<Float>.self, g, rows: m) }
+    }
+
+    @inline(__always)
+    static func gemmBlocked<V: SIMD>(_: V.Type, _ g: GemmOperands, rows m: Int) where V.Scalar == Float {
+        var i = 0
+        while i + 6 <= m {
+            gemmRows6(V.self, g, row: i)
+            i += 6
+        }
+        while i < m {
+            gemmRow1(V.self, g, row: i)
+            i += 1
+        }
+    }
+
+    /// Rows i…i+5 of C.
+    @inline(__always)
+    static func gemmRows6<V: SIMD>(_: V.Type, _ g: GemmOperands, row i: Int) where V.Scalar == Float {
+        let w = V.scalarCount, n = g.n, k = g.k, kStep = g.kStep, b = g.b, ldb = g.ldb
+        let c0 = g.c + i * g.ldc, c1 = c0 + g.ldc, c2 = c1 + g.ldc, c3 = c2 + g.ldc, c4 = c3 + g.ldc, c5 = c4 + g.ldc
+        let a0 = g.a + i * g.rowStep, a1 = a0 + g.rowStep, a2 = a1 + g.rowStep, a3 = a2 + g.rowStep, a4 = a3 + g.rowStep, a5 = a4 + g.rowStep
+        @inline(__always) func start(_ q: UnsafeMutablePointer<Float>) -> V { g.accumulate ? load(q) : V() }
+        var j = 0
+        while j + 2 * w <= n {
+            var x0 = start(c0 + j), y0 = start(c0 + j + w), x1 = start(c1 + j), y1 = start(c1 + j + w)
+            var x2 = start(c2 + j), y2 = start(c2 + j + w), x3 = start(c3 + j), y3 = start(c3 + j + w)
+            var x4 = start(c4 + j), y4 = start(c4 + j + w), x5 = start(c5 + j), y5 = start(c5 + j + w)
+            for kk in 0..<k {
+                let bk = b + kk * ldb + j, o = kk * kStep
+                let b0: V = load(bk), b1: V = load(bk + w)
+                var s = V(repeating: a0[o])
+                x0 = x0.addingProduct(s, b0); y0 = y0.addingProduct(s, b1)
+                s = V(repeating: a1[o]); x1 = x1.addingProduct(s, b0); y1 = y1.addingProduct(s, b1)
+                s = V(repeating: a2[o]); x2 = x2.addingProduct(s, b0); y2 = y2.addingProduct(s, b1)
+                s = V(repeating: a3[o]); x3 = x3.addingProduct(s, b0); y3 = y3.addingProduct(s, b1)
+                s = V(repeating: a4[o]); x4 = x4.addingProduct(s, b0); y4 = y4.addingProduct(s, b1)
+                s = V(repeating: a5[o]); x5 = x5.addingProduct(s, b0); y5 = y5.addingProduct(s, b1)
+            }
+            store(c0 + j, x0); store(c0 + j + w, y0); store(c1 + j, x1); store(c1 + j + w, y1)
+            store(c2 + j, x2); store(c2 + j + w, y2); store(c3 + j, x3); store(c3 + j + w, y3)
+            store(c4 + j, x4); store(c4 + j + w, y4); store(c5 + j, x5); store(c5 + j + w, y5)
+            j += 2 * w
+        }
+        if j + w <= n {
+            var x0 = start(c0 + j), x1 = start(c1 + j), x2 = start(c2 + j), x3 = start(c3 + j), x4 = start(c4 + j), x5 = start(c5 + j)
+            for kk in 0..<k {
+                let b0: V = load(b + kk * ldb + j), o = kk * kStep
+                x0 = x0.addingProduct(V(repeating: a0[o]), b0); x1 = x1.addingProduct(V(repeating: a1[o]), b0)
+                x2 = x2.addingProduct(V(repeating: a2[o]), b0); x3 = x3.addingProduct(V(repeating: a3[o]), b0)
+                x4 = x4.addingProduct(V(repeating: a4[o]), b0); x5 = x5.addingProduct(V(repeating: a5[o]), b0)
+            }
+            store(c0 + j, x0); store(c1 + j, x1); store(c2 + j, x2); store(c3 + j, x3); store(c4 + j, x4); store(c5 + j, x5)
+            j += w
+        }
+        if j < n { for r in 0..<6 { gemmTail(g, row: i + r, from: j) } }
+    }
+
+    /// Row i of C.
+    @inline(__always)
+    static func gemmRow1<V: SIMD>(_: V.Type, _ g: GemmOperands, row i: Int) where V.Scalar == Float {
+        let w = V.scalarCount, a = g.a + i * g.rowStep, c = g.c + i * g.ldc
+        var j = 0
+        while j + w <= g.n {
+            var x: V = g.accumulate ? load(c + j) : V()
+            for kk in 0..<g.k { x = x.addingProduct(V(repeating: a[kk * g.kStep]), load(g.b + kk * g.ldb + j)) }
+            store(c + j, x)
+            j += w
+        }
+        if j < g.n { gemmTail(g, row: i, from: j) }
+    }
+
+    /// Columns j0..<n of row i, one element at a time (the same order).
+    @inline(__always)
+    static func gemmTail(_ g: GemmOperands, row i: Int, from j0: Int) {
+        let a = g.a + i * g.rowStep, c = g.c + i * g.ldc
+        for j in j0..<g.n {
+            var x: Float = g.accumulate ? c[j] : 0
+            for kk in 0..<g.k { x = Float.fused(a[kk * g.kStep], g.b[kk * g.ldb + j], x) }
+            c[j] = x
+        }
+    }
+
+    @inline(__always)
+    static func load<V: SIMD>(_ q: UnsafeMutablePointer<Float>) -> V where V.Scalar == Float { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
+
+    @inline(__always)
+    static func store<V: SIMD>(_ q: UnsafeMutablePointer<Float>, _ v: V) where V.Scalar == Float {
+        UnsafeMutableRawPointer(q).storeBytes(of: v, as: V.self)
+    }
+}
+
+/// The operands of one binary32 gemm: a_ik at a + i·rowStep + k·kStep, b_kj at b + k·ldb + j,
+/// c_ij at c + i·ldc + j.
+@usableFromInline
+struct GemmOperands {
+    let a: UnsafeMutablePointer<Float>
+    let rowStep: Int, kStep: Int
+    let b: UnsafeMutablePointer<Float>
+    let ldb: Int
+    let c: UnsafeMutablePointer<Float>
+    let ldc: Int
+    let n: Int, k: Int
+    let accumulate: Bool
+}
