@@ -34,24 +34,58 @@ import Testing
         #expect(value["cpu features of this cpu"]?.contains("missing") == false)
     }
 
-    /// The revision generated at build time is the checkout's (-dirty aside: a file edited
-    /// between the build and the test run).
-    @Test func gitRevisionIsTheCheckouts() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// `program args…`: exit status and stdout.
+    static func output(_ program: String, _ args: [String]) throws -> (code: Int32, out: String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "-C", root, "describe", "--always", "--dirty", "--abbrev=12"]
+        p.executableURL = URL(fileURLWithPath: program)
+        p.arguments = args
         let o = Pipe()
         p.standardOutput = o
         p.standardError = FileHandle.nullDevice
         try p.run()
-        let described = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let out = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        let expected = p.terminationStatus == 0 && !described.isEmpty ? described : "unknown"
+        return (p.terminationStatus, out)
+    }
+
+    /// What scripts/git-revision.sh should find in the checkout.
+    static func described() throws -> String {
+        let r = try output("/usr/bin/env", ["git", "-C", root, "describe", "--always", "--dirty", "--abbrev=12"])
+        let s = r.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        return r.code == 0 && !s.isEmpty ? s : "unknown"
+    }
+
+    /// -dirty aside: a file edited between the build and the test run.
+    static func clean(_ s: String) -> String { s.hasSuffix("-dirty") ? String(s.dropLast(6)) : s }
+
+    /// The revision generated at build time is the checkout's.
+    @Test func gitRevisionIsTheCheckouts() throws {
         let out = try CLI.run(["--version"]).out
         let revision = Self.fields(out).first { $0.0 == "git revision" }?.1 ?? ""
-        func clean(_ s: String) -> String { s.hasSuffix("-dirty") ? String(s.dropLast(6)) : s }
-        #expect(clean(revision) == clean(expected))
+        #expect(Self.clean(revision) == Self.clean(try Self.described()))
+    }
+
+    /// The plugin's script: "unknown" outside a git checkout; in one, the revision, and a second
+    /// run leaves the file untouched (no recompilation).
+    @Test func gitRevisionScript() throws {
+        let tmp = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let script = Self.root + "/scripts/git-revision.sh", file = tmp + "/out/GitRevision.swift"
+        try FileManager.default.createDirectory(atPath: tmp + "/plain", withIntermediateDirectories: true)
+        #expect(try Self.output("/bin/sh", [script, tmp + "/plain", tmp + "/out", tmp + "/work"]).code == 0)
+        #expect(try String(contentsOfFile: file, encoding: .utf8).contains(#"static let described = "unknown""#))
+        #expect(try Self.output("/bin/sh", [script, Self.root, tmp + "/out", tmp + "/work"]).code == 0)
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let value = text.firstMatch(of: #/described = "([^"]*)"/#).map { String($0.1) } ?? ""
+        #expect(Self.clean(value) == Self.clean(try Self.described()), "\(text)")
+        let past = Date(timeIntervalSince1970: 1_000_000)
+        try FileManager.default.setAttributes([.modificationDate: past], ofItemAtPath: file)
+        #expect(try Self.output("/bin/sh", [script, Self.root, tmp + "/out", tmp + "/work"]).code == 0)
+        let date = try FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date
+        #expect(date == past)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp + "/work").isEmpty)
     }
 
     @Test func cpuFeaturesAndRuntimeParsing() {
