@@ -7,7 +7,26 @@ NATIVE := -Xswiftc -target-cpu -Xswiftc native -Xswiftc -DATTNPREC_NATIVE
 RELEASE := -c release $(NATIVE)
 BIN = $(shell $(SWIFT) build $(RELEASE) --show-bin-path 2>/dev/null)/attnprec
 
-.PHONY: deps build study test bench gate
+# `make portable`: any x86-64-v3 CPU (AVX2, FMA, BMI2, F16C; 2015 on), the Swift runtime linked
+# in, its own scratch folder. swiftc 6.3 rejects `-target-cpu x86-64-v3` (its Clang importer knows
+# no such CPU), so the level goes in as -march through -Xcc: Swift code generation takes its
+# features from the importer, and the C targets get the same. `attnprec --version` shows them.
+PORTABLE_SCRATCH ?= .build-portable
+PORTABLE_FLAGS := -c release --static-swift-stdlib -Xcc -march=x86-64-v3 -Xswiftc -DATTNPREC_PORTABLE
+PORTABLE_BIN = $(shell $(SWIFT) build $(PORTABLE_FLAGS) --scratch-path $(PORTABLE_SCRATCH) --show-bin-path 2>/dev/null)/attnprec
+
+# `make install [PREFIX=…] [DESTDIR=…]` installs the native build as PREFIX/bin/attnprec;
+# PORTABLE=1 (or `make install-portable`) installs the portable one.
+PREFIX ?= /usr/local
+ifeq ($(PORTABLE),1)
+INSTALL_FROM := portable
+INSTALL_BIN = $(PORTABLE_BIN)
+else
+INSTALL_FROM := build
+INSTALL_BIN = $(BIN)
+endif
+
+.PHONY: deps build study test bench gate portable install install-portable check-portable
 deps:
 	@bash scripts/install-deps.sh
 
@@ -35,3 +54,20 @@ gate: build
 	@status=0; for f in experiments/budgets/*.yaml; do \
 	  $(BIN) validate $$f --junit .build/budgets/$$(basename $$f .yaml).junit.xml || status=$$?; \
 	done; exit $$status
+
+portable: deps
+	$(SWIFT) build $(PORTABLE_FLAGS) --scratch-path $(PORTABLE_SCRATCH) --product attnprec
+	@echo "portable binary: $(PORTABLE_BIN)"
+
+install: $(INSTALL_FROM)
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 755 "$(INSTALL_BIN)" "$(DESTDIR)$(PREFIX)/bin/attnprec"
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/attnprec"
+
+install-portable:
+	$(MAKE) install PORTABLE=1
+
+# The portable and the native binary on the golden study and scenario: results.jsonl must be
+# byte-identical, and the portable binary must need no Swift toolchain (scripts/check-portable.sh).
+check-portable: build portable
+	bash scripts/check-portable.sh "$(BIN)" "$(PORTABLE_BIN)"

@@ -15,7 +15,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CMPFR", pkgConfig: "mpfr", providers: [.apt(["libmpfr-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "NumberFormats"),
+        // The CPU features this build's Swift code was compiled for (the compiler's predefined macros).
+        .systemLibrary(name: "CBuildFeatures"),
+        // The git revision the binary was built from, generated into the attnprec target (`attnprec --version`).
+        .plugin(name: "GitRevision", capability: .buildTool()),
+        .target(name: "NumberFormats", dependencies: ["CBuildFeatures"]),
         .target(name: "Workloads", dependencies: ["NumberFormats"]),
         .target(name: "ExactArithmetic", dependencies: ["CMPFR", "CBLAS", "NumberFormats"]),
         .target(name: "AttentionVariants", dependencies: ["ExactArithmetic", "Workloads", "NumberFormats"]),
@@ -37,7 +41,8 @@ let package = Package(
                 "DriftReports",
                 "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            plugins: ["GitRevision"]),
         .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
         .target(name: "CLITestSupport", path: "Tests/CLITestSupport"),
         .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads", "CLITestSupport"], exclude: ["Golden", "BadInputs"]),

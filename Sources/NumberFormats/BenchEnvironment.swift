@@ -31,7 +31,8 @@ public enum BenchEnvironment {
         #endif
     }
 
-    /// How this binary was compiled (the Makefile defines ATTNPREC_NATIVE with -target-cpu native).
+    /// How this binary was compiled (the Makefile defines ATTNPREC_NATIVE with -target-cpu native,
+    /// and ATTNPREC_PORTABLE with `make portable`'s -march=x86-64-v3).
     public static var flags: String {
         var f: [String] = []
         #if DEBUG
@@ -41,6 +42,8 @@ public enum BenchEnvironment {
         #endif
         #if ATTNPREC_NATIVE
             f.append("-target-cpu native")
+        #elseif ATTNPREC_PORTABLE
+            f.append("-march=x86-64-v3")
         #endif
         return f.joined(separator: " ")
     }
