@@ -24,6 +24,15 @@ stop() {
   done
 }
 
+# Starts a daemon with no descriptor of ours but 0-2 (to /dev/null and DIR/log): a caller
+# that waits for this script to close a pipe or socket (Foundation's Process does, on Linux)
+# would otherwise wait for the daemons too.
+daemon() {
+  local name=$1; shift
+  ( for fd in $(ls "/proc/$BASHPID/fd"); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+    exec "$@" </dev/null >"$dir/log/$name.out" 2>&1 )
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start() {
@@ -35,7 +44,7 @@ start() {
   dir=$(cd "$dir" && pwd)
   mkdir -p "$dir/state" "$dir/spool" "$dir/log"
   head -c 1024 /dev/urandom > "$dir/munge.key"; chmod 400 "$dir/munge.key"
-  PATH=/usr/sbin:$PATH munged --force --key-file="$dir/munge.key" --socket="$dir/munge.socket" \
+  PATH=/usr/sbin:$PATH daemon munged munged --force --key-file="$dir/munge.key" --socket="$dir/munge.socket" \
     --pid-file="$dir/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munged.seed"
   local host cpus
   host=$(hostname -s); cpus=$(nproc)
@@ -69,8 +78,8 @@ NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
   export SLURM_CONF="$dir/slurm.conf"
-  PATH=/usr/sbin:$PATH slurmctld -f "$SLURM_CONF"
-  PATH=/usr/sbin:$PATH slurmd -f "$SLURM_CONF"
+  PATH=/usr/sbin:$PATH daemon slurmctld slurmctld -f "$SLURM_CONF"
+  PATH=/usr/sbin:$PATH daemon slurmd slurmd -f "$SLURM_CONF"
   # Ready when the node is idle (slurmd registered with slurmctld).
   for _ in $(seq 150); do
     state=$(sinfo -h -N -o %t 2>/dev/null | head -1 || true)

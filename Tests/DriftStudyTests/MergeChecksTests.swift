@@ -55,7 +55,7 @@ struct MergeChecksTests {
     }
 
     @Test func unrecordedDigestsAndRevisionsAreNotCalledDifferent() throws {
-        let old = [Self.info("1/3", config: nil), Self.info("2/3", config: "c9"), Self.info("3/3", revision: "unknown")]
+        let old = [Self.info("1/3", config: nil), Self.info("2/3", config: "c1"), Self.info("3/3", revision: "unknown")]
         #expect(try ResultsMerge.checkShards(Self.folders(old), allowPartial: false) == nil)
     }
 

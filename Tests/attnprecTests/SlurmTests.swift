@@ -1,6 +1,9 @@
 import CLITestSupport
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Issue 17's Slurm scripts (experiments/slurm/) and `report`'s shard checks. The scripts'
 /// refusals are checked with the environment Slurm would give them; `realCluster` runs them on
@@ -42,12 +45,13 @@ import Testing
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: errPath) }
+        p.standardInput = FileHandle.nullDevice
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         try p.run()
         let deadline = Date().addingTimeInterval(limit)
         while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { p.terminate() }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         let read = { (path: String) in String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
         return Outcome(code: p.terminationStatus, out: read(outPath), err: read(errPath))
@@ -137,7 +141,10 @@ extension SlurmTests {
         let env: [String: String?] = ["SLURM_CONF": "\(cluster)/slurm.conf", "ATTNPREC": CLI.binary]
         let submit = try Self.sh(["bash", Self.script("submit.sh"), "tiny.yaml", "3", "merged"], in: dir, environment: env)
         try #require(submit.code == 0, "submit.sh: \(submit.err)")
-        let ids = submit.out.split(whereSeparator: { !$0.isNumber }).prefix(2).joined(separator: ",")
+        // "array job A: ..." and "merge job M ...".
+        let ids = submit.out.split(separator: "\n").filter { $0.hasPrefix("array job ") || $0.hasPrefix("merge job ") }
+            .map { $0.dropFirst(10).prefix(while: \.isNumber) }.joined(separator: ",")
+        try #require(ids.split(separator: ",").count == 2, "submit.sh printed: \(submit.out)")
         var queued = true
         let deadline = Date().addingTimeInterval(75)
         while queued && Date() < deadline {
