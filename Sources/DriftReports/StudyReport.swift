@@ -37,6 +37,12 @@ public enum StudyReport {
     /// Writes everything into `dir`; returns the report path.
     @discardableResult
     public static func write(records: [StudyRecord], runInfo: [RunInfo], to dir: String, title: String = "attnprec study") throws -> String {
+        try write(records: records, runInfo: runInfo, to: dir, title: title, notice: nil)
+    }
+
+    /// `write`, with `notice` (e.g. a partial merge) shown as a warning under the title.
+    @discardableResult
+    public static func write(records: [StudyRecord], runInfo: [RunInfo], to dir: String, title: String, notice: String?) throws -> String {
         let fm = FileManager.default
         try AtomicFile.createFolder("\(dir)/plots")
         var plots: [(String, String)] = []
@@ -86,7 +92,7 @@ public enum StudyReport {
         // disk links only plots that exist.
         for (name, svg) in plots { try AtomicFile.write(Data(svg.utf8), to: "\(dir)/plots/\(name)", creatingFolders: true) }
         try AtomicFile.write(Data(csv(records).utf8), to: "\(dir)/results.csv", creatingFolders: true)
-        let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title, dir: dir)
+        let md = markdown(records: records, runInfo: runInfo, plots: plots.map(\.0), pareto: pareto, title: title, dir: dir, notice: notice)
         try AtomicFile.write(Data(md.utf8), to: "\(dir)/report.md", creatingFolders: true)
         let drawn = Set(plots.map(\.0))
         for old in (try? fm.contentsOfDirectory(atPath: "\(dir)/plots")) ?? []
@@ -292,8 +298,9 @@ public enum StudyReport {
         return md + "\n"
     }
 
-    static func markdown(records: [StudyRecord], runInfo: [RunInfo], plots: [String], pareto: [String: Set<String>], title: String?, dir: String) -> String {
+    static func markdown(records: [StudyRecord], runInfo: [RunInfo], plots: [String], pareto: [String: Set<String>], title: String?, dir: String, notice: String? = nil) -> String {
         var md = "# \(title ?? "attnprec study")\n\n"
+        if let notice { md += "> [!WARNING]\n> \(notice)\n\n" }
         md += answer(records) + "\n\n"
         md += coverage(records) + "\n\n"
         md += "Error at length T is the mean of the output relative error ‖o − ô‖/‖o‖ over the last min(64, T/16) positions up to T; the slope is a least-squares fit of log error against log t over [T/64, T] with its 95% interval. Verdict: **ok** < 1e-2 and not growing, **grows** slope > 0.1 (95%), **high** ≥ 1e-2, **fails** ≥ 0.1, **nan** any NaN/Inf. Inputs (q, k, v) are rounded identically for the reference and the emulated run, so the numbers measure storage and compute, not input conversion. Every number comes from `results.jsonl` beside this file (`results.csv` has the same summaries).\n\n"

@@ -105,7 +105,8 @@ public enum Study {
             compilerFlags: RunInfo.compilerFlags, cpu: RunInfo.cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
             jobs: jobs, shard: shardText, wallSeconds: (Date().timeIntervalSince(start) * 100).rounded() / 100,
             started: fmt.string(from: start), records: shared.lines.count, recordsComputed: shared.computed,
-            groups: groups.count, tokensStepped: shared.tokens, blas: blasCoreName, study: configs.first?.name)
+            groups: groups.count, tokensStepped: shared.tokens, blas: blasCoreName, study: configs.first?.name,
+            configSHA256: RunInfo.configSHA256(configs.map(\.file)), title: configs.first?.title)
         try ResultsStore.writeAtomically(try StudyJSON.encoder(pretty: true).encode(info), to: "\(options.out)/run.json")
         return info
     }

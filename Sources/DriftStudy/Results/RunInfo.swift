@@ -24,9 +24,17 @@ public struct RunInfo: Codable, Sendable {
     /// The study's `name:` (`ResultsFolder`'s identity of the folder). Absent in run.json files
     /// written before it was recorded.
     public var study: String?
+    /// SHA-256 of the config file's bytes (`SHA256`; several configs: their digests joined by
+    /// `+`): `report` refuses to merge shards of different configs. Absent in run.json files
+    /// written before it was recorded (then unknown: never called different).
+    public var configSHA256: String?
+    /// The config's `title:`, kept so that a merged report keeps it. Absent when the config has
+    /// none, and in run.json files written before it was recorded.
+    public var title: String?
 
     enum CodingKeys: String, CodingKey {
-        case command, configs, cpu, cores, jobs, shard, started, records, groups, blas, study
+        case command, configs, cpu, cores, jobs, shard, started, records, groups, blas, study, title
+        case configSHA256 = "config_sha256"
         case gitRevision = "git_revision", compilerFlags = "compiler_flags", wallSeconds = "wall_seconds"
         case recordsComputed = "records_computed", tokensStepped = "tokens_stepped"
     }
@@ -35,13 +43,23 @@ public struct RunInfo: Codable, Sendable {
     public init(
         command: String, configs: [String], gitRevision: String, compilerFlags: String, cpu: String, cores: Int, jobs: Int,
         shard: String?, wallSeconds: Double, started: String, records: Int, recordsComputed: Int, groups: Int,
-        tokensStepped: Int, blas: String?, study: String? = nil
+        tokensStepped: Int, blas: String?, study: String? = nil, configSHA256: String? = nil, title: String? = nil
     ) {
         self.command = command; self.configs = configs; self.gitRevision = gitRevision
         self.compilerFlags = compilerFlags; self.cpu = cpu; self.cores = cores; self.jobs = jobs
         self.shard = shard; self.wallSeconds = wallSeconds; self.started = started; self.records = records
         self.recordsComputed = recordsComputed; self.groups = groups; self.tokensStepped = tokensStepped; self.blas = blas
-        self.study = study
+        self.study = study; self.configSHA256 = configSHA256; self.title = title
+    }
+
+    /// `configSHA256` of the config files at `paths` (nil when one cannot be read).
+    public static func configSHA256(_ paths: [String]) -> String? {
+        var digests: [String] = []
+        for p in paths {
+            guard let data = FileManager.default.contents(atPath: p) else { return nil }
+            digests.append(SHA256.hex(data))
+        }
+        return digests.isEmpty ? nil : digests.joined(separator: "+")
     }
 
     /// The provenance of a merged folder: one entry per shard or folder merged.
