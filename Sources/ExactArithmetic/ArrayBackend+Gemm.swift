@@ -1,12 +1,13 @@
 import NumberFormats
 
 /// The binary32 matrix product of the chunked forms, with a fixed summation order: every element
-/// of C (+)= op(A)·op(B) is accumulated as c_ij ← fma(a_ik, b_kj, c_ij) for k = 0, 1, …, K − 1 in
-/// turn, from 0 (or from C with `accumulate`). That is the order of the generic loop in `gemm`
-/// (and of the Float64 tier), so the bits depend neither on the blocking below nor on a BLAS
-/// library's kernel family, the thread count or the CPU's vector width: SIMD lanes hold
-/// different columns j, never parts of one sum, and every fma rounds once on every CPU
-/// (a CPU without the instruction computes the same correctly rounded value in software).
+/// of op(A)·op(B) is the fma chain s ← fma(a_ik, b_kj, s) for k = 0, 1, …, K − 1 in turn from
+/// s = 0, and with `accumulate` it is then added to C once (c ← c + s, one rounding) — the order
+/// of a GPU kernel's `acc += dot(k, v)` on a tile and of BLAS with β = 1. The bits depend neither
+/// on the blocking below nor on a BLAS library's kernel family, the thread count or the CPU's
+/// vector width: SIMD lanes hold different columns j, never parts of one sum, and every fma
+/// rounds once on every CPU (a CPU without the instruction computes the same correctly rounded
+/// value in software).
 ///
 /// Blocking: 6 rows × 2 vectors of C in twelve accumulators — 8-lane vectors (AVX2's 16
 /// registers), or 16-lane ones on a native build for a CPU with AVX-512 (32 registers;
@@ -59,7 +60,9 @@ extension ArrayBackend {
         let w = V.scalarCount, n = g.n, k = g.k, kStep = g.kStep, b = g.b, ldb = g.ldb
         let c0 = g.c + i * g.ldc, c1 = c0 + g.ldc, c2 = c1 + g.ldc, c3 = c2 + g.ldc, c4 = c3 + g.ldc, c5 = c4 + g.ldc
         let a0 = g.a + i * g.rowStep, a1 = a0 + g.rowStep, a2 = a1 + g.rowStep, a3 = a2 + g.rowStep, a4 = a3 + g.rowStep, a5 = a4 + g.rowStep
-        @inline(__always) func start(_ q: UnsafeMutablePointer<Float>) -> V { g.accumulate ? load(q) : V() }
+        @inline(__always) func start(_: UnsafeMutablePointer<Float>) -> V { V() }
+        // The sum, added to C once when accumulating.
+        @inline(__always) func put(_ q: UnsafeMutablePointer<Float>, _ v: V) { store(q, g.accumulate ? load(q) + v : v) }
         var j = 0
         while j + 2 * w <= n {
             var x0 = start(c0 + j), y0 = start(c0 + j + w), x1 = start(c1 + j), y1 = start(c1 + j + w)
@@ -76,9 +79,9 @@ extension ArrayBackend {
                 s = V(repeating: a4[o]); x4 = x4.addingProduct(s, b0); y4 = y4.addingProduct(s, b1)
                 s = V(repeating: a5[o]); x5 = x5.addingProduct(s, b0); y5 = y5.addingProduct(s, b1)
             }
-            store(c0 + j, x0); store(c0 + j + w, y0); store(c1 + j, x1); store(c1 + j + w, y1)
-            store(c2 + j, x2); store(c2 + j + w, y2); store(c3 + j, x3); store(c3 + j + w, y3)
-            store(c4 + j, x4); store(c4 + j + w, y4); store(c5 + j, x5); store(c5 + j + w, y5)
+            put(c0 + j, x0); put(c0 + j + w, y0); put(c1 + j, x1); put(c1 + j + w, y1)
+            put(c2 + j, x2); put(c2 + j + w, y2); put(c3 + j, x3); put(c3 + j + w, y3)
+            put(c4 + j, x4); put(c4 + j + w, y4); put(c5 + j, x5); put(c5 + j + w, y5)
             j += 2 * w
         }
         if j + w <= n {
@@ -89,7 +92,7 @@ extension ArrayBackend {
                 x2 = x2.addingProduct(V(repeating: a2[o]), b0); x3 = x3.addingProduct(V(repeating: a3[o]), b0)
                 x4 = x4.addingProduct(V(repeating: a4[o]), b0); x5 = x5.addingProduct(V(repeating: a5[o]), b0)
             }
-            store(c0 + j, x0); store(c1 + j, x1); store(c2 + j, x2); store(c3 + j, x3); store(c4 + j, x4); store(c5 + j, x5)
+            put(c0 + j, x0); put(c1 + j, x1); put(c2 + j, x2); put(c3 + j, x3); put(c4 + j, x4); put(c5 + j, x5)
             j += w
         }
         if j < n { for r in 0..<6 { gemmTail(g, row: i + r, from: j) } }
@@ -101,9 +104,9 @@ extension ArrayBackend {
         let w = V.scalarCount, a = g.a + i * g.rowStep, c = g.c + i * g.ldc
         var j = 0
         while j + w <= g.n {
-            var x: V = g.accumulate ? load(c + j) : V()
+            var x = V()
             for kk in 0..<g.k { x = x.addingProduct(V(repeating: a[kk * g.kStep]), load(g.b + kk * g.ldb + j)) }
-            store(c + j, x)
+            store(c + j, g.accumulate ? load(c + j) + x : x)
             j += w
         }
         if j < g.n { gemmTail(g, row: i, from: j) }
@@ -114,9 +117,9 @@ extension ArrayBackend {
     static func gemmTail(_ g: GemmOperands, row i: Int, from j0: Int) {
         let a = g.a + i * g.rowStep, c = g.c + i * g.ldc
         for j in j0..<g.n {
-            var x: Float = g.accumulate ? c[j] : 0
+            var x: Float = 0
             for kk in 0..<g.k { x = Float.fused(a[kk * g.kStep], g.b[kk * g.ldb + j], x) }
-            c[j] = x
+            c[j] = g.accumulate ? c[j] + x : x
         }
     }
 

@@ -124,9 +124,9 @@ extension ArrayBackend {
 
     // MARK: level 3
 
-    /// C (+)= op(A)·op(B), each element summed as fma(a_ik, b_kj, c) for k = 0, 1, … in turn
-    /// (binary32: `gemmFloat`, blocked SIMD with the same order; no BLAS, so the bits do not
-    /// depend on the machine).
+    /// C (+)= op(A)·op(B) in a fixed order, so the bits do not depend on the machine (no BLAS):
+    /// binary32 (`gemmFloat`, blocked SIMD) sums each element's fma chain over k = 0, 1, … from
+    /// 0 and adds it to C once; the other tiers chain fma(a_ik, b_kj, c) from C (or 0) in turn.
     @inlinable
     public func gemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool) {
         let m = transposeA ? a.cols : a.rows, k = transposeA ? a.rows : a.cols
