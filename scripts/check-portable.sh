@@ -7,9 +7,8 @@
 #   2. `--version` of both (the portable one must say "swift runtime: static");
 #   3. the golden study and scenario (Tests/attnprecTests/Golden/*.yaml: every variant, chunked
 #      forms included) run by both: results.jsonl must be byte-identical (cmp).
-# Both run under OPENBLAS_CORETYPE=Haswell, as the committed reports and golden files were made:
-# the chunked forms' Float32 gemms are still OpenBLAS's, whose kernel family decides their low
-# bits. Exit 0 only when everything holds; one line per step.
+# Both run under OPENBLAS_CORETYPE=Haswell (harmless: no result goes through OpenBLAS since the
+# fixed-order gemm). Exit 0 only when everything holds; one line per step.
 set -euo pipefail
 usage() { echo "usage: scripts/check-portable.sh NATIVE PORTABLE [--work DIR]" >&2; exit 2; }
 [ $# -ge 2 ] || usage

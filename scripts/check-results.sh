@@ -21,9 +21,10 @@
 # kept in WORK/old-<sha of OLD>/ and reused by a later run with the same --work, the same OLD
 # and the same inputs: pass a fixed --work (e.g. /tmp/attnprec-check) to check NEW repeatedly.
 #
-# Every run sets OPENBLAS_CORETYPE=Haswell, as the committed results were made with it: the
-# chunked forms' Float32 gemms take OpenBLAS's kernels, whose low bits depend on the kernel
-# family (see README "Performance"). GITHUB_STEP_SUMMARY is unset so nothing is appended to it.
+# Every run sets OPENBLAS_CORETYPE=Haswell: binaries from before the fixed-order gemm (README
+# "Same numbers on every machine") computed the chunked forms with OpenBLAS, whose kernel family
+# set their low bits, and made their results under it; newer binaries ignore it.
+# GITHUB_STEP_SUMMARY is unset so nothing is appended to it.
 #
 # What varies between two runs of one binary (measured: the same binary twice on ci-smoke.yaml,
 # and replay twice into different --out folders): only the JUnit XML's time="…" attributes
