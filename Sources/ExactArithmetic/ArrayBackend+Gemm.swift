@@ -60,14 +60,13 @@ extension ArrayBackend {
         let w = V.scalarCount, n = g.n, k = g.k, kStep = g.kStep, b = g.b, ldb = g.ldb
         let c0 = g.c + i * g.ldc, c1 = c0 + g.ldc, c2 = c1 + g.ldc, c3 = c2 + g.ldc, c4 = c3 + g.ldc, c5 = c4 + g.ldc
         let a0 = g.a + i * g.rowStep, a1 = a0 + g.rowStep, a2 = a1 + g.rowStep, a3 = a2 + g.rowStep, a4 = a3 + g.rowStep, a5 = a4 + g.rowStep
-        @inline(__always) func start(_: UnsafeMutablePointer<Float>) -> V { V() }
         // The sum, added to C once when accumulating.
         @inline(__always) func put(_ q: UnsafeMutablePointer<Float>, _ v: V) { store(q, g.accumulate ? load(q) + v : v) }
         var j = 0
         while j + 2 * w <= n {
-            var x0 = start(c0 + j), y0 = start(c0 + j + w), x1 = start(c1 + j), y1 = start(c1 + j + w)
-            var x2 = start(c2 + j), y2 = start(c2 + j + w), x3 = start(c3 + j), y3 = start(c3 + j + w)
-            var x4 = start(c4 + j), y4 = start(c4 + j + w), x5 = start(c5 + j), y5 = start(c5 + j + w)
+            var x0 = V(), y0 = V(), x1 = V(), y1 = V()
+            var x2 = V(), y2 = V(), x3 = V(), y3 = V()
+            var x4 = V(), y4 = V(), x5 = V(), y5 = V()
             for kk in 0..<k {
                 let bk = b + kk * ldb + j, o = kk * kStep
                 let b0: V = load(bk), b1: V = load(bk + w)
@@ -85,7 +84,7 @@ extension ArrayBackend {
             j += 2 * w
         }
         if j + w <= n {
-            var x0 = start(c0 + j), x1 = start(c1 + j), x2 = start(c2 + j), x3 = start(c3 + j), x4 = start(c4 + j), x5 = start(c5 + j)
+            var x0 = V(), x1 = V(), x2 = V(), x3 = V(), x4 = V(), x5 = V()
             for kk in 0..<k {
                 let b0: V = load(b + kk * ldb + j), o = kk * kStep
                 x0 = x0.addingProduct(V(repeating: a0[o]), b0); x1 = x1.addingProduct(V(repeating: a1[o]), b0)
