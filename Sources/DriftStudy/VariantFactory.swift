@@ -20,8 +20,16 @@ public enum RecipeResolver {
     }
 
     /// The emulated recipe of `spec` for a variant with `roles`, inputs (q, k, v) at `inputs`.
-    public static func resolve(_ spec: StudyConfig.RecipeSpec, inputs: String?, roles: [Role], variant: String) throws -> Recipe {
+    public static func resolve(_ spec: StudyConfig.RecipeSpec, inputs: String?, roles: [Role], variant: String, form: String = "recurrent") throws -> Recipe {
         var r = try inputRecipe(inputs, roles: roles)
+        if let name = spec.kernel {
+            let profile = try KernelProfile.named(name)
+            if let family = VariantRegistry.definition(variant)?.family { try profile.check(variant: variant, family: family, form: form) }
+            let p = try profile.recipe(allowed: roles)
+            for role in p.roles { r[role] = p[role] }
+            r.kernel = p.kernel
+            r.blocking = p.blocking
+        }
         if let store = spec.store {
             let targets = storageRoles(roles)
             guard !targets.isEmpty else { throw StudyInputError("recipe '\(spec.name)': variant '\(variant)' has no state or cache role") }
@@ -37,6 +45,11 @@ public enum RecipeResolver {
             do {
                 let explicit = try Recipe.parse(text, allowed: roles)
                 for role in explicit.roles { r[role] = explicit[role] }
+                if let k = explicit.kernel {
+                    if let family = VariantRegistry.definition(variant)?.family { try KernelProfile.named(k).check(variant: variant, family: family, form: form) }
+                    r.kernel = k
+                    r.blocking = explicit.blocking
+                }
             } catch {
                 throw StudyInputError("recipe '\(spec.name)' for variant '\(variant)': \(error); exclude the pair or change the recipe")
             }
@@ -53,9 +66,9 @@ public enum RecipeResolver {
         return r.fast
     }
 
-    /// role → canonical spec.
+    /// role → canonical spec (and `kernel` → the profile's name when the recipe follows one).
     public static func canonical(_ r: Recipe) -> [String: String] {
-        var m: [String: String] = [:]
+        var m: [String: String] = r.kernel.map { ["kernel": $0] } ?? [:]
         for role in r.roles { m[role.rawValue] = r[role]!.spec }
         return m
     }

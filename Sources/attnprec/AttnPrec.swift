@@ -7,7 +7,7 @@ struct AttnPrec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attnprec",
         abstract: "How much accuracy attention KV caches and recurrent states lose in low precision.",
-        subcommands: [FormatsCommand.self, BenchCommand.self, ReferenceCommand.self, VariantsCommand.self, RunCommand.self, ReportCommand.self, ValidateCommand.self, ReplayCommand.self, VersionCommand.self])
+        subcommands: [FormatsCommand.self, BenchCommand.self, ReferenceCommand.self, VariantsCommand.self, RunCommand.self, ReportCommand.self, ValidateCommand.self, ReplayCommand.self, ProfilesCommand.self, VersionCommand.self])
 
     /// Bad input (`InputError`, whichever module threw it) exits 2 with its one line on stderr;
     /// usage errors too (not ArgumentParser's 64). The one place that maps errors to exit codes.

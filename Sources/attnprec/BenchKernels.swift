@@ -10,6 +10,7 @@ struct BenchKernels: ParsableCommand {
     @Option(name: .long, help: "Also write the results as JSON.") var json: String?
     @Option(name: .long, parsing: .unconditional, help: "Seconds per measurement.") var seconds: Double = 0.5
     @Flag(name: .long, help: "Only the chunked-prefill measurements.") var chunkedOnly = false
+    @Flag(name: .long, help: "Only the kernel-profile measurements (fa2-bf16 softmax decode, fla-chunk-bf16 transform).") var profilesOnly = false
 
     func run() throws {
         guard seconds > 0 && seconds <= 60 else { throw InputError("--seconds: expected (0, 60], got \(seconds)") }
@@ -18,8 +19,10 @@ struct BenchKernels: ParsableCommand {
         var ownCore: String?
         if chunkedOnly {
             results = try KernelBenchmark.chunked(seconds: seconds)
+        } else if profilesOnly {
+            results = try KernelBenchmark.profiles(seconds: seconds)
         } else {
-            results = try KernelBenchmark.run(seconds: seconds) + KernelBenchmark.softmaxDecode(seconds: seconds)
+            results = try KernelBenchmark.run(seconds: seconds) + KernelBenchmark.softmaxDecode(seconds: seconds) + KernelBenchmark.profiles(seconds: seconds)
             let (rows, why) = try ownCoreChunked()
             results += rows
             ownCore = why

@@ -25,6 +25,12 @@ enum FlagValue {
     /// An integer ≥ 1.
     static let positive = int(1...Int.max)
 
+    /// A finite number > 0.
+    static let positiveDouble: @Sendable (String) throws -> Double = { text in
+        guard let v = Double(text), v.isFinite, v > 0 else { throw Refusal(description: "expected a finite number > 0") }
+        return v
+    }
+
     /// A 64-bit seed.
     static let seed: @Sendable (String) throws -> UInt64 = { text in
         guard let v = UInt64(text) else { throw Refusal(description: "expected an integer in 0...\(UInt64.max)") }

@@ -28,6 +28,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "MoBA/NSA: tokens per block (default 64).", transform: FlagValue.positive) var blockSize: Int?
     @Option(name: .long, parsing: .unconditional, help: "MoBA/NSA: blocks selected (default 4); DSA: tokens selected.", transform: FlagValue.positive) var topK: Int?
     @Option(name: .long, parsing: .unconditional, help: "NSA: sliding-window tokens (default 64).", transform: FlagValue.positive) var window: Int?
+    @Option(name: .long, help: "Kernel profile to emulate beside the recipes (repeatable; `attnprec profiles list`).") var kernel: [String] = []
+    @Option(name: .long, help: "Form: recurrent (decode), or chunked (linear, gated-linear and delta-rule variants; chunks of 64, a partial last chunk).") var form: String = "recurrent"
+    @Option(name: .long, parsing: .unconditional, help: "FLA's scale argument (default K^-1/2).", transform: FlagValue.positiveDouble) var scale: Double?
     @Option(name: .long, parsing: .unconditional, help: "Threads (each run on one thread: the same bits for any count).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -41,6 +44,9 @@ struct ReplayCommand: ParsableCommand {
         o.blockSize = blockSize
         o.topK = topK
         o.window = window
+        o.kernels = kernel
+        o.form = form
+        o.scale = scale
         guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
         o.jobs = jobs
         if !qkL2norm && !(VariantRegistry.definition(variant) is DeltaDefinition) {

@@ -8,11 +8,34 @@ public enum Role: String, CaseIterable, Hashable, Sendable, Comparable {
     case kCache = "k_cache", vCache = "v_cache"
     case latent, ropeCache = "rope_cache", indexer
     case state, chunkState = "chunk_state", vNew = "v_new", triInverse = "tri_inverse"
+    /// Compute store points (kernel profiles): softmax scores and probabilities before P·V;
+    /// a chunked kernel's intra-chunk attention matrix, UT-transform products and decayed q/k.
+    case scores, p
+    case attn, w, u, qDecayed = "q_decayed", kDecayed = "k_decayed"
     case decay, beta, dt
     case checkpoint, snapshot
     case output
 
     public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+
+    /// Roles only a chunked form has (per-chunk tensors).
+    public static let chunkOnly: Set<Role> = [.chunkState, .vNew, .triInverse, .attn, .w, .u, .qDecayed, .kDecayed]
+}
+
+/// The block structure a kernel profile gives a run where it changes rounding: softmax key
+/// blocks (FlashAttention's kBlockN, processed last block first with a running max) and the
+/// chunk size of a chunked kernel.
+public struct KernelBlocking: Sendable, Equatable {
+    /// Keys per block of one query's softmax (nil: one key at a time, the storage-only path).
+    public var keyBlock: Int?
+    /// Blocks visited from the one holding the query down to the first (FlashAttention-2).
+    public var reverseKeyBlocks: Bool
+    /// The chunk size the kernel uses (nil: any).
+    public var chunkSize: Int?
+
+    public init(keyBlock: Int? = nil, reverseKeyBlocks: Bool = false, chunkSize: Int? = nil) {
+        (self.keyBlock, self.reverseKeyBlocks, self.chunkSize) = (keyBlock, reverseKeyBlocks, chunkSize)
+    }
 }
 
 /// A precision recipe: role → storage quantizer. A role not named stays at compute precision.
@@ -21,6 +44,10 @@ public enum Role: String, CaseIterable, Hashable, Sendable, Comparable {
 /// format needs no change to any kernel. Text form: `role=SPEC[,role=SPEC…]`.
 public struct Recipe: Sendable, CustomStringConvertible {
     public private(set) var stores: [Role: any StoreQuantizer]
+    /// The kernel profile the recipe follows (`kernel=NAME`), if any.
+    public var kernel: String?
+    /// The profile's block structure (none for storage-only recipes).
+    public var blocking = KernelBlocking()
 
     public init(_ stores: [Role: any StoreQuantizer] = [:]) { self.stores = stores }
 
@@ -34,8 +61,11 @@ public struct Recipe: Sendable, CustomStringConvertible {
 
     public var roles: [Role] { stores.keys.sorted() }
 
-    /// Canonical text: roles sorted, `role=spec` joined by commas ("" for the exact recipe).
-    public var description: String { roles.map { "\($0.rawValue)=\(stores[$0]!.spec)" }.joined(separator: ",") }
+    /// Canonical text: `kernel=NAME` first when a profile is followed, then the roles sorted,
+    /// `role=spec` joined by commas ("" for the exact recipe).
+    public var description: String {
+        ((kernel.map { ["kernel=\($0)"] } ?? []) + roles.map { "\($0.rawValue)=\(stores[$0]!.spec)" }).joined(separator: ",")
+    }
 
     public typealias ParseError = InputError
 
@@ -58,10 +88,17 @@ public struct Recipe: Sendable, CustomStringConvertible {
             let p = part.trimmingCharacters(in: .whitespaces)
             return named[p] ?? p
         }.joined(separator: ",")
+        var explicit = Recipe()
         for part in trimmed.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[1].isEmpty else {
-                throw InputError("recipe entry '\(part)': expected role=SPEC or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
+                throw InputError("recipe entry '\(part)': expected role=SPEC, kernel=PROFILE or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
+            }
+            if kv[0] == "kernel" {
+                guard r.kernel == nil else { throw InputError("recipe: 'kernel' given twice; one kernel profile per recipe") }
+                let profile = try KernelProfile.named(kv[1])
+                r = try profile.recipe(allowed: allowed)
+                continue
             }
             guard let role = Role(rawValue: kv[0]) else {
                 throw InputError("recipe: unknown role '\(kv[0])'; valid roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -70,11 +107,13 @@ public struct Recipe: Sendable, CustomStringConvertible {
                 throw InputError("recipe: role '\(role.rawValue)' does not exist for this variant; its roles: \(allowed.map(\.rawValue).joined(separator: ", "))")
             }
             do {
-                r[role] = try FormatSpec.parse(kv[1])
+                explicit[role] = try FormatSpec.parse(kv[1])
             } catch {
                 throw InputError("recipe: role '\(role.rawValue)': \(error)")
             }
         }
+        // Explicit roles override a profile's (a profile + `state=…`).
+        for role in explicit.roles { r[role] = explicit[role] }
         return r
     }
 }
@@ -107,7 +146,9 @@ extension Recipe {
     /// their FormatSpec: the quantized caches keep codes and scales of their own).
     public var fast: Recipe {
         var r = Recipe()
-        let fastRoles: Set<Role> = [.q, .k, .v, .state, .output, .chunkState, .decay, .beta, .dt]
+        r.kernel = kernel
+        r.blocking = blocking
+        let fastRoles: Set<Role> = [.q, .k, .v, .state, .output, .chunkState, .decay, .beta, .dt, .scores, .p, .attn, .w, .u, .qDecayed, .kDecayed]
         for role in roles {
             if let f = self[role] as? FormatSpec, fastRoles.contains(role) { r[role] = FastStore(f) } else { r[role] = self[role] }
         }

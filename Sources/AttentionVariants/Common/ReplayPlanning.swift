@@ -15,6 +15,10 @@ public struct ReplayOptions: Sendable {
     public var blockSize: Int?
     public var topK: Int?
     public var window: Int?
+    /// The form to run (`recurrent`, or `chunked` where the plan has it) and FLA's `scale`
+    /// argument (nil: K^−1/2).
+    public var form = "recurrent"
+    public var scale: Double?
 
     public init(
         preset: String? = nil, qkL2Norm: Bool = true, layer: Int? = nil, layers: Int? = nil, blockSize: Int? = nil, topK: Int? = nil,
@@ -43,6 +47,9 @@ public struct ReplayPlan {
     public var outputShape: [Int]
     public var stateShape: [Int]?
     public var roles: [Role]
+    /// The forms the plan runs (`ReplayOptions.form` must be one) and whether it takes `--scale`.
+    public var forms = ["recurrent"]
+    public var takesScale = false
     /// Runs of one tier: one per value head (recurrent) or one for all heads (softmax).
     public var make: (BackendTier, Recipe) throws -> [SteppedRun]
 

@@ -61,7 +61,7 @@ extension VariantDefinition {
     }
 
     public func roles(form: String) -> [Role] {
-        form == "recurrent" ? roles.filter { $0 != .chunkState && $0 != .vNew && $0 != .triInverse } : roles
+        form == "recurrent" ? roles.filter { !Role.chunkOnly.contains($0) } : roles
     }
 
     /// Whether the variant keeps a KV cache instead of a recurrent state.

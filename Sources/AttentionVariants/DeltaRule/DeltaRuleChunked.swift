@@ -89,6 +89,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
 
     public init(config: DeltaRuleConfig, backend: B, recipe: Recipe = .exact) throws {
         try config.validate()
+        try recipe.checkChunkSize(config.chunkSize)
         self.config = config
         self.backend = backend
         stores = StorePoints(recipe: recipe, seed: config.seed, head: config.head)
@@ -165,6 +166,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
             intraPerChannel(w)
             b.multiply(w.kbg, w.kb, w.expG)
             b.multiply(w.qg, w.q, w.expG)
+            stores.store(.qDecayed, w.qg, on: b, step: chunkIndex)
         } else {
             // D_ij = e^{γ_i−γ_j} for j ≤ i (the strict upper part stays 0).
             b.decayMatrix(w.d, w.g)
@@ -181,6 +183,9 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
             b.scaleRows(w.kbg, w.kb, by: w.expG)
             b.scaleRows(w.qg, w.q, by: w.expG)
         }
+        // A kernel's stored intra-chunk matrices (FLA keeps them in the input dtype).
+        stores.store(.attn, w.p, on: b, step: chunkIndex)
+        stores.store(.kDecayed, w.kbg, on: b, step: chunkIndex)
         // T = (I + A)⁻¹ by forward substitution on the identity.
         b.fill(w.t, 0)
         for i in 0..<n { b.fill(w.t.element(i, i), 1) }
@@ -188,6 +193,8 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
         stores.store(.triInverse, w.t, on: b, step: chunkIndex)
         b.scaleRows(w.vb, w.v, by: w.beta)
         lowerTimes(w.wu, w.t, w.ykv, accumulate: false)
+        stores.store(.w, w.w, on: b, step: chunkIndex)
+        stores.store(.u, w.u, on: b, step: chunkIndex)
         // Ŝ: the carried state itself unless the recipe stores a per-chunk copy.
         let sHat: Tensor
         if stores.has(.chunkState) {
@@ -243,6 +250,7 @@ public final class DeltaRuleChunked<B: Backend>: SteppedRun {
             b.multiply(s, s0, w.expG.element(r))
             b.scaleRows(kd, w.k.block(rows: rows, cols: 0..<config.keyDim), by: Tensor(offset: w.d.offset + r * w.n, rows: 1, cols: r + 1))
         }
+        stores.store(.kDecayed, kd, on: b, step: chunkIndex)
         b.gemm(s, kd, transposeA: true, w.vNew.block(rows: rows, cols: 0..<config.valueDim), transposeB: false, accumulate: true)
     }
 

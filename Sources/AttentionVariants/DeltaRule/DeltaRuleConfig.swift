@@ -120,7 +120,7 @@ public struct DeltaRuleConfig: Hashable, Sendable {
         self.tokens = tokens
     }
 
-    public static let roles: [Role] = [.q, .k, .v, .state, .chunkState, .vNew, .triInverse, .decay, .beta, .output]
+    public static let roles: [Role] = [.q, .k, .v, .state, .chunkState, .vNew, .triInverse, .attn, .w, .u, .qDecayed, .kDecayed, .decay, .beta, .output]
     public static let recurrentRoles: [Role] = [.q, .k, .v, .state, .decay, .beta, .output]
 
     /// Checks every field; the error names the field and what was expected.

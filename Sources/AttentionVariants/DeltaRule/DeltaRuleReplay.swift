@@ -28,16 +28,21 @@ extension DeltaDefinition {
         c.valueDim = V
         c.replay = x.inputs
         c.l2NormalizeQK = x.options.qkL2Norm
+        if let s = x.options.scale { c.scale = s }
+        if x.options.form == "chunked" { c.tokens = T }
         if kind == .deltanet { c.gates = .none }
         do { try c.validate() } catch { throw InputError("\(file.path): \(error)") }
-        let base = c
-        return ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: DeltaRuleConfig.recurrentRoles) { tier, recipe in
+        let base = c, form = x.options.form
+        var plan = ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: roles(form: form)) { tier, recipe in
             try (0..<HV).map { h in
                 var c = base
                 c.head = h
                 c.keyHead = h / (HV / H)
-                return try Self.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+                return try Self.makeRun(config: c, form: form, tier: tier, recipe: recipe)
             }
         }
+        plan.forms = forms
+        plan.takesScale = true
+        return plan
     }
 }

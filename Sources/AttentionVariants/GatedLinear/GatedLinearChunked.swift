@@ -49,6 +49,7 @@ public final class GatedLinearChunked<B: Backend>: SteppedRun {
 
     public init(config: GatedLinearConfig, backend: B, recipe: Recipe = .exact) throws {
         try config.validate()
+        try recipe.checkChunkSize(config.chunkSize)
         self.config = config
         self.backend = backend
         stores = StorePoints(recipe: recipe, seed: config.seed, head: config.head)
@@ -174,6 +175,7 @@ public final class GatedLinearChunked<B: Backend>: SteppedRun {
                 b.scaleRows(Qd, by: expCum.block(rows: rowsK, cols: 0..<1))
             }
         }
+        if hasDecay { stores.store(.qDecayed, Qd, on: b, step: t0) }
         b.gemm(O, Qd, transposeA: false, sCopy, transposeB: false, accumulate: false)
         // Intra-chunk: O += ((Q̃ K̃ᵀ) ⊙ L) V.
         let A = a.block(rows: rowsK, cols: rowsK)
@@ -186,6 +188,7 @@ public final class GatedLinearChunked<B: Backend>: SteppedRun {
                 if i + 1 < m { b.fill(A.block(rows: i..<i + 1, cols: i + 1..<m), 0) }
             }
         }
+        stores.store(.attn, A, on: b, step: t0)
         b.gemm(O, A, transposeA: false, VW, transposeB: false, accumulate: true)
         if config.normalizer {
             for i in 0..<m { b.divide(o.block(rows: i..<i + 1, cols: 0..<V), o.block(rows: i..<i + 1, cols: 0..<V), o.element(i, V)) }
@@ -219,6 +222,7 @@ public final class GatedLinearChunked<B: Backend>: SteppedRun {
                 b.scaleRows(Kd, by: lmask.block(rows: i..<i + 1, cols: rows))
             }
         }
+        if hasDecay { stores.store(.kDecayed, Kd, on: b, step: chunkStart) }
         b.gemm(dst, Kd, transposeA: true, vw.block(rows: rows, cols: 0..<W), transposeB: false, accumulate: true)
     }
 

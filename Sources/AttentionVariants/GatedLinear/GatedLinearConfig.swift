@@ -99,7 +99,7 @@ public struct GatedLinearConfig: Hashable, Sendable {
     }
 
     /// The roles of every variant of the family.
-    public static let roles: [Role] = [.q, .k, .v, .decay, .state, .chunkState, .output]
+    public static let roles: [Role] = [.q, .k, .v, .decay, .state, .chunkState, .attn, .qDecayed, .kDecayed, .output]
     public static let mamba2Roles: [Role] = [.q, .k, .v, .dt, .decay, .state, .chunkState, .output]
 
     /// The configuration of linear attention's chunked form with the same workload as `c`.
@@ -109,6 +109,7 @@ public struct GatedLinearConfig: Hashable, Sendable {
             distribution: c.distribution, gates: c.gates, normalizer: c.normalizer,
             featureMap: c.featureMap == .eluPlusOne ? .eluPlusOne : .identity, scale: c.scale,
             chunkSize: chunkSize, length: length, outputFrom: c.outputFrom)
+        replay = c.replay
     }
 
     /// Where a token's decay comes from, resolved once per run.

@@ -20,18 +20,24 @@ extension GatedLinearDefinition {
         c.heads = HV
         if overrides.contains(.layer) { try replayLayer(x, &c) }
         c.replay = x.inputs
+        if let s = x.options.scale { c.scale = s }
+        let form = x.options.form
+        if form == "chunked" { c.length = T }
         let base = c
         let skip = x.constants["D"]
-        return ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: roles.filter { $0 != .chunkState }) { tier, recipe in
+        var plan = ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, HV, V], stateShape: [HV, K, V], roles: roles(form: form)) { tier, recipe in
             try (0..<HV).map { h in
                 var c = base
                 c.head = h
                 c.keyHead = h / (HV / H)
                 if grouped { c.skip = skip?.element(h) ?? 0 }
                 do { try c.validate() } catch { throw InputError("\(file.path): \(error)") }
-                return try Self.makeRun(config: c, form: "recurrent", tier: tier, recipe: recipe)
+                return try Self.makeRun(config: c, form: form, tier: tier, recipe: recipe)
             }
         }
+        plan.forms = forms
+        plan.takesScale = family != .ssm
+        return plan
     }
 
     /// Lightning's layer: from a `slope_rate` tensor, or `--layer` (and `--layers`) of

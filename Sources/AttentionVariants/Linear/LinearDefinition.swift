@@ -6,7 +6,7 @@ public struct LinearDefinition: VariantDefinition {
     public var name: String { "linear" }
     public var family: VariantFamily { .linear }
     public var forms: [String] { ["recurrent", "chunked"] }
-    public var roles: [Role] { LinearAttentionConfig.roles + [.chunkState] }
+    public var roles: [Role] { LinearAttentionConfig.roles + [.chunkState, .attn, .qDecayed, .kDecayed] }
     public var math: String { "S_t = α S_{t−1} + k_t v_tᵀ, o_t = S_tᵀ (q_t/√K)" }
     public var overrides: VariantOverrides { [.keyValueDims, .decay] }
     public var capabilities: VariantCapabilities { [.stateCheckpoint, .rewind, .equalMemory] }

@@ -10,14 +10,21 @@ extension LinearDefinition {
         if x.options.preset != nil { throw InputError("--preset: \(name) has no presets") }
         var c = LinearAttentionConfig(keyDim: K, valueDim: V)
         c.replay = x.inputs
-        let base = c
+        if let s = x.options.scale { c.scale = s }
+        let base = c, form = x.options.form
         do { _ = try Self.makeRun(config: base, tier: .float64) } catch { throw InputError("\(file.path): \(error)") }
-        return ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, H, V], stateShape: [H, K, V], roles: LinearAttentionConfig.roles) { tier, recipe in
+        var plan = ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, H, V], stateShape: [H, K, V], roles: roles(form: form)) { tier, recipe in
             try (0..<H).map { h in
                 var c = base
                 c.head = h
+                if form == "chunked" {
+                    return try GatedLinearDefinition.makeRun(config: GatedLinearConfig(linear: c, length: T), form: form, tier: tier, recipe: recipe)
+                }
                 return try Self.makeDecode(config: c, tier: tier, recipe: recipe)
             }
         }
+        plan.forms = forms
+        plan.takesScale = true
+        return plan
     }
 }

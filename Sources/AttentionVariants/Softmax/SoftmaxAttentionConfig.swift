@@ -73,6 +73,9 @@ public struct SoftmaxAttentionConfig: Hashable, Sendable {
     }
 
     public static let roles: [Role] = [.q, .k, .v, .kCache, .vCache, .output]
+    /// Compute store points of the decode kernel: the scaled scores and the probabilities P
+    /// before P·V (FlashAttention keeps P in the input dtype).
+    public static let computeRoles: [Role] = [.scores, .p]
 
     /// Bad shapes as one-line errors naming the field.
     public func validate() throws {

@@ -42,11 +42,14 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     public private(set) var restoredCount = 0
     /// Non-finite elements the k/v input roles made, rounded as each token arrives (no cache).
     var inputNonFinite = NonFiniteCount()
+    /// Key-block evaluation (`SoftmaxBlocked.swift`) for recipes with compute store points.
+    var blocked: SoftmaxBlockedWorkspace<B>?
 
     public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact, selector: KeySelector? = nil) throws {
         try config.validate()
-        if let bad = recipe.roles.first(where: { !SoftmaxAttentionConfig.roles.contains($0) }) {
-            throw VariantError("recipe: role '\(bad.rawValue)' does not exist for softmax attention; its roles: \(SoftmaxAttentionConfig.roles.map(\.rawValue).joined(separator: ", "))")
+        let allowed = SoftmaxAttentionConfig.roles + SoftmaxAttentionConfig.computeRoles
+        if let bad = recipe.roles.first(where: { !allowed.contains($0) }) {
+            throw VariantError("recipe: role '\(bad.rawValue)' does not exist for softmax attention; its roles: \(allowed.map(\.rawValue).joined(separator: ", "))")
         }
         self.config = config
         self.backend = backend
@@ -93,6 +96,9 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         spikeQ = rowQ
         if case .spike(_, let factor)? = config.closedForm {
             spikeQ = qGen.row(head: 0, position: 0).map { $0 * factor }
+        }
+        if Self.evaluatesBlocked(recipe) {
+            blocked = SoftmaxBlockedWorkspace(backend: backend, heads: H, headDim: d, valueDim: dv)
         }
         // Block selectors pool the keys the kernel has: the stored (dequantized) ones.
         (self.selector as? BlockSelector)?.keySource = { [unowned self] g, s, row in self.storedRow(.k, kvHead: g, position: s, into: &row) }
@@ -267,6 +273,11 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
                 lastSelection = selected
                 lastScores.removeAll(keepingCapacity: true)
             }
+            if blocked != nil {
+                if recordScores { recordScoresOfHead0(kvHead: g) }
+                evaluateBlocked(t, kvHead: g, heads: g * group..<(g + 1) * group)
+                continue
+            }
             for s in selected {
                 loadStored(&keys[g], position: s, row: &rowK, into: kT, kvHead: g)
                 loadStored(&values[g], position: s, row: &rowV, into: vT, kvHead: g)
@@ -285,6 +296,17 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
                 softmax[h].finish(into: o)
                 qStores[h].store(.output, o, on: b, step: t)
             }
+        }
+    }
+
+    /// The scores of query head 0 (KV head 0) in selection order, for the KL divergence.
+    func recordScoresOfHead0(kvHead g: Int) {
+        guard g == 0 else { return }
+        for s in selected {
+            loadStored(&keys[g], position: s, row: &rowK, into: kT, kvHead: g)
+            backend.dot(score, qScaled[0], kT)
+            scoreBuffer.withUnsafeMutableBufferPointer { backend.read(score, into: $0) }
+            lastScores.append(scoreBuffer[0])
         }
     }
 

@@ -27,10 +27,11 @@ public struct SoftmaxDefinition: VariantDefinition {
 
     public var family: VariantFamily { .softmax }
     public var forms: [String] { ["recurrent", "chunked"] }
-    public var roles: [Role] { SoftmaxAttentionConfig.roles }
+    /// The cache and input roles, and the decode kernel's compute store points (scores, P).
+    public var roles: [Role] { SoftmaxAttentionConfig.roles + SoftmaxAttentionConfig.computeRoles }
     public var overrides: VariantOverrides { .headDim }
     public var presets: [VariantPreset] { modelPresets.map(\.preset) }
-    public func roles(form: String) -> [Role] { roles }
+    public func roles(form: String) -> [Role] { form == "chunked" ? SoftmaxAttentionConfig.roles : roles }
 
     /// Checks that `config` is an instance of this variant (MQA has one KV head, MHA as many
     /// as query heads, SWA a window).

@@ -21,10 +21,13 @@ extension SoftmaxDefinition {
         c.valueDim = vv.width
         c.replay = x.inputs
         c.evaluation = .every
+        if let s = x.options.scale { c.scale = s }
         do { try check(c) } catch { throw InputError("\(x.file.path): \(error)") }
         let config = c
-        return ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: SoftmaxAttentionConfig.roles) { tier, recipe in
+        var plan = ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: roles(form: "recurrent")) { tier, recipe in
             [try makeRun(config: config, tier: tier, recipe: recipe)]
         }
+        plan.takesScale = true
+        return plan
     }
 }

@@ -288,9 +288,14 @@ extension YAMLReader {
             if keys.contains("store") || keys.contains("roles") {
                 r = try recipe(n)
             } else {
-                let m = try mapping(n, context: "recipe", allowed: Role.allCases.map(\.rawValue))
+                let m = try mapping(n, context: "recipe", allowed: ["kernel"] + Role.allCases.map(\.rawValue))
                 if m.isEmpty { throw error(n, "recipe", "at least one role: SPEC") }
                 var parts: [String] = []
+                if let kn = m["kernel"] {
+                    let name = try string(kn, key: "recipe.kernel")
+                    do { _ = try KernelProfile.named(name) } catch { throw StudyInputError("\(file):\(line(kn)): recipe.kernel: \(error)") }
+                    parts.append("kernel=\(name)")
+                }
                 for role in Role.allCases {
                     guard let sn = m[role.rawValue] else { continue }
                     let spec = try string(sn, key: "recipe.\(role.rawValue)")

@@ -109,6 +109,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
         public var name: String
         public var store: String?
         public var roles: String?
+        /// A kernel profile (`attnprec profiles list`) the recipe follows; `store`/`roles`
+        /// entries beside it override its roles.
+        public var kernel: String?
         /// When set, the recipe applies to these variants only (e.g. a FlashMLA layout).
         public var variants: [String]?
         public var line: Int = 0
@@ -131,6 +134,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
         public var tokens: Int?
         public var seed: UInt64?
         public var decay: Double?
+        /// `recurrent` or `chunked`: the variant entry's form.
+        public var form: String?
     }
 
     public static let inputKinds: [String: [String]] = [
@@ -336,7 +341,7 @@ public struct YAMLReader {
             r = StudyConfig.RecipeSpec(name: s.string, store: s.string, roles: nil)
             try checkSpec(s.string, node: n, key: "recipes")
         } else {
-            let m = try mapping(n, context: "recipes", allowed: ["name", "store", "roles", "variants"])
+            let m = try mapping(n, context: "recipes", allowed: ["name", "store", "roles", "kernel", "variants"])
             guard let nameNode = m["name"] else { throw error(n, "recipes", "a 'name'") }
             r = StudyConfig.RecipeSpec(name: try string(nameNode, key: "recipes.name"), store: nil, roles: nil)
             if let s = m["store"] {
@@ -348,6 +353,11 @@ public struct YAMLReader {
                 do { _ = try RecipeResolver.parseRoles(text) } catch { throw StudyInputError("\(file):\(line(s)): recipes.roles: \(error)") }
                 r.roles = text
             }
+            if let s = m["kernel"] {
+                let name = try string(s, key: "recipes.kernel")
+                do { _ = try KernelProfile.named(name) } catch { throw StudyInputError("\(file):\(line(s)): recipes.kernel: \(error)") }
+                r.kernel = name
+            }
             if let s = m["variants"] {
                 r.variants = try list(s, key: "recipes.variants").map { try string($0, key: "recipes.variants") }
                 for name in r.variants! where !VariantCatalog.canonicalNames.contains(name) {
@@ -355,7 +365,9 @@ public struct YAMLReader {
                 }
                 if r.variants!.isEmpty { throw error(s, "recipes.variants", "a non-empty list of variant names") }
             }
-            if (r.store == nil) == (r.roles == nil) { throw error(n, "recipes", "exactly one of 'store' (a format spec) or 'roles' (role=SPEC,…)") }
+            if r.store != nil && r.roles != nil || r.store == nil && r.roles == nil && r.kernel == nil {
+                throw error(n, "recipes", "exactly one of 'store' (a format spec) or 'roles' (role=SPEC,…), or a 'kernel' profile (with at most one of them)")
+            }
         }
         r.line = line(n)
         return r
@@ -386,15 +398,19 @@ public struct YAMLReader {
     }
 
     public func exclude(_ n: Node) throws -> StudyConfig.ExcludeRule {
-        let m = try mapping(n, context: "exclude", allowed: ["variant", "recipe", "workload", "tokens", "seed", "decay"])
+        let m = try mapping(n, context: "exclude", allowed: ["variant", "recipe", "workload", "tokens", "seed", "decay", "form"])
         var e = StudyConfig.ExcludeRule()
         if let v = m["variant"] { e.variant = try string(v, key: "exclude.variant") }
         if let v = m["recipe"] { e.recipe = try string(v, key: "exclude.recipe") }
+        if let v = m["form"] {
+            e.form = try string(v, key: "exclude.form")
+            guard ["recurrent", "chunked"].contains(e.form!) else { throw error(v, "exclude.form", "recurrent or chunked, got '\(e.form!)'") }
+        }
         if let v = m["workload"] { e.workload = try string(v, key: "exclude.workload") }
         if let v = m["tokens"] { e.tokens = try int(v, key: "exclude.tokens", range: 1...Int.max) }
         if let v = m["seed"] { e.seed = UInt64(try int(v, key: "exclude.seed", range: 0...Int.max)) }
         if let v = m["decay"] { e.decay = try double(v, key: "exclude.decay") }
-        if m.isEmpty { throw error(n, "exclude", "at least one of variant, recipe, workload, tokens, seed, decay") }
+        if m.isEmpty { throw error(n, "exclude", "at least one of variant, recipe, workload, tokens, seed, decay, form") }
         return e
     }
 }

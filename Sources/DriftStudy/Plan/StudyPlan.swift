@@ -37,7 +37,7 @@ public enum StudyPlan {
         rules.contains { r in
             (r.variant.map { $0 == v.name } ?? true) && (r.recipe.map { $0 == recipe } ?? true)
                 && (r.workload.map { $0 == workload } ?? true) && (r.tokens.map { $0 == tokens } ?? true)
-                && (r.seed.map { $0 == seed } ?? true) && (r.decay.map { $0 == v.decay } ?? true)
+                && (r.seed.map { $0 == seed } ?? true) && (r.decay.map { $0 == v.decay } ?? true) && (r.form.map { $0 == v.form } ?? true)
         }
     }
 
@@ -57,7 +57,7 @@ public enum StudyPlan {
                 }
                 for r in c.recipes where !everywhereExcluded(r.name) && (r.variants?.contains(v.name) ?? true) {
                     do {
-                        resolved.append((r.name, try RecipeResolver.resolve(r, inputs: c.inputs, roles: roles, variant: v.name)))
+                        resolved.append((r.name, try RecipeResolver.resolve(r, inputs: c.inputs, roles: roles, variant: v.name, form: v.form)))
                     } catch {
                         throw StudyInputError("\(c.file):\(r.line): \(error)")
                     }

@@ -34,6 +34,12 @@ public enum Replay {
         public var blockSize: Int?
         public var topK: Int?
         public var window: Int?
+        /// `--form`: the form replayed (`chunked` for linear, gated-linear and delta-rule variants).
+        public var form = "recurrent"
+        /// `--scale`: FLA's `scale` argument (nil: the kernel's default K^−1/2).
+        public var scale: Double?
+        /// `--kernel`: kernel profiles replayed beside the recipes (each one more emulation).
+        public var kernels: [String] = []
         /// Threads stepping the runs (each run on one thread, in order: the same bits for any count).
         public var jobs = 1
         /// Positions per block (nil: as many as fit 8 MB per series); tests set small blocks.
@@ -111,7 +117,15 @@ public enum Replay {
                 throw fail("\(t.file): tensor '\(t.name)': element \(bad) is \(t.element(bad)); inputs must be finite")
             }
         }
-        let recipes = try parseRecipes(o.recipes, roles: plan.roles)
+        try checkForm(o, plan)
+        for k in o.kernels {
+            do {
+                let profile = try KernelProfile.named(k)
+                if let family = VariantRegistry.definition(o.variant)?.family { try profile.check(variant: o.variant, family: family, form: o.form) }
+                _ = try profile.recipe(allowed: plan.roles)
+            } catch { throw fail("--kernel \(k): \(error)") }
+        }
+        let recipes = try parseRecipes(o.recipes + o.kernels.map { "kernel=\($0)" }, roles: plan.roles, variant: o.variant, form: o.form)
         let compares = try openCompares(o.compares, outputShape: plan.outputShape)
         let reference: [SteppedRun], emulated: [[SteppedRun]]
         do {
@@ -139,11 +153,15 @@ public enum Replay {
     typealias Compared = (label: String, view: TensorView, rowOffset: Int)
 
     /// The `--recipe` texts parsed against the variant's roles, with unique file names.
-    static func parseRecipes(_ texts: [String], roles: [Role]) throws -> [NamedRecipe] {
+    static func parseRecipes(_ texts: [String], roles: [Role], variant: String, form: String) throws -> [NamedRecipe] {
         var recipes: [NamedRecipe] = []
+        let family = VariantRegistry.definition(variant)?.family
         for text in texts {
             let r: Recipe
-            do { r = try Recipe.parse(text, allowed: roles) } catch { throw fail("--recipe '\(text)': \(error)") }
+            do {
+                r = try Recipe.parse(text, allowed: roles)
+                if let k = r.kernel, let family { try KernelProfile.named(k).check(variant: variant, family: family, form: form) }
+            } catch { throw fail("--recipe '\(text)': \(error)") }
             let name = fileName(text)
             guard !name.isEmpty, !recipes.contains(where: { $0.name == name }) else { throw fail("--recipe '\(text)': empty or given twice") }
             recipes.append((name, text, r.fast))
@@ -241,7 +259,7 @@ public enum Replay {
         var info = StudyRecord.ReferenceInfo(tier: BackendTier.float64.description, certifiedTokens: n, bits: o.bits)
         guard n > 0 else { return info }
         let c = try ReferenceCertification.certify(
-            variant: o.variant, form: "recurrent", tokens: n, bits: o.bits, fastTier: .float64, doublePrecisionTokens: min(n, 32)
+            variant: o.variant, form: o.form, tokens: n, bits: o.bits, fastTier: .float64, doublePrecisionTokens: min(n, 32)
         ) { tier in try plan.make(tier, Recipe())[0] }
         info.fastVsMPFROutput = c.fastVsMPFR.outputMaxRel
         info.fastVsMPFRState = c.fastVsMPFR.stateMaxRel

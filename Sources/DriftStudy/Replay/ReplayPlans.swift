@@ -41,9 +41,22 @@ extension Replay {
     }
 }
 
+extension Replay {
+    /// `--form` must be one the plan runs, `--scale` only where the plan takes it.
+    static func checkForm(_ o: Options, _ plan: ReplayPlan) throws {
+        guard plan.forms.contains(o.form) else {
+            throw fail("--form: \(o.variant) replays the \(plan.forms.joined(separator: " or ")) form, not '\(o.form)'")
+        }
+        if o.scale != nil && !plan.takesScale { throw fail("--scale: \(o.variant) takes no scale argument") }
+    }
+}
+
 extension Replay.Options {
     /// What the variant's plan reads of the options.
     var planning: ReplayOptions {
-        ReplayOptions(preset: preset, qkL2Norm: qkL2Norm, layer: layer, layers: layers, blockSize: blockSize, topK: topK, window: window)
+        var r = ReplayOptions(preset: preset, qkL2Norm: qkL2Norm, layer: layer, layers: layers, blockSize: blockSize, topK: topK, window: window)
+        r.form = form
+        r.scale = scale
+        return r
     }
 }

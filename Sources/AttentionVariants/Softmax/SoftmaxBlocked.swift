@@ -1,0 +1,123 @@
+import ExactArithmetic
+import NumberFormats
+
+/// Softmax decode as a tiled kernel computes it, for recipes with compute store points
+/// (`scores`, `p`) or a kernel profile's key blocks: for one query, the selected keys are
+/// split into blocks of `keyBlock` positions (aligned at multiples of the block size, as a
+/// kernel's tiles are), visited from the block holding the query down to the first when
+/// `reverseKeyBlocks` (FlashAttention-2), else in ascending order; without a block size the
+/// whole row is one block (attention materialised, as an eager implementation does). Per block:
+///
+///     s    = K_blk q̂                        store: scores
+///     m'   = max(m, max s),  c = e^{m − m'}
+///     P    = e^{s − m'}
+///     l    ← l·c + Σ P                       (the row sum from P before its store, as in FA2)
+///     P    ← store(P)                        store: p (FlashAttention: the input dtype)
+///     acc  ← acc·c + P V_blk                 (one dot product per element, added once)
+///
+/// and o = acc / l at the end (store: output). A sink logit joins the denominator last.
+final class SoftmaxBlockedWorkspace<B: Backend> {
+    let backend: B
+    let headDim: Int, valueDim: Int
+    private(set) var capacity = 0
+    var keysBlock: Tensor, valuesBlock: Tensor, scores: Tensor
+    let blockMax: Tensor, newMax: Tensor, correction: Tensor, rowSum: Tensor
+    let runningMax: [Tensor], runningSum: [Tensor], accumulator: [Tensor]
+    var rowK: [Double], rowV: [Double]
+
+    init(backend b: B, heads: Int, headDim: Int, valueDim: Int) {
+        backend = b
+        (self.headDim, self.valueDim) = (headDim, valueDim)
+        keysBlock = b.allocate(rows: 1, cols: headDim)
+        valuesBlock = b.allocate(rows: 1, cols: valueDim)
+        scores = b.allocate(1)
+        blockMax = b.allocate(1); newMax = b.allocate(1); correction = b.allocate(1); rowSum = b.allocate(1)
+        runningMax = (0..<heads).map { _ in b.allocate(1) }
+        runningSum = (0..<heads).map { _ in b.allocate(1) }
+        accumulator = (0..<heads).map { _ in b.allocate(valueDim) }
+        rowK = [Double](repeating: 0, count: headDim)
+        rowV = [Double](repeating: 0, count: valueDim)
+    }
+
+    /// Room for blocks of n keys.
+    func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        capacity = n
+        keysBlock = backend.allocate(rows: n, cols: headDim)
+        valuesBlock = backend.allocate(rows: n, cols: valueDim)
+        scores = backend.allocate(rows: 1, cols: n)
+    }
+
+    /// The blocks of `selected` (ascending positions) as index ranges into it, in visiting order.
+    static func blocks(_ selected: [Int], size: Int?, reverse: Bool) -> [Range<Int>] {
+        guard let size, !selected.isEmpty else { return selected.isEmpty ? [] : [0..<selected.count] }
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for i in 1...selected.count where i == selected.count || selected[i] / size != selected[start] / size {
+            ranges.append(start..<i)
+            start = i
+        }
+        return reverse ? ranges.reversed() : ranges
+    }
+}
+
+extension SoftmaxDecode {
+    /// Whether `recipe` evaluates through key blocks (a compute store point or a profile's blocks).
+    static func evaluatesBlocked(_ recipe: Recipe) -> Bool {
+        recipe.blocking.keyBlock != nil || recipe[.p] != nil || recipe[.scores] != nil
+    }
+
+    /// The outputs of the query heads of KV head g at position t through key blocks.
+    func evaluateBlocked(_ t: Int, kvHead g: Int, heads: Range<Int>) {
+        let b = backend, ws = blocked!, blocking = recipe.blocking
+        let ranges = SoftmaxBlockedWorkspace<B>.blocks(selected, size: blocking.keyBlock, reverse: blocking.reverseKeyBlocks)
+        ws.reserve(ranges.map(\.count).max() ?? 1)
+        for (index, range) in ranges.enumerated() {
+            let n = range.count
+            for (r, i) in range.enumerated() {
+                loadStored(&keys[g], position: selected[i], row: &ws.rowK, into: ws.keysBlock.row(r), kvHead: g)
+                loadStored(&values[g], position: selected[i], row: &ws.rowV, into: ws.valuesBlock.row(r), kvHead: g)
+            }
+            let kb = ws.keysBlock.block(rows: 0..<n, cols: 0..<config.headDim)
+            let vb = ws.valuesBlock.block(rows: 0..<n, cols: 0..<config.valueDim)
+            let s = ws.scores.block(rows: 0..<1, cols: 0..<n)
+            for h in heads {
+                let step = (t << 20) | index
+                b.matvec(s, kb, qScaled[h])
+                qStores[h].store(.scores, s, on: b, step: step)
+                let m = ws.runningMax[h], l = ws.runningSum[h], acc = ws.accumulator[h]
+                b.max(ws.blockMax, s)
+                if index == 0 {
+                    b.copy(ws.newMax, ws.blockMax)
+                } else {
+                    b.maximum(ws.newMax, m, ws.blockMax)
+                    b.subtract(ws.correction, m, ws.newMax)
+                    b.apply(.exp, ws.correction, ws.correction)
+                }
+                b.subtract(s, s, ws.newMax)
+                b.apply(.exp, s, s)
+                b.sum(ws.rowSum, s)
+                if index == 0 { b.copy(l, ws.rowSum) } else { b.fma(l, l, ws.correction, ws.rowSum) }
+                qStores[h].store(.p, s, on: b, step: step)
+                if index > 0 { b.scale(acc, by: ws.correction) }
+                b.gemm(acc, s, transposeA: false, vb, transposeB: false, accumulate: index > 0)
+                b.copy(m, ws.newMax)
+            }
+        }
+        for h in heads {
+            let m = ws.runningMax[h], l = ws.runningSum[h], acc = ws.accumulator[h]
+            if let sinkT {
+                b.maximum(ws.newMax, m, sinkT)
+                b.subtract(ws.correction, m, ws.newMax)
+                b.apply(.exp, ws.correction, ws.correction)
+                b.subtract(ws.rowSum, sinkT, ws.newMax)
+                b.apply(.exp, ws.rowSum, ws.rowSum)
+                b.fma(l, l, ws.correction, ws.rowSum)
+                b.scale(acc, by: ws.correction)
+            }
+            let o = output.row(h)
+            b.divide(o, acc, l)
+            qStores[h].store(.output, o, on: b, step: t)
+        }
+    }
+}
