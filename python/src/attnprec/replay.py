@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -146,6 +147,9 @@ def replay(variant: str, tensors, recipes=None, *, kernel=None, form=None, compa
             run_binary(args, binary=binary)
         except AttnprecInputError as e:
             _raise_if_unsupported(e, kernel=kernel, form=form, scale=scale)
+            if re.search(r"unknown role '[^'=,]*:", str(e)):
+                raise NotImplementedError(f"recipe labels (LABEL:role=SPEC): this attnprec binary ({binary.version}) has none; "
+                                          f"update attnprec, or pass recipes without labels") from None
             raise
         return load_replay(target, mmap=keep, out=target if keep else None)
     finally:
