@@ -161,3 +161,27 @@ def test_torch_tensors_are_captured_bit_exactly():
     dumps, _ = fla_tensors("chunk_gated_delta_rule", a)
     assert dumps[0]["q"].dtype == "BF16"
     assert np.array_equal(dumps[0]["q"].to_float64(), q[0].float().numpy().astype(np.float64))
+
+
+def test_gates_fla_computes_in_the_kernel_are_computed_in_float64():
+    rng = np.random.default_rng(6)
+    T, H, K = 6, 2, 4
+    q = rng.standard_normal((1, T, H, K)).astype(np.float32)
+    g_raw, b_raw = rng.standard_normal((1, T, H)).astype(np.float32), rng.standard_normal((1, T, H)).astype(np.float32)
+    A_log, dt_bias = np.array([0.5, -1.0], np.float32), np.array([0.1, 0.2], np.float32)
+    h0 = rng.standard_normal((1, H, K, K)).astype(np.float32)  # [N, HV, V, K] with state_v_first
+    a = {"q": q, "k": q, "v": q, "g": g_raw, "beta": b_raw, "A_log": A_log, "dt_bias": dt_bias, "use_gate_in_kernel": True,
+         "use_beta_sigmoid_in_kernel": True, "allow_neg_eigval": True, "state_v_first": True, "initial_state": h0}
+    (d,), _ = fla_tensors("chunk_gated_delta_rule", a)
+    x = g_raw[0].astype(np.float64) + dt_bias.astype(np.float64)
+    assert np.allclose(d["g"].array, -np.exp(A_log.astype(np.float64)) * np.log1p(np.exp(x)), rtol=1e-15, atol=0)
+    assert np.allclose(d["beta"].array, 2 / (1 + np.exp(-b_raw[0].astype(np.float64))), rtol=1e-15, atol=0)
+    assert np.array_equal(d["initial_state"].array, np.swapaxes(h0[0], 1, 2))
+
+
+def test_the_ops_output_is_kept_beside_the_dump(fla, tmp_path):
+    x = gdn_inputs(T=10)
+    with attnprec.capture(out=tmp_path) as cap:
+        sys.modules["fla.ops"].chunk_gated_delta_rule(*(x[n][None] for n in ("q", "k", "v", "g", "beta")))
+    (c,) = cap.calls
+    assert c.output.name == f"{c.path.stem}.o.npy" and np.load(c.output).shape == x["v"].shape

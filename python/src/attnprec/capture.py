@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._tensors import Tensor, as_tensor, write_safetensors
+from ._tensors import Tensor, as_tensor, write_npy, write_safetensors
 
 FLA_LAYOUT = "bthd"
 
@@ -68,11 +68,15 @@ class CapturedCall:
     """The call's ``scale`` when it was not the kernel's default 1/sqrt(K); None otherwise."""
     qk_l2norm: bool
     metadata: dict = field(default_factory=dict)
+    output: Path | None = None
+    """The op's own output o in replay's layout (``…-N.o.npy``), compared as ``kernel``."""
 
     def replay(self, recipes=None, **kwargs):
         from .replay import replay
 
         kwargs.setdefault("qk_l2norm", self.qk_l2norm)
+        if self.output is not None and self.output.exists():
+            kwargs.setdefault("compare", {"kernel": self.output})
         if self.scale is not None:
             kwargs.setdefault("scale", self.scale)
         return replay(self.variant, self.path, recipes, **kwargs)
@@ -114,7 +118,7 @@ def _segments(a: dict, tensors: dict[str, Tensor]) -> list[tuple[int, int]]:
 
 def fla_tensors(op: str, a: dict) -> tuple[list[dict[str, Tensor]], dict]:
     """The replay tensors of one FLA call (one dump per sequence of ``cu_seqlens``) and its flags."""
-    if a.get("use_gate_in_kernel"):
+    if a.get("use_gate_in_kernel") and "gated_delta" not in op:
         raise Skip("use_gate_in_kernel=True: g is the raw gate, not the log decay replay reads")
     if a.get("gv") is not None:
         raise Skip("gv (value-side decay) is not replayed")
@@ -130,6 +134,8 @@ def fla_tensors(op: str, a: dict) -> tuple[list[dict[str, Tensor]], dict]:
             raise Skip(f"'{n}' not given")
         timed[n] = _strip(as_tensor(a[n], n), n, head_first)
     K = timed["q"].shape[-1]
+    if "gated_delta" in op:
+        _gdn_gates(a, timed)
     if op in ("chunk_kda", "fused_recurrent_kda"):
         timed["gk"] = timed.pop("g")
     elif op.endswith("simple_gla"):
@@ -141,16 +147,36 @@ def fla_tensors(op: str, a: dict) -> tuple[list[dict[str, Tensor]], dict]:
         timed["gk"] = _strip(as_tensor(gate, "gk"), "gk", head_first)
     h0 = a.get("initial_state")
     state = None if h0 is None else as_tensor(h0, "initial_state")
+    if state is not None and _flag(a.get("state_v_first")):
+        state = state.moved([*range(state.array.ndim - 2), state.array.ndim - 1, state.array.ndim - 2])
     dumps = []
-    for i, (s, e) in enumerate(_segments(a, timed)):
+    segments = _segments(a, timed)
+    for i, (s, e) in enumerate(segments):
         d = {n: Tensor(np.ascontiguousarray(t.array[s:e]), t.dtype) for n, t in timed.items()}
         if state is not None:
             h = state.array[i] if state.array.ndim == 4 else state.array
             d["initial_state"] = Tensor(np.ascontiguousarray(h), state.dtype)
         dumps.append(d)
-    flags = {"scale": a.get("scale"), "default_scale": 1 / math.sqrt(K),
+    flags = {"scale": a.get("scale"), "default_scale": 1 / math.sqrt(K), "head_first": head_first, "segments": segments,
              "qk_l2norm": _flag(a.get("use_qk_l2norm_in_kernel")) if "delta" in op or "kda" in op else True}
     return dumps, flags
+
+
+def _gdn_gates(a: dict, timed: dict[str, Tensor]) -> None:
+    """Gates FLA computes inside the kernel, computed here in float64 from the same inputs:
+    g = −exp(A_log)·softplus(g + dt_bias) (``use_gate_in_kernel``), β = sigmoid(β) or
+    2·sigmoid(β) (``use_beta_sigmoid_in_kernel``, ``allow_neg_eigval``)."""
+    if _flag(a.get("use_gate_in_kernel")):
+        if a.get("A_log") is None:
+            raise Skip("use_gate_in_kernel=True without A_log")
+        x = timed["g"].to_float64()
+        if a.get("dt_bias") is not None:
+            x = x + as_tensor(a["dt_bias"], "dt_bias").to_float64()
+        softplus = np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
+        timed["g"] = Tensor(np.ascontiguousarray(-np.exp(as_tensor(a["A_log"], "A_log").to_float64()) * softplus), "F64")
+    if _flag(a.get("use_beta_sigmoid_in_kernel")):
+        factor = 2.0 if _flag(a.get("allow_neg_eigval")) else 1.0
+        timed["beta"] = Tensor(np.ascontiguousarray(factor / (1 + np.exp(-timed["beta"].to_float64()))), "F64")
 
 
 def _simple_gate(a: dict, q: Tensor, head_first: bool) -> Tensor:
@@ -178,7 +204,9 @@ def sdpa_tensors(a: dict) -> tuple[list[dict[str, Tensor]], dict, str]:
         raise Skip(f"{t['q'].shape[0]} queries against {t['k'].shape[0]} keys (a decode step): replay takes a prefill")
     hq, hkv = t["q"].shape[1], t["k"].shape[1]
     variant = "mha" if hq == hkv else "mqa" if hkv == 1 else "gqa"
-    return [t], {"scale": a.get("scale"), "default_scale": 1 / math.sqrt(t["q"].shape[-1]), "qk_l2norm": True}, variant
+    T = t["q"].shape[0]
+    return [t], {"scale": a.get("scale"), "default_scale": 1 / math.sqrt(t["q"].shape[-1]), "qk_l2norm": True,
+                 "head_first": True, "segments": [(0, T)]}, variant
 
 
 def _safe(s: str) -> str:
@@ -195,11 +223,12 @@ class capture:
     modules or objects to patch (e.g. a module that imported an op under another name).
     """
 
-    def __init__(self, model=None, out=None, ops=None, modules=(), max_calls=None):
+    def __init__(self, model=None, out=None, ops=None, modules=(), max_calls=None, outputs=True):
         self.out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="attnprec-capture-"))
         self.ops = {n: OPS[n] for n in (ops or OPS)}
         self.extra = list(modules)
         self.max_calls = max_calls
+        self.outputs = outputs
         self.calls: list[CapturedCall] = []
         self.skipped: list[tuple[str, str, str]] = []
         self._names = {id(m): n for n, m in model.named_modules()} if model is not None else {}
@@ -237,9 +266,13 @@ class capture:
 
     def _wrap(self, name: str, spec: OpSpec, orig):
         def wrapper(*args, **kwargs):
+            pending = None
             if self.max_calls is None or len(self.calls) < self.max_calls:
-                self._record(name, spec, orig, args, kwargs, sys._getframe(1))
-            return orig(*args, **kwargs)
+                pending = self._record(name, spec, orig, args, kwargs, sys._getframe(1))
+            result = orig(*args, **kwargs)
+            if pending and self.outputs:
+                self._write_output(pending, result)
+            return result
 
         wrapper.__attnprec_capture__ = True
         wrapper.__wrapped__ = orig
@@ -269,7 +302,7 @@ class capture:
                 (dumps, flags), variant = fla_tensors(name, a), spec.variant
         except Skip as e:
             self.skipped.append((call_id, name, str(e)))
-            return
+            return None
         scale = flags["scale"]
         custom = None if scale is None or math.isclose(float(scale), flags["default_scale"], rel_tol=1e-6) else float(scale)
         for i, d in enumerate(dumps):
@@ -280,6 +313,21 @@ class capture:
             path = write_safetensors(self.out / f"{_safe(caller)}-{n}{'' if len(dumps) == 1 else f'.seq{i}'}.safetensors", d, meta)
             self.calls.append(CapturedCall(sub, name, variant, caller, path, next(iter(d.values())).shape[0], custom,
                                            flags["qk_l2norm"], meta))
+        return self.calls[-len(dumps):], flags
+
+    def _write_output(self, pending, result) -> None:
+        """The op's output o ([B, T, H, V], or head-first) beside each dump, in replay's layout."""
+        calls, flags = pending
+        o = result[0] if isinstance(result, (tuple, list)) else result
+        try:
+            t = _strip(as_tensor(o, "o"), "o", flags["head_first"])
+        except (Skip, TypeError):
+            return
+        for c, (s, e) in zip(calls, flags["segments"]):
+            seg = Tensor(np.ascontiguousarray(t.array[s:e]), t.dtype)
+            if seg.dtype in ("F8_E4M3", "F8_E5M2") or seg.array.ndim < 2:
+                continue
+            c.output = write_npy(c.path.with_name(c.path.name.replace(".safetensors", ".o.npy")), seg)
 
     def replay(self, recipes=None, **kwargs) -> dict:
         """Every recorded call replayed (see :func:`attnprec.replay`): a dict id -> ReplayResult."""
