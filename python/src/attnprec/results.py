@@ -66,25 +66,31 @@ def _config_file(config, work: Path, default_name: str) -> str:
     return os.fspath(path)
 
 
+def _options(**given) -> list[str]:
+    """``--flag value`` for each given option (None: left out; True: a bare flag)."""
+    args = []
+    for key, value in given.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value is not None and value is not False:
+            args += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    return args
+
+
+def _run_config(command: str, config, default_name: str, options: list[str], ok=(0,)):
+    """``attnprec COMMAND CONFIG OPTIONS…`` with a mapping config written to a temporary file."""
+    work = Path(tempfile.mkdtemp(prefix=f"attnprec-{command}-"))
+    try:
+        return run_binary([command, _config_file(config, work, default_name), *options], ok=ok)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run(config, out=None, *, jobs=None, force=False, resume=False, shard=None):
     """``attnprec run CONFIG --out OUT`` and its records (:func:`load_results`). ``config``: a
     study config path or a mapping (written as a temporary YAML file)."""
-    work = Path(tempfile.mkdtemp(prefix="attnprec-run-"))
-    try:
-        args = ["run", _config_file(config, work, "study")]
-        if out is not None:
-            args += ["--out", os.fspath(out)]
-        if jobs is not None:
-            args += ["--jobs", str(int(jobs))]
-        if shard is not None:
-            args += ["--shard", str(shard)]
-        if force:
-            args.append("--force")
-        if resume:
-            args.append("--resume")
-        run_binary(args)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    _run_config("run", config, "study", _options(out=out, jobs=jobs, shard=shard, force=force, resume=resume))
     if out is None:
         name = Path(config).stem if isinstance(config, (str, os.PathLike)) else str(config.get("name", "study"))
         out = Path("reports") / name
@@ -108,16 +114,5 @@ class Gate:
 def validate(budgets, *, junit=None, summary=None, jobs=None) -> Gate:
     """``attnprec validate BUDGETS``: a :class:`Gate` (a failed budget is a result, not an
     exception; a bad budgets file raises AttnprecInputError)."""
-    work = Path(tempfile.mkdtemp(prefix="attnprec-validate-"))
-    try:
-        args = ["validate", _config_file(budgets, work, "budgets")]
-        if junit is not None:
-            args += ["--junit", os.fspath(junit)]
-        if summary is not None:
-            args += ["--summary", os.fspath(summary)]
-        if jobs is not None:
-            args += ["--jobs", str(int(jobs))]
-        r = run_binary(args, ok=(0, 1))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    r = _run_config("validate", budgets, "budgets", _options(junit=junit, summary=summary, jobs=jobs), ok=(0, 1))
     return Gate(r.returncode == 0, r.returncode, r.stdout, Path(junit) if junit else None, Path(summary) if summary else None)
