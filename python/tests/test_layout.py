@@ -66,3 +66,16 @@ def test_disagreeing_positions_batches_and_ranks_are_refused():
         to_cli_layout("gated_deltanet", tensors({"x": (6, 2)}), "thd", SPECS)
     with pytest.raises(AttnprecInputError, match="layout='tbhd'"):
         to_cli_layout("gated_deltanet", {}, "tbhd", SPECS)
+
+
+def test_parameters_pass_and_latent_caches_keep_their_accepted_forms():
+    specs = parse_specs("| kv_cache | [T, L] | latent |\n| pe_cache | [T, R] | k_pe ([T, 1, R] accepted) |\n"
+                        "| wkv_b | [H·(N+V), L] | weight (or viewed [H, N+V, L]) |\n| q_pe | [T, H, R] | queries |\n")
+    given = tensors({"kv_cache": (5, 8), "pe_cache": (5, 1, 4), "wkv_b": (2, 6, 8), "q_pe": (5, 2, 4)})
+    out = to_cli_layout("mla", given, "thd", specs)
+    assert {n: t.shape for n, t in out.items()} == {"kv_cache": (5, 8), "pe_cache": (5, 1, 4), "wkv_b": (2, 6, 8), "q_pe": (5, 2, 4)}
+    head_first = {"kv_cache": given["kv_cache"].reshaped((1, 5, 8)), "q_pe": given["q_pe"].moved([1, 0, 2]).reshaped((1, 2, 5, 4)),
+                  "wkv_b": given["wkv_b"]}
+    out = to_cli_layout("mla", head_first, "bhtd", specs)
+    assert out["kv_cache"].shape == (5, 8) and np.array_equal(out["q_pe"].array, given["q_pe"].array)
+    assert out["wkv_b"].shape == (2, 6, 8)

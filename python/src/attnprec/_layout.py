@@ -81,12 +81,14 @@ def _one(name: str, t: Tensor, spec: Spec, layout: str) -> Tensor:
     r = len(spec.dims)
     shape = t.shape
     want = _fmt(spec.dims)
-    if layout == "thd" or not spec.timed:
-        if len(shape) == r:
-            return t
-        if len(shape) == r + 1 and not spec.timed and shape[0] == 1:
-            return t.reshaped(shape[1:])
-        if len(shape) == r + 1 and spec.timed:
+    if not spec.timed:
+        # Per-head parameters and states ([H], [HV, K, V], wkv_b in either of its forms): a
+        # leading batch of 1 goes; the binary checks the rest.
+        return t.reshaped(shape[1:]) if layout != "thd" and len(shape) == r + 1 and shape[0] == 1 else t
+    if layout == "thd":
+        if len(shape) == r or (len(shape) == r + 1 and not spec.headed and shape[1] == 1):
+            return t  # [T, 1, R] where the binary accepts it (pe_cache)
+        if len(shape) == r + 1:
             raise AttnprecInputError(
                 f"tensor '{name}': shape {_fmt(shape)} has a batch axis but layout='thd' expects {want}: "
                 f"pass layout='bthd' (FLA's [B, T, H, …]) or layout='bhtd' (head-first, as SDPA takes it)")
