@@ -45,6 +45,7 @@ study: build
 test: deps
 	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing
 	$(BIN) validate experiments/budgets/ci-smoke.yaml --junit .build/budgets/ci-smoke.junit.xml
+	bash python/run-tests.sh "$(BIN)"
 
 bench: build
 	$(BIN) bench formats

@@ -5,7 +5,7 @@
 # With ATTNPREC_SLURM_TEST=1 (`.ci/run` sets it) also Slurm and munge, for the test that runs
 # experiments/slurm/ on a one-node cluster (scripts/local-slurm.sh).
 set -euo pipefail
-pkgs=(libmpfr-dev libopenblas-dev pkg-config libxml2)
+pkgs=(libmpfr-dev libopenblas-dev pkg-config libxml2 python3-venv)
 if [ "${ATTNPREC_SLURM_TEST:-}" = 1 ]; then pkgs+=(slurm-wlm munge); fi
 need=()
 for pkg in "${pkgs[@]}"; do

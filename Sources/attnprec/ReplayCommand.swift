@@ -11,13 +11,13 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
             INPUTS is a .safetensors file or a folder of .npy files named as flash-linear-attention \
             calls its kernels (see `attnprec variants show NAME`). Writes o_ref.npy (float64), \
-            o_<recipe>.npy (float32), state_*.npy (recurrent variants), errors.json and report.md \
+            o_<LABEL or recipe>.npy (float32), state_*.npy (recurrent variants), errors.json and report.md \
             into --out; nothing is written when an input is bad (exit 2).
             """)
     @Option(name: .long, help: "Variant: \(Replay.supported.joined(separator: ", ")).") var variant: String
     @Option(name: .long, help: "Model preset the shapes must match (e.g. qwen3-next).") var preset: String?
     @Argument(help: "A .safetensors file or a folder of .npy files.") var inputs: String
-    @Option(name: .long, help: "Recipe role=SPEC[,role=SPEC…], e.g. state=bfloat16,q=bfloat16 (repeatable).") var recipe: [String] = []
+    @Option(name: .long, help: "Recipe [LABEL:]role=SPEC[,role=SPEC…], e.g. bf16:state=bfloat16,q=bfloat16 (repeatable); files are named by LABEL when given.") var recipe: [String] = []
     @Option(name: .long, help: "LABEL=FILE.npy: an output of your own kernel, shape of o_ref (repeatable).") var compare: [String] = []
     @Option(name: .long, help: "Output folder.") var out: String = "replay"
     @Option(name: .long, parsing: .unconditional, help: "Positions of the reference certified against MPFR.") var certifyTokens: Int = 64

@@ -71,6 +71,33 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["hv.safetensors", "nan.safetensors"])
     }
 
+    /// `LABEL:role=SPEC` names the recipe's files and series by LABEL; the numbers are those of
+    /// the unlabelled recipe, byte for byte.
+    @Test func labelledRecipesNameTheirFiles() throws {
+        let dir = try CLI.tempDir()
+        try Self.gdnInputs(dir + "/gdn.safetensors", T: 24)
+        let base = ["replay", "--variant", "gated_deltanet", dir + "/gdn.safetensors", "--certify-tokens", "4", "--jobs", "1"]
+        let plain = try CLI.run(base + ["--recipe", "state=bfloat16", "--out", dir + "/a"])
+        let labelled = try CLI.run(base + ["--recipe", "bf16:state=bfloat16", "--recipe", "s.2:state=float8_e5m2/per-channel/fixed:0.5", "--out", dir + "/b"])
+        #expect(plain.code == 0 && labelled.code == 0, "\(labelled.err)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/b").sorted()
+        #expect(files == ["errors.json", "o_bf16.npy", "o_ref.npy", "o_s.2.npy", "report.md", "state_bf16.npy", "state_ref.npy", "state_s.2.npy"])
+        #expect(FileManager.default.contents(atPath: dir + "/a/o_state-bfloat16.npy") == FileManager.default.contents(atPath: dir + "/b/o_bf16.npy"))
+        let errors = try String(contentsOfFile: dir + "/b/errors.json", encoding: .utf8)
+        #expect(errors.contains("\"name\" : \"bf16\"") && errors.contains("\"file\" : \"o_bf16.npy\""))
+        let cases: [([String], String)] = [
+            (["--recipe", "ref:state=bfloat16"], "--recipe 'ref:state=bfloat16': label must be"),
+            (["--recipe", "a b:state=bfloat16"], "label must be letters"),
+            (["--recipe", "x:state=bfloat16", "--recipe", "x:state=float16"], "--recipe 'x:state=float16': empty or given twice"),
+            (["--recipe", "x:state=bfloat16", "--compare", "x=\(dir)/a/o_ref.npy"], "--compare 'x': a --recipe has that name"),
+        ]
+        for (args, message) in cases {
+            let r = try CLI.run(base + args + ["--out", dir + "/c"])
+            #expect(r.code == 2 && r.err.contains(message) && r.err.split(separator: "\n").count == 1, "\(args): \(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/c"))
+    }
+
     @Test func variantsShowListsReplayTensors() throws {
         let s = try CLI.run(["variants", "show", "kda"])
         #expect(s.code == 0)

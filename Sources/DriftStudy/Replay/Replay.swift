@@ -125,8 +125,11 @@ public enum Replay {
                 _ = try profile.recipe(allowed: plan.roles)
             } catch { throw fail("--kernel \(k): \(error)") }
         }
-        let recipes = try parseRecipes(o.recipes + o.kernels.map { "kernel=\($0)" }, roles: plan.roles, variant: o.variant, form: o.form)
+        let recipes = try parseRecipes(o.recipes + o.kernels.map { "\($0):kernel=\($0)" }, roles: plan.roles, variant: o.variant, form: o.form)
         let compares = try openCompares(o.compares, outputShape: plan.outputShape)
+        if let c = compares.first(where: { c in recipes.contains { $0.name == c.label } }) {
+            throw fail("--compare '\(c.label)': a --recipe has that name; labels must be unique")
+        }
         let reference: [SteppedRun], emulated: [[SteppedRun]]
         do {
             reference = try plan.make(.float64, Recipe())
@@ -152,19 +155,31 @@ public enum Replay {
     /// A `--compare` output: its label and the file.
     typealias Compared = (label: String, view: TensorView, rowOffset: Int)
 
-    /// The `--recipe` texts parsed against the variant's roles, with unique file names.
+    /// A recipe's optional label: `LABEL:role=SPEC,…` → (LABEL, `role=SPEC,…`); a text whose
+    /// first `:` comes after an `=` or `,` (a spec such as `fixed:0.5`) has none.
+    static func splitLabel(_ text: String) -> (label: String?, body: String) {
+        guard let colon = text.firstIndex(of: ":"), !text[..<colon].contains(where: { $0 == "=" || $0 == "," }) else { return (nil, text) }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    /// The `--recipe` texts parsed against the variant's roles, with unique file names: the
+    /// label when one is given (`o_LABEL.npy`), else the recipe's file-name form.
     static func parseRecipes(_ texts: [String], roles: [Role], variant: String, form: String) throws -> [NamedRecipe] {
         var recipes: [NamedRecipe] = []
         let family = VariantRegistry.definition(variant)?.family
         for text in texts {
+            let (label, body) = splitLabel(text)
+            if let label, label.isEmpty || fileName(label) != label || label == "ref" {
+                throw fail("--recipe '\(text)': label must be letters, digits, '-', '_' or '.', and not 'ref'")
+            }
             let r: Recipe
             do {
-                r = try Recipe.parse(text, allowed: roles)
+                r = try Recipe.parse(body, allowed: roles)
                 if let k = r.kernel, let family { try KernelProfile.named(k).check(variant: variant, family: family, form: form) }
             } catch { throw fail("--recipe '\(text)': \(error)") }
-            let name = fileName(text)
+            let name = label ?? fileName(body)
             guard !name.isEmpty, !recipes.contains(where: { $0.name == name }) else { throw fail("--recipe '\(text)': empty or given twice") }
-            recipes.append((name, text, r.fast))
+            recipes.append((name, body, r.fast))
         }
         return recipes
     }
