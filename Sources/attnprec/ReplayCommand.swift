@@ -3,6 +3,7 @@ import AttentionVariants
 import DriftStudy
 import Foundation
 import NumberFormats
+import Workloads
 
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +31,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "NSA: sliding-window tokens (default 64).", transform: FlagValue.positive) var window: Int?
     @Option(name: .long, help: "Kernel profile to emulate beside the recipes (repeatable; `attnprec profiles list`).") var kernel: [String] = []
     @Option(name: .long, help: "Form: recurrent (decode), or chunked (linear, gated-linear and delta-rule variants; chunks of 64, a partial last chunk).") var form: String = "recurrent"
+    @Option(name: .long, help: "How the dump orders per-token tensors: thd [T,H,D] (optional batch 1), bthd [1,T,H,D], bhtd [1,H,T,D] (head-first).") var layout: String = "thd"
     @Option(name: .long, parsing: .unconditional, help: "FLA's scale argument (default K^-1/2).", transform: FlagValue.positiveDouble) var scale: Double?
     @Option(name: .long, parsing: .unconditional, help: "Threads (each run on one thread: the same bits for any count).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -47,6 +49,8 @@ struct ReplayCommand: ParsableCommand {
         o.kernels = kernel
         o.form = form
         o.scale = scale
+        guard let l = TensorLayout(rawValue: layout) else { throw InputError("--layout: expected thd, bthd or bhtd, got '\(layout)'") }
+        o.layout = l
         guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
         o.jobs = jobs
         if !qkL2norm && !(VariantRegistry.definition(variant) is DeltaDefinition) {

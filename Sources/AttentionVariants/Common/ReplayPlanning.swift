@@ -19,6 +19,8 @@ public struct ReplayOptions: Sendable {
     /// argument (nil: K^−1/2).
     public var form = "recurrent"
     public var scale: Double?
+    /// How the dump orders its per-token tensors (`--layout`).
+    public var layout = TensorLayout.thd
 
     public init(
         preset: String? = nil, qkL2Norm: Bool = true, layer: Int? = nil, layers: Int? = nil, blockSize: Int? = nil, topK: Int? = nil,
@@ -87,7 +89,7 @@ public struct ReplayTensors {
     public init(file: TensorFile, definition d: any VariantDefinition, options: ReplayOptions) throws {
         let specs = d.replayTensors ?? []
         (variant, self.options, self.file) = (d.name, options, file)
-        rows = try Self.perTokenRows(file, d.name, specs)
+        rows = try Self.perTokenRows(file, d.name, specs, layout: options.layout)
         let q = rows["q"]!, k = rows["k"]!, vv = rows["v"]!
         if k.heads != q.heads && !d.keepsCache { throw Self.mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same H)") }
         if k.width != q.width { throw Self.mismatch(k, "'\(q.view.name)' \(q.view.shapeText) (same K)") }
@@ -106,7 +108,7 @@ public struct ReplayTensors {
     }
 
     /// The required per-token tensors by stream, all of one length T.
-    static func perTokenRows(_ file: TensorFile, _ variant: String, _ specs: [ReplayTensorSpec]) throws -> [String: TensorRows] {
+    static func perTokenRows(_ file: TensorFile, _ variant: String, _ specs: [ReplayTensorSpec], layout: TensorLayout) throws -> [String: TensorRows] {
         var rows: [String: TensorRows] = [:]
         var layouts: [String: String] = [:]
         for s in specs where s.required && s.shape.hasPrefix("[T") {
@@ -114,7 +116,7 @@ public struct ReplayTensors {
             if view == nil && s.name == "gk" { view = file["g"] }
             guard let view else { throw missing(file, s.name, variant, specs) }
             do {
-                rows[s.stream] = try TensorRows(view, perChannel: s.shape.split(separator: ",").count == 3)
+                rows[s.stream] = try TensorRows(view, perChannel: s.shape.split(separator: ",").count == 3, layout: layout)
                 layouts[s.stream] = s.shape
             } catch let e as TensorFileError { throw InputError(e.message) }
         }

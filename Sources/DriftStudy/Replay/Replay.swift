@@ -40,6 +40,8 @@ public enum Replay {
         public var scale: Double?
         /// `--kernel`: kernel profiles replayed beside the recipes (each one more emulation).
         public var kernels: [String] = []
+        /// `--layout`: how the dump orders its per-token tensors.
+        public var layout = TensorLayout.thd
         /// Threads stepping the runs (each run on one thread, in order: the same bits for any count).
         public var jobs = 1
         /// Positions per block (nil: as many as fit 8 MB per series); tests set small blocks.

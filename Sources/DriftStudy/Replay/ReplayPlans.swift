@@ -57,6 +57,7 @@ extension Replay.Options {
         var r = ReplayOptions(preset: preset, qkL2Norm: qkL2Norm, layer: layer, layers: layers, blockSize: blockSize, topK: topK, window: window)
         r.form = form
         r.scale = scale
+        r.layout = layout
         return r
     }
 }
