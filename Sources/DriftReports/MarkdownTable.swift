@@ -104,3 +104,63 @@ public enum Compact {
         return String(format: "%.2f±%.2f", s.slope, (s.slopeHigh - s.slopeLow) / 2)
     }
 }
+
+extension MarkdownTable {
+    /// Parses a table block (header, alignment row, rows).
+    init?(lines: [Substring]) {
+        guard lines.count >= 2 else { return nil }
+        let heads = Self.cells(lines[0]).map { $0.trimmingCharacters(in: .whitespaces) }
+        let align = Self.cells(lines[1]).map { $0.trimmingCharacters(in: .whitespaces).hasSuffix(":") ? Align.right : .left }
+        guard heads.count == align.count else { return nil }
+        self.init(heads, align: align)
+        rows = lines.dropFirst(2).map { Self.cells($0).map { $0.trimmingCharacters(in: .whitespaces) } }
+        guard rows.allSatisfy({ $0.count == heads.count }) else { return nil }
+    }
+
+    /// The widest row's visible characters over `columns`.
+    func width(_ columns: [Int]) -> Int {
+        ([heads] + rows).map { r in columns.map { Self.visible(r[$0]).count }.reduce(0, +) }.max() ?? 0
+    }
+
+    /// The table as one or more tables that each fit GitHub's column: the leading
+    /// left-aligned key columns (at most two) repeated in each, the other columns in order.
+    func fitted() -> [MarkdownTable] {
+        let all = Array(heads.indices)
+        guard Double(width(all)) > Self.budget(columns: all.count) else { return [self] }
+        var keys = Array(all.prefix { align[$0] == .left }.prefix(2))
+        if keys.isEmpty { keys = [0] }
+        while keys.count > 1 && Double(width(keys)) > Self.budget(columns: keys.count) / 2 { keys.removeLast() }
+        var groups: [[Int]] = [], current: [Int] = []
+        for c in all where !keys.contains(c) {
+            let next = current + [c]
+            if !current.isEmpty && Double(width(keys + next)) > Self.budget(columns: keys.count + next.count) {
+                groups.append(current); current = [c]
+            } else { current = next }
+        }
+        if !current.isEmpty { groups.append(current) }
+        return groups.map { g in
+            let cols = keys + g
+            var t = MarkdownTable(cols.map { heads[$0] }, align: cols.map { align[$0] })
+            t.rows = rows.map { r in cols.map { r[$0] } }
+            return t
+        }
+    }
+
+    /// `markdown` with every table too wide for GitHub's column split into tables that fit.
+    public static func fitting(_ markdown: String) -> String {
+        var out: [String] = [], block: [Substring] = []
+        func flush() {
+            if !block.isEmpty {
+                if let t = MarkdownTable(lines: block) {
+                    out.append(t.fitted().map { $0.render().dropLast() }.joined(separator: "\n\n"))
+                } else { out += block.map(String.init) }
+            }
+            block = []
+        }
+        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("|") { block.append(line) } else { flush(); out.append(String(line)) }
+        }
+        flush()
+        return out.joined(separator: "\n")
+    }
+}

@@ -31,6 +31,7 @@ public enum ScenarioReport {
             try AtomicFile.write(Data(plot.render().utf8), to: "\(dir)/plots/\(name)", creatingFolders: true)
         }
         md += reproduction(runInfo, dir: dir)
+        md = MarkdownTable.fitting(md)
         let path = "\(dir)/report.md"
         try AtomicFile.write(Data(md.utf8), to: path, creatingFolders: true)
         return path

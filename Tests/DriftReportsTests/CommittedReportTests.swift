@@ -13,13 +13,9 @@ import Testing
         return ((e?.allObjects as? [String]) ?? []).filter { $0.hasSuffix(suffix) }.sorted().map { "\(root)/\(dir)/\($0)" }
     }
 
-    /// Study report pages (folders with results.csv). The scenario reports' tables are not
-    /// converted yet (issue 20 leaves them for a follow-up).
     @Test func everyTableRowFitsGitHubsColumn() throws {
-        let pages = Self.files(under: "reports", suffix: ".md").filter {
-            FileManager.default.fileExists(atPath: URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("results.csv").path)
-        }
-        #expect(pages.count >= 20)
+        let pages = Self.files(under: "reports", suffix: ".md")
+        #expect(pages.count >= 30)
         var rows = 0
         for p in pages {
             let md = try String(contentsOfFile: p, encoding: .utf8)
@@ -36,6 +32,20 @@ import Testing
         #expect(MarkdownTable.overflowing(wide).count == 1)
         #expect(MarkdownTable.visible("**[mha¹](family-softmax.md)** `x`") == "mha¹ x")
         #expect(MarkdownTable.cells("| a \\| b | c |") == [" a \\| b ", " c "])
+    }
+
+    @Test func aWideTableIsSplitKeepingItsKeyColumns() {
+        let heads = ["recipe", "format"] + (1...12).map { "column \($0)" }
+        var t = MarkdownTable(heads, align: [.left, .left] + Array(repeating: .right, count: 12))
+        t.rows = [["bf16", "bfloat16"] + (1...12).map { "1.00e-0\($0 % 10)" }]
+        let md = "intro\n\n" + t.render() + "\nafter\n"
+        let fitted = MarkdownTable.fitting(md)
+        #expect(!MarkdownTable.overflowing(md).isEmpty && MarkdownTable.overflowing(fitted).isEmpty)
+        let tables = fitted.components(separatedBy: "| recipe | format |").count - 1
+        #expect(tables >= 2, "\(fitted)")
+        for h in heads { #expect(fitted.contains("| \(h) |") || fitted.contains(" \(h) |")) }
+        #expect(fitted.hasPrefix("intro\n\n") && fitted.hasSuffix("\nafter\n"))
+        #expect(MarkdownTable.fitting(fitted) == fitted)
     }
 
     /// Each text element's box: (minX, maxX, minY, maxY) from its anchor, size and rotation.
