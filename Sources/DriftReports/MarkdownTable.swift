@@ -113,7 +113,7 @@ extension MarkdownTable {
         let align = Self.cells(lines[1]).map { $0.trimmingCharacters(in: .whitespaces).hasSuffix(":") ? Align.right : .left }
         guard heads.count == align.count else { return nil }
         self.init(heads, align: align)
-        rows = lines.dropFirst(2).map { Self.cells($0).map { $0.trimmingCharacters(in: .whitespaces) } }
+        rows = lines.dropFirst(2).map { Self.cells($0).map { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\\|", with: "|") } }
         guard rows.allSatisfy({ $0.count == heads.count }) else { return nil }
     }
 

@@ -75,6 +75,7 @@ extension SVGPlot {
                 items.append((x, y + 14, end))
             }
         }
+        items += endLabels(shown, fr)
         items.sort { ($0.y, $0.x) < ($1.y, $1.x) }
         var s = "", lastY = -Double.infinity
         for it in items {
@@ -86,6 +87,16 @@ extension SVGPlot {
             s += "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"10\" fill=\"#222222\"\(anchorEnd ? " text-anchor=\"end\"" : "")>\(Self.escape(it.text))</text>\n"
         }
         return s
+    }
+
+    /// Direct labels for solid lines whose ends lie within 12 px of another's (where the
+    /// legend's colours alone would not tell them apart), at their last point.
+    func endLabels(_ shown: [Series], _ fr: Frame) -> [(x: Double, y: Double, text: String)] {
+        let ends = shown.filter { !$0.markers && !$0.dashed && $0.endLabel == nil }.compactMap { se -> (Double, Double, String)? in
+            guard let last = se.points.last(where: { position($0, fr) != nil }), let (x, y) = position(last, fr) else { return nil }
+            return (x, y, se.label)
+        }
+        return ends.filter { e in ends.contains { o in o.2 != e.2 && abs(o.1 - e.1) < 12 && abs(o.0 - e.0) < 40 } }.map { ($0.0, $0.1, $0.2) }
     }
 
     /// The legend right of the plot, one line per series (the figure is as tall as it needs).

@@ -61,7 +61,7 @@ enum StudyIndex {
 
     /// A matrix of rows × recipes (the recipes any row has, widest first) and the bytes per
     /// head at T of each row's widest recipe.
-    static func matrix(_ rows: [Row], tokens T: Int, order: [String: Int], all: [StudyRecord]) -> String {
+    static func matrix(_ rows: [Row], tokens T: Int, order: [String: Int]) -> String {
         let recipes = Array(Set(rows.flatMap(\.cells.keys))).sorted { (order[$0] ?? 0, $0) < (order[$1] ?? 0, $1) }
         var table = MarkdownTable(["variant"] + recipes + ["bytes"], align: [.left] + recipes.map { _ in .right } + [.right])
         for row in rows {
@@ -92,7 +92,7 @@ enum StudyIndex {
             for (cache, heading) in [(true, "KV caches"), (false, "Recurrent states")] {
                 let part = rows.filter { $0.cache == cache }
                 guard !part.isEmpty else { continue }
-                md += "### \(heading)\n\n" + matrix(part, tokens: T, order: order, all: records) + "\n"
+                md += "### \(heading)\n\n" + matrix(part, tokens: T, order: order) + "\n"
             }
             md += legend.footnote(rows.compactMap { $0.cells.values.first })
             let findings = StudyFindings.sentences(records: records, rows: rows, workload: w, tokens: T, order: order)

@@ -5,8 +5,6 @@ import NumberFormats
 
 /// Writes `report.md`, `plots/*.svg` and `results.csv` from results alone.
 public enum StudyReport {
-    public static let lengths = [1024, 8192, 65536]
-
     public static func sci(_ x: Double?) -> String {
         guard let x else { return "–" }
         if x.isNaN { return "NaN" }

@@ -46,6 +46,8 @@ import Testing
         for h in heads { #expect(fitted.contains("| \(h) |") || fitted.contains(" \(h) |")) }
         #expect(fitted.hasPrefix("intro\n\n") && fitted.hasSuffix("\nafter\n"))
         #expect(MarkdownTable.fitting(fitted) == fitted)
+        let piped = "| a | b |\n|---|---|\n| x \\| y | \(String(repeating: "z", count: 120)) |\n"
+        #expect(MarkdownTable.fitting(piped).contains("| x \\| y |"), "\(MarkdownTable.fitting(piped))")
     }
 
     /// Each text element's box: (minX, maxX, minY, maxY) from its anchor, size and rotation.
