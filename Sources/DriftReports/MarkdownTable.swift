@@ -122,14 +122,15 @@ extension MarkdownTable {
         ([heads] + rows).map { r in columns.map { Self.visible(r[$0]).count }.reduce(0, +) }.max() ?? 0
     }
 
-    /// The table as one or more tables that each fit GitHub's column: the leading
-    /// left-aligned key columns (at most two) repeated in each, the other columns in order.
+    /// The table as one or more tables that each fit GitHub's column: the key columns — the
+    /// shortest leading run of columns that tells the rows apart (else the leading left-aligned
+    /// ones, at most two) — repeated in each, the other columns in order.
     func fitted() -> [MarkdownTable] {
         let all = Array(heads.indices)
         guard Double(width(all)) > Self.budget(columns: all.count) else { return [self] }
-        var keys = Array(all.prefix { align[$0] == .left }.prefix(2))
+        let unique = (1..<heads.count).first { k in Set(rows.map { $0.prefix(k).joined(separator: "\u{1}") }).count == rows.count }
+        var keys = unique.map { Array(0..<$0) } ?? Array(all.prefix { align[$0] == .left }.prefix(2))
         if keys.isEmpty { keys = [0] }
-        while keys.count > 1 && Double(width(keys)) > Self.budget(columns: keys.count) / 2 { keys.removeLast() }
         var groups: [[Int]] = [], current: [Int] = []
         for c in all where !keys.contains(c) {
             let next = current + [c]

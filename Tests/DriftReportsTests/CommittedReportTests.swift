@@ -37,7 +37,8 @@ import Testing
     @Test func aWideTableIsSplitKeepingItsKeyColumns() {
         let heads = ["recipe", "format"] + (1...12).map { "column \($0)" }
         var t = MarkdownTable(heads, align: [.left, .left] + Array(repeating: .right, count: 12))
-        t.rows = [["bf16", "bfloat16"] + (1...12).map { "1.00e-0\($0 % 10)" }]
+        // Rows told apart by recipe and format together: both columns repeat in each part.
+        t.rows = ["bfloat16", "bfloat16/stochastic"].map { ["bf16", $0] + (1...12).map { "1.00e-0\($0 % 10)" } }
         let md = "intro\n\n" + t.render() + "\nafter\n"
         let fitted = MarkdownTable.fitting(md)
         #expect(!MarkdownTable.overflowing(md).isEmpty && MarkdownTable.overflowing(fitted).isEmpty)
