@@ -24,8 +24,13 @@ enum StudyIndex {
             let ta = a.value.map(\.tokens).max()!, tb = b.value.map(\.tokens).max()!
             return ta != tb ? ta < tb : a.key > b.key
         }) else { return nil }
-        let reach = Dictionary(grouping: w.value, by: StudyReport.instance).values.map { $0.map(\.tokens).max()! }.min()!
-        return (w.key, matrixLengths.last { $0 <= reach } ?? reach)
+        return (w.key, reachLength(w.value)!)
+    }
+
+    /// The longest fixed length every instance of `rs` reaches (else the shortest instance's length).
+    static func reachLength(_ rs: [StudyRecord]) -> Int? {
+        guard let reach = Dictionary(grouping: rs, by: StudyReport.instance).values.map({ $0.map(\.tokens).max()! }).min() else { return nil }
+        return matrixLengths.last { $0 <= reach } ?? reach
     }
 
     /// One row of the matrix: the record of each recipe at `T` (the worst seed), from the
@@ -85,8 +90,10 @@ enum StudyIndex {
         let order = StudyReport.orderedRecipes(records)
         if let (w, T) = scope(records) {
             let rows = rows(records, workload: w, tokens: T, legend: legend)
+            let findings = StudyFindings.sentences(records: records, rows: rows, workload: w, tokens: T, order: order)
+            if !findings.isEmpty { md += "## Findings\n\n" + findings.map { "- \($0)\n" }.joined() + "\n" }
             let runs = Set(records.map(\.tokens)).sorted().map(Compact.tokens).joined(separator: "/")
-            md += "Output error ‖o − ô‖/‖o‖ at \(Compact.tokens(T)) tokens on \(w) inputs, per variant (rows) and storage recipe (columns), with the verdict of each run at its end (runs of \(runs) tokens). "
+            md += "## Verdicts at \(Compact.tokens(T)) tokens\n\nOutput error ‖o − ô‖/‖o‖ at \(Compact.tokens(T)) tokens on \(w) inputs, per variant (rows) and storage recipe (columns), with the verdict of each run at its end (runs of \(runs) tokens). "
             md += "Marks: " + marks.dropLast().map { "\($0.mark) \($0.meaning)" }.joined(separator: "; ") + " or NaN. "
             md += "Bytes: the KV cache or state of one head at \(Compact.tokens(T)) tokens in the widest recipe. The names link to each family's tables.\n\n"
             for (cache, heading) in [(true, "KV caches"), (false, "Recurrent states")] {
@@ -95,8 +102,6 @@ enum StudyIndex {
                 md += "### \(heading)\n\n" + matrix(part, tokens: T, order: order) + "\n"
             }
             md += legend.footnote(rows.compactMap { $0.cells.values.first })
-            let findings = StudyFindings.sentences(records: records, rows: rows, workload: w, tokens: T, order: order)
-            if !findings.isEmpty { md += "## Findings\n\n" + findings.map { "- \($0)\n" }.joined() + "\n" }
         } else {
             md += "No records.\n\n"
         }

@@ -29,11 +29,10 @@ enum StudyPlots {
         }
     }
 
-    /// The length of a workload's memory–error plot: 32k when some record reaches it (the
-    /// longer runs measured there from their own runs), else the length most records share.
-    static func memoryLength(_ rs: [StudyRecord]) -> Int? {
-        rs.contains { $0.tokens >= StudyReport.frontierLength } ? StudyReport.frontierLength : StudyReport.commonLength(rs)
-    }
+    /// The length of a workload's memory–error plot and table: the longest fixed length every
+    /// variant instance reaches (the longer runs measured there from their own runs), as the
+    /// index's matrix.
+    static func memoryLength(_ rs: [StudyRecord]) -> Int? { StudyIndex.reachLength(rs) }
 
     /// Every (variant, recipe) reaching T: one marker series per variant, the Pareto frontier
     /// dashed and labelled, its points named.
@@ -73,11 +72,11 @@ enum StudyPlots {
 
     /// The memory–error plots and, at 32k, the table of every point with the frontier starred.
     static func memoryPage(_ records: [StudyRecord], plots: [String], legend: ParameterLegend) -> String {
-        let T = StudyReport.frontierLength
         var md = "# Memory versus error\n\nOne point per (variant, recipe): the bytes of KV cache (T × bytes per token; a sliding window holds only its window and sink tokens) or recurrent state of one head at T tokens, against the output error at T (the mean over the last 64 positions up to it), from the record's own run when it runs longer. ★ and the dashed line: the Pareto frontier — no other point has both fewer bytes and a lower error; NaN errors are never on it.\n\n"
         for w in Array(Set(records.map(\.workload.name))).sorted() {
             let rs = records.filter { $0.workload.name == w }
-            md += "## \(w) inputs\n\n"
+            guard let T = memoryLength(rs) else { continue }
+            md += "## \(w) inputs, \(Compact.tokens(T)) tokens\n\n"
             if plots.contains(memoryName(w)) { md += "![\(memoryName(w))](plots/\(memoryName(w)))\n\n" }
             let pts = StudyReport.pointsAt(T, rs)
             guard !pts.isEmpty else {

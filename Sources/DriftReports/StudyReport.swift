@@ -106,10 +106,6 @@ public enum StudyReport {
         return order
     }
 
-    /// The length of the memory–error frontier table (DESIGN §8: "bytes of KV cache or state
-    /// at context T versus output error"), when records reach it.
-    public static let frontierLength = 32768
-
     /// Each (variant instance, recipe) that reaches `T` in `rs`, with its bytes at T (a cache:
     /// T × bytes per token; a state: its bytes) and its error at T (from its longest run).
     static func pointsAt(_ T: Int, _ rs: [StudyRecord]) -> [(record: StudyRecord, bytes: Double, error: Double)] {
