@@ -77,10 +77,12 @@ extension SVGPlot {
         }
         items += endLabels(shown, fr)
         items.sort { ($0.y, $0.x) < ($1.y, $1.x) }
-        var s = "", lastY = -Double.infinity
-        for it in items {
-            let y = min(max(it.y - 5, lastY + 12, fr.top + 10), fr.top + fr.ph - 3)
-            lastY = y
+        // Down from the top, then up from the bottom edge: 12 px apart and inside the area.
+        var ys: [Double] = []
+        for it in items { ys.append(max(it.y - 5, (ys.last ?? -.infinity) + 12, fr.top + 10)) }
+        for i in ys.indices.reversed() { ys[i] = min(ys[i], i + 1 < ys.count ? ys[i + 1] - 12 : fr.top + fr.ph - 3) }
+        var s = ""
+        for (it, y) in zip(items, ys) {
             let w = SVGText.width(it.text, size: 10)
             let anchorEnd = it.x + 6 + w > fr.left + fr.pw
             let x = anchorEnd ? max(it.x - 6, fr.left + w + 2) : it.x + 6
