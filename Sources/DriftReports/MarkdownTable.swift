@@ -131,12 +131,22 @@ extension MarkdownTable {
         let unique = (1..<heads.count).first { k in Set(rows.map { $0.prefix(k).joined(separator: "\u{1}") }).count == rows.count }
         var keys = unique.map { Array(0..<$0) } ?? Array(all.prefix { align[$0] == .left }.prefix(2))
         if keys.isEmpty { keys = [0] }
-        var groups: [[Int]] = [], current: [Int] = []
+        // Columns whose heads share what comes before " @" ("8 pairs @256", "8 pairs @1024")
+        // stay together when they fit one table.
+        var units: [[Int]] = []
         for c in all where !keys.contains(c) {
-            let next = current + [c]
-            if !current.isEmpty && Double(width(keys + next)) > Self.budget(columns: keys.count + next.count) {
-                groups.append(current); current = [c]
-            } else { current = next }
+            let group = { (i: Int) in heads[i].components(separatedBy: " @").first! }
+            if let last = units.last?.last, heads[c].contains(" @"), group(last) == group(c) { units[units.count - 1].append(c) } else { units.append([c]) }
+        }
+        let fits = { (cols: [Int]) in Double(self.width(keys + cols)) <= Self.budget(columns: keys.count + cols.count) }
+        var groups: [[Int]] = [], current: [Int] = []
+        for unit in units {
+            if fits(current + unit) { current += unit; continue }
+            if !current.isEmpty { groups.append(current); current = [] }
+            for c in unit {
+                if !current.isEmpty && !fits(current + [c]) { groups.append(current); current = [] }
+                current.append(c)
+            }
         }
         if !current.isEmpty { groups.append(current) }
         return groups.map { g in

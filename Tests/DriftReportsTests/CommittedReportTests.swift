@@ -47,6 +47,12 @@ import Testing
         for h in heads { #expect(fitted.contains("| \(h) |") || fitted.contains(" \(h) |")) }
         #expect(fitted.hasPrefix("intro\n\n") && fitted.hasSuffix("\nafter\n"))
         #expect(MarkdownTable.fitting(fitted) == fitted)
+        // Columns of one group ("8 pairs @…") stay in one table when they fit one.
+        let grouped = ["recipe"] + [8, 32, 63].flatMap { p in [256, 1024, 4096, 16384, 65536].map { "\(p) pairs @\($0)" } }
+        var g = MarkdownTable(grouped, align: [.left] + Array(repeating: .right, count: 15))
+        g.rows = [["int8-token"] + Array(repeating: "100", count: 15)]
+        let parts = MarkdownTable.fitting(g.render()).split(separator: "\n").filter { $0.hasPrefix("| recipe") }
+        #expect(parts.count == 3 && parts.allSatisfy { Set($0.matches(of: #/ (\d+) pairs/#).map(\.output.1)).count == 1 }, "\(parts)")
         let piped = "| a | b |\n|---|---|\n| x \\| y | \(String(repeating: "z", count: 120)) |\n"
         #expect(MarkdownTable.fitting(piped).contains("| x \\| y |"), "\(MarkdownTable.fitting(piped))")
     }
