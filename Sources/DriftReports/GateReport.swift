@@ -83,7 +83,7 @@ public enum GateReport {
             for (name, m) in failures { s += "> **\(cell(name))**: \(cell(m))  \n" }
         }
         s += "\nMeasured: the worst seed's error at length T (the mean of `output_rel_err` over the last min(64, T/16) positions up to T) against an MPFR-certified Float64 reference; margin = (limit − measured)/limit (slopes: limit − measured).\n"
-        return s
+        return MarkdownTable.fitting(s)
     }
 
     static func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }

@@ -10,7 +10,7 @@ public enum ScenarioReport {
     @discardableResult
     public static func write(records: [ScenarioRecord], runInfo: RunInfo?, to dir: String, title: String) throws -> String {
         try AtomicFile.createFolder("\(dir)/plots")
-        var md = "# \(title)\n\n"
+        var md = ""
         var plots: [(String, SVGPlot)] = []
         let records = records.sorted { $0.key < $1.key }
         for scenario in Array(Set(records.map(\.scenario))).sorted() {
@@ -31,6 +31,7 @@ public enum ScenarioReport {
             try AtomicFile.write(Data(plot.render().utf8), to: "\(dir)/plots/\(name)", creatingFolders: true)
         }
         md += reproduction(runInfo, dir: dir)
+        md = MarkdownTable.fitting(ScenarioGlance.page(title: title, sections: md, records: records))
         let path = "\(dir)/report.md"
         try AtomicFile.write(Data(md.utf8), to: path, creatingFolders: true)
         return path

@@ -3,6 +3,7 @@ import DriftReports
 import DriftStudy
 import Foundation
 import NumberFormats
+import ServingScenarios
 
 /// `attnprec report DIR...`: merges result folders (shards) by key and regenerates the report.
 struct ReportCommand: ParsableCommand {
@@ -32,6 +33,7 @@ struct ReportCommand: ParsableCommand {
             let what = held.study.map { "the results of study '\($0)'" } ?? "\(held.keys.count) result record(s)"
             throw InputError("--out \(outDir): holds \(what), e.g. '\(lost)', that the merged results.jsonl would drop; expected an empty folder or one of the merged folders")
         }
+        if dirs.count == 1, outDir == dirs[0], lines.values.first?.contains("\"scenario\":") == true { return try scenario(outDir) }
         let records: [StudyRecord] = try lines.keys.sorted().map { (k: String) throws -> StudyRecord in
             do { return try StudyJSON.decoder().decode(StudyRecord.self, from: Data(lines[k]!.utf8)) } catch {
                 throw InputError("record '\(k)': not a study record (\(error))")
@@ -45,6 +47,18 @@ struct ReportCommand: ParsableCommand {
         let title = infos.lazy.compactMap(\.title).first ?? "attnprec study: \(name)"
         let report = try StudyReport.write(records: records, runInfo: infos, to: outDir, title: title, notice: merged.notice)
         print("\(records.count) records from \(dirs.count) folder(s)\(merged.notice == nil ? "" : " (a partial merge: see the report)")")
+        print("report: \(report)")
+    }
+
+    /// A scenario folder (records with a `scenario` key): its report regenerated in place,
+    /// titled from its config when that is at hand.
+    func scenario(_ dir: String) throws {
+        let records = try ScenarioRecord.read("\(dir)/results.jsonl")
+        let info = RunInfo.load(dir: dir).first
+        let config = info?.configs.first.flatMap { try? ScenarioConfig.load(path: $0) }
+        let title = config?.title ?? "attnprec scenario: \(config?.name ?? URL(fileURLWithPath: dir).lastPathComponent)"
+        let report = try ScenarioReport.write(records: records, runInfo: info, to: dir, title: title)
+        print("\(records.count) scenario records")
         print("report: \(report)")
     }
 }

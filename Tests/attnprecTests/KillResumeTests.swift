@@ -152,11 +152,12 @@ import Darwin
     }
 
     /// A file's contents less what legitimately differs between two runs: report.md's
-    /// reproduction section (command, wall time) but not its length, run.json's values, the
+    /// reproduction section (a study's: reproduction.md's "How") (command, wall time) but
+    /// not its length, run.json's values, the
     /// JUnit times. Other files as they are (compared as bytes).
     static func normalised(_ name: String, _ data: Data) -> Data {
         let text = { String(decoding: data, as: UTF8.self) }
-        if name.hasSuffix("report.md"), let r = text().range(of: "## Reproduction") {
+        if name.hasSuffix("report.md") || name.hasSuffix("reproduction.md"), let r = text().range(of: name.hasSuffix("report.md") ? "## Reproduction" : "## How") {
             let t = text()
             return Data((String(t[..<r.lowerBound]) + "\(t[r.lowerBound...].split(separator: "\n", omittingEmptySubsequences: false).count) lines").utf8)
         }
