@@ -80,7 +80,8 @@ enum StudyIndex {
             cells.append(Compact.bytes(bytes))
             table.rows.append(cells)
         }
-        return table.render()
+        // Many recipes (storage formats beside kernel profiles) split into tables that fit.
+        return table.fitted().map { $0.render() }.joined(separator: "\n")
     }
 
     static func page(records: [StudyRecord], runInfo: [RunInfo], title: String?, notice: String?, pages: [(file: String, title: String)]) -> String {

@@ -15,6 +15,15 @@ public enum Study {
         public var force: Bool
         /// Told where `force` moved the earlier results (one line, for the user).
         public var movedAside: (@Sendable (String) -> Void)?
+        /// The running binary's git revision (`attnprec --version`), recorded in run.json; nil or
+        /// "unknown": the revision of the checkout holding the config.
+        public var revision: String?
+
+        /// The revision run.json records: the binary's, else the config checkout's.
+        public func revision(near path: String) -> String {
+            if let r = revision, r != "unknown" { return r }
+            return RunInfo.gitRevision(near: path)
+        }
         public init(
             out: String, jobs: Int = 1, shard: (Int, Int)? = nil, resume: Bool = false, progress: Bool = false, command: String = "attnprec run",
             force: Bool = false, movedAside: (@Sendable (String) -> Void)? = nil
@@ -48,7 +57,7 @@ public enum Study {
         var groups = try StudyPlan.expand(configs)
         // The revision of the code that runs, read before this run writes anything (results
         // written into the checkout would mark it dirty).
-        let revision = RunInfo.gitRevision(near: configs.first.map { URL(fileURLWithPath: $0.file).deletingLastPathComponent().path } ?? ".")
+        let revision = options.revision(near: configs.first.map { URL(fileURLWithPath: $0.file).deletingLastPathComponent().path } ?? ".")
         // Every shard's keys: a shard resumed in a folder keeps the other shards' records.
         let studyKeys = Set(groups.flatMap { $0.records.map(\.key) })
         try options.claimFolder(study: configs.first?.name ?? "study", keys: studyKeys)

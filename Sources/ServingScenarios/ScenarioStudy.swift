@@ -10,7 +10,7 @@ public enum ScenarioStudy {
     public static func run(config c: ScenarioConfig, options: Study.Options) throws -> (RunInfo, [ScenarioRecord]) {
         let start = Date()
         // Read before anything is written (results inside the checkout would mark it dirty).
-        let revision = RunInfo.gitRevision(near: URL(fileURLWithPath: c.file).deletingLastPathComponent().path)
+        let revision = options.revision(near: URL(fileURLWithPath: c.file).deletingLastPathComponent().path)
         let work = try plan(c)
         try options.claimFolder(study: c.name, keys: nil)
         final class Box: @unchecked Sendable {

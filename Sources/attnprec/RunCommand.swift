@@ -39,8 +39,10 @@ struct RunCommand: ParsableCommand {
         try OutputLocation.check(outDir, kind: .folder, flag: "--out")
         let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let tty = isatty(STDERR_FILENO) != 0
-        let info = try Study.run(configs: loaded, options: Study.Options(
-            out: outDir, jobs: jobs, shard: shardValue, resume: resume, progress: tty, command: command, force: force, movedAside: { print($0) }))
+        var options = Study.Options(
+            out: outDir, jobs: jobs, shard: shardValue, resume: resume, progress: tty, command: command, force: force, movedAside: { print($0) })
+        options.revision = GitRevision.described
+        let info = try Study.run(configs: loaded, options: options)
         let records = try ResultsStore.readRecords("\(outDir)/results.jsonl")
         let report = try StudyReport.write(records: records, runInfo: [info], to: outDir, title: loaded[0].title ?? "attnprec study: \(loaded[0].name)")
         print("\(info.recordsComputed) records computed, \(info.records) in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
@@ -55,8 +57,9 @@ struct RunCommand: ParsableCommand {
         let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
         try OutputLocation.check(outDir, kind: .folder, flag: "--out")
         let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        let (info, records) = try ScenarioStudy.run(
-            config: config, options: Study.Options(out: outDir, jobs: jobs, command: command, force: force, movedAside: { print($0) }))
+        var options = Study.Options(out: outDir, jobs: jobs, command: command, force: force, movedAside: { print($0) })
+        options.revision = GitRevision.described
+        let (info, records) = try ScenarioStudy.run(config: config, options: options)
         let report = try ScenarioReport.write(records: records, runInfo: info, to: outDir, title: config.title ?? "attnprec scenario: \(config.name)")
         print("\(records.count) records in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
         print("report: \(report)")

@@ -97,10 +97,17 @@ import Testing
         let a = try StudyPlan.parseShard("2/3")
         #expect(a.0 == 2)
         #expect(a.1 == 3)
-        let env = ["SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "1"]
+        let env = ["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "3"]
         let b = try StudyPlan.parseShard("slurm", environment: env)
         #expect(b.0 == 4)
         #expect(b.1 == 4)
+        // Arrays that are not exactly 0…N−1: `--array=1` (the whole sweep as 1 of 1), `1-4`,
+        // `0-4:2` (shards left unrun) are refused.
+        for bad in [["1", "1", "1", "1", nil], ["4", "4", "1", "4", nil], ["4", "3", "0", "4", "2"]] {
+            var e = ["SLURM_ARRAY_TASK_ID": bad[0]!, "SLURM_ARRAY_TASK_COUNT": bad[1]!, "SLURM_ARRAY_TASK_MIN": bad[2]!, "SLURM_ARRAY_TASK_MAX": bad[3]!]
+            if let step = bad[4] { e["SLURM_ARRAY_TASK_STEP"] = step }
+            #expect(throws: StudyInputError.self) { try StudyPlan.parseShard("slurm", environment: e) }
+        }
         #expect(throws: StudyInputError.self) { try StudyPlan.parseShard("3/2") }
         #expect(throws: StudyInputError.self) { try StudyPlan.parseShard("slurm", environment: [:]) }
     }

@@ -30,6 +30,9 @@ extension DriftTheory {
         guard let u = storage.map({ unitRoundoff($0) }) ?? 0x1p-24 else { return theory }
         theory.unitRoundoff = u
         theory.kappa = storage?.rounding.isStochastic == true ? kappaStochastic : kappaNearest
+        // DESIGN §7's laws cover storage rounding; a kernel profile's compute store points (P,
+        // intra-chunk matrices, the output) are outside them: no prediction.
+        if recipe.kernel != nil { return theory }
         if shape.isCache {
             theory.law = "flat"
             // A cache that stores the (already rounded) inputs in a format holding them exactly loses

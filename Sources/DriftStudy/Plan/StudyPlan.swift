@@ -118,10 +118,15 @@ public enum StudyPlan {
                   let n = environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init), n >= 1 else {
                 throw StudyInputError("--shard slurm: expected SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT in the environment (run inside an sbatch --array job)")
             }
+            // The array must be exactly 0…N−1 (step 1): `--array=1` alone would run the whole
+            // sweep as shard 1 of 1, `--array=0-4:2` would leave shards unrun.
             let min = environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
-            let i = id - min + 1
-            guard (1...n).contains(i) else { throw StudyInputError("--shard slurm: task \(id) (min \(min)) is outside 1...\(n)") }
-            return (i, n)
+            let max = environment["SLURM_ARRAY_TASK_MAX"].flatMap(Int.init) ?? n - 1
+            let step = environment["SLURM_ARRAY_TASK_STEP"].flatMap(Int.init) ?? 1
+            guard min == 0, max == n - 1, step == 1, (0..<n).contains(id) else {
+                throw StudyInputError("--shard slurm: the job array must be 0-\(Swift.max(n - 1, 0)) with step 1 (one task per shard, e.g. sbatch --array=0-3 for 4 shards); got tasks \(min)-\(max) step \(step) (\(n) tasks, this one \(id))")
+            }
+            return (id + 1, n)
         }
         let parts = text.split(separator: "/")
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else {
