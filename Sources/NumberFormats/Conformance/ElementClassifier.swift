@@ -47,12 +47,14 @@ struct ElementClassifier {
         let vRef = spec.elementValue(code: ref), vTheirs = spec.elementValue(code: theirs)
         if vRef.isNaN || vTheirs.isNaN { return .nan }
         let dn = down.code(x, ts, random: random.bits(i)), upc = up.code(x, ts, random: random.bits(i))
-        if case .float(let f) = spec.element, f.hasSubnormals, let minSub = f.minSubnormal {
-            let a = Double(xs).magnitude
-            if a < f.minNormal && a >= minSub && (vRef == 0) != (vTheirs == 0) { return .subnormal }
-        }
         let vDown = spec.elementValue(code: dn), vUp = spec.elementValue(code: upc)
         if Set([ref, theirs]) == Set([dn, upc]) && 2 * Double(xs) == vDown + vUp { return .tie }
+        // One side zero, the other a subnormal: flushed (or a flush the spec asks for, not done).
+        if case .float(let f) = spec.element, f.hasSubnormals, (vRef == 0) != (vTheirs == 0),
+            max(vRef.magnitude, vTheirs.magnitude) < f.minNormal
+        {
+            return .subnormal
+        }
         if theirs == dn || theirs == upc { return .offByOne }
         return .other
     }
