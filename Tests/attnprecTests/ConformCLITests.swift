@@ -58,4 +58,39 @@ import Workloads
         #expect(r.err.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/j.xml"))
     }
+
+    /// A budgets file's `conformance:` section, run by `validate`: the table, the JUnit suite
+    /// (merged beside the budgets' suite), exit 1 on a difference, 2 on a missing file.
+    @Test func validateRunsTheConformanceSection() throws {
+        let dir = try CLI.tempDir()
+        let fx = Self.fixtures
+        let x = (0..<256).map { Float($0 - 128) / 16 }
+        try NPY.write(path: "\(dir)/x.npy", shape: [4, 64], float32: x)
+        let away = try FormatSpec.parse("e4m3/nearest-away").reference(x, shape: [4, 64])
+        try Data(NPY.encode(shape: [4, 64], descr: "|u1", payload: NPY.data(of: away.codes.map { UInt8($0) })))
+            .write(to: URL(fileURLWithPath: "\(dir)/away.npy"))
+        let good = """
+            conformance:
+              - {name: mldtypes-e5m2, format: float8_e5m2/ieee, input: \(fx)/input.npy, codes: \(fx)/codes_float8_e5m2.npy}
+              - {name: mldtypes-mxfp4, format: mxfp4, input: \(fx)/input_mx.npy, codes: \(fx)/codes_mxfp4.npy, scales: \(fx)/scales_mxfp4.npy}
+            """
+        try good.write(toFile: "\(dir)/good.yaml", atomically: true, encoding: .utf8)
+        let r = try CLI.run(["validate", "\(dir)/good.yaml", "--junit", "\(dir)/good.xml"])
+        #expect(r.code == 0, "\(r.out) \(r.err)")
+        #expect(r.out.contains("2 conformance checks, 2 conform, 0 fail"))
+        let xml = try String(contentsOfFile: "\(dir)/good.xml", encoding: .utf8)
+        #expect(xml.contains("tests=\"3\" failures=\"0\"") && xml.contains("mldtypes-mxfp4/scales"))
+        try (good + "\n  - {name: kernel, format: e4m3, input: x.npy, codes: away.npy}\n").write(toFile: "\(dir)/bad.yaml", atomically: true, encoding: .utf8)
+        let b = try CLI.run(["validate", "\(dir)/bad.yaml", "--summary", "\(dir)/s.md"])
+        #expect(b.code == 1)
+        #expect(b.out.contains("FAIL kernel:") && b.out.contains("these match `float8_e4m3fn/nearest-away`"))
+        #expect(try String(contentsOfFile: "\(dir)/s.md", encoding: .utf8).contains("| kernel | `float8_e4m3fn` | ❌ differs |"))
+        try "conformance:\n  - {name: gone, format: e4m3, input: x.npy, codes: missing.npy}\n".write(toFile: "\(dir)/missing.yaml", atomically: true, encoding: .utf8)
+        let m = try CLI.run(["validate", "\(dir)/missing.yaml"])
+        #expect(m.code == 2 && m.out.isEmpty)
+        #expect(m.err.hasPrefix("attnprec: \(dir)/missing.yaml:2: conformance 'gone': \(dir)/missing.npy"), "\(m.err)")
+        try "conformance:\n  - {name: n, format: e4m3/sideways, input: x.npy, codes: away.npy}\n".write(toFile: "\(dir)/spec.yaml", atomically: true, encoding: .utf8)
+        let sp = try CLI.run(["validate", "\(dir)/spec.yaml"])
+        #expect(sp.code == 2 && sp.err.contains("spec.yaml:2: conformance 'n': format:") && sp.err.contains("sideways"), "\(sp.err)")
+    }
 }
