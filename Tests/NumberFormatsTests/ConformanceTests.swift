@@ -32,7 +32,9 @@ func conformanceInput(rows: Int = 8, cols: Int = 64, specials: Bool = true) -> [
         x[5] = .nan
         x[9] = -.infinity
         let shape = [2, 2, 96]
-        for input in [x, conformanceInput(rows: 4, cols: 96)] {
+        var zeroRow = conformanceInput(rows: 4, cols: 96)
+        for i in 96..<192 { zeroRow[i] = 0 }  // an all-zero scale group
+        for input in [x, conformanceInput(rows: 4, cols: 96), zeroRow] {
             var fv = [Float](repeating: 0, count: input.count), ev = fv
             var fc = [UInt32](repeating: 0, count: input.count), ec = fc
             let random = FormatSpec.quantizeRandom(seed: 3)

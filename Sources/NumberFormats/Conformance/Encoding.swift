@@ -30,6 +30,15 @@ extension FormatSpec {
     /// Our encoding of `input` (shape `shape`): the quantizer's codes and side data, through
     /// the fast path where it applies (binary32, float elements), else the exact one.
     public func reference<F: BinaryInterchangeFloat>(_ input: [F], shape: [Int], seed: UInt64 = 0) -> Encoding {
+        // Binary32 through the concrete function: this one is generic, and called from other
+        // modules it runs unspecialised (element by element through witness tables, ~20× slower).
+        if F.self == Float.self { return referenceFloat(unsafeBitCast(input, to: [Float].self), shape: shape, seed: seed) }
+        return referenceGeneric(input, shape: shape, seed: seed)
+    }
+
+    func referenceFloat(_ input: [Float], shape: [Int], seed: UInt64) -> Encoding { referenceGeneric(input, shape: shape, seed: seed) }
+
+    func referenceGeneric<F: BinaryInterchangeFloat>(_ input: [F], shape: [Int], seed: UInt64) -> Encoding {
         let random = Self.quantizeRandom(seed: seed)
         var codes = [UInt32](repeating: 0, count: input.count)
         var values = [F](repeating: 0, count: input.count)

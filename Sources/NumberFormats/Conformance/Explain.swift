@@ -93,6 +93,12 @@ struct GroupStats {
     var tensorMax: Double = 0
 
     init<F: BinaryInterchangeFloat>(_ input: [F], layout: ScaleLayout?) {
+        if F.self == Float.self { self.init(float: unsafeBitCast(input, to: [Float].self), layout: layout) } else { self.init(generic: input, layout: layout) }
+    }
+
+    init(float input: [Float], layout: ScaleLayout?) { self.init(generic: input, layout: layout) }
+
+    init<F: BinaryInterchangeFloat>(generic input: [F], layout: ScaleLayout?) {
         guard let layout else { return }
         let n = layout.scaleCount
         amax = [Double](repeating: 0, count: n)
