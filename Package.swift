@@ -43,7 +43,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["GitRevision"]),
-        .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"]),
+        .testTarget(name: "NumberFormatsTests", dependencies: ["NumberFormats", "CMPFR"], exclude: ["Fixtures"]),
         .target(name: "CLITestSupport", path: "Tests/CLITestSupport"),
         .testTarget(name: "attnprecTests", dependencies: ["attnprec", "NumberFormats", "Workloads", "CLITestSupport"], exclude: ["Golden", "BadInputs"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "CLITestSupport"], exclude: ["Fixtures"]),

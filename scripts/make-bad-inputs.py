@@ -262,6 +262,7 @@ def cases():
     more_configs(add)
     more_flags(add, qkv, data, good)
     more_outputs(add, qkv, data, good)
+    more_conform(add)
     return c
 
 def more_npy(add, good):
@@ -494,6 +495,37 @@ KNOWN_FAILING: set[str] = set()
 
 FOUNDATION_TEXT = ["NSCocoaErrorDomain", "couldn\u2019t be completed", "could not be completed"]
 STOPS = [" expected", " got ", "unknown", "(", ";", " must "]
+
+def more_conform(add):
+    """`formats conform` (issue 22): files that disagree with the spec or with each other."""
+    x = npy("<f4", (2, 64), payload=struct.pack("<128f", *[0.25 * (i - 64) for i in range(128)]))
+    codes = npy("|u1", (2, 64), payload=bytes(128))
+    conform = ["formats", "conform", "--format"]
+    def cf(id, args, binary, fragments):
+        add("conform-" + id, conform + args, binary=binary, fragments=fragments)
+    cf("shape", ["e4m3", "x.npy", "c.npy"], {"x.npy": x, "c.npy": npy("|u1", (2, 32), payload=bytes(64))}, ["c.npy", "shape [2, 32]", "[2, 64]"])
+    cf("code-outside", ["e2m1", "x.npy", "c.npy"], {"x.npy": x, "c.npy": npy("|u1", (2, 64), payload=bytes(5) + b"\x1f" + bytes(122))},
+       ["c.npy", "0x1f", "(0, 5)", "outside"])
+    cf("codes-dtype", ["bf16", "x.npy", "c.npy"], {"x.npy": x, "c.npy": codes}, ["c.npy", "|u1", "<u2"])
+    cf("codes-float", ["e4m3", "x.npy", "c.npy"], {"x.npy": x, "c.npy": x}, ["c.npy", "<f4", "|u1"])
+    cf("input-ints", ["e4m3", "c.npy", "c.npy"], {"c.npy": codes}, ["c.npy", "not a float"])
+    cf("scales-length", ["mxfp4", "x.npy", "c.npy", "--scales", "s.npy"],
+       {"x.npy": x, "c.npy": codes, "s.npy": npy("|u1", (2, 1), payload=bytes(2))}, ["s.npy", "expected 4", "[2, 2]"])
+    cf("scales-dtype", ["e4m3/per-token", "x.npy", "c.npy", "--scales", "s.npy"],
+       {"x.npy": x, "c.npy": codes, "s.npy": npy("|u1", (2, 1), payload=bytes(2))}, ["s.npy", "float32 scales"])
+    cf("scales-unscaled", ["e4m3", "x.npy", "c.npy", "--scales", "s.npy"],
+       {"x.npy": x, "c.npy": codes, "s.npy": npy("<f4", (1,))}, ["s.npy", "unscaled"])
+    cf("zeros-symmetric", ["int4/per-token", "x.npy", "c.npy", "--zeros", "z.npy"],
+       {"x.npy": x, "c.npy": codes, "z.npy": npy("<f4", (2, 1))}, ["z.npy", "zero points"])
+    cf("tensor-scale-mx", ["mxfp4", "x.npy", "c.npy", "--tensor-scale", "t.npy"],
+       {"x.npy": x, "c.npy": codes, "t.npy": npy("<f4", (1,))}, ["t.npy", "tensor scale"])
+    cf("tensor-scale-length", ["nvfp4", "x.npy", "c.npy", "--tensor-scale", "t.npy"],
+       {"x.npy": x, "c.npy": codes, "t.npy": npy("<f4", (2,))}, ["t.npy", "expected 1"])
+    cf("stochastic", ["e4m3/stochastic", "x.npy", "c.npy"], {"x.npy": x, "c.npy": codes}, ["--format", "stochastic"])
+    cf("wide", ["float32", "x.npy", "c.npy"], {"x.npy": x, "c.npy": codes}, ["--format", "32-bit"])
+    cf("bad-format", ["e4m3/sideways", "x.npy", "c.npy"], {"x.npy": x, "c.npy": codes}, ["--format", "sideways"])
+    cf("codes-missing", ["e4m3", "x.npy", "missing.npy"], {"x.npy": x}, ["missing.npy"])
+    cf("junit-folder", ["e4m3", "x.npy", "c.npy", "--junit", "x.npy/j.xml"], {"x.npy": x, "c.npy": codes}, ["--junit", "x.npy"])
 
 def derive_fragments(message):
     """The stable parts of a recorded message: where it is (the file, line, key or flag: the

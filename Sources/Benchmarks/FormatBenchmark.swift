@@ -82,6 +82,45 @@ public enum FormatBenchmark {
             results.append(r)
         }
         if sink == 12345.678 { print("") }  // keeps the outputs observable
-        return results
+        return results + codeRows(input, shape: shape, repeats: repeats, only: only, progress: progress)
+    }
+
+    /// `formats quantize --codes` on the fast path beside the exact scalar path, and `formats
+    /// conform` (re-encode and compare a conforming encoding) beside `quantize --codes`: the
+    /// library calls the commands make, on the same input.
+    static func codeRows(_ input: [Float], shape: [Int], repeats: Int, only: String?, progress: (String) -> Void) -> [BenchResult] {
+        var out: [BenchResult] = []
+        let (cpu, flags) = (BenchEnvironment.cpu, BenchEnvironment.flags)
+        var sink: UInt32 = 0
+        func best(_ body: () -> UInt32) -> Double {
+            var t = Double.infinity
+            for _ in 0..<repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                sink &+= body()
+                t = min(t, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            }
+            return Double(input.count) / t
+        }
+        for text in ["float8_e4m3fn", "float8_e4m3fn/per-token", "mxfp4"] where only.map({ "codes \(text)".contains($0) || "conform \(text)".contains($0) }) ?? true {
+            let spec = try! FormatSpec.parse(text)
+            let exact = best {
+                var codes = [UInt32](repeating: 0, count: input.count), values = [Float](repeating: 0, count: input.count)
+                input.withUnsafeBufferPointer { x in values.withUnsafeMutableBufferPointer { v in codes.withUnsafeMutableBufferPointer { c in
+                    _ = spec.quantize(x, shape: shape, into: v, codes: c, random: FormatSpec.quantizeRandom(seed: 0)) } } }
+                return codes[input.count / 3]
+            }
+            let fast = best { spec.reference(input, shape: shape).codes[input.count / 3] }
+            out.append(BenchResult(
+                name: "quantize --codes \(text)", unit: "elements/s", value: fast, baseline_name: "exact path", baseline_value: exact,
+                ratio: fast / exact, threads: 1, cpu: cpu, flags: flags, target_ratio: 1, meets_target: fast >= exact))
+            let theirs = Encoding(codes: spec.reference(input, shape: shape).codes)
+            let conform = best { UInt32(Conformance.compare(spec: spec, input: input, shape: shape, theirs: theirs).mismatches.count) }
+            out.append(BenchResult(
+                name: "conform \(text)", unit: "elements/s", value: conform, baseline_name: "quantize --codes", baseline_value: fast,
+                ratio: conform / fast, threads: 1, cpu: cpu, flags: flags, target_ratio: 1.0 / 3, meets_target: conform * 3 >= fast))
+            progress(String(format: "codes %@: %.3f G/s (exact %.3f), conform %.3f G/s", text, fast / 1e9, exact / 1e9, conform / 1e9))
+        }
+        if sink == 0xDEAD_BEEF { print("") }
+        return out
     }
 }

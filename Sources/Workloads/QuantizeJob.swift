@@ -30,9 +30,13 @@ public struct QuantizeJob {
         var codeBuf = [UInt32](repeating: 0, count: wantCodes ? n : 0)
         switch array.data {
         case .float16(let x), .float32(let x):
-            // Values only: the vectorised path (same bits as the exact one, which tests check).
-            let fast: QuantizationSideData? = wantCodes ? nil : x.withUnsafeBufferPointer { xp in
-                out.withUnsafeMutableBufferPointer { spec.quantizeFast(xp, shape: shape, into: $0, random: random) }
+            // The vectorised path (same bits as the exact one, which tests check).
+            // With codes: the lane kernel's codes (same codes as the exact path, tested).
+            let fast: QuantizationSideData? = x.withUnsafeBufferPointer { xp in
+                out.withUnsafeMutableBufferPointer { op in
+                    if !wantCodes { return spec.quantizeFast(xp, shape: shape, into: op, random: random) }
+                    return codeBuf.withUnsafeMutableBufferPointer { spec.quantizeFastCodes(xp, shape: shape, into: op, codes: $0, random: random) }
+                }
             }
             if var f = fast {
                 f.nanInputs = x.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }

@@ -18,7 +18,12 @@ struct BenchFormats: ParsableCommand {
         try checkJSONPath(json)
         let results = FormatBenchmark.run(count: count, repeats: repeats, only: only)
         var rows = [["case", "G elements/s", "memory copy G/s", "ratio", "target", "met"]]
-        for r in results {
+        var side = [["case", "G elements/s", "beside", "G/s", "ratio", "target", "met"]]
+        for r in results where r.baseline_name != "memory copy" {
+            side.append([r.name, String(format: "%.3f", r.value / 1e9), r.baseline_name, String(format: "%.3f", r.baseline_value / 1e9),
+                String(format: "%.2f", r.ratio), r.target_ratio.map { String(format: "ratio ≥ %.2f", $0) } ?? "", r.meets_target == true ? "yes" : "NO"])
+        }
+        for r in results where r.baseline_name == "memory copy" {
             rows.append([
                 r.name.replacingOccurrences(of: "quantize-dequantize ", with: ""),
                 String(format: "%.3f", r.value / 1e9), String(format: "%.3f", r.baseline_value / 1e9),
@@ -27,6 +32,7 @@ struct BenchFormats: ParsableCommand {
             ])
         }
         print(FormatTables.markdownTable(rows))
+        if side.count > 1 { print(""); print(FormatTables.markdownTable(side)) }
         if let first = results.first { print("threads: 1, cpu: \(first.cpu), flags: \(first.flags)") }
         if let path = json {
             let enc = JSONEncoder()

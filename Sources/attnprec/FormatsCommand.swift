@@ -5,8 +5,8 @@ import Workloads
 
 struct FormatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "formats", abstract: "Storage formats: list, show, quantize.",
-        subcommands: [List.self, Show.self, Quantize.self])
+        commandName: "formats", abstract: "Storage formats: list, show, quantize, conform.",
+        subcommands: [List.self, Show.self, Quantize.self, Conform.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The named element formats and the scaled families.")

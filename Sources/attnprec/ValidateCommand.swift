@@ -37,25 +37,32 @@ struct ValidateCommand: ParsableCommand {
         let step = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"].flatMap { $0.isEmpty ? nil : $0 }
         for (flag, path) in [("--junit", junit), ("--summary", summary)] { if let path { try OutputLocation.check(path, kind: .file, flag: flag) } }
         if let step { try OutputLocation.check(step, kind: .appended, flag: "GITHUB_STEP_SUMMARY") }
+        let conformJobs = try ConformanceGate.load(file)  // every kernel file read and checked first
         let start = Date()
         do {
-            outcomes = try BudgetGate.evaluate(file, jobs: jobs)
+            outcomes = file.budgets.isEmpty ? [] : try BudgetGate.evaluate(file, jobs: jobs)
         } catch let e as InputError {
             throw e
         } catch {
             throw InputError("\(budgets): \(error)")
         }
+        let conformance = ConformanceGate.evaluate(conformJobs)
         seconds = Date().timeIntervalSince(start)
-        print(GateReport.table(outcomes, file: budgets), terminator: "")
-        let markdown = GateReport.markdown(outcomes, file: budgets)
+        if !file.budgets.isEmpty { print(GateReport.table(outcomes, file: budgets), terminator: "") }
+        print(ConformanceGate.table(conformance), terminator: "")
+        let markdown = (file.budgets.isEmpty ? "### attnprec validate `\(budgets)`\n" : GateReport.markdown(outcomes, file: budgets)) + ConformanceGate.markdown(conformance)
         var files: [AtomicFile.File] = []
-        if let junit { files.append(.init(path: junit, data: Data(GateReport.junit(outcomes, file: budgets, totalSeconds: seconds).utf8))) }
+        if let junit {
+            let budgetsXML = file.budgets.isEmpty ? nil : GateReport.junit(outcomes, file: budgets, totalSeconds: seconds)
+            let xml = budgetsXML.map { ConformanceGate.junit(merging: $0, conformance, file: budgets) } ?? ConformanceGate.junitAlone(conformance, file: budgets, seconds: seconds)
+            files.append(.init(path: junit, data: Data(xml.utf8)))
+        }
         if let summary { files.append(.init(path: summary, data: Data(markdown.utf8))) }
         // Both or neither: each is written to its temporary file before either is renamed.
         try AtomicFile.write(files, creatingFolders: true)
         if let step { try Self.append(markdown, to: step) }
         FileHandle.standardError.write(Data(String(format: "validate: %.1f s with %d job(s)\n", seconds, jobs).utf8))
-        if outcomes.contains(where: { !$0.pass }) { throw ExitCode(1) }
+        if outcomes.contains(where: { !$0.pass }) || conformance.contains(where: { !$0.pass }) { throw ExitCode(1) }
     }
 
     /// Appends (GitHub's step summary is shared by every step of a job).

@@ -160,6 +160,7 @@ extension SlurmTests {
         try #require(single.code == 0, "\(single.err)")
         #expect(FileManager.default.contents(atPath: "\(dir)/merged/results.jsonl") == FileManager.default.contents(atPath: "\(dir)/single/results.jsonl"))
         let report = try String(contentsOfFile: "\(dir)/merged/report.md", encoding: .utf8)
-        #expect(report.hasPrefix("# Tiny sharded study\n") && report.contains("(shard 3/3)"))
+        let reproduction = try String(contentsOfFile: "\(dir)/merged/reproduction.md", encoding: .utf8)
+        #expect(report.hasPrefix("# Tiny sharded study\n") && reproduction.contains("(shard 3/3)"))
     }
 }

@@ -30,6 +30,8 @@ public struct BudgetsFile: Sendable {
     public var budgets: [Budget]
     public var reference: StudyConfig.ReferenceSettings
     public var sampling: StudyConfig.Sampling
+    /// Kernel encodings checked bit for bit against a spec (`conformance:`; ConformanceSection).
+    public var conformance: [ConformanceEntry] = []
 
     /// The study each budget translates to (one per budget, in file order).
     public var studies: [StudyConfig] { budgets.map { $0.study(file: file, reference: reference, sampling: sampling) } }
@@ -60,7 +62,7 @@ public struct Budget: Sendable, Equatable {
 // MARK: - Loading
 
 extension BudgetsFile {
-    public static let topKeys = ["budgets", "inputs", "reference", "sampling"]
+    public static let topKeys = ["budgets", "inputs", "reference", "sampling", "conformance"]
     public static let budgetKeys = [
         "name", "variant", "preset", "form", "key_dim", "value_dim", "head_dim", "decay", "recipe", "inputs", "workload",
         "tokens", "seeds", "max_output_rel_err", "max_state_rel_err", "max_slope",
@@ -93,6 +95,8 @@ extension BudgetsFile {
         }
         if let n = top["reference"] { out.reference = try r.referenceSettings(n) }
         if let n = top["sampling"] { out.sampling = try r.sampling(n) }
+        if let n = top["conformance"] { out.conformance = try r.conformanceSection(n) }
+        if top["budgets"] == nil && !out.conformance.isEmpty { return out }
         guard let bn = top["budgets"] else { throw r.error(root, "budgets", "a list of budgets (each with name, variant, recipe, tokens, max_output_rel_err)") }
         let items = try r.list(bn, key: "budgets")
         if items.isEmpty { throw r.error(bn, "budgets", "at least one budget") }
