@@ -26,7 +26,7 @@ INSTALL_FROM := build
 INSTALL_BIN = $(BIN)
 endif
 
-.PHONY: deps build study test bench gate portable install install-portable check-portable
+.PHONY: deps build study test bench gate portable install install-portable check-portable wheel
 deps:
 	@bash scripts/install-deps.sh
 
@@ -72,3 +72,8 @@ install-portable:
 # byte-identical, and the portable binary must need no Swift toolchain (scripts/check-portable.sh).
 check-portable: build portable
 	bash scripts/check-portable.sh "$(BIN)" "$(PORTABLE_BIN)"
+
+# `make wheel`: the Python package as a platform wheel with the portable binary inside
+# (python/build-wheel.sh; the wheel lands in python/dist/).
+wheel: portable
+	bash python/build-wheel.sh "$(PORTABLE_BIN)" python/dist
