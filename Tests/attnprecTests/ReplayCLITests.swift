@@ -51,7 +51,17 @@ import Testing
         let dir = try CLI.tempDir()
         try Self.gdnInputs(dir + "/nan.safetensors", nanAt: 77)
         try Self.gdnInputs(dir + "/hv.safetensors", hv: 3)
+        try Self.gdnInputs(dir + "/ok.safetensors")
+        let ok = dir + "/ok.safetensors"
         let cases: [([String], String)] = [
+            // Kernel profiles, forms and layouts (issue 18).
+            (["replay", "--variant", "gated_deltanet", ok, "--kernel", "nope"], "--kernel nope: kernel: unknown profile 'nope'; profiles: fa2-bf16"),
+            (["replay", "--variant", "gated_deltanet", ok, "--kernel", "fa2-bf16"], "--kernel fa2-bf16: kernel: profile 'fa2-bf16' does not apply to gated_deltanet (recurrent form)"),
+            (["replay", "--variant", "gated_deltanet", ok, "--form", "chunked", "--kernel", "fla-recurrent-bf16"], "profile 'fla-recurrent-bf16' does not apply to gated_deltanet (chunked form)"),
+            (["replay", "--variant", "gated_deltanet", ok, "--recipe", "tri_inverse=bfloat16"], "recipe: role 'tri_inverse' does not exist for this variant"),
+            (["replay", "--variant", "gated_deltanet", ok, "--form", "sideways"], "--form: gated_deltanet replays the recurrent or chunked form, not 'sideways'"),
+            (["replay", "--variant", "gated_deltanet", ok, "--layout", "hdt"], "--layout: expected thd, bthd or bhtd, got 'hdt'"),
+            (["replay", "--variant", "gated_deltanet", ok, "--scale", "0"], "expected a finite number > 0"),
             (["replay", "--variant", "gated_deltanet", dir + "/nan.safetensors"], "attnprec: \(dir)/nan.safetensors: tensor 'v': element 77 is nan; inputs must be finite"),
             (["replay", "--variant", "gated_deltanet", dir + "/hv.safetensors"], "tensor 'v': shape [1, 96, 3, 8] does not agree with 'q' [1, 96, 2, 8]: H = 2 must divide HV = 3"),
             (["replay", "--variant", "kda", dir + "/hv.safetensors"], "tensor 'g': shape [1, 96, 3] read as [T, HV, K] has T = 1, but 'q' has T = 96"),
@@ -68,7 +78,7 @@ import Testing
             #expect(r.err.contains(message), "expected '\(message)', got '\(r.err)'")
             #expect(r.err.split(separator: "\n").count == 1)
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["hv.safetensors", "nan.safetensors"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["hv.safetensors", "nan.safetensors", "ok.safetensors"])
     }
 
     /// `LABEL:role=SPEC` names the recipe's files and series by LABEL; the numbers are those of
