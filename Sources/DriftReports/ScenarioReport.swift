@@ -382,12 +382,7 @@ public enum ScenarioReport {
     static func reproduction(_ info: RunInfo?, dir: String) -> String {
         var md = "## Reproduction\n\nEvery number above comes from `results.jsonl` beside this file.\n\n"
         guard let info else { return md + "No run.json was found beside the results.\n" }
-        md += "- command: `\(info.command)`\n"
-        md += "- configs: \(info.configs.map { "`\($0)`" }.joined(separator: ", "))\n"
-        md += "- git revision: `\(info.gitRevision)`\n"
-        md += "- compiler flags: `\(info.compilerFlags)`\n"
-        md += "- CPU: \(info.cpu), \(info.cores) cores, \(info.jobs) jobs\n"
-        if let blas = info.blas { md += "- OpenBLAS core: \(blas)\n" }
+        md += info.reproductionBullets
         md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.records) records, started \(info.started)\n"
         return md
     }

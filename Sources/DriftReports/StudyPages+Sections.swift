@@ -69,12 +69,7 @@ extension StudyPages {
         var md = "# Reproduction\n\n## What was run\n\n" + coverage(records) + "\n\n## How\n\n"
         if runInfo.isEmpty { md += "No run.json was found beside the results.\n" }
         for info in runInfo {
-            md += "- command: `\(info.command)`\(info.shard.map { " (shard \($0))" } ?? "")\n"
-            md += "- configs: \(info.configs.map { "`\($0)`" }.joined(separator: ", "))\n"
-            md += "- git revision: `\(info.gitRevision)`\n"
-            md += "- compiler flags: `\(info.compilerFlags)`\n"
-            md += "- CPU: \(info.cpu), \(info.cores) cores, \(info.jobs) jobs\n"
-            if let blas = info.blas { md += "- OpenBLAS core: \(blas)\n" }
+            md += info.reproductionBullets
             md += "- wall time: \(String(format: "%.1f", info.wallSeconds)) s for \(info.recordsComputed) records computed (\(info.records) in the folder), started \(info.started)\n"
         }
         md += "\nRegenerate this report from the results alone with `attnprec report \(dir)`; rerun the study with the command above (`make study` for the default one).\n"
@@ -105,5 +100,19 @@ extension StudyPages {
         }.sorted()
         if !missing.isEmpty { s += " Not run: " + missing.joined(separator: "; ") + "." }
         return s
+    }
+}
+
+extension RunInfo {
+    /// The reproduction bullets every report shows for one run: command (and shard), configs,
+    /// git revision, compiler flags, CPU and jobs, the OpenBLAS core.
+    var reproductionBullets: String {
+        var md = "- command: `\(command)`\(shard.map { " (shard \($0))" } ?? "")\n"
+        md += "- configs: \(configs.map { "`\($0)`" }.joined(separator: ", "))\n"
+        md += "- git revision: `\(gitRevision)`\n"
+        md += "- compiler flags: `\(compilerFlags)`\n"
+        md += "- CPU: \(cpu), \(cores) cores, \(jobs) jobs\n"
+        if let blas { md += "- OpenBLAS core: \(blas)\n" }
+        return md
     }
 }

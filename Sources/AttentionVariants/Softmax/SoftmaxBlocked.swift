@@ -15,22 +15,27 @@ import NumberFormats
 ///     P    ← store(P)                        store: p (FlashAttention: the input dtype)
 ///     acc  ← acc·c + P V_blk                 (one dot product per element, added once)
 ///
-/// and o = acc / l at the end (store: output). A sink logit joins the denominator last.
+/// and o = acc / l at the end (store: output). A sink logit joins the denominator last. Keys and
+/// values are read in tiles of at most `tile` rows (a block of 64 is one tile), so a whole-row
+/// block keeps only its scores (O(T) per query head), never a copy of the cache.
 final class SoftmaxBlockedWorkspace<B: Backend> {
+    static var tile: Int { 64 }
     let backend: B
-    let headDim: Int, valueDim: Int
+    let headDim: Int, valueDim: Int, heads: Int
     private(set) var capacity = 0
-    var keysBlock: Tensor, valuesBlock: Tensor, scores: Tensor
+    let keysBlock: Tensor, valuesBlock: Tensor
+    /// One row of scores (then P) per query head of the KV head being evaluated.
+    var scores: Tensor
     let blockMax: Tensor, newMax: Tensor, correction: Tensor, rowSum: Tensor
     let runningMax: [Tensor], runningSum: [Tensor], accumulator: [Tensor]
     var rowK: [Double], rowV: [Double]
 
     init(backend b: B, heads: Int, headDim: Int, valueDim: Int) {
         backend = b
-        (self.headDim, self.valueDim) = (headDim, valueDim)
-        keysBlock = b.allocate(rows: 1, cols: headDim)
-        valuesBlock = b.allocate(rows: 1, cols: valueDim)
-        scores = b.allocate(1)
+        (self.headDim, self.valueDim, self.heads) = (headDim, valueDim, heads)
+        keysBlock = b.allocate(rows: Self.tile, cols: headDim)
+        valuesBlock = b.allocate(rows: Self.tile, cols: valueDim)
+        scores = b.allocate(rows: heads, cols: 1)
         blockMax = b.allocate(1); newMax = b.allocate(1); correction = b.allocate(1); rowSum = b.allocate(1)
         runningMax = (0..<heads).map { _ in b.allocate(1) }
         runningSum = (0..<heads).map { _ in b.allocate(1) }
@@ -39,13 +44,11 @@ final class SoftmaxBlockedWorkspace<B: Backend> {
         rowV = [Double](repeating: 0, count: valueDim)
     }
 
-    /// Room for blocks of n keys.
+    /// Room for the scores of blocks of n keys.
     func reserve(_ n: Int) {
         guard n > capacity else { return }
         capacity = n
-        keysBlock = backend.allocate(rows: n, cols: headDim)
-        valuesBlock = backend.allocate(rows: n, cols: valueDim)
-        scores = backend.allocate(rows: 1, cols: n)
+        scores = backend.allocate(rows: heads, cols: n)
     }
 
     /// The blocks of `selected` (ascending positions) as index ranges into it, in visiting order.
@@ -72,20 +75,22 @@ extension SoftmaxDecode {
         let b = backend, ws = blocked!, blocking = recipe.blocking
         let ranges = SoftmaxBlockedWorkspace<B>.blocks(selected, size: blocking.keyBlock, reverse: blocking.reverseKeyBlocks)
         ws.reserve(ranges.map(\.count).max() ?? 1)
+        let tile = SoftmaxBlockedWorkspace<B>.tile, d = config.headDim, dv = config.valueDim
+        func tiles(_ n: Int) -> StrideTo<Int> { stride(from: 0, to: n, by: tile) }
         for (index, range) in ranges.enumerated() {
-            let n = range.count
-            for (r, i) in range.enumerated() {
-                loadStored(&keys[g], position: selected[i], row: &ws.rowK, into: ws.keysBlock.row(r), kvHead: g)
-                loadStored(&values[g], position: selected[i], row: &ws.rowV, into: ws.valuesBlock.row(r), kvHead: g)
+            let n = range.count, step = (t << 20) | index
+            func row(_ h: Int, _ cols: Range<Int>) -> Tensor { ws.scores.block(rows: (h - heads.lowerBound)..<(h - heads.lowerBound + 1), cols: cols) }
+            // s = K_blk q̂ for every query head, the keys read once, tile by tile.
+            for t0 in tiles(n) {
+                let m = min(tile, n - t0)
+                for r in 0..<m {
+                    loadStored(&keys[g], position: selected[range.lowerBound + t0 + r], row: &ws.rowK, into: ws.keysBlock.row(r), kvHead: g)
+                }
+                for h in heads { b.matvec(row(h, t0..<(t0 + m)), ws.keysBlock.block(rows: 0..<m, cols: 0..<d), qScaled[h]) }
             }
-            let kb = ws.keysBlock.block(rows: 0..<n, cols: 0..<config.headDim)
-            let vb = ws.valuesBlock.block(rows: 0..<n, cols: 0..<config.valueDim)
-            let s = ws.scores.block(rows: 0..<1, cols: 0..<n)
             for h in heads {
-                let step = (t << 20) | index
-                b.matvec(s, kb, qScaled[h])
+                let s = row(h, 0..<n), m = ws.runningMax[h], l = ws.runningSum[h], acc = ws.accumulator[h]
                 qStores[h].store(.scores, s, on: b, step: step)
-                let m = ws.runningMax[h], l = ws.runningSum[h], acc = ws.accumulator[h]
                 b.max(ws.blockMax, s)
                 if index == 0 {
                     b.copy(ws.newMax, ws.blockMax)
@@ -100,8 +105,16 @@ extension SoftmaxDecode {
                 if index == 0 { b.copy(l, ws.rowSum) } else { b.fma(l, l, ws.correction, ws.rowSum) }
                 qStores[h].store(.p, s, on: b, step: step)
                 if index > 0 { b.scale(acc, by: ws.correction) }
-                b.gemm(acc, s, transposeA: false, vb, transposeB: false, accumulate: index > 0)
                 b.copy(m, ws.newMax)
+            }
+            // acc += P V_blk, the values read once, tile by tile.
+            for t0 in tiles(n) {
+                let m = min(tile, n - t0)
+                for r in 0..<m {
+                    loadStored(&values[g], position: selected[range.lowerBound + t0 + r], row: &ws.rowV, into: ws.valuesBlock.row(r), kvHead: g)
+                }
+                let vb = ws.valuesBlock.block(rows: 0..<m, cols: 0..<dv)
+                for h in heads { b.gemm(ws.accumulator[h], row(h, t0..<(t0 + m)), transposeA: false, vb, transposeB: false, accumulate: index > 0 || t0 > 0) }
             }
         }
         for h in heads {
