@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "Workloads", dependencies: ["NumberFormats"]),
         .target(name: "ExactArithmetic", dependencies: ["CMPFR", "CBLAS", "NumberFormats"]),
         .target(name: "AttentionVariants", dependencies: ["ExactArithmetic", "Workloads", "NumberFormats"]),
-        .target(name: "DriftStudy", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
+        .target(name: "HybridStacks", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
+        .target(name: "DriftStudy", dependencies: ["HybridStacks", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "ServingScenarios",
             dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
@@ -37,6 +38,7 @@ let package = Package(
                 "ExactArithmetic",
                 "AttentionVariants",
                 "DriftStudy",
+                "HybridStacks",
                 "ServingScenarios",
                 "DriftReports",
                 "Benchmarks",
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(
             name: "ServingScenariosTests",
             dependencies: ["ServingScenarios", "DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", "CLITestSupport"]),
+        .testTarget(name: "HybridStacksTests", dependencies: ["HybridStacks", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
         .testTarget(name: "DriftReportsTests", dependencies: ["DriftReports", "DriftStudy", "CLITestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -52,6 +52,21 @@ public struct TensorFile: Sendable {
 
     public subscript(name: String) -> TensorView? { tensors[name] }
 
+    /// Tensors held in memory under the name `path` (a hybrid stack hands a layer's kernel inputs
+    /// to the variant's replay plan this way).
+    public init(memory path: String, _ payloads: [TensorPayload]) {
+        var tensors: [String: TensorView] = [:]
+        for p in payloads {
+            tensors[p.name] = TensorView(name: p.name, file: path, dtype: p.dtype, shape: p.shape, bytes: TensorBytes(p.bytes), offset: 0)
+        }
+        self.init(path: path, tensors: tensors)
+    }
+
+    init(path: String, tensors: [String: TensorView]) {
+        self.path = path
+        self.tensors = tensors
+    }
+
     /// Opens a `.safetensors` file, a `.npy` file (one tensor named by the file's base name),
     /// or a folder of `.npy` files (one tensor per file, named by its base name).
     public static func open(_ path: String) throws -> TensorFile {

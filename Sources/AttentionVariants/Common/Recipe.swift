@@ -13,6 +13,9 @@ public enum Role: String, CaseIterable, Hashable, Sendable, Comparable {
     case scores, p
     case attn, w, u, qDecayed = "q_decayed", kDecayed = "k_decayed"
     case decay, beta, dt
+    /// A hybrid stack's stores: a layer's short-convolution state and the residual stream
+    /// between layers.
+    case convState = "conv_state", residual
     case checkpoint, snapshot
     case output
 
