@@ -28,7 +28,7 @@ let package = Package(
         .target(
             name: "ServingScenarios",
             dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
-        .target(name: "DriftReports", dependencies: ["AttentionVariants", "DriftStudy", "ServingScenarios", "NumberFormats"]),
+        .target(name: "DriftReports", dependencies: ["AttentionVariants", "DriftStudy", "HybridStacks", "ServingScenarios", "NumberFormats"]),
         .target(name: "Benchmarks", dependencies: ["CMPFR", "NumberFormats", "Workloads", "ExactArithmetic", "AttentionVariants", "DriftStudy"]),
         .executableTarget(
             name: "attnprec",

@@ -7,7 +7,9 @@ import Workloads
 extension StackStream {
     /// Softmax attention (HQ query heads over HKV KV heads, scale D^−1/2, no RoPE: a rotation per
     /// channel pair moves which keys a query favours, not what the cache stores): the gated
-    /// form (Qwen3-Next) adds q/k RMSNorm per head and ⊙ σ(gate) on the output.
+    /// form (Qwen3-Next) adds q/k RMSNorm per head and ⊙ σ(gate) on the output. The decode form
+    /// evaluates each position from the cache; the chunked form is the kernel's blocked
+    /// FlashAttention-2 prefill (chunks of 64 written to the cache at once).
     func attention(_ kind: LayerKind, layer l: Int, _ h: Tensor, _ out: Tensor, _ w: LayerWeights) throws {
         let (hq, hkv, D) = (shape.attentionHeads, shape.attentionKVHeads, shape.model.attentionHeadDim)
         let q = project("q", h, w), k = project("k", h, w), v = project("v", h, w)
@@ -36,8 +38,8 @@ extension StackStream {
         rmsNorm(latent, group: L)
         let pe = project("k_pe", h, w), qn = project("q_nope", h, w), qp = project("q_pe", h, w)
         let o = buffer("o", H * V)
-        var options = mixerOptions()
-        options.preset = ModelFacts.kimiLinear.name
+        // MLA has one form (the absorbed decode) in both of the stack's forms.
+        let options = ReplayOptions(preset: ModelFacts.kimiLinear.name)
         try runMixer(.mla, layer: l, [("kv_cache", latent, [tokens, L]), ("pe_cache", pe, [tokens, R]), ("q_nope", qn, [tokens, H, N]), ("q_pe", qp, [tokens, H, R])],
                      constants: [], matrices: [("wkv_b", w["wkv_b"])], options: options, into: o)
         linear(out, o, "out", w)
@@ -55,24 +57,23 @@ extension StackStream {
         let plan = try kind.definition!.replayPlan(file: file, options: options)
         var mixerRecipe = recipe.layers[kind] ?? Recipe()
         mixerRecipe[.convState] = nil
-        let runs = try plan.make(b.tier, b.tier == .float32 ? mixerRecipe.fast : mixerRecipe)
-        let total = o.cols
+        let runs = try plan.make(b.tier, b.tier == .float32 ? mixerRecipe.fast : mixerRecipe).map(blockRun)
+        let total = o.cols, block = 256
         var values = [Double](repeating: 0, count: tokens * total)
         var col = 0
         for run in runs {
-            let n = run.outputCount
-            values.withUnsafeMutableBufferPointer { all in
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { tmp in
-                    for t in 0..<tokens {
-                        run.step()
-                        run.readOutput(into: tmp)
-                        for i in 0..<n where !tmp[i].isFinite { storedNonFinite += 1 }
-                        for i in 0..<n { all[t * total + col + i] = tmp[i] }
-                    }
-                    if let d = run as? AttentionDiagnostics { storedNonFinite += d.storedNonFinite.count }
-                }
+            let oc = run.base.outputCount
+            var rows = [Double](repeating: 0, count: block * oc)
+            var t = 0
+            while t < tokens {
+                let n = min(block, tokens - t)
+                run.prepare(n)
+                rows.withUnsafeMutableBufferPointer { run.compute(n, outputs: $0.baseAddress!, stride: oc, everyOutput: true) }
+                for i in 0..<n { for j in 0..<oc { values[(t + i) * total + col + j] = rows[i * oc + j] } }
+                t += n
             }
-            col += n
+            if let d = run.base as? AttentionDiagnostics { storedNonFinite += d.storedNonFinite.count }
+            col += run.base.outputCount
         }
         precondition(col == total, "\(kind.name) mixer wrote \(col) of \(total) output channels")
         b.load(o, values)

@@ -24,7 +24,7 @@ extension StackStream {
         let up = project("up", h, w)
         if shape.model.mlp == .swiglu {
             let g = project("gate", h, w)
-            b.apply(.silu, g, g)
+            silu(g, g)
             b.multiply(up, up, g)
         } else {
             b.maximum(up, up, b.scalar(0))
@@ -68,7 +68,7 @@ extension StackStream {
         ], constants: [], options: options, into: o)
         rmsNorm(o, group: V)
         let z = project(perChannel ? "gate" : "z", h, w)
-        b.apply(perChannel ? .sigmoid : .silu, z, z)
+        if perChannel { b.apply(.sigmoid, z, z) } else { silu(z, z) }
         b.multiply(o, o, z)
         linear(out, o, "out", w)
     }
@@ -89,7 +89,7 @@ extension StackStream {
                      constants: [("A_log", w.constants["A_log"]!), ("dt_bias", w.constants["dt_bias"]!), ("D", w.constants["D"]!)],
                      options: options, into: o)
         let z = project("z", h, w)
-        b.apply(.silu, z, z)
+        silu(z, z)
         b.multiply(o, o, z)
         rmsNorm(o, group: H * P / G)
         linear(out, o, "out", w)
@@ -101,7 +101,7 @@ extension StackStream {
     func lightning(layer l: Int, _ h: Tensor, _ out: Tensor, _ w: LayerWeights) throws {
         let m = shape.model, (H, K, V) = (shape.linearKeyHeads, m.linearKeyDim, m.linearValueDim)
         let q = project("q", h, w), k = project("k", h, w), v = project("v", h, w)
-        for t in [q, k, v] { b.apply(.silu, t, t) }
+        for t in [q, k, v] { silu(t, t) }
         let full = m.linearKeyHeads, depth = shape.layers.filter { $0 != .mlp }.count
         let index = shape.layers[..<l].filter { $0 != .mlp }.count
         let factor = 1 - Double(index) / Double(max(depth - 1, 1)) + 1e-5

@@ -25,8 +25,9 @@ extension StackStream: StackStepping {
 /// Makes a stream on a tier.
 struct MakeStream: BackendGeneric {
     let shape: StackShape, recipe: StackRecipe, form: String, tokens: Int, seed: UInt64, embedding: [Double]
+    let blockRun: @Sendable (SteppedRun) -> BlockRun
     func callAsFunction<B: Backend>(_ b: B) throws -> any StackStepping {
-        StackStream(backend: b, shape: shape, recipe: recipe, form: form, tokens: tokens, seed: seed, embedding: embedding)
+        StackStream(backend: b, shape: shape, recipe: recipe, form: form, tokens: tokens, seed: seed, embedding: embedding, blockRun: blockRun)
     }
 }
 
@@ -41,6 +42,9 @@ public struct StackRunOptions: Sendable {
     /// The reference tier (Float64; MPFR for certification).
     public var referenceTier = BackendTier.float64
     public var emulatedTier = BackendTier.float32
+    /// How mixer runs advance (DriftStudy gives its fused delta-rule paths, bit-identical to
+    /// stepping the run; the default steps one token at a time).
+    public var blockRun: @Sendable (SteppedRun) -> BlockRun = { SteppedBlockRun($0) }
     public init(tokens: Int) { self.tokens = tokens }
 }
 
@@ -84,7 +88,7 @@ public enum StackRun {
             if o.attribution && r.sources.count > 1 { plans += r.sources.map { (r.only($0), $0?.name ?? Role.residual.rawValue) } }
         }
         func make(_ tier: BackendTier, _ r: StackRecipe) throws -> any StackStepping {
-            try tier.with(MakeStream(shape: shape, recipe: r, form: o.form, tokens: T, seed: o.seed, embedding: embedding))
+            try tier.with(MakeStream(shape: shape, recipe: r, form: o.form, tokens: T, seed: o.seed, embedding: embedding, blockRun: o.blockRun))
         }
         let reference = try make(o.referenceTier, .exact)
         let streams = try plans.map { try make(o.emulatedTier, $0.0) }

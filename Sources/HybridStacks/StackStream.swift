@@ -20,11 +20,17 @@ final class StackStream<B: Backend> {
     let x: Tensor
     private(set) var y: Tensor
     private var slots: [String: Tensor] = [:]
-    /// Non-finite values the mixers stored (NaN fails every check).
+    /// Non-finite values the caches stored (NaN fails every check; a non-finite state or output
+    /// reaches the errors as NaN).
     var storedNonFinite = 0
+    /// How a mixer's stepped run advances blocks of tokens (a fused path that reproduces it bit
+    /// for bit, or one token at a time).
+    let blockRun: @Sendable (SteppedRun) -> BlockRun
 
-    init(backend: B, shape: StackShape, recipe: StackRecipe, form: String, tokens: Int, seed: UInt64, embedding: [Double]) {
+    init(backend: B, shape: StackShape, recipe: StackRecipe, form: String, tokens: Int, seed: UInt64, embedding: [Double],
+         blockRun: @escaping @Sendable (SteppedRun) -> BlockRun) {
         (b, self.shape, self.recipe, self.form, self.tokens, self.seed) = (backend, shape, recipe, form, tokens, seed)
+        self.blockRun = blockRun
         x = b.allocate(rows: tokens, cols: shape.dModel)
         b.load(x, embedding)
         y = x
@@ -106,7 +112,15 @@ final class StackStream<B: Backend> {
             b.multiply(out.row(r), tapRows.row(first), t.row(r - (k - 1) + first))
             for j in (first + 1)..<k { b.fma(out.row(r), tapRows.row(j), t.row(r - (k - 1) + j), out.row(r)) }
         }
-        b.apply(.silu, t, out)
+        silu(t, out)
+    }
+
+    /// dst ← src ⊙ σ(src): the sigmoid correctly rounded (its fast path), then one product (SiLU
+    /// itself has no fast path and would go through MPFR for every element).
+    func silu(_ dst: Tensor, _ src: Tensor) {
+        let s = buffer("silu", src.cols, rows: src.rows)
+        b.apply(.sigmoid, s, src)
+        b.multiply(dst, src, s)
     }
 
     /// Advances the stream through layer `index` with its weights.

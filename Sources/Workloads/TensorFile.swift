@@ -24,6 +24,12 @@ public struct TensorPayload: Sendable {
     /// Float64 values stored as `dtype`: exact for F64, rounded to nearest-even for the float
     /// dtypes, truncated toward zero and clamped for the integers.
     public init(name: String, dtype: TensorDType, shape: [Int], values: [Double]) {
+        #if _endian(little)
+            if dtype == .float64 {
+                self.init(name: name, dtype: dtype, shape: shape, bytes: values.withUnsafeBytes { Data($0) })
+                return
+            }
+        #endif
         var d = Data(capacity: values.count * dtype.size)
         for x in values {
             switch dtype {

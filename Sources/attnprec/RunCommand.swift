@@ -4,6 +4,7 @@ import DriftStudy
 import Foundation
 import NumberFormats
 import ServingScenarios
+import HybridStacks
 
 /// `attnprec run [CONFIG.yaml ...]`: runs a study and writes results, run.json and the report.
 struct RunCommand: ParsableCommand {
@@ -33,6 +34,7 @@ struct RunCommand: ParsableCommand {
         let paths = configs.isEmpty ? [try Self.defaultConfig()] : configs
         guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
         if paths.contains(where: ScenarioConfig.isScenario) { return try runScenario(paths) }
+        if paths.contains(where: HybridConfig.isHybrid) { return try runHybrid(paths) }
         let shardValue = try shard.map { try StudyPlan.parseShard($0) }
         let loaded = try paths.map { try StudyConfig.load(path: $0) }
         let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
@@ -61,6 +63,22 @@ struct RunCommand: ParsableCommand {
         options.revision = GitRevision.described
         let (info, records) = try ScenarioStudy.run(config: config, options: options)
         let report = try ScenarioReport.write(records: records, runInfo: info, to: outDir, title: config.title ?? "attnprec scenario: \(config.name)")
+        print("\(records.count) records in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
+        print("report: \(report)")
+    }
+
+    /// A config with a top-level `hybrid:` key: the hybrid stacks runner (one config, no shards).
+    func runHybrid(_ paths: [String]) throws {
+        guard paths.count == 1 else { throw InputError("\(paths[0]): a hybrid config runs alone; expected one config, got \(paths.count)") }
+        guard shard == nil && !resume else { throw InputError("\(paths[0]): --shard and --resume apply to studies, not to hybrid configs") }
+        let config = try HybridConfig.load(path: paths[0], jobs: jobs)
+        let outDir = out ?? "reports/\(URL(fileURLWithPath: paths[0]).deletingPathExtension().lastPathComponent)"
+        try OutputLocation.check(outDir, kind: .folder, flag: "--out")
+        let command = (["attnprec"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        var options = Study.Options(out: outDir, jobs: jobs, command: command, force: force, movedAside: { print($0) })
+        options.revision = GitRevision.described
+        let (info, records) = try HybridStudy.run(config: config, options: options) { print($0) }
+        let report = try HybridReport.write(records: records, runInfo: info, to: outDir, title: config.title ?? "attnprec hybrid stacks: \(config.name)")
         print("\(records.count) records in \(outDir)/results.jsonl (\(String(format: "%.1f", info.wallSeconds)) s)")
         print("report: \(report)")
     }

@@ -23,10 +23,11 @@ extension SoftmaxDefinition {
         c.evaluation = .every
         if let s = x.options.scale { c.scale = s }
         do { try check(c) } catch { throw InputError("\(x.file.path): \(error)") }
-        let config = c
-        var plan = ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: roles(form: "recurrent")) { tier, recipe in
-            [try makeRun(config: config, tier: tier, recipe: recipe)]
+        let config = c, form = x.options.form
+        var plan = ReplayPlan(tokens: T, inputs: x.views, outputShape: [T, q.heads, vv.width], stateShape: nil, roles: roles(form: form)) { tier, recipe in
+            [try makeRun(config: config, form: form, tier: tier, recipe: recipe)]
         }
+        plan.forms = forms
         plan.takesScale = true
         return plan
     }
