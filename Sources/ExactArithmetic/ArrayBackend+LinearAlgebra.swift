@@ -140,6 +140,10 @@ extension ArrayBackend {
             gemmFloat(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate, m: m, n: n, k: k)
             return
         }
+        if S.self == Double.self {
+            gemmDouble(c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate, m: m, n: n, k: k)
+            return
+        }
         let pa = p(a), pb = p(b)
         for i in 0..<m {
             let ci = p(c) + i * c.rowStride

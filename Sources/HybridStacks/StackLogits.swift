@@ -21,12 +21,12 @@ struct StackLogits {
     /// Log-probabilities of each row of `hidden` (n × d) at scale s, row-major n × vocab.
     func logProbabilities(_ hidden: [Double], d: Int, scale s: Double) -> [Double] {
         let n = hidden.count / d, b = Float64Backend()
-        let head = b.allocate(rows: vocab, cols: d)
-        b.load(head, weights.values)
+        let head = b.allocate(rows: d, cols: vocab)
+        b.load(head, weights.transposed)
         let h = b.allocate(rows: n, cols: d), z = b.allocate(rows: n, cols: vocab), e = b.allocate(rows: 1, cols: vocab)
         let m = b.allocate(rows: 1, cols: 1), sum = b.allocate(rows: 1, cols: 1)
         b.load(h, hidden)
-        b.gemm(z, h, transposeA: false, head, transposeB: true, accumulate: false)
+        b.gemm(z, h, transposeA: false, head, transposeB: false, accumulate: false)
         b.scale(z, by: b.scalar(s))
         for r in 0..<n {
             let row = z.row(r)

@@ -79,9 +79,7 @@ public enum StackRun {
     /// depth grows; returns the reference's windows and each stream's errors.
     static func run(_ shape: StackShape, recipes: [StackRecipe], options o: StackRunOptions) throws -> (reference: [[Double]], streams: [StreamErrors]) {
         let T = o.tokens, d = shape.dModel
-        var embedding = [Double](repeating: 0, count: T * d)
-        embedding.withUnsafeMutableBufferPointer { CounterStream(seed: o.seed, stream: "hybrid.embedding", head: 0, position: 0).normals(into: $0.baseAddress!, from: 0, count: T * d) }
-        embedding = embedding.map { LayerWeights.bf16.round($0) }
+        let embedding = Self.embedding(tokens: T, width: d, seed: o.seed)
         var plans: [(StackRecipe, String?)] = []
         for r in recipes {
             plans.append((r, nil))
@@ -114,6 +112,13 @@ public enum StackRun {
                                 residual: residual[i], output: output[i], storedNonFinite: s.storedNonFinite, hiddenWindows: hw)
         }
         return (refHidden, errors)
+    }
+
+    /// The input rows: the embeddings of T tokens, N(0, 1) values rounded to bfloat16.
+    static func embedding(tokens T: Int, width d: Int, seed: UInt64) -> [Double] {
+        var e = [Double](repeating: 0, count: T * d)
+        e.withUnsafeMutableBufferPointer { CounterStream(seed: seed, stream: "hybrid.embedding", head: 0, position: 0).normals(into: $0.baseAddress!, from: 0, count: T * d) }
+        return e.map { LayerWeights.bf16.round($0) }
     }
 
     /// Mean over rows of ‖a_r − b_r‖₂ / ‖a_r‖₂ (NaN when any value is not finite).

@@ -17,11 +17,14 @@ public struct StackShape: Sendable {
     /// The LM head's vocabulary (a seeded head; see `StackMetrics`).
     public static let vocab = 4096
 
-    public init(model: StackModel, width: Double) throws {
+    /// The stack of `model` at `width`, its first `prefix` layers only when given (certification).
+    public init(model: StackModel, width: Double, prefix: Int? = nil) throws {
         guard width > 0, width <= 1, width.isFinite else { throw InputError("width: expected a fraction in (0, 1], got \(width)") }
         self.model = model
         self.width = width
-        layers = try model.layers()
+        let all = try model.layers()
+        if let prefix, !(1...all.count).contains(prefix) { throw InputError("layers: expected 1…\(all.count) (\(model.name) has \(all.count) layers), got \(prefix)") }
+        layers = Array(all.prefix(prefix ?? all.count))
         func scaled(_ n: Int, _ what: String) throws -> Int {
             if n == 0 { return 0 }
             let x = Double(n) * width

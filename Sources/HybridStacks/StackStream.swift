@@ -47,10 +47,11 @@ final class StackStream<B: Backend> {
         return t
     }
 
-    /// The weight matrix loaded into the backend (rows × cols).
+    /// The weight matrix loaded into the backend transposed (cols × rows: inputs × outputs), so
+    /// that a product walks it row by row.
     func weight(_ name: String, _ w: WeightMatrix) -> Tensor {
-        let t = buffer("W." + name, w.cols, rows: w.rows)
-        b.load(t, w.values)
+        let t = buffer("W." + name, w.rows, rows: w.cols)
+        b.load(t, w.transposed)
         return t
     }
 
@@ -63,7 +64,7 @@ final class StackStream<B: Backend> {
 
     /// out ← inp·Wᵀ (each element a fixed-order dot product over the input channels).
     func linear(_ out: Tensor, _ inp: Tensor, _ name: String, _ w: LayerWeights) {
-        b.gemm(out, inp, transposeA: false, weight(name, w[name]), transposeB: true, accumulate: false)
+        b.gemm(out, inp, transposeA: false, weight(name, w[name]), transposeB: false, accumulate: false)
     }
 
     /// A new T × rows(W) buffer named `name` holding h·Wᵀ.

@@ -8,6 +8,14 @@ public struct WeightMatrix: Sendable {
     public let rows: Int
     public let cols: Int
     public let values: [Double]
+
+    /// The values of the transpose (cols × rows, row-major).
+    public var transposed: [Double] {
+        [Double](unsafeUninitializedCapacity: values.count) { b, n in
+            for r in 0..<rows { for c in 0..<cols { b[c * rows + r] = values[r * cols + c] } }
+            n = values.count
+        }
+    }
 }
 
 /// The weights of one layer, from the counter-based generator keyed by (seed, layer, name):

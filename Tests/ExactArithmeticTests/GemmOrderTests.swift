@@ -96,3 +96,38 @@ import Testing
         #expect(zip(own, chained).contains { $0.bitPattern != $1.bitPattern })
     }
 }
+
+/// The binary64 gemm (SIMD across a row's columns, B packed when transposed) keeps the generic
+/// chain c_ij ← fma(a_ik, b_kj, c_ij), k ascending from C (accumulating) or 0: checked bit for bit.
+@Suite struct GemmOrderFloat64Tests {
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func everyShapeMatchesTheChainFromC(_ ta: Bool, _ tb: Bool) {
+        for (m, n, k) in GemmOrderTests.shapes {
+            for accumulate in [false, true] {
+                let a = GemmOrderTests.values(m * k, seed: UInt64(m * 7 + k)).map { Double($0) * 1.000000119 }
+                let b = GemmOrderTests.values(k * n, seed: UInt64(n * 3 + k)).map { Double($0) / 3 }
+                let c0 = GemmOrderTests.values(m * n, seed: 5).map { Double($0) / 7 }
+                var want = c0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var x = accumulate ? c0[i * n + j] : 0
+                        for l in 0..<k { x = x.addingProduct(ta ? a[l * m + i] : a[i * k + l], tb ? b[j * k + l] : b[l * n + j]) }
+                        want[i * n + j] = x
+                    }
+                }
+                let backend = Float64Backend()
+                let A = backend.allocate(rows: ta ? k : m, cols: (ta ? m : k) + 3), B = backend.allocate(rows: tb ? n : k, cols: (tb ? k : n) + 5)
+                let C = backend.allocate(rows: m, cols: n + 2)
+                let av = A.block(rows: 0..<A.rows, cols: 0..<(ta ? m : k)), bv = B.block(rows: 0..<B.rows, cols: 0..<(tb ? k : n))
+                let cv = C.block(rows: 0..<m, cols: 0..<n)
+                for r in 0..<av.rows { backend.load(av.row(r), Array(a[(r * av.cols)..<((r + 1) * av.cols)])) }
+                for r in 0..<bv.rows { backend.load(bv.row(r), Array(b[(r * bv.cols)..<((r + 1) * bv.cols)])) }
+                for r in 0..<m { backend.load(cv.row(r), Array(c0[(r * n)..<((r + 1) * n)])) }
+                backend.gemm(cv, av, transposeA: ta, bv, transposeB: tb, accumulate: accumulate)
+                let got = (0..<m).flatMap { backend.read(cv.row($0)) }
+                let bad = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(bad == 0, "m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) acc=\(accumulate): \(bad) elements differ")
+            }
+        }
+    }
+}
