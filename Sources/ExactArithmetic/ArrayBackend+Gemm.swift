@@ -169,24 +169,55 @@ extension ArrayBackend {
             ldb = n
         }
         defer { packed?.deallocate() }
-        for i in 0..<m {
-            let ci = pc + i * c.rowStride
-            if !accumulate { ci.update(repeating: 0, count: n) }
-            for kk in 0..<k {
-                let aik = transposeA ? pa[kk * a.rowStride + i] : pa[i * a.rowStride + kk]
-                let bk = pb + kk * ldb, av = SIMD4<Double>(repeating: aik)
-                var j = 0
-                while j + 4 <= n {
-                    let cv = UnsafeRawPointer(ci + j).loadUnaligned(as: SIMD4<Double>.self)
-                    let bv = UnsafeRawPointer(bk + j).loadUnaligned(as: SIMD4<Double>.self)
-                    UnsafeMutableRawPointer(ci + j).storeBytes(of: cv.addingProduct(av, bv), as: SIMD4<Double>.self)
-                    j += 4
+        for i in 0..<m where !accumulate { (pc + i * c.rowStride).update(repeating: 0, count: n) }
+        @inline(__always) func aAt(_ i: Int, _ kk: Int) -> Double { transposeA ? pa[kk * a.rowStride + i] : pa[i * a.rowStride + kk] }
+        // Blocks of 4 rows × 8 columns held in registers across the whole k loop (each element's
+        // chain still runs k = 0, 1, … in turn), then the leftover rows and columns one at a time.
+        var i = 0
+        while i + 4 <= m {
+            var j = 0
+            while j + 8 <= n {
+                var acc = [SIMD4<Double>](repeating: .zero, count: 8)
+                for r in 0..<4 {
+                    let cr = pc + (i + r) * c.rowStride + j
+                    acc[2 * r] = UnsafeRawPointer(cr).loadUnaligned(as: SIMD4<Double>.self)
+                    acc[2 * r + 1] = UnsafeRawPointer(cr + 4).loadUnaligned(as: SIMD4<Double>.self)
                 }
-                while j < n {
-                    ci[j] = ci[j].addingProduct(aik, bk[j])
-                    j += 1
+                var (c00, c01, c10, c11, c20, c21, c30, c31) = (acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7])
+                for kk in 0..<k {
+                    let bk = pb + kk * ldb + j
+                    let b0 = UnsafeRawPointer(bk).loadUnaligned(as: SIMD4<Double>.self), b1 = UnsafeRawPointer(bk + 4).loadUnaligned(as: SIMD4<Double>.self)
+                    let a0 = SIMD4(repeating: aAt(i, kk)), a1 = SIMD4(repeating: aAt(i + 1, kk))
+                    let a2 = SIMD4(repeating: aAt(i + 2, kk)), a3 = SIMD4(repeating: aAt(i + 3, kk))
+                    c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
+                    c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
+                    c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
+                    c30 = c30.addingProduct(a3, b0); c31 = c31.addingProduct(a3, b1)
                 }
+                acc = [c00, c01, c10, c11, c20, c21, c30, c31]
+                for r in 0..<4 {
+                    let cr = pc + (i + r) * c.rowStride + j
+                    UnsafeMutableRawPointer(cr).storeBytes(of: acc[2 * r], as: SIMD4<Double>.self)
+                    UnsafeMutableRawPointer(cr + 4).storeBytes(of: acc[2 * r + 1], as: SIMD4<Double>.self)
+                }
+                j += 8
             }
+            for r in i..<(i + 4) { gemmDoubleTail(pc + r * c.rowStride, from: j, to: n, k: k, ldb: ldb, pb: pb) { aAt(r, $0) } }
+            i += 4
+        }
+        while i < m {
+            gemmDoubleTail(pc + i * c.rowStride, from: 0, to: n, k: k, ldb: ldb, pb: pb) { aAt(i, $0) }
+            i += 1
+        }
+    }
+
+    /// Columns lo..<hi of one row of C: c_j ← fma(a_k, b_kj, c_j) for k in turn.
+    @inline(__always)
+    func gemmDoubleTail(_ ci: UnsafeMutablePointer<Double>, from lo: Int, to hi: Int, k: Int, ldb: Int, pb: UnsafeMutablePointer<Double>, a: (Int) -> Double) {
+        guard lo < hi else { return }
+        for kk in 0..<k {
+            let aik = a(kk), bk = pb + kk * ldb
+            for j in lo..<hi { ci[j] = ci[j].addingProduct(aik, bk[j]) }
         }
     }
 }

@@ -16,7 +16,7 @@ public struct HybridSpec: Sendable {
     /// The streams the run steps together: the reference and each recipe (with its sources alone
     /// when attributing).
     public var streamCount: Int {
-        1 + recipes.reduce(0) { $0 + 1 + (options.attribution && $1.sources.count > 1 ? $1.sources.count : 0) }
+        1 + recipes.reduce(0) { $0 + 1 + (options.attributes($1) ? $1.sources.count : 0) }
     }
 
     /// An upper bound of the bytes the run holds: every stream's T × width buffers (the stack is

@@ -38,6 +38,8 @@ public struct StackRunOptions: Sendable {
     public var form = "recurrent"
     public var seed: UInt64 = 0
     public var attribution = true
+    /// The recipes whose sources are run alone (nil: every recipe, when `attribution`).
+    public var attributed: Set<String>?
     public var jobs = 1
     /// The reference tier (Float64; MPFR for certification).
     public var referenceTier = BackendTier.float64
@@ -46,6 +48,9 @@ public struct StackRunOptions: Sendable {
     /// stepping the run; the default steps one token at a time).
     public var blockRun: @Sendable (SteppedRun) -> BlockRun = { SteppedBlockRun($0) }
     public init(tokens: Int) { self.tokens = tokens }
+
+    /// Whether `r` runs each of its sources alone too.
+    public func attributes(_ r: StackRecipe) -> Bool { attribution && (attributed?.contains(r.name) ?? true) && r.sources.count > 1 }
 }
 
 /// The errors of one emulated stream against the reference.
@@ -83,7 +88,7 @@ public enum StackRun {
         var plans: [(StackRecipe, String?)] = []
         for r in recipes {
             plans.append((r, nil))
-            if o.attribution && r.sources.count > 1 { plans += r.sources.map { (r.only($0), $0?.name ?? Role.residual.rawValue) } }
+            if o.attributes(r) { plans += r.sources.map { (r.only($0), $0?.name ?? Role.residual.rawValue) } }
         }
         func make(_ tier: BackendTier, _ r: StackRecipe) throws -> any StackStepping {
             try tier.with(MakeStream(shape: shape, recipe: r, form: o.form, tokens: T, seed: o.seed, embedding: embedding, blockRun: o.blockRun))

@@ -13,7 +13,7 @@ import Yams
 /// width: 1/16            # fraction of heads, d_model and MLP width (default 1/16)
 /// form: recurrent        # or chunked (prefill forms of the recurrent layers)
 /// seed: 0
-/// attribution: true      # also run each source of a recipe alone
+/// attribution: true      # also run each source of a recipe alone (or a list of recipe names)
 /// stacks:
 ///   - preset: qwen3-next
 ///     tokens: 4096
@@ -57,7 +57,7 @@ public struct HybridConfig: Sendable {
         if let n = top["width"] { width = try Self.width(r, n) }
         if let n = top["form"] { defaults.form = try Self.form(r, n) }
         if let n = top["seed"] { defaults.seed = UInt64(try r.int(n, key: "seed", range: 0...Int(Int32.max))) }
-        if let n = top["attribution"] { defaults.attribution = try Self.bool(r, n, key: "attribution") }
+        if let n = top["attribution"] { try Self.attribution(r, n, &defaults) }
         guard let sn = top["stacks"] else { throw r.error(root, "stacks", "a list of stacks (each with preset: or pattern:)") }
         for item in try r.list(sn, key: "stacks") { c.specs.append(try stack(r, item, defaults: defaults, width: width)) }
         if c.specs.isEmpty { throw r.error(sn, "stacks", "at least one stack") }
@@ -84,7 +84,7 @@ public struct HybridConfig: Sendable {
         guard let tn = m["tokens"] else { throw r.error(item, "tokens", "the sequence length (e.g. 4096)") }
         o.tokens = try r.int(tn, key: "tokens", range: 16...(1 << 20))
         if let n = m["form"] { o.form = try Self.form(r, n) }
-        if let n = m["attribution"] { o.attribution = try Self.bool(r, n, key: "attribution") }
+        if let n = m["attribution"] { try Self.attribution(r, n, &o) }
         let width = try m["width"].map { try Self.width(r, $0) } ?? defaultWidth
         let shape: StackShape
         do { shape = try StackShape(model: model, width: width) } catch { throw StudyInputError("\(r.file):\(r.line(m["pattern"] ?? m["width"] ?? item)): \(error)") }
@@ -98,6 +98,9 @@ public struct HybridConfig: Sendable {
         }
         if recipes.isEmpty { throw r.error(rn, "recipes", "at least one recipe") }
         try r.unique(recipes.map { ($0.name, r.line(rn)) }, key: "recipes")
+        for name in o.attributed ?? [] where !recipes.contains(where: { $0.name == name }) {
+            throw r.error(m["attribution"] ?? item, "attribution", "names of this stack's recipes (\(recipes.map(\.name).joined(separator: ", "))), got '\(name)'")
+        }
         return HybridSpec(name: name, shape: shape, recipes: recipes, options: o)
     }
 
@@ -110,6 +113,17 @@ public struct HybridConfig: Sendable {
         let f = try r.string(n, key: "form")
         guard ["recurrent", "chunked"].contains(f) else { throw r.error(n, "form", "recurrent or chunked, got '\(f)'") }
         return f
+    }
+
+    /// `attribution: true | false | [recipe names]`.
+    static func attribution(_ r: YAMLReader, _ n: Node, _ o: inout StackRunOptions) throws {
+        if case .sequence = n {
+            o.attribution = true
+            o.attributed = Set(try r.list(n, key: "attribution").map { try r.string($0, key: "attribution") })
+        } else {
+            o.attribution = try bool(r, n, key: "attribution")
+            o.attributed = nil
+        }
     }
 
     static func bool(_ r: YAMLReader, _ n: Node, key: String) throws -> Bool {
