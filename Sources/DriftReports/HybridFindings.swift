@@ -33,7 +33,7 @@ enum HybridFindings {
             let withParts = set.full(s).filter { set.attribution($0) != nil }
             guard let worst = withParts.max(by: { HybridSet.worse($1.finalError, than: $0.finalError) }),
                   let a = set.attribution(worst), let top = a.sources.max(by: { HybridSet.worse($1.error, than: $0.error) }) else { return nil }
-            return "\(top.name) in [\(set.label(s))](\(HybridReport.attributionPage)#\(HybridSet.anchor(set.label(s)))) (\(pct(top.share)) of the squared quadrature sum under \(worst.recipeName), \(err(top.error)) alone)"
+            return "\(top.name) in [\(set.label(s))](\(HybridReport.attributionPage)#\(HybridSet.anchor(set.label(s)))) (\(pct(top.share)) of Σ e² under \(worst.recipeName), \(err(top.error)) alone)"
         }
         guard !items.isEmpty else { return nil }
         return "The source whose error alone is largest, under each stack's least precise recipe: \(list(items))."
@@ -49,17 +49,17 @@ enum HybridFindings {
         let inside = pairs.filter { $0.ratio.isFinite && (1 / band...band).contains($0.ratio) }
         let outside = pairs.filter { !($0.ratio.isFinite && (1 / band...band).contains($0.ratio)) }
         let finite = pairs.map(\.ratio).filter(\.isFinite)
-        var s = "The quadrature sum of the sources alone is within \(band)× of the all-rounded error for \(inside.count) of \(pairs.count) stack × recipe pairs"
+        var s = "The [quadrature sum](\(HybridReport.attributionPage)) of the sources alone is within \(band)× of the all-rounded error for \(inside.count) of \(pairs.count) stack × recipe pairs"
         if let lo = finite.min(), let hi = finite.max() { s += " (ratio √Σ/all from \(ratio(lo)) to \(ratio(hi)))" }
         if !outside.isEmpty { s += "; outside it, where the errors interact: " + list(outside.map { "\($0.name) (\(ratio($0.ratio)))" }) }
-        return s + " ([attribution](\(HybridReport.attributionPage)))."
+        return s + "."
     }
 
     /// Per stack, what the recipe with the fewest bytes at 32k saves against the one with the
     /// most, and what it costs in error.
     static func memory(_ set: HybridSet) -> String? {
         let items = set.stacks.compactMap { s -> String? in
-            let rs = set.full(s)
+            let rs = set.full(s).filter { $0.finalError.isFinite }
             guard let wide = rs.first, let narrow = rs.last, let bw = wide.bytesPerSequence["32768"], let bn = narrow.bytesPerSequence["32768"], bn < bw else { return nil }
             let cost = narrow.finalError / wide.finalError
             return "in \(set.label(s)) \(narrow.recipeName) saves \(Compact.bytes(bw - bn)) (\(pct((bw - bn) / bw))) against \(wide.recipeName) for \(ratio(cost))× its error (\(err(wide.finalError)) → \(err(narrow.finalError)))"

@@ -49,7 +49,7 @@ enum HybridPlots {
                 plot.series.append(theory)
             }
         }
-        guard let top = rs.max(by: { HybridSet.worse($1.finalError, than: $0.finalError) }) else { return plot }
+        guard let top = rs.filter({ $0.finalError.isFinite }).max(by: { HybridSet.worse($1.finalError, than: $0.finalError) }) else { return plot }
         let res = HybridSet.residual(top)
         let kinds = top.layers.reduce(into: [String]()) { if $1 != "mlp" && !$0.contains($1) { $0.append($1) } }
         for (i, k) in kinds.enumerated() {

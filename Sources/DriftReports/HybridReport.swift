@@ -33,6 +33,27 @@ public enum HybridReport: Reporter {
         return "\(dir)/report.md"
     }
 
+    /// The records of results lines (key → line), each checked: a line that is not a hybrid
+    /// record is an `InputError` naming its key and what is wrong.
+    public static func records(lines: [String: String]) throws -> [HybridRecord] {
+        try lines.keys.sorted().map { k in
+            do { return try HybridRecord.decoder().decode(HybridRecord.self, from: Data(lines[k]!.utf8)) } catch {
+                throw InputError("record '\(k)': not a hybrid record (\(describe(error)))")
+            }
+        }
+    }
+
+    /// A decoding error in words: the field and what is wrong with it.
+    static func describe(_ error: Error) -> String {
+        func path(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
+        case .typeMismatch(let type, let c), .valueNotFound(let type, let c): return "field '\(path(c))': expected \(type)"
+        case .dataCorrupted(let c): return path(c).isEmpty ? "not valid JSON" : "field '\(path(c))' is malformed"
+        default: return "unreadable"
+        }
+    }
+
     /// Whether a results line is a hybrid record.
     public static func isHybrid(line: String) -> Bool { line.contains("\"variant\":\"hybrid\"") }
 

@@ -2,7 +2,6 @@ import ArgumentParser
 import DriftReports
 import DriftStudy
 import Foundation
-import HybridStacks
 import NumberFormats
 import ServingScenarios
 
@@ -55,11 +54,7 @@ struct ReportCommand: ParsableCommand {
     /// Hybrid records (`"variant":"hybrid"`): merged into `outDir` when that is another folder,
     /// and their report written there.
     func hybrid(_ lines: [String: String], infos: [RunInfo], outDir: String) throws {
-        let records: [HybridRecord] = try lines.keys.sorted().map { k in
-            do { return try HybridRecord.decoder().decode(HybridRecord.self, from: Data(lines[k]!.utf8)) } catch {
-                throw InputError("record '\(k)': not a hybrid record (\(error))")
-            }
-        }
+        let records = try HybridReport.records(lines: lines)
         if dirs.count > 1 || outDir != dirs[0] {
             try AtomicFile.write(ResultsStore.joined(lines), to: "\(outDir)/results.jsonl", creatingFolders: true)
             try RunInfo.write(infos, dir: outDir)
