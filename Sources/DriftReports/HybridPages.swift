@@ -57,7 +57,9 @@ enum HybridPages {
             if plots.contains(name) { md += "![\(name)](plots/\(name))\n\n" }
             guard let first = rs.first, !first.layers.isEmpty else { continue }
             let n = first.layers.count
-            let at = Array(Set([1, max(1, n / 4), max(1, n / 2), max(1, 3 * n / 4), n])).sorted()
+            // The first and last layers, each quarter's end and each mixer type's last layer.
+            let lastOfKind = Set(first.layers.filter { $0 != "mlp" }).compactMap { k in first.layers.lastIndex(of: k).map { $0 + 1 } }
+            let at = Array(Set([1, max(1, n / 4), max(1, n / 2), max(1, 3 * n / 4), n] + lastOfKind)).sorted()
             var t = MarkdownTable(["layer", "type"] + rs.flatMap { [$0.recipeName, "√Σ"] }, align: [.right, .left] + rs.flatMap { _ in [MarkdownTable.Align.right, .right] })
             for l in at {
                 var row = ["\(l)", first.layers[l - 1]]

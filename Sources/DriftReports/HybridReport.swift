@@ -71,9 +71,15 @@ public enum HybridReport: Reporter {
 
     /// Which stacks ran at which width, form and length.
     static func scope(_ set: HybridSet) -> String {
-        let parts = set.stacks.map { s -> String in
-            let r = set.full(s)[0]
-            return "\(set.label(s)) at width \(r.width) (d_model \(r.dModel)), \(r.form) form, to \(Compact.tokens(r.tokens)) tokens"
+        // Stacks run alike are named together: "alpha and beta at width 1/16 (d_model 128), …".
+        var groups: [(how: String, names: [String])] = []
+        for s in set.stacks {
+            guard let r = set.full(s).first else { continue }
+            let how = "at width \(r.width) (d_model \(r.dModel)), \(r.form) form, to \(Compact.tokens(r.tokens)) tokens"
+            if let i = groups.firstIndex(where: { $0.how == how }) { groups[i].names.append(set.label(s)) } else { groups.append((how, [set.label(s)])) }
+        }
+        let parts = groups.map { g in
+            (g.names.count > 1 ? g.names.dropLast().joined(separator: ", ") + " and " + g.names.last! : g.names[0]) + " " + g.how
         }
         return "Stacks: " + parts.joined(separator: "; ") + ". Err: the final hidden state's relative error at the run's last length; "
             + "KL(p‖p̂) and top-1 agreement of the logits there; bytes: what one sequence holds at the model's full width at 32k and "

@@ -107,7 +107,7 @@ enum HybridFixture {
         let index = try String(contentsOfFile: "\(d)/report.md", encoding: .utf8)
         let answer = index.components(separatedBy: "## Findings")[0]
         #expect(answer.contains("| stack | recipe | T | err | KL | top-1 | bytes 32k | bytes 128k |"))
-        #expect(answer.contains("at width 1/16 (d_model 128)"))
+        #expect(answer.contains("Stacks: alpha and beta at width 1/16 (d_model 128), recurrent form, to 4k tokens."))
         // 2 stacks × 2 recipes + the NaN recipe, each a row.
         #expect(answer.split(separator: "\n").filter { $0.hasPrefix("| [") }.count == 5)
         let attribution = try String(contentsOfFile: "\(d)/attribution.md", encoding: .utf8)
