@@ -36,7 +36,7 @@ enum HybridFindings {
             return "\(top.name) in [\(set.label(s))](\(HybridReport.attributionPage)#\(HybridSet.anchor(set.label(s)))) (\(pct(top.share)) of Σ e² under \(worst.recipeName), \(err(top.error)) alone)"
         }
         guard !items.isEmpty else { return nil }
-        return "The source whose error alone is largest, under each stack's least precise recipe: \(list(items))."
+        return "The source whose error alone is largest, under each stack's recipe with the largest error: \(list(items))."
     }
 
     /// Whether √Σ of the sources alone matches the all-rounded error (ratio within the band).
@@ -62,7 +62,7 @@ enum HybridFindings {
             let rs = set.full(s).filter { $0.finalError.isFinite }
             guard let wide = rs.first, let narrow = rs.last, let bw = wide.bytesPerSequence["32768"], let bn = narrow.bytesPerSequence["32768"], bn < bw else { return nil }
             let cost = narrow.finalError / wide.finalError
-            return "in \(set.label(s)) \(narrow.recipeName) saves \(Compact.bytes(bw - bn)) (\(pct((bw - bn) / bw))) against \(wide.recipeName) for \(ratio(cost))× its error (\(err(wide.finalError)) → \(err(narrow.finalError)))"
+            return "in \(set.label(s)) \(narrow.recipeName) saves \(Compact.bytes(bw - bn)) (\(pct((bw - bn) / bw))) against \(wide.recipeName) for \(ratio(cost))× its error (\(Compact.sci(wide.finalError)) → \(Compact.sci(narrow.finalError)))"
         }
         guard !items.isEmpty else { return nil }
         return "Per sequence at 32k tokens and full width, " + list(items) + " ([memory–error](\(HybridReport.memoryPage)))."
