@@ -33,6 +33,7 @@ struct ReportCommand: ParsableCommand {
             let what = held.study.map { "the results of study '\($0)'" } ?? "\(held.keys.count) result record(s)"
             throw InputError("--out \(outDir): holds \(what), e.g. '\(lost)', that the merged results.jsonl would drop; expected an empty folder or one of the merged folders")
         }
+        if lines.values.contains(where: HybridReport.isHybrid(line:)) { return try hybrid(lines, infos: infos, outDir: outDir) }
         if dirs.count == 1, outDir == dirs[0], lines.values.first?.contains("\"scenario\":") == true { return try scenario(outDir) }
         let records: [StudyRecord] = try lines.keys.sorted().map { (k: String) throws -> StudyRecord in
             do { return try StudyJSON.decoder().decode(StudyRecord.self, from: Data(lines[k]!.utf8)) } catch {
@@ -47,6 +48,20 @@ struct ReportCommand: ParsableCommand {
         let title = infos.lazy.compactMap(\.title).first ?? "attnprec study: \(name)"
         let report = try StudyReport.write(records: records, runInfo: infos, to: outDir, title: title, notice: merged.notice)
         print("\(records.count) records from \(dirs.count) folder(s)\(merged.notice == nil ? "" : " (a partial merge: see the report)")")
+        print("report: \(report)")
+    }
+
+    /// Hybrid records (`"variant":"hybrid"`): merged into `outDir` when that is another folder,
+    /// and their report written there.
+    func hybrid(_ lines: [String: String], infos: [RunInfo], outDir: String) throws {
+        let records = try HybridReport.records(lines: lines)
+        if dirs.count > 1 || outDir != dirs[0] {
+            try AtomicFile.write(ResultsStore.joined(lines), to: "\(outDir)/results.jsonl", creatingFolders: true)
+            try RunInfo.write(infos, dir: outDir)
+        }
+        let title = infos.lazy.compactMap(\.title).first ?? "attnprec hybrid stacks: \(infos.lazy.compactMap(\.study).first ?? URL(fileURLWithPath: dirs[0]).lastPathComponent)"
+        let report = try HybridReport.write(records: records, runInfo: infos.first, to: outDir, title: title)
+        print("\(records.count) hybrid records from \(dirs.count) folder(s)")
         print("report: \(report)")
     }
 
