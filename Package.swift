@@ -29,7 +29,7 @@ let package = Package(
             name: "ServingScenarios",
             dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", .product(name: "Yams", package: "Yams")]),
         .target(name: "DriftReports", dependencies: ["AttentionVariants", "DriftStudy", "HybridStacks", "ServingScenarios", "NumberFormats"]),
-        .target(name: "Benchmarks", dependencies: ["CMPFR", "NumberFormats", "Workloads", "ExactArithmetic", "AttentionVariants", "DriftStudy"]),
+        .target(name: "Benchmarks", dependencies: ["CMPFR", "NumberFormats", "Workloads", "ExactArithmetic", "AttentionVariants", "DriftStudy", "HybridStacks"]),
         .executableTarget(
             name: "attnprec",
             dependencies: [
@@ -51,12 +51,12 @@ let package = Package(
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "CLITestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ExactArithmeticTests", dependencies: ["ExactArithmetic", "AttentionVariants", "CMPFR", "NumberFormats"], exclude: ["Fixtures"]),
         .testTarget(name: "AttentionVariantsTests", dependencies: ["AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
-        .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", "CLITestSupport"]),
+        .testTarget(name: "DriftStudyTests", dependencies: ["DriftStudy", "HybridStacks", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", "CLITestSupport"]),
         .testTarget(
             name: "ServingScenariosTests",
             dependencies: ["ServingScenarios", "DriftStudy", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats", "CLITestSupport"]),
         .testTarget(name: "HybridStacksTests", dependencies: ["HybridStacks", "AttentionVariants", "ExactArithmetic", "Workloads", "NumberFormats"]),
-        .testTarget(name: "DriftReportsTests", dependencies: ["DriftReports", "DriftStudy", "CLITestSupport"]),
+        .testTarget(name: "DriftReportsTests", dependencies: ["DriftReports", "DriftStudy", "HybridStacks", "CLITestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -38,6 +38,8 @@ BUDGETS = {"inputs": "bfloat16", "budgets": [{"name": "b", "variant": "linear", 
 SCENARIO = {"scenario": "handoff", "name": "h", "seeds": [0], "tokens": [64], "continuation": 64,
             "variants": [{"name": "gated_deltanet", "key_dim": 16, "value_dim": 16}],
             "recipes": [{"name": "bf16", "roles": "state=bfloat16"}]}
+HYBRID = {"hybrid": "h", "width": "1/16", "stacks": [{"preset": "qwen3-next", "pattern": "gated_deltanet, gated_attention", "tokens": 32,
+          "recipes": [{"name": "bf16", "gated_deltanet": "state=bfloat16"}]}]}
 
 def with_(base, path, value):
     """A deep copy of `base` with the key path set to `value` (None removes the key)."""
@@ -365,6 +367,28 @@ def more_configs(add):
         ("per-octave-zero", ["per_octave"], 0), ("recipes-no-roles", ["recipes"], [{"name": "x"}]),
     ]:
         add("scenario-" + id, scen, {"s.yaml": j(with_(SCENARIO, path, value))})
+    # --- hybrid stack configs (issue 19)
+    hyb = ["run", "h.yaml", "--out", "out"]
+    for id, path, value in [
+        ("pattern-unknown-layer", ["stacks", 0, "pattern"], "gated_deltanet, flash_attention"),
+        ("pattern-unclosed", ["stacks", 0, "pattern"], "(3*gated_deltanet, gated_attention"),
+        ("pattern-variant-not-a-layer", ["stacks", 0, "pattern"], "rwkv7, gated_attention"),
+        ("pattern-position-out", ["stacks", 0, "pattern"], "kda*4; mla@9"),
+        ("preset-unknown", ["stacks", 0, "preset"], "gpt-5"),
+        ("width-heads-not-whole", ["width"], "1/3"), ("width-zero", ["width"], "0"), ("width-word", ["width"], "narrow"),
+        ("recipe-absent-layer", ["stacks", 0, "recipes"], [{"name": "x", "mamba2": "state=bfloat16"}]),
+        ("recipe-role-of-other-layer", ["stacks", 0, "recipes"], [{"name": "x", "gated_deltanet": "k_cache=bfloat16"}]),
+        ("recipe-no-name", ["stacks", 0, "recipes"], [{"gated_deltanet": "state=bfloat16"}]),
+        ("recipe-bad-spec", ["stacks", 0, "recipes"], [{"name": "x", "residual": "bfloat17"}]),
+        ("attribution-unknown-recipe", ["stacks", 0, "attribution"], ["nope"]),
+        ("tokens-too-few", ["stacks", 0, "tokens"], 4), ("tokens-missing", ["stacks", 0, "tokens"], None),
+        ("caches-exceed-memory", ["stacks", 0, "tokens"], 1 << 20),
+        ("form-unknown", ["form"], "parallel"), ("stacks-empty", ["stacks"], []), ("unknown-key", ["colour"], "red"),
+    ]:
+        add("hybrid-" + id, hyb, {"h.yaml": j(with_(HYBRID, path, value))})
+    add("hybrid-certify-no-preset", ["reference", "certify", "--variant", "hybrid"])
+    add("hybrid-certify-layers-zero", ["reference", "certify", "--variant", "hybrid", "--preset", "nemotron-h", "--layers", "0"])
+    add("hybrid-bench-width", ["bench", "hybrid", "--width", "1/5"])
     add("scenario-with-shard", ["run", "s.yaml", "--out", "out", "--shard", "1/2"], {"s.yaml": j(SCENARIO)})
     add("scenario-with-resume", ["run", "s.yaml", "--out", "out", "--resume"], {"s.yaml": j(SCENARIO)})
     add("scenario-two-configs", ["run", "s.yaml", "t.yaml", "--out", "out"], {"s.yaml": j(SCENARIO), "t.yaml": j(SCENARIO)})

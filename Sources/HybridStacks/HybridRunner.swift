@@ -47,13 +47,16 @@ public struct HybridSpec: Sendable {
 
 public enum HybridRunner {
     /// Runs `spec` and returns one record per emulated stream.
-    public static func records(_ spec: HybridSpec) throws -> [HybridRecord] {
+    public static func records(_ spec: HybridSpec) throws -> [HybridRecord] { try timed(spec).records }
+
+    /// The records and where the time went.
+    public static func timed(_ spec: HybridSpec) throws -> (records: [HybridRecord], timing: StackTiming) {
         let s = spec.shape, o = spec.options, d = s.dModel
-        let (reference, streams) = try StackRun.run(s, recipes: spec.recipes, options: o)
+        let (reference, streams, timing) = try StackRun.timed(s, recipes: spec.recipes, options: o)
         var logits = StackLogits(s, seed: o.seed)
         logits.calibrate(reference.flatMap { $0 }, d: d)
         let lengths = StackRun.lengths(o.tokens)
-        return try streams.map { e in
+        let records = streams.map { e -> HybridRecord in
             let recipe = spec.recipes.first { $0.name == e.recipe }!
             var kl: [Double] = [], top1: [Double] = [], entropy = 0.0
             for (i, w) in e.hiddenWindows.enumerated() {
@@ -74,5 +77,6 @@ public enum HybridRunner {
                 bytesPerSequence: bytes, fixedBytes: StackMemory.sequenceBytes(s, recipe: recipe, tokens: 0).fixed,
                 storedNonFinite: e.storedNonFinite)
         }
+        return (records, timing)
     }
 }

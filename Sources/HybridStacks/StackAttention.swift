@@ -1,4 +1,5 @@
 import AttentionVariants
+import Dispatch
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -50,6 +51,8 @@ extension StackStream {
     /// value head (or one for all heads of a cache); writes the outputs [T, heads·width] into `o`.
     func runMixer(_ kind: LayerKind, layer l: Int, _ inputs: [(String, Tensor, [Int])], constants: [(String, [Double])],
                   matrices: [(String, WeightMatrix)] = [], options: ReplayOptions, into o: Tensor) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { mixerSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         var payloads = inputs.map { name, t, shape in TensorPayload(name: name, dtype: .float64, shape: shape, values: b.read(t)) }
         payloads += constants.map { TensorPayload(name: $0.0, dtype: .float64, shape: [$0.1.count], values: $0.1) }
         payloads += matrices.map { TensorPayload(name: $0.0, dtype: .float64, shape: [$0.1.rows, $0.1.cols], values: $0.1.values) }

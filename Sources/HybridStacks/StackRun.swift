@@ -13,6 +13,16 @@ protocol StackStepping: AnyObject {
     func hiddenRows(_ r: Range<Int>) -> [Double]
     func finishHidden()
     var storedNonFinite: Int { get }
+    var applySeconds: Double { get }
+    var mixerSeconds: Double { get }
+}
+
+/// Where a run's time went: every stream's layers and, within them, the mixer kernels alone
+/// (their inputs handed over, the kernel stepped, the outputs collected), summed over streams.
+public struct StackTiming: Sendable {
+    public var layerSeconds = 0.0
+    public var mixerSeconds = 0.0
+    public var streams = 0
 }
 
 extension StackStream: StackStepping {
@@ -83,6 +93,11 @@ public enum StackRun {
     /// Runs the reference and every stream of `recipes` layer by layer in lockstep, measuring as
     /// depth grows; returns the reference's windows and each stream's errors.
     static func run(_ shape: StackShape, recipes: [StackRecipe], options o: StackRunOptions) throws -> (reference: [[Double]], streams: [StreamErrors]) {
+        let r = try timed(shape, recipes: recipes, options: o)
+        return (r.reference, r.streams)
+    }
+
+    static func timed(_ shape: StackShape, recipes: [StackRecipe], options o: StackRunOptions) throws -> (reference: [[Double]], streams: [StreamErrors], timing: StackTiming) {
         let T = o.tokens, d = shape.dModel
         let embedding = Self.embedding(tokens: T, width: d, seed: o.seed)
         var plans: [(StackRecipe, String?)] = []
@@ -116,7 +131,13 @@ public enum StackRun {
             return StreamErrors(recipe: plans[i].0.name.split(separator: "/").first.map(String.init) ?? plans[i].0.name, only: plans[i].1, hidden: hidden,
                                 residual: residual[i], output: output[i], storedNonFinite: s.storedNonFinite, hiddenWindows: hw)
         }
-        return (refHidden, errors)
+        var timing = StackTiming()
+        for s in all {
+            timing.layerSeconds += s.applySeconds
+            timing.mixerSeconds += s.mixerSeconds
+        }
+        timing.streams = all.count
+        return (refHidden, errors, timing)
     }
 
     /// The input rows: the embeddings of T tokens, N(0, 1) values rounded to bfloat16.

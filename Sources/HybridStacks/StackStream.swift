@@ -1,4 +1,5 @@
 import AttentionVariants
+import Dispatch
 import ExactArithmetic
 import Foundation
 import NumberFormats
@@ -23,6 +24,8 @@ final class StackStream<B: Backend> {
     /// Non-finite values the caches stored (NaN fails every check; a non-finite state or output
     /// reaches the errors as NaN).
     var storedNonFinite = 0
+    /// Seconds spent in `apply` (the whole layer) and in the mixer kernels alone (`runMixer`).
+    var applySeconds = 0.0, mixerSeconds = 0.0
     /// How a mixer's stepped run advances blocks of tokens (a fused path that reproduces it bit
     /// for bit, or one token at a time).
     let blockRun: @Sendable (SteppedRun) -> BlockRun
@@ -126,6 +129,8 @@ final class StackStream<B: Backend> {
 
     /// Advances the stream through layer `index` with its weights.
     func apply(layer index: Int, _ w: LayerWeights) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { applySeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let kind = shape.layers[index]
         let h = buffer("h", d)
         b.copy(h, x)

@@ -66,7 +66,10 @@ struct ReferenceCommand: ParsableCommand {
             guard (16...4096).contains(tokens) else { throw InputError("--tokens: expected 16...4096 for --variant hybrid, got \(tokens)") }
             guard (64...8192).contains(bits) else { throw InputError("--bits: expected 64...8192 for --variant hybrid, got \(bits)") }
             guard tier == "float64" else { throw InputError("--tier: --variant hybrid certifies the float64 stack, got '\(tier)'") }
-            let shape = try StackShape(model: try StackModel.preset(preset), width: try parseWidth(width ?? "1/64"), prefix: layers)
+            let shape: StackShape
+            do { shape = try StackShape(model: try StackModel.preset(preset), width: try parseWidth(width ?? "1/64"), prefix: layers) } catch let e as InputError {
+                throw InputError("--" + e.message)
+            }
             if let json { try OutputLocation.check(json, kind: .file, flag: "--json") }
             let c = try HybridCertificate.certify(shape, name: preset, tokens: tokens, bits: bits, form: form, jobs: ProcessInfo.processInfo.activeProcessorCount)
             let enc = JSONEncoder()

@@ -64,7 +64,7 @@ public enum BlockRuns {
     public static let maxBlock = 256
 
     /// `run` as a block run: fused when `fast` and the run is one a fused kernel reproduces.
-    static func make(_ run: SteppedRun, fast: Bool) -> BlockRun {
+    public static func make(_ run: SteppedRun, fast: Bool) -> BlockRun {
         guard fast else { return SteppedBlockRun(run) }
         if let d = run as? DeltaRuleDecode<Float32Backend>, let r = FusedDeltaFloat32Run(d) { return r }
         if let d = run as? DeltaRuleDecode<Float64Backend>, let r = FusedDeltaFloat64Run(d) { return r }
