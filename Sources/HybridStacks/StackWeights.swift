@@ -20,7 +20,8 @@ public struct WeightMatrix: Sendable {
 
 /// The weights of one layer, from the counter-based generator keyed by (seed, layer, name):
 /// projections N(0, σ²) with the models' init scale 0.02 scaled with width (σ = 0.02/√w, so
-/// σ²·fan-in is what the full-width model has), short-conv taps N(0, 1/k), and the gates'
+/// σ²·fan-in is what the full-width model has; the output projections σ/√(2N), Megatron-LM's
+/// scaled init over the model's N layers), short-conv taps N(0, 1/k), and the gates'
 /// constants drawn from the model's initialisation ranges (A = exp(A_log) ∈ aRange, dt log-uniform
 /// in dtRange, dt_bias its inverse softplus).
 public struct LayerWeights: Sendable {
@@ -61,7 +62,13 @@ public struct LayerWeights: Sendable {
             w.matrices[name] = matrix(seed: seed, layer: index, name: name, rows: rows, cols: cols, sigma: s)
         }
         let kind = shape.layers[index]
-        for (name, rows, cols) in shapes(shape, kind) { add(name, rows, cols) }
+        // Output projections (a layer's `out`, the MLP's `down`) at σ/√(2·N), N the model's
+        // mixer layers — Megatron-LM's scaled init for the layers writing to the residual
+        // stream, so each layer's update stays small beside the stream as in a trained model.
+        let depth = Double(max(1, (try? LayerPattern.parse(m.pattern).count) ?? shape.layers.count))
+        for (name, rows, cols) in shapes(shape, kind) {
+            add(name, rows, cols, sigma: name == "out" || name == "down" ? sigma / (2 * depth).squareRoot() : sigma)
+        }
         let conv = shape.convChannels(kind)
         if conv > 0 { add("conv", conv, m.convKernel, sigma: 1 / Double(m.convKernel).squareRoot()) }
         let gateHeads: Int
