@@ -59,6 +59,10 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
         return j < config.sinkTokens || j >= i - w + 1
     }
 
+    /// The replayed sequence's length (no limit for generated inputs): a last partial chunk
+    /// reads no position past it.
+    var limit: Int { config.replay?.streams["q"]?.tokens ?? .max }
+
     public func step() {
         position += 1
         let t = position, C = chunk
@@ -75,7 +79,7 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
         let b = backend, C = chunk, d = config.headDim
         appendToCaches(start: c0)
         loadQueries(start: c0)
-        let last = c0 + C - 1
+        let last = min(c0 + C, limit) - 1
         var firstKey = 0
         if let w = config.window, config.sinkTokens == 0 { firstKey = max(0, c0 - w + 1) }
         var k0 = (firstKey / C) * C
@@ -84,6 +88,12 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
             if !keysHere { k0 += C; continue }
             for g in 0..<config.kvHeads {
                 for j in 0..<C {
+                    // Past a replayed sequence's end: zero rows, masked for every query before it.
+                    if k0 + j >= limit {
+                        b.fill(kT.row(j), 0)
+                        b.fill(vT.row(j), 0)
+                        continue
+                    }
                     decode.loadStored(&decode.keys[g], position: k0 + j, row: &decode.rowK, into: kT.row(j), kvHead: g)
                     decode.loadStored(&decode.values[g], position: k0 + j, row: &decode.rowV, into: vT.row(j), kvHead: g)
                 }
@@ -120,7 +130,7 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
     func appendToCaches(start c0: Int) {
         let b = backend, C = chunk
         for g in 0..<config.kvHeads {
-            for t in c0..<c0 + C {
+            for t in c0..<min(c0 + C, limit) {
                 if decode.keys[g].cache != nil {
                     let k1 = kT.row(0)
                     decode.loadExact(&decode.keys[g], position: t, row: &decode.rowK, into: k1, kvHead: g)
@@ -144,6 +154,10 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
         for h in 0..<config.queryHeads {
             for i in 0..<C {
                 let r = qT.row(h * C + i)
+                if c0 + i >= limit {
+                    b.fill(r, 0)
+                    continue
+                }
                 rowQ.withUnsafeMutableBufferPointer { decode.qGen.fill($0, head: h, position: c0 + i) }
                 b.load(r, rowQ)
                 decode.qStores[h].store(.q, r, on: b, step: c0 + i)

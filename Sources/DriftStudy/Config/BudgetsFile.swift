@@ -1,5 +1,6 @@
 import AttentionVariants
 import Foundation
+import HybridStacks
 import NumberFormats
 import Yams
 
@@ -33,8 +34,8 @@ public struct BudgetsFile: Sendable {
     /// Kernel encodings checked bit for bit against a spec (`conformance:`; ConformanceSection).
     public var conformance: [ConformanceEntry] = []
 
-    /// The study each budget translates to (one per budget, in file order).
-    public var studies: [StudyConfig] { budgets.map { $0.study(file: file, reference: reference, sampling: sampling) } }
+    /// The study each budget translates to (one per budget, in file order; hybrid stacks are not studies).
+    public var studies: [StudyConfig] { budgets.filter { $0.hybrid == nil }.map { $0.study(file: file, reference: reference, sampling: sampling) } }
 }
 
 public struct Budget: Sendable, Equatable {
@@ -51,6 +52,8 @@ public struct Budget: Sendable, Equatable {
     public var maxSlope: Double?
     /// The record key of each seed (filled when the file is loaded).
     public var keys: [String] = []
+    /// A budget on a whole stack (`variant: hybrid`; DriftStudy/Hybrid/HybridBudget.swift).
+    public var hybrid: HybridBudget?
 
     func study(file: String, reference: StudyConfig.ReferenceSettings, sampling: StudyConfig.Sampling) -> StudyConfig {
         StudyConfig(
@@ -107,6 +110,10 @@ extension BudgetsFile {
                 throw StudyInputError("\(file):\(b.line): budget '\(b.name)': name repeats line \(first); expected unique budget names")
             }
             seen[b.name] = b.line
+            if b.hybrid != nil {
+                out.budgets.append(b)
+                continue
+            }
             // The study this budget is: the plan checks recipes against the variant and builds
             // each run once, so the catalog's refusals are input errors now.
             let groups = try r.tagged("budget '\(b.name)'") {
@@ -207,6 +214,9 @@ extension YAMLReader {
         }
         let label = name == "#\(index)" ? "budget #\(index)" : "budget '\(name)'"
         return try tagged(label) {
+            if case .mapping(let raw) = n, raw.contains(where: { $0.key.string == "variant" && $0.value.scalar?.string == "hybrid" }) {
+                return try hybridBudget(n, name: name)
+            }
             let m = try mapping(n, context: "budget", allowed: BudgetsFile.budgetKeys)
             guard m["name"] != nil else { throw error(n, "name", "a name for the budget (it names the JUnit test case)") }
             guard let vn = m["variant"] else { throw error(n, "variant", "a variant of `attnprec variants list`") }

@@ -1,6 +1,7 @@
 import AttentionVariants
 import ExactArithmetic
 import Foundation
+import HybridStacks
 
 /// One limit of a budget checked against its worst seed.
 public struct BudgetCheck: Sendable, Equatable {
@@ -127,7 +128,14 @@ public enum BudgetGate {
             shared.seconds[g.id] = dt
             shared.lock.unlock()
         }
-        return file.budgets.map { b in
+        return try file.budgets.map { b in
+            if let h = b.hybrid {
+                let start = Date()
+                var spec = try h.spec(tokens: b.tokens, place: "\(file.file):\(b.line)")
+                spec.options.jobs = jobs
+                let r = try HybridRunner.records(spec)[0]
+                return HybridBudget.evaluate(b, record: r, seconds: Date().timeIntervalSince(start))
+            }
             let records = b.keys.map { shared.records[$0]! }
             let seconds = groups.filter { g in g.records.contains { b.keys.contains($0.key) } }.reduce(0.0) { $0 + (shared.seconds[$1.id] ?? 0) }
             return BudgetOutcome.evaluate(b, records: records, seconds: seconds)
