@@ -40,17 +40,13 @@ public struct HybridRecord: Codable, Sendable, Equatable {
     public var bytesPerSequence: [String: Double]
     public var fixedBytes: Double
     public var storedNonFinite: Int
-    /// Certification of the Float64 reference against MPFR on a prefix (max relative error of
-    /// the final hidden state), when run.
-    public var certifiedTokens: Int?
-    public var float64VsMPFR: Double?
 
     enum CodingKeys: String, CodingKey {
         case key, variant, stack, checkpoint, source, pattern, layers, width, form, tokens, seed, recipe, only, lengths, top1
         case dModel = "d_model", recipeName = "recipe_name", hiddenRelErr = "hidden_rel_err", logitsKL = "logits_kl"
         case referenceEntropy = "reference_entropy", lmScale = "lm_scale", residualRelErr = "residual_rel_err"
         case layerOutputRelErr = "layer_output_rel_err", bytesPerSequence = "bytes_per_sequence", fixedBytes = "fixed_bytes"
-        case storedNonFinite = "stored_nonfinite", certifiedTokens = "certified_tokens", float64VsMPFR = "float64_vs_mpfr"
+        case storedNonFinite = "stored_nonfinite"
     }
 
     /// The error at the last length (NaN when any stored value was not finite).

@@ -42,6 +42,9 @@ public enum LayerKind: Sendable, Hashable {
     /// The kinds built from a variant definition, then the stack's own.
     public static let all: [LayerKind] = [.gatedDeltaNet, .kda, .mamba2, .lightning, .attention, .gatedAttention, .mla, .mlp]
 
+    /// The names a recipe may key by: every layer kind, and the softmax variants' canonical names.
+    public static var names: [String] { all.map(\.name) + [SoftmaxDefinition.mha, SoftmaxDefinition.gqa, SoftmaxDefinition.mqa].map(\.name) }
+
     /// The kind a pattern names: a canonical variant name (mha, gqa and mqa all name softmax
     /// attention) or a stack layer kind.
     public static func named(_ name: String) throws -> LayerKind {

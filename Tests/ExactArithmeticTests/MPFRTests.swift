@@ -21,11 +21,16 @@ func residentBytes() -> Int {
             }
         }
         churn(100_000)  // warm up the allocator
-        let before = residentBytes()
-        churn(1_000_000)
-        let after = residentBytes()
-        // 10^6 leaked numbers would be > 48 MB (16-byte limbs + 32-byte headers).
-        #expect(after - before < 4 << 20, "RSS grew by \(after - before) bytes")
+        // 10^6 leaked numbers would be > 48 MB (16-byte limbs + 32-byte headers) in every trial;
+        // the process's RSS also moves with tests running beside this one, so the smallest
+        // growth of three trials counts.
+        var growth = Int.max
+        for _ in 0..<3 where growth >= 4 << 20 {
+            let before = residentBytes()
+            churn(1_000_000)
+            growth = min(growth, residentBytes() - before)
+        }
+        #expect(growth < 4 << 20, "RSS grew by \(growth) bytes")
     }
 
     @Test func arenaFreesOnce() {

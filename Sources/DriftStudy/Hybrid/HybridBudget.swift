@@ -81,7 +81,7 @@ extension YAMLReader {
         }
         if let s = m["seed"] { h.seed = UInt64(try int(s, key: "seed", range: 0...Int(Int32.max))) }
         guard let rn = m["recipe"] else { throw error(n, "recipe", "a recipe per layer type: {LAYER_TYPE: \"role=SPEC,…\", residual: SPEC}") }
-        let rm = try mapping(rn, context: "recipe", allowed: ["residual"] + LayerKind.all.map(\.name) + ["mha", "gqa", "mqa"])
+        let rm = try mapping(rn, context: "recipe", allowed: ["residual"] + LayerKind.names)
         for (k, v) in rm { h.recipe[k] = try string(v, key: "recipe.\(k)") }
         guard let tn = m["tokens"] else { throw error(n, "tokens", "the length T at which the budget holds (e.g. 2048)") }
         let tokens = try int(tn, key: "tokens", range: 16...(1 << 20))

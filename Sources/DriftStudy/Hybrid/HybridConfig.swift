@@ -91,7 +91,7 @@ public struct HybridConfig: Sendable {
         guard let rn = m["recipes"] else { throw r.error(item, "recipes", "a list of recipes, each {name: …, LAYER_TYPE: \"role=SPEC\", residual: SPEC}") }
         var recipes: [StackRecipe] = []
         for rItem in try r.list(rn, key: "recipes") {
-            let entries = try r.mapping(rItem, context: "recipes entry", allowed: ["name", "residual"] + LayerKind.all.map(\.name) + ["mha", "gqa", "mqa"])
+            let entries = try r.mapping(rItem, context: "recipes entry", allowed: ["name", "residual"] + LayerKind.names)
             guard let nn = entries["name"] else { throw r.error(rItem, "name", "a recipe name") }
             let pairs = try entries.filter { $0.key != "name" }.sorted { $0.key < $1.key }.map { (key: $0.key, value: try r.string($0.value, key: $0.key)) }
             recipes.append(try StackRecipe.parse(name: try r.string(nn, key: "name"), pairs, shape: shape, form: o.form, where: "\(r.file):\(r.line(rItem))"))
