@@ -57,7 +57,7 @@ public struct LayerWeights: Sendable {
     /// The weights of layer `index` (of kind `kind`) of `shape`.
     public static func make(_ shape: StackShape, layer index: Int, seed: UInt64) -> LayerWeights {
         var w = LayerWeights()
-        let m = shape.model, d = shape.dModel, sigma = 0.02 / shape.width.squareRoot()
+        let m = shape.model, sigma = 0.02 / shape.width.squareRoot()
         func add(_ name: String, _ rows: Int, _ cols: Int, sigma s: Double = sigma) {
             w.matrices[name] = matrix(seed: seed, layer: index, name: name, rows: rows, cols: cols, sigma: s)
         }
