@@ -22,18 +22,8 @@ extension ArrayBackend {
         }
         let pa = f(a), pc = f(c), lda = a.rowStride, ldc = c.rowStride
         // op(B) as K rows of N floats, row stride ldb.
-        var packed: UnsafeMutablePointer<Float>? = nil
-        var pb = f(b), ldb = b.rowStride
-        if transposeB {
-            let q = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(k * n, 1))
-            for j in 0..<n {
-                let src = pb + j * ldb
-                for kk in 0..<k { q[kk * n + j] = src[kk] }
-            }
-            packed = q
-            pb = q
-            ldb = n
-        }
+        let packed = transposeB ? Self.packTransposed(f(b), ldb: b.rowStride, k: k, n: n) : nil
+        let pb = packed ?? f(b), ldb = transposeB ? n : b.rowStride
         defer { packed?.deallocate() }
         // a_ik: A row i (or column i of a transposed A).
         let g = GemmOperands(a: pa, rowStep: transposeA ? 1 : lda, kStep: transposeA ? lda : 1, b: pb, ldb: ldb, c: pc, ldc: ldc,
@@ -156,18 +146,8 @@ extension ArrayBackend {
             UnsafeMutableRawPointer(p(t)).assumingMemoryBound(to: Double.self)
         }
         let pa = d(a), pc = d(c)
-        var pb = d(b), ldb = b.rowStride
-        var packed: UnsafeMutablePointer<Double>? = nil
-        if transposeB {
-            let q = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(k * n, 1))
-            for j in 0..<n {
-                let src = pb + j * ldb
-                for kk in 0..<k { q[kk * n + j] = src[kk] }
-            }
-            packed = q
-            pb = q
-            ldb = n
-        }
+        let packed = transposeB ? Self.packTransposed(d(b), ldb: b.rowStride, k: k, n: n) : nil
+        let pb = packed ?? d(b), ldb = transposeB ? n : b.rowStride
         defer { packed?.deallocate() }
         for i in 0..<m where !accumulate { (pc + i * c.rowStride).update(repeating: 0, count: n) }
         @inline(__always) func aAt(_ i: Int, _ kk: Int) -> Double { transposeA ? pa[kk * a.rowStride + i] : pa[i * a.rowStride + kk] }
@@ -177,13 +157,14 @@ extension ArrayBackend {
         while i + 4 <= m {
             var j = 0
             while j + 8 <= n {
-                var acc = [SIMD4<Double>](repeating: .zero, count: 8)
-                for r in 0..<4 {
-                    let cr = pc + (i + r) * c.rowStride + j
-                    acc[2 * r] = UnsafeRawPointer(cr).loadUnaligned(as: SIMD4<Double>.self)
-                    acc[2 * r + 1] = UnsafeRawPointer(cr + 4).loadUnaligned(as: SIMD4<Double>.self)
+                @inline(__always) func load(_ r: Int, _ h: Int) -> SIMD4<Double> {
+                    UnsafeRawPointer(pc + (i + r) * c.rowStride + j + h).loadUnaligned(as: SIMD4<Double>.self)
                 }
-                var (c00, c01, c10, c11, c20, c21, c30, c31) = (acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7])
+                @inline(__always) func store(_ r: Int, _ h: Int, _ v: SIMD4<Double>) {
+                    UnsafeMutableRawPointer(pc + (i + r) * c.rowStride + j + h).storeBytes(of: v, as: SIMD4<Double>.self)
+                }
+                var (c00, c01, c10, c11) = (load(0, 0), load(0, 4), load(1, 0), load(1, 4))
+                var (c20, c21, c30, c31) = (load(2, 0), load(2, 4), load(3, 0), load(3, 4))
                 for kk in 0..<k {
                     let bk = pb + kk * ldb + j
                     let b0 = UnsafeRawPointer(bk).loadUnaligned(as: SIMD4<Double>.self), b1 = UnsafeRawPointer(bk + 4).loadUnaligned(as: SIMD4<Double>.self)
@@ -194,12 +175,8 @@ extension ArrayBackend {
                     c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
                     c30 = c30.addingProduct(a3, b0); c31 = c31.addingProduct(a3, b1)
                 }
-                acc = [c00, c01, c10, c11, c20, c21, c30, c31]
-                for r in 0..<4 {
-                    let cr = pc + (i + r) * c.rowStride + j
-                    UnsafeMutableRawPointer(cr).storeBytes(of: acc[2 * r], as: SIMD4<Double>.self)
-                    UnsafeMutableRawPointer(cr + 4).storeBytes(of: acc[2 * r + 1], as: SIMD4<Double>.self)
-                }
+                store(0, 0, c00); store(0, 4, c01); store(1, 0, c10); store(1, 4, c11)
+                store(2, 0, c20); store(2, 4, c21); store(3, 0, c30); store(3, 4, c31)
                 j += 8
             }
             for r in i..<(i + 4) { gemmDoubleTail(pc + r * c.rowStride, from: j, to: n, k: k, ldb: ldb, pb: pb) { aAt(r, $0) } }
@@ -209,6 +186,17 @@ extension ArrayBackend {
             gemmDoubleTail(pc + i * c.rowStride, from: 0, to: n, k: k, ldb: ldb, pb: pb) { aAt(i, $0) }
             i += 1
         }
+    }
+
+    /// op(B) for a transposed B (n rows of k at stride ldb) as k rows of n, freshly allocated.
+    @usableFromInline
+    static func packTransposed<T>(_ b: UnsafeMutablePointer<T>, ldb: Int, k: Int, n: Int) -> UnsafeMutablePointer<T> {
+        let q = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(k * n, 1))
+        for j in 0..<n {
+            let src = b + j * ldb
+            for kk in 0..<k { (q + kk * n + j).initialize(to: src[kk]) }
+        }
+        return q
     }
 
     /// Columns lo..<hi of one row of C: c_j ← fma(a_k, b_kj, c_j) for k in turn.

@@ -60,29 +60,29 @@ public struct StackModel: Sendable {
 
 extension StackModel {
     /// Qwen3-Next-80B-A3B: 48 layers, 3 Gated DeltaNet : 1 gated attention, each followed by a
-    /// MoE block (10 routed experts of 512 + a shared one of 512: 5,632 active), hidden 2048.
-    public static let qwen3Next: StackModel = {
-        var m = StackModel(name: "qwen3-next", checkpoint: "Qwen/Qwen3-Next-80B-A3B-Instruct", source: ModelFacts.qwen3Next.source,
-                           pattern: "(3*\(LayerKind.gatedDeltaNet.name), gated_attention)*12", mlpAfterEach: true, dModel: 2048, intermediate: 5632, vocab: 151_936)
-        (m.linearKeyHeads, m.linearValueHeads) = (16, 32)
-        (m.attentionHeads, m.attentionKVHeads, m.attentionHeadDim) = (16, 2, 256)
-        m.aRange = ModelFacts.qwen3Next.deltaRule!.aRange
-        m.dtRange = ModelFacts.qwen3Next.deltaRule!.dtRange
-        return m
-    }()
+    /// MoE block (10 routed experts of 512 + a shared one of 512: 5,632 active), hidden 2048;
+    /// linear heads 16 QK / 32 V of 128, attention 16 Q / 2 KV of 256.
+    public static let qwen3Next = qwen(name: "qwen3-next", checkpoint: "Qwen/Qwen3-Next-80B-A3B-Instruct", source: ModelFacts.qwen3Next.source,
+                                       groups: 12, dModel: 2048, intermediate: 5632, vocab: 151_936, valueHeads: 32, attentionHeads: 16)
 
     /// Qwen3.5-397B-A17B: 60 layers, 15 × (3 Gated DeltaNet + 1 gated attention), linear heads
     /// 16 QK / 64 V of 128, attention 32 Q / 2 KV of 256, hidden 4096, 10 routed experts of
     /// 1024 + a shared one (11,264 active).
-    public static let qwen35: StackModel = {
-        var m = StackModel(name: "qwen3.5-397b", checkpoint: "Qwen/Qwen3.5-397B-A17B", source: "https://huggingface.co/Qwen/Qwen3.5-397B-A17B/blob/main/config.json",
-                           pattern: "(3*\(LayerKind.gatedDeltaNet.name), gated_attention)*15", mlpAfterEach: true, dModel: 4096, intermediate: 11_264, vocab: 248_320)
-        (m.linearKeyHeads, m.linearValueHeads) = (16, 64)
-        (m.attentionHeads, m.attentionKVHeads, m.attentionHeadDim) = (32, 2, 256)
+    public static let qwen35 = qwen(name: "qwen3.5-397b", checkpoint: "Qwen/Qwen3.5-397B-A17B", source: "https://huggingface.co/Qwen/Qwen3.5-397B-A17B/blob/main/config.json",
+                                    groups: 15, dModel: 4096, intermediate: 11_264, vocab: 248_320, valueHeads: 64, attentionHeads: 32)
+
+    /// The Qwen hybrids: `groups` × (3 Gated DeltaNet + gated attention), 16 linear key heads of
+    /// 128, 2 KV heads of 256, Qwen3-Next's gate initialisation.
+    static func qwen(name: String, checkpoint: String, source: String, groups: Int, dModel: Int, intermediate: Int, vocab: Int,
+                     valueHeads: Int, attentionHeads: Int) -> StackModel {
+        var m = StackModel(name: name, checkpoint: checkpoint, source: source, pattern: "(3*\(LayerKind.gatedDeltaNet.name), gated_attention)*\(groups)",
+                           mlpAfterEach: true, dModel: dModel, intermediate: intermediate, vocab: vocab)
+        (m.linearKeyHeads, m.linearValueHeads) = (16, valueHeads)
+        (m.attentionHeads, m.attentionKVHeads, m.attentionHeadDim) = (attentionHeads, 2, 256)
         m.aRange = ModelFacts.qwen3Next.deltaRule!.aRange
         m.dtRange = ModelFacts.qwen3Next.deltaRule!.dtRange
         return m
-    }()
+    }
 
     /// Kimi Linear 48B-A3B: 27 layers, KDA (32 heads of 128, short conv 4) with MLA (32 heads,
     /// kv_lora_rank 512, NoPE) at layers 4, 8, …, 24 and 27 (full_attn_layers); MoE of 8 routed
