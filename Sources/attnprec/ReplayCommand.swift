@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttentionVariants
+import DriftReports
 import DriftStudy
 import Foundation
 import NumberFormats
@@ -12,8 +13,8 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
             INPUTS is a .safetensors file or a folder of .npy files named as flash-linear-attention \
             calls its kernels (see `attnprec variants show NAME`). Writes o_ref.npy (float64), \
-            o_<LABEL or recipe>.npy (float32), state_*.npy (recurrent variants), errors.json and report.md \
-            into --out; nothing is written when an input is bad (exit 2).
+            o_<LABEL or recipe>.npy (float32), state_*.npy (recurrent variants), errors.json and the report \
+            (report.md, positions.md, plots/replay-error.svg; `attnprec report OUT` redraws it) into --out; nothing is written when an input is bad (exit 2).
             """)
     @Option(name: .long, help: "Variant: \(Replay.supported.joined(separator: ", ")).") var variant: String
     @Option(name: .long, help: "Model preset the shapes must match (e.g. qwen3-next).") var preset: String?
@@ -51,6 +52,7 @@ struct ReplayCommand: ParsableCommand {
         o.scale = scale
         guard let l = TensorLayout(rawValue: layout) else { throw InputError("--layout: expected thd, bthd or bhtd, got '\(layout)'") }
         o.layout = l
+        o.report = { r, dir in try ReplayReport.write(r, to: dir) }
         guard jobs >= 1 else { throw InputError("--jobs: expected ≥ 1, got \(jobs)") }
         o.jobs = jobs
         if !qkL2norm && !(VariantRegistry.definition(variant) is DeltaDefinition) {
@@ -60,7 +62,7 @@ struct ReplayCommand: ParsableCommand {
         try OutputLocation.check(out, kind: .folder, flag: "--out")
         let result: Replay.Result
         result = try Replay.run(o)
-        print(Replay.report(result).split(separator: "\n", omittingEmptySubsequences: false).prefix(while: { !$0.hasPrefix("| position") }).joined(separator: "\n"))
+        print(ReplayReport.summary(result))
         print("wrote \(out)/errors.json, \(out)/report.md, \(out)/o_ref.npy")
     }
 }

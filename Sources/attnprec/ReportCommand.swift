@@ -9,10 +9,10 @@ import ServingScenarios
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Merge result folders by key and write report.md, plots/*.svg and results.csv.",
+        abstract: "Merge result folders by key and write report.md, plots/*.svg and results.csv (or redraw a replay folder's report).",
         discussion: "Folders that are shards of one run (run.json's shard I/N) must be every shard 1…N once, of one config and git revision.")
 
-    @Argument(help: "Result folders (each with results.jsonl).")
+    @Argument(help: "Result folders (each with results.jsonl), or one replay folder (errors.json).")
     var dirs: [String]
 
     @Option(help: "Output folder (default: the first folder).")
@@ -25,6 +25,10 @@ struct ReportCommand: ParsableCommand {
         guard !dirs.isEmpty else { throw InputError("report: expected at least one results folder") }
         let outDir = out ?? dirs[0]
         try OutputLocation.check(outDir, kind: .folder, flag: out == nil ? "report" : "--out")
+        let fm = FileManager.default
+        if dirs.count == 1, fm.fileExists(atPath: "\(dirs[0])/errors.json"), !fm.fileExists(atPath: "\(dirs[0])/results.jsonl") {
+            return try replay(dirs[0], outDir: outDir)
+        }
         let merged = try ResultsMerge.merge(dirs, allowPartial: allowPartial)
         let lines = merged.lines, infos = merged.infos
         // The merged results.jsonl replaces the one --out holds: refused when that would drop
@@ -62,6 +66,14 @@ struct ReportCommand: ParsableCommand {
         let title = infos.lazy.compactMap(\.title).first ?? "attnprec hybrid stacks: \(infos.lazy.compactMap(\.study).first ?? URL(fileURLWithPath: dirs[0]).lastPathComponent)"
         let report = try HybridReport.write(records: records, runInfo: infos.first, to: outDir, title: title)
         print("\(records.count) hybrid records from \(dirs.count) folder(s)")
+        print("report: \(report)")
+    }
+
+    /// A replay folder (`errors.json`, no results): its report redrawn into `outDir`.
+    func replay(_ dir: String, outDir: String) throws {
+        let result = try ReplayReport.load(dir: dir)
+        let report = try ReplayReport.write(result, to: outDir)
+        print("replay of \(result.variant): \(result.series.count) series")
         print("report: \(report)")
     }
 

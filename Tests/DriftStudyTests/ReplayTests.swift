@@ -146,7 +146,7 @@ import Workloads
             outs.append(o.out)
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: outs[0]).sorted()
-        #expect(names.count == 8)
+        #expect(names.count == 7, "the tensors and errors.json; the report is the CLI's (DriftReports)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: outs[1]).sorted() == names)
         for n in names { #expect(StudyFixture.read(outs[0] + "/" + n) == StudyFixture.read(outs[1] + "/" + n), "\(n)") }
     }
@@ -188,8 +188,6 @@ import Workloads
         #expect(n.series[0].outputRelErr[4] == r.series[1].outputRelErr[4])
         let saved = try Self.readErrors(third)
         #expect(saved.series[0].outputRelErr[5].isNaN && saved.series[0].outputRelErr[6] == r.series[1].outputRelErr[6])
-        let report = try String(contentsOfFile: second + "/report.md", encoding: .utf8)
-        #expect(report.contains("| kernel | compare |") && report.contains("| position | self | kernel |"))
     }
 
     /// Replaying the second half from the first half's final state (initial_state) gives the

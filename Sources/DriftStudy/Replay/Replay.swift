@@ -44,6 +44,9 @@ public enum Replay {
         public var layout = TensorLayout.thd
         /// Threads stepping the runs (each run on one thread, in order: the same bits for any count).
         public var jobs = 1
+        /// Writes the report of a result into a folder (the scratch folder that becomes `out`):
+        /// the CLI passes DriftReports' `ReplayReport`; nil writes no report.
+        public var report: (@Sendable (Result, String) throws -> Void)?
         /// Positions per block (nil: as many as fit 8 MB per series); tests set small blocks.
         var blockPositions: Int?
 
@@ -107,8 +110,8 @@ public enum Replay {
         })
     }
 
-    /// Runs the replay and writes o_ref.npy, o_<recipe>.npy, state_*.npy, errors.json and
-    /// report.md into `o.out` — all or nothing.
+    /// Runs the replay and writes o_ref.npy, o_<recipe>.npy, state_*.npy, errors.json and the
+    /// report (`o.report`) into `o.out` — all or nothing.
     @discardableResult
     public static func run(_ o: Options) throws -> Result {
         let file: TensorFile
@@ -146,7 +149,7 @@ public enum Replay {
                             series: series(recipes, compares, errors: errors, stateErrors: stateErrors))
         try wrap {
             try NPY.writeAtomically(try StudyJSON.encoder(pretty: true).encode(result), to: scratch.file("errors.json"))
-            try NPY.writeAtomically(Data(report(result).utf8), to: scratch.file("report.md"))
+            try o.report?(result, scratch.path)
         }
         try scratch.moveIntoPlace()
         return result

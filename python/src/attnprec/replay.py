@@ -45,7 +45,7 @@ class ReplayResult:
         return self.outputs[label]
 
     def table(self) -> str:
-        """The series table of report.md (markdown)."""
+        """The answer table of report.md (markdown): one row per series."""
         rows = [ln for ln in self.report.splitlines() if ln.startswith("|")]
         end = next((i for i, ln in enumerate(rows) if ln.startswith("| position")), len(rows))
         return "\n".join(rows[:end])
