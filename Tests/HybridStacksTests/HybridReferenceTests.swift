@@ -45,14 +45,18 @@ import Testing
         for (a, b) in zip(got, last) { #expect(abs(a - b) <= 1e-12 * max(1, abs(b)), "\(Array(got)) vs \(last)") }
     }
 
-    /// Float64 against MPFR (160 bits) on each preset's first 16 layers (every layer type of every
-    /// preset appears there) at a small width over 16 tokens.
+    /// Float64 against MPFR (160 bits) on each preset's shortest prefix that holds every layer type
+    /// it has (8 layers, MiniMax-01's 16), at a small width over 128 tokens (issue 19's
+    /// certification; the whole stack is `reference certify --variant hybrid`).
     @Test(arguments: StackModel.presets.map(\.name))
     func float64StackAgreesWithMPFR(_ preset: String) throws {
         let model = try StackModel.preset(preset)
         let width = model.name == StackModel.kimiLinear.name ? 1.0 / 32 : 1.0 / 64
-        let shape = try StackShape(model: model, width: width, prefix: 16)
-        var o = StackRunOptions(tokens: 16)
+        let all = try StackShape(model: model, width: width).layers
+        let prefix = Set(all).map { k in all.firstIndex(of: k)! + 1 }.max()!
+        #expect(prefix <= 16)
+        let shape = try StackShape(model: model, width: width, prefix: prefix)
+        var o = StackRunOptions(tokens: 128)
         o.attribution = false
         o.referenceTier = .mpfr(bits: 160)
         o.emulatedTier = .float64
