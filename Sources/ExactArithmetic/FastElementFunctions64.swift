@@ -5,7 +5,8 @@ import Foundation
 /// rsqrt) without MPFR in the common case, bit-identical to the MPFR path of `ArrayBackend`
 /// (the function correctly rounded at 53 bits with MPFR's unbounded exponent, then `mpfr_get_d`).
 ///
-/// Ziv's strategy: f(x) is evaluated in double-double arithmetic (`DoubleDouble`, whose
+/// Ziv's strategy (exp and sigmoid first try the cheaper stage of `FastElementFunctions64+Quick`,
+/// ε = 2^−62): f(x) is evaluated in double-double arithmetic (`DoubleDouble`, whose
 /// operations have proven relative error bounds: + ≤ 2^−104.4, × ≤ 2^−104, ÷ ≤ 2^−102.1) at a
 /// magnitude in [2^−7, 4) (a binary exponent 2^m is kept apart; softplus: below 64), giving Y with
 /// |f(x)/2^m − Y| ≤ ε·|Y|. Round-to-nearest-even is monotone, so when Y − ε|Y| and Y + ε|Y| round
@@ -53,8 +54,8 @@ public enum FastElementFunctions64 {
     @inlinable
     public static func double(_ f: ElementFunction, _ x: Double, boundScale: Double = 1) -> Double? {
         switch f {
-        case .exp: return exp(x, boundScale)
-        case .sigmoid: return sigmoid(x, boundScale)
+        case .exp: return expFirst(x, boundScale) ?? exp(x, boundScale)
+        case .sigmoid: return sigmoidFirst(x, boundScale) ?? sigmoid(x, boundScale)
         case .softplus: return softplus(x, boundScale)
         case .logsigmoid: return softplus(-x, boundScale).map { -$0 }
         case .rsqrt: return rsqrt(x, boundScale)

@@ -197,5 +197,5 @@ import Testing
     }
 }
 
-private extension UInt64 { var hex: String { "0x" + String(self, radix: 16) } }
+extension UInt64 { var hex: String { "0x" + String(self, radix: 16) } }
 private extension Double { var isSubnormalOrZero: Bool { isSubnormal || isZero } }
