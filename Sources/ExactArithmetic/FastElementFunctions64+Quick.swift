@@ -9,7 +9,9 @@ import Foundation
 /// stage that gave it.
 ///
 /// Error bound of `expQuick` (relative, against exp(x)/2^m):
-/// - reduction as in `expScaled`: |r| ≤ 0.00542, r = rh + rl, |rl| ≤ 2^−53|rh|, absolute ≤ 2^−104;
+/// - reduction: k as in `expScaled` (so |r| ≤ 0.00542), x − RN(k·c1) and k·c1 − RN(k·c1) exact
+///   (two-sum, FMA), k·c2 + k·c3 and the low sums rounded (terms ≤ 2^−41): r = rh + rl with
+///   |rl| ≤ 2^−53|rh|, absolute ≤ 2^−93;
 /// - truncation: exp(r) − 1 − Σ_{n=1..6} r^n/n! ≤ 0.00542^7/7!·1.01 ≤ 2^−65.0;
 /// - kept: rh + rh²/2 (rh² exact by FMA) + rl + rh·rl; dropped terms of rl beyond rh·rl ≤ 2^−76;
 ///   the tail rh³(1/6 + rh(1/24 + rh(1/120 + rh/720))) ≤ 2^−25.1 in magnitude, its roundings and
@@ -17,7 +19,8 @@ import Foundation
 ///   ≤ 2^−64.9 absolute;
 /// - y = T·(1 + e), T = 2^(j/64) as a double-double (≤ 2^−106): T_hi·e_hi exact (two-product),
 ///   the other products and sums ≤ 2^−76; |y| ≥ 0.994, so ≤ 2^−64.8 relative.
-/// sigmoid adds 1/(1 + u) (u = e^∓|x| ≤ 1, d = 1 + u in double-double, 1/d by one Newton step
+/// sigmoid adds 1/(1 + u) (u = e^∓|x| ≤ 1, dropped below 2^−1000, where it moves d by less
+/// than 2^−999; d = 1 + u in double-double, 1/d by one Newton step
 /// from an FMA residual: ≤ 2^−103) and, for x < 0, one product z·(1/d) (≤ 2^−104): u's error
 /// enters d at most halved (u/(1 + u) ≤ ½), so ≤ 2^−64.8 + 2^−65.8 + 2^−100 ≤ 2^−64.2. ε = 2^−62
 /// leaves a margin of 4.6× over the larger.
@@ -38,9 +41,9 @@ extension FastElementFunctions64 {
         let (c1, c2, c3) = quickReduction
         let k = (x * (64 / 0x1.62e42fefa39efp-1)).rounded(.toNearestOrEven)
         let ki = Int(k)
-        var r = DoubleDouble(x) - DoubleDouble.twoProduct(k, c1)
-        r = r - DoubleDouble.twoProduct(k, c2)
-        r = r - DoubleDouble(k * c3)
+        let p1h = k * c1, p1l = (-p1h).addingProduct(k, c1)  // k·c1 = p1h + p1l exactly
+        let t = DoubleDouble.twoSum(x, -p1h)
+        let r = DoubleDouble.twoSum(t.hi, t.lo - (p1l + (k * c2 + k * c3)))
         let rh = r.hi, rl = r.lo
         let h2 = rh * rh, h2l = (-h2).addingProduct(rh, rh)  // rh² − h2, exact
         let tail = h2 * rh * (1.0 / 6 + rh * (1.0 / 24 + rh * (1.0 / 120 + rh * (1.0 / 720))))
@@ -75,11 +78,16 @@ extension FastElementFunctions64 {
         if x >= 40 { return x.isFinite ? 1 : nil }
         guard x >= -746 else { return nil }  // also NaN
         let (z, m) = expQuick(x >= 0 ? -x : x)
-        let uh = Double(sign: .plus, exponent: m, significand: z.hi), ul = Double(sign: .plus, exponent: m, significand: z.lo)
+        let scale = m >= -1000 ? pow2(m) : 0  // m ≤ 1
+        let uh = z.hi * scale, ul = z.lo * scale
         let d = DoubleDouble.fastTwoSum(1, uh)
         let q = reciprocalQuick(d.hi, d.lo + ul)
         if x >= 0 { return decide(q, quickBound * s, 0) }
         let p = DoubleDouble.twoProduct(z.hi, q.hi)
         return decide(DoubleDouble.fastTwoSum(p.hi, p.lo + (z.hi * q.lo + z.lo * q.hi)), quickBound * s, m)
     }
+
+    /// 2^m for m in −1022...1023 (a normal double, built from its bits).
+    @inlinable @inline(__always)
+    static func pow2(_ m: Int) -> Double { Double(bitPattern: UInt64(1023 + m) << 52) }
 }

@@ -75,6 +75,8 @@ public enum FastElementFunctions64 {
         let a = v.hi + (v.lo + e), b = v.hi + (v.lo - e)
         guard a == b else { return nil }
         if m == 0 { return a }
+        // |a| ∈ [2^−7, 64]: a·2^m is exact and normal for |m| ≤ 1000.
+        if abs(m) <= 1000 { return a * pow2(m) }
         let r = Double(sign: .plus, exponent: m, significand: a)
         guard r.isFinite, abs(r) >= Double.leastNormalMagnitude else { return nil }
         return r

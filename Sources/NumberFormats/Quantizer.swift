@@ -98,6 +98,35 @@ extension FormatSpec {
         codes: UnsafeMutableBufferPointer<UInt32>? = nil,
         random: CounterRandom = CounterRandom(seed: 0)
     ) -> QuantizationSideData {
+        quantizeAny(input, shape: shape, into: output, codes: codes, random: random)
+    }
+
+    /// `quantize` for Float rows: the kernels call it per row from other modules, where the
+    /// generic entry point would round through protocol witnesses (the same bits, slower);
+    /// this overload is specialised here.
+    public func quantize(
+        _ input: UnsafeBufferPointer<Float>, shape: [Int],
+        into output: UnsafeMutableBufferPointer<Float>,
+        codes: UnsafeMutableBufferPointer<UInt32>? = nil,
+        random: CounterRandom = CounterRandom(seed: 0)
+    ) -> QuantizationSideData {
+        quantizeAny(input, shape: shape, into: output, codes: codes, random: random)
+    }
+
+    /// `quantize` for Double rows (specialised, as for Float).
+    public func quantize(
+        _ input: UnsafeBufferPointer<Double>, shape: [Int],
+        into output: UnsafeMutableBufferPointer<Double>,
+        codes: UnsafeMutableBufferPointer<UInt32>? = nil,
+        random: CounterRandom = CounterRandom(seed: 0)
+    ) -> QuantizationSideData {
+        quantizeAny(input, shape: shape, into: output, codes: codes, random: random)
+    }
+
+    func quantizeAny<F: BinaryInterchangeFloat>(
+        _ input: UnsafeBufferPointer<F>, shape: [Int], into output: UnsafeMutableBufferPointer<F>,
+        codes: UnsafeMutableBufferPointer<UInt32>?, random: CounterRandom
+    ) -> QuantizationSideData {
         precondition(output.count >= input.count)
         var side = QuantizationSideData()
         guard let g = granularity else {
