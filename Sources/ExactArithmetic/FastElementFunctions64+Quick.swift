@@ -27,9 +27,14 @@ import Foundation
 extension FastElementFunctions64 {
     public static let quickBound = 0x1p-62
 
-    /// 2^(j/64) as (hi, lo) pairs, j = 0..<64 (the table of `constants`, flattened).
+    /// 2^(j/64) as (hi, lo) pairs, j = 0..<64 (the table of `constants`, flattened), behind a
+    /// pointer allocated once and never freed (read without reference counting).
     @usableFromInline
-    static let quickTable: [Double] = constants.table.flatMap { [$0.hi, $0.lo] }
+    nonisolated(unsafe) static let quickTable: UnsafePointer<Double> = {
+        let t = UnsafeMutablePointer<Double>.allocate(capacity: 128)
+        for (j, v) in constants.table.enumerated() { t[2 * j] = v.hi; t[2 * j + 1] = v.lo }
+        return UnsafePointer(t)
+    }()
 
     /// ln2/64 = c1 + c2 + c3 (the constants of `expScaled`).
     @usableFromInline

@@ -17,16 +17,22 @@ import CMPFR
 /// (nearest doubles, computed with MPFR) with k/32's integer part added to the exponent bits,
 /// 2^(r/32) ≈ 1 + C2·r + C1·r² + C0·r³ (Horner by three fmas); one rounding to binary32.
 public enum ReproducibleExpf {
-    static let n = 32.0
-    static let c0 = 0x1.c6af84b912394p-5 / (n * n * n), c1 = 0x1.ebfce50fac4f3p-3 / (n * n), c2 = 0x1.62e42ff0c52d6p-1 / n
-    static let invLn2N = 0x1.71547652b82fep+0 * n, shift = 0x1.8p+52
+    @usableFromInline static let n = 32.0
+    @usableFromInline static let c0 = 0x1.c6af84b912394p-5 / (n * n * n), c1 = 0x1.ebfce50fac4f3p-3 / (n * n), c2 = 0x1.62e42ff0c52d6p-1 / n
+    @usableFromInline static let invLn2N = 0x1.71547652b82fep+0 * n, shift = 0x1.8p+52
 
-    /// tab[i] = bits(2^(i/32)) − i·2^47: adding k·2^47 (k ≡ i mod 32) gives 2^(k/32).
-    static let table: [UInt64] = (0..<32).map { i in
-        var m = MPFRNumber(precision: 200, Double(i) / 32)
-        _ = mpfr_exp2(m.pointer, m.pointer, MPFR_RNDN)
-        return m.doubleValue.bitPattern &- (UInt64(i) << 47)
-    }
+    /// tab[i] = bits(2^(i/32)) − i·2^47: adding k·2^47 (k ≡ i mod 32) gives 2^(k/32). Kept
+    /// behind a pointer allocated once (never freed), so the per-key call inlined into a kernel's
+    /// loop reads it without reference counting.
+    @usableFromInline nonisolated(unsafe) static let table: UnsafePointer<UInt64> = {
+        let t = UnsafeMutablePointer<UInt64>.allocate(capacity: 32)
+        for i in 0..<32 {
+            var m = MPFRNumber(precision: 200, Double(i) / 32)
+            _ = mpfr_exp2(m.pointer, m.pointer, MPFR_RNDN)
+            t[i] = m.doubleValue.bitPattern &- (UInt64(i) << 47)
+        }
+        return UnsafePointer(t)
+    }()
 
     @inlinable
     public static func exp(_ x: Float) -> Float {
@@ -40,7 +46,7 @@ public enum ReproducibleExpf {
         return core(Double(x))
     }
 
-    @usableFromInline
+    @inlinable @inline(__always)
     static func core(_ xd: Double) -> Float {
         let z = invLn2N * xd
         var kd = z + shift
