@@ -55,7 +55,8 @@ public struct Float32Rows: FastRows {
 /// scaling), decoded eight at a time, exactly, for every code but the NaN pair 0x7F/0xFF
 /// (which a saturating quantizer never writes); value = decode(code) · scale.
 ///
-/// With `-target-cpu native` (ATTNPREC_NATIVE) the code's bits shifted left by 7 are the
+/// With `-target-cpu native` (ATTNPREC_NATIVE) or the portable x86-64-v3 build (ATTNPREC_PORTABLE,
+/// whose level includes F16C) the code's bits shifted left by 7 are the
 /// binary16 of value·2^−8 (subnormals included), widened by the hardware half→single
 /// conversion; otherwise integer arithmetic builds the binary32 bits (s | (e+120)<<23 | m<<20)
 /// and fixes the subnormal codes (e = 0) as 2(n − 2^−7) without vector masks.
@@ -71,7 +72,7 @@ public struct E4M3Rows: FastRows {
 
     /// `decode8` returns value / `decodeScale` (2^−8 with the binary16 path; the power of two is
     /// folded into the row scale, so products round exactly as value · scale would).
-    #if ATTNPREC_NATIVE
+    #if ATTNPREC_NATIVE || ATTNPREC_PORTABLE
     static let decodeScale: Float = 256
     #else
     static let decodeScale: Float = 1
@@ -80,7 +81,7 @@ public struct E4M3Rows: FastRows {
     @inline(__always)
     static func decode8(_ p: UnsafePointer<UInt8>) -> SIMD8<Float> {
         let b = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt8>.self)
-        #if ATTNPREC_NATIVE
+        #if ATTNPREC_NATIVE || ATTNPREC_PORTABLE
         let c = SIMD8<UInt16>(truncatingIfNeeded: b)
         let h = ((c & 0x7F) &<< 7) | ((c & 0x80) &<< 8)
         return SIMD8<Float>(unsafeBitCast(h, to: SIMD8<Float16>.self))
