@@ -91,41 +91,17 @@ extension FormatSpec {
     /// Scaled formats compute the scale of a group from the absolute maximum of its values; a
     /// group containing NaN or ±Inf gets a NaN scale and all its elements dequantize to NaN.
     /// Elements are divided by their scale in the input's precision (as a kernel does in
-    /// fp32), rounded into the element format, and multiplied back.
+    /// fp32), rounded into the element format, and multiplied back. Pre-specialised for Float
+    /// and Double rows: the kernels call it per row from other modules, and the generic body
+    /// would round through protocol witnesses (the same bits, slower); the entry point checks
+    /// the type and takes the specialised body.
+    @_specialize(where F == Float)
+    @_specialize(where F == Double)
     public func quantize<F: BinaryInterchangeFloat>(
         _ input: UnsafeBufferPointer<F>, shape: [Int],
         into output: UnsafeMutableBufferPointer<F>,
         codes: UnsafeMutableBufferPointer<UInt32>? = nil,
         random: CounterRandom = CounterRandom(seed: 0)
-    ) -> QuantizationSideData {
-        quantizeAny(input, shape: shape, into: output, codes: codes, random: random)
-    }
-
-    /// `quantize` for Float rows: the kernels call it per row from other modules, where the
-    /// generic entry point would round through protocol witnesses (the same bits, slower);
-    /// this overload is specialised here.
-    public func quantize(
-        _ input: UnsafeBufferPointer<Float>, shape: [Int],
-        into output: UnsafeMutableBufferPointer<Float>,
-        codes: UnsafeMutableBufferPointer<UInt32>? = nil,
-        random: CounterRandom = CounterRandom(seed: 0)
-    ) -> QuantizationSideData {
-        quantizeAny(input, shape: shape, into: output, codes: codes, random: random)
-    }
-
-    /// `quantize` for Double rows (specialised, as for Float).
-    public func quantize(
-        _ input: UnsafeBufferPointer<Double>, shape: [Int],
-        into output: UnsafeMutableBufferPointer<Double>,
-        codes: UnsafeMutableBufferPointer<UInt32>? = nil,
-        random: CounterRandom = CounterRandom(seed: 0)
-    ) -> QuantizationSideData {
-        quantizeAny(input, shape: shape, into: output, codes: codes, random: random)
-    }
-
-    func quantizeAny<F: BinaryInterchangeFloat>(
-        _ input: UnsafeBufferPointer<F>, shape: [Int], into output: UnsafeMutableBufferPointer<F>,
-        codes: UnsafeMutableBufferPointer<UInt32>?, random: CounterRandom
     ) -> QuantizationSideData {
         precondition(output.count >= input.count)
         var side = QuantizationSideData()
