@@ -222,17 +222,18 @@ public final class ArrayBackend<S: FastScalar> {
     /// Binary32: the fast correctly rounded path, MPFR where it cannot decide.
     @usableFromInline
     func applyFloat(_ f: ElementFunction, _ dst: Tensor, _ src: Tensor) {
-        if f == .exp && dst.isContiguous && src.isContiguous {
+        let vectorised = f == .exp || f == .sigmoid
+        if vectorised && dst.isContiguous && src.isContiguous {
             // One stream (a column of gates is n rows of one element).
             let d = UnsafeMutableRawPointer(p(dst)).assumingMemoryBound(to: Float.self)
-            expFloat(d, UnsafeMutableRawPointer(p(src)).assumingMemoryBound(to: Float.self), count: dst.count)
+            lanesFloat(f, d, UnsafeMutableRawPointer(p(src)).assumingMemoryBound(to: Float.self), count: dst.count)
             return
         }
         for r in 0..<dst.rows {
             let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Float.self)
             let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Float.self)
-            if f == .exp {
-                expFloat(d, x, count: dst.cols)
+            if vectorised {
+                lanesFloat(f, d, x, count: dst.cols)
             } else {
                 for c in 0..<dst.cols { d[c] = scalar(f, x[c]) }
             }
@@ -242,7 +243,12 @@ public final class ArrayBackend<S: FastScalar> {
     /// d[i] = e^{x[i]} correctly rounded, eight lanes at a time (the tail padded); undecided
     /// lanes (rare) take the scalar path. d may be x.
     @usableFromInline
-    func expFloat(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    func expFloat(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) { lanesFloat(.exp, d, x, count: count) }
+
+    /// d[i] = f(x[i]) correctly rounded for f = exp or sigmoid (`FastExp8`), eight lanes at a
+    /// time (the tail padded); undecided lanes (rare) take the scalar path. d may be x.
+    @usableFromInline
+    func lanesFloat(_ f: ElementFunction, _ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         var start = 0
         while start < count {
             let n = Swift.min(8, count - start)
@@ -252,13 +258,11 @@ public final class ArrayBackend<S: FastScalar> {
             } else {
                 for l in 0..<n { xv[l] = x[start + l] }
             }
-            let (v, decided) = FastExp8.exp(xv)
-            var allDecided: Int64 = -1
-            for l in 0..<8 { allDecided &= unsafeBitCast(decided, to: SIMD8<Int64>.self)[l] }
-            if n == 8 && allDecided != 0 {
+            let (v, decided) = f == .exp ? FastExp8.exp(xv) : FastExp8.sigmoid(xv)
+            if n == 8 && all(decided) {
                 UnsafeMutableRawPointer(d + start).storeBytes(of: v, as: SIMD8<Float>.self)
             } else {
-                for l in 0..<n { d[start + l] = decided[l] ? v[l] : scalar(.exp, xv[l]) }
+                for l in 0..<n { d[start + l] = decided[l] ? v[l] : scalar(f, xv[l]) }
             }
             start += n
         }
@@ -271,18 +275,40 @@ public final class ArrayBackend<S: FastScalar> {
         return Float(MPFRFunctions.rounded(f, Double(x), bits: 24, leastExponent: -149, workspace: workspace))
     }
 
-    /// Binary64: the double-double fast path (`FastElementFunctions64`), MPFR where it cannot
-    /// decide (`MPFRFunctions.rounded`); the same bits either way.
+    /// Binary64: the double-double fast path (`FastElementFunctions64`; exp and sigmoid eight
+    /// lanes at a time through `QuickElementFunctions8` first), MPFR where it cannot decide
+    /// (`MPFRFunctions.rounded`); the same bits either way.
     @usableFromInline
     func applyDouble(_ f: ElementFunction, _ dst: Tensor, _ src: Tensor) {
-        for r in 0..<dst.rows {
+        let contiguous = dst.isContiguous && src.isContiguous
+        let (rows, cols) = contiguous ? (1, dst.count) : (dst.rows, dst.cols)
+        for r in 0..<rows {
             let d = UnsafeMutableRawPointer(p(dst) + r * dst.rowStride).assumingMemoryBound(to: Double.self)
             let x = UnsafeMutableRawPointer(p(src) + r * src.rowStride).assumingMemoryBound(to: Double.self)
-            for c in 0..<dst.cols {
-                d[c] = FastElementFunctions64.double(f, x[c])
-                    ?? MPFRFunctions.rounded(f, x[c], bits: 53, leastExponent: -1074, workspace: workspace)
+            var c = 0
+            if f == .exp || f == .sigmoid {
+                while c + 8 <= cols {
+                    let xv = UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<Double>.self)
+                    let (v, decided) = f == .exp ? QuickElementFunctions8.exp(xv) : QuickElementFunctions8.sigmoid(xv)
+                    if all(decided) {
+                        UnsafeMutableRawPointer(d + c).storeBytes(of: v, as: SIMD8<Double>.self)
+                    } else {
+                        for l in 0..<8 { d[c + l] = decided[l] ? v[l] : scalarDouble(f, xv[l]) }
+                    }
+                    c += 8
+                }
+            }
+            while c < cols {
+                d[c] = scalarDouble(f, x[c])
+                c += 1
             }
         }
+    }
+
+    /// One binary64 element: the fast stages, else MPFR.
+    @usableFromInline
+    func scalarDouble(_ f: ElementFunction, _ x: Double) -> Double {
+        FastElementFunctions64.double(f, x) ?? MPFRFunctions.rounded(f, x, bits: 53, leastExponent: -1074, workspace: workspace)
     }
 
     // MARK: reductions

@@ -78,11 +78,25 @@ public enum FastExp8 {
 
     @inlinable @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> (value: SIMD8<Float>, decided: Mask) {
-        var xd = D()
-        for l in 0..<8 { xd[l] = Double(x[l]) }  // lane by lane: one vcvtps2pd (the generic init is a call)
+        let xd = widened(x)
         // Inputs whose e^x is a normal binary32 with room to spare (NaN fails both).
         let inRange = (xd .>= D(repeating: -87)) .& (xd .<= D(repeating: 88))
-        let xs = D(repeating: 0).replacing(with: xd, where: inRange)
+        let (value, far) = rounded(expDouble(D(repeating: 0).replacing(with: xd, where: inRange)))
+        return (value, inRange .& far)
+    }
+
+    /// The lanes as doubles, lane by lane: one vcvtps2pd (the generic init is a call).
+    @inlinable @inline(__always)
+    public static func widened(_ x: SIMD8<Float>) -> D {
+        var xd = D()
+        for l in 0..<8 { xd[l] = Double(x[l]) }
+        return xd
+    }
+
+    /// e^x in binary64 within 2^−50·e^x, for binary32 values x (the reduction's first product is
+    /// exact for 24-bit x) with |x| ≤ 88.
+    @inlinable @inline(__always)
+    public static func expDouble(_ xs: D) -> D {
         let shifter = D(repeating: 0x1.8p52)
         let t = shifter.addingProduct(xs, D(repeating: 1.4426950408889634))  // 0x1.8p52 + k
         let k = t - shifter
@@ -105,13 +119,37 @@ public enum FastExp8 {
         // 2^k from the bits: t's low bits hold k (|k| ≤ 127).
         let kBits = unsafeBitCast(t, to: SIMD8<Int64>.self) &- SIMD8<Int64>(repeating: Int64(bitPattern: shifter[0].bitPattern))
         let scale = unsafeBitCast((kBits &+ 1023) &<< 52, to: D.self)
-        let y = p * scale
+        return p * scale
+    }
+
+    /// RN(y) to binary32 and whether it is decided: the 29 bits rounding drops lie more than
+    /// 2^12 binary64 ulps from the half-way pattern 2^28 (for y within 2^−48·y of the exact
+    /// value, 32 ulps, a margin of 128×; y positive and normal).
+    @inlinable @inline(__always)
+    public static func rounded(_ y: D) -> (value: SIMD8<Float>, far: Mask) {
         let dropped = unsafeBitCast(y, to: SIMD8<Int64>.self) & SIMD8<Int64>(repeating: 0x1FFF_FFFF)
         let distance = dropped &- SIMD8<Int64>(repeating: 1 << 28)
         let far = (distance .> SIMD8<Int64>(repeating: 1 << 12)) .| (distance .< SIMD8<Int64>(repeating: -(1 << 12)))
-        let mask = inRange .& far
         var value = SIMD8<Float>()
         for l in 0..<8 { value[l] = Float(y[l]) }
-        return (value, mask)
+        return (value, far)
+    }
+
+    /// The correctly rounded binary32 σ(x) = 1/(1 + e^−x) of eight lanes (`decided` as for
+    /// `exp`), the bits of `FastElementFunctions.float(.sigmoid, x)` and MPFR. With u = e^−|x|
+    /// from `expDouble` (≤ 2^−50 relative), 1 + u carries u's error at most (≤ 2^−50·(1 + u))
+    /// plus one rounding, 1/(1 + u) one more, u/(1 + u) u's error and one more: ≤ 2^−48.7 in
+    /// all, inside `rounded`'s 2^−48. |x| ≤ 87: the result is a normal binary32 (σ(−87) ≈ 2^−125.5).
+    @inlinable @inline(__always)
+    public static func sigmoid(_ x: SIMD8<Float>) -> (value: SIMD8<Float>, decided: Mask) {
+        let xd = widened(x)
+        let inRange = (xd .>= D(repeating: -87)) .& (xd .<= D(repeating: 87))  // NaN fails
+        let xs = D(repeating: 0).replacing(with: xd, where: inRange)
+        let nonNegative = xs .>= D(repeating: 0)
+        let u = expDouble(xs.replacing(with: xs * -1, where: nonNegative))
+        let d = 1 + u
+        let y = (1 / d).replacing(with: u / d, where: .!nonNegative)
+        let (value, far) = rounded(y)
+        return (value, inRange .& far)
     }
 }

@@ -38,32 +38,35 @@ import Testing
         return out
     }
 
-    @Test func decidedLanesMatchMPFR() {
+    /// FastExp8's exp and sigmoid: every decided lane is MPFR's correctly rounded binary32.
+    @Test(arguments: [ElementFunction.exp, .sigmoid])
+    func decidedLanesMatchMPFR(f: ElementFunction) {
         let ref = Reference()
-        let xs = Self.inputs(count: 300_000, seed: 11)
+        let xs = Self.inputs(count: f == .exp ? 300_000 : 150_000, seed: 11)
         var decided = 0, inRange = 0, mismatches: [Float] = []
         var i = 0
         while i + 8 <= xs.count {
             var v = SIMD8<Float>()
             for l in 0..<8 { v[l] = xs[i + l] }
-            let (y, mask) = FastExp8.exp(v)
+            let (y, mask) = f == .exp ? FastExp8.exp(v) : FastExp8.sigmoid(v)
             for l in 0..<8 {
                 let x = v[l]
-                if x >= -87 && x <= 88 { inRange += 1 }
+                if x >= -87 && x <= (f == .exp ? 88 : 87) { inRange += 1 }
                 guard mask[l] else { continue }
                 decided += 1
-                let want = ref.float(.exp, x)
+                let want = ref.float(f, x)
                 if y[l].bitPattern != want.bitPattern { mismatches.append(x) }
             }
             i += 8
         }
-        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
+        #expect(mismatches.isEmpty, "\(f): first mismatches: \(mismatches.prefix(5))")
         // Decided lanes lie in the fast range only; nearly all of it is decided.
         #expect(decided <= inRange)
         #expect(Double(decided) >= 0.999 * Double(inRange), "decided \(decided) of \(inRange)")
     }
 
-    @Test func applyExpEqualsElementPath() {
+    @Test(arguments: [ElementFunction.exp, .sigmoid])
+    func applyEqualsElementPath(f: ElementFunction) {
         let b = Float32Backend()
         let xs = Self.inputs(count: 4_000, seed: 12)
         let ref = Reference()
@@ -74,11 +77,11 @@ import Testing
             let sb = b.buffer(src)
             for c in 0..<n { sb[c] = xs[(offset + c) % xs.count] }
             offset += n
-            b.apply(.exp, dst, src)
-            let want = (0..<n).map { ref.float(.exp, sb[$0]) }
+            b.apply(f, dst, src)
+            let want = (0..<n).map { ref.float(f, sb[$0]) }
             let got = Array(b.buffer(dst))
-            #expect(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "n = \(n)")
-            b.apply(.exp, src, src)
+            #expect(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "\(f) n = \(n)")
+            b.apply(f, src, src)
             #expect(zip(Array(b.buffer(src)), want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) })
         }
     }

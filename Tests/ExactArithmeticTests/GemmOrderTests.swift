@@ -36,7 +36,11 @@ import Testing
         }
     }
 
-    static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (6, 16, 1), (7, 17, 33), (13, 40, 9), (64, 64, 64), (64, 128, 128), (12, 8, 70), (5, 31, 64)]
+    static let shapes: [(Int, Int, Int)] = [
+        (1, 1, 1), (6, 16, 1), (7, 17, 33), (13, 40, 9), (64, 64, 64), (64, 128, 128), (12, 8, 70), (5, 31, 64),
+        // The last 2, 3 and 4 rows through the 6-row kernel (repeated rows computed, not stored).
+        (8, 24, 17), (9, 9, 5), (2, 33, 8), (3, 8, 4), (64, 256, 64),
+    ]
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func everyShapeMatchesTheSequentialFmaLoop(_ ta: Bool, _ tb: Bool) {
@@ -63,9 +67,9 @@ import Testing
                             // The transposed B through gemm only (it is packed there).
                             backend.gemm(cv, av, transposeA: ta, bv, transposeB: tb, accumulate: accumulate)
                         } else if width == 8 {
-                            ArrayBackend<Float>.gemmBlocked(SIMD8<Float>.self, g, rows: m)
+                            FixedOrderGemm.blocked(SIMD8<Float>.self, g, rows: m)
                         } else {
-                            ArrayBackend<Float>.gemmBlocked(SIMD16<Float>.self, g, rows: m)
+                            FixedOrderGemm.blocked(SIMD16<Float>.self, g, rows: m)
                         }
                     default:
                         backend.gemm(cv, av, transposeA: ta, bv, transposeB: tb, accumulate: accumulate)
@@ -127,6 +131,17 @@ import Testing
                 let got = (0..<m).flatMap { backend.read(cv.row($0)) }
                 let bad = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
                 #expect(bad == 0, "m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) acc=\(accumulate): \(bad) elements differ")
+                // Both vector widths directly (the build picks one): 4 lanes (AVX2) and 8 (AVX-512).
+                guard !tb else { continue }
+                let base = backend.core.base
+                for width in [4, 8] {
+                    for r in 0..<m { backend.load(cv.row(r), Array(c0[(r * n)..<((r + 1) * n)])) }
+                    let g = GemmOperands(a: base + A.offset, rowStep: ta ? 1 : A.rowStride, kStep: ta ? A.rowStride : 1, b: base + B.offset, ldb: B.rowStride,
+                                         c: base + C.offset, ldc: C.rowStride, n: n, k: k, accumulate: accumulate, chainFromC: true)
+                    if width == 4 { FixedOrderGemm.blocked(SIMD4<Double>.self, g, rows: m) } else { FixedOrderGemm.blocked(SIMD8<Double>.self, g, rows: m) }
+                    let direct = (0..<m).flatMap { backend.read(cv.row($0)) }
+                    #expect(zip(direct, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "width \(width): m=\(m) n=\(n) k=\(k) ta=\(ta) acc=\(accumulate)")
+                }
             }
         }
     }

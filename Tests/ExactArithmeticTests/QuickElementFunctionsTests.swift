@@ -54,4 +54,33 @@ import Testing
         let undecided = (0..<n).filter { _ in Self.first(f, rng.normal() * 4 - 2) == nil }.count
         #expect(undecided * 100 < n, "\(f): \(undecided) undecided of \(n)")
     }
+
+    /// The eight-lane stage (`QuickElementFunctions8`) gives the scalar first stage's bits on
+    /// every lane it decides, and decides every lane the scalar stage does (|x| < 690, where
+    /// the result needs no scaling beyond 2^±1000), on random and special inputs.
+    @Test(arguments: [ElementFunction.exp, .sigmoid])
+    func eightLanesAreTheScalarStage(f: ElementFunction) {
+        var rng = SplitMix(seed: 5 &+ (f == .exp ? 0 : 1))
+        let specials: [Double] = [0, -0.0, .nan, .infinity, -.infinity, 40, 39.99999, -746, -746.0001, 746, 690, -690, 1e-300, -1e-300,
+                                  .leastNonzeroMagnitude, 700, -745.2, 0x1p-60, -0x1p-60, 1000, -1000, .greatestFiniteMagnitude]
+        var mismatches = 0, missed = 0
+        for i in 0..<200_000 {
+            var x = SIMD8<Double>()
+            for l in 0..<8 {
+                let n = i * 8 + l
+                x[l] = n < specials.count ? specials[n] : (n % 3 == 0 ? rng.normal() * 6 : (rng.uniform() - 0.5) * 1500)
+            }
+            let (v, decided) = f == .exp ? QuickElementFunctions8.exp(x) : QuickElementFunctions8.sigmoid(x)
+            for l in 0..<8 {
+                let scalar = Self.first(f, x[l])
+                if decided[l] {
+                    if scalar?.bitPattern != v[l].bitPattern { mismatches += 1 }
+                } else if scalar != nil && abs(x[l]) < 690 {
+                    missed += 1
+                }
+            }
+        }
+        #expect(mismatches == 0 && missed == 0, "\(f): \(mismatches) decided lanes differ from the scalar stage, \(missed) lanes it decides left undecided")
+    }
+
 }

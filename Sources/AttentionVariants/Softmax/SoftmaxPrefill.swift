@@ -26,6 +26,9 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
     let acc: [Tensor]
     public let output: Tensor
     var rowQ: [Double]
+    /// The key/value blocks read so far, per KV head and block index (`keyValueBlock`).
+    var heldBlocks: [[(Tensor, Tensor)?]]
+    var heldElements = 0
 
     public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact) throws {
         decode = try SoftmaxDecode(config: config, backend: backend, recipe: recipe)
@@ -47,6 +50,7 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
         acc = (0..<H).map { _ in backend.allocate(rows: C, cols: dv) }
         output = backend.allocate(rows: H, cols: dv)
         rowQ = [Double](repeating: 0, count: d)
+        heldBlocks = [[(Tensor, Tensor)?]](repeating: [], count: config.kvHeads)
     }
 
     public var tier: BackendTier { backend.tier }
@@ -87,22 +91,15 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
             let keysHere = (k0..<k0 + C).contains { j in (c0...last).contains { visible(query: $0, key: j) } }
             if !keysHere { k0 += C; continue }
             for g in 0..<config.kvHeads {
-                for j in 0..<C {
-                    // Past a replayed sequence's end: zero rows, masked for every query before it.
-                    if k0 + j >= limit {
-                        b.fill(kT.row(j), 0)
-                        b.fill(vT.row(j), 0)
-                        continue
-                    }
-                    decode.loadStored(&decode.keys[g], position: k0 + j, row: &decode.rowK, into: kT.row(j), kvHead: g)
-                    decode.loadStored(&decode.values[g], position: k0 + j, row: &decode.rowV, into: vT.row(j), kvHead: g)
-                }
+                let (kT, vT) = keyValueBlock(kvHead: g, start: k0)
                 for h in g * group..<(g + 1) * group {
                     let q = qT.block(rows: h * C..<(h + 1) * C, cols: 0..<d)
                     b.gemm(sT, q, transposeA: false, kT, transposeB: true, accumulate: false)
+                    // Below the diagonal without a window every key is visible to every query.
+                    let masked = config.window != nil || k0 + C > c0 + 1
                     for i in 0..<C {
                         let row = sT.row(i)
-                        for j in 0..<C where !visible(query: c0 + i, key: k0 + j) { b.copy(row.element(j), negInf) }
+                        for j in 0..<C where masked && !visible(query: c0 + i, key: k0 + j) { b.copy(row.element(j), negInf) }
                         let mi = m.element(h * C + i), li = l.element(h * C + i), ci = correction.element(i)
                         b.max(rowMax, row)
                         b.maximum(rowMax, rowMax, mi)
@@ -125,6 +122,41 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
             for i in 0..<C { b.divide(acc[h].row(i), acc[h].row(i), l.element(h * C + i)) }
         }
     }
+
+    /// The keys and values of the block at k0 (C rows each) as the kernel reads them. A block
+    /// lies wholly before the current chunk's end, so its entries are final once the chunk is
+    /// appended: it is read from the caches (or regenerated) once and kept while the kept blocks
+    /// hold at most `heldElementLimit` elements, instead of once per query chunk — the same
+    /// values, so the same bits. Not for `group:N` caches, whose newest group is re-rounded when
+    /// it fills: those are read every time, as past the limit.
+    func keyValueBlock(kvHead g: Int, start k0: Int) -> (Tensor, Tensor) {
+        let index = k0 / chunk, C = chunk
+        if index < heldBlocks[g].count, let held = heldBlocks[g][index] { return held }
+        let blockElements = C * (config.headDim + config.valueDim)
+        let regrouped = decode.keys[g].cache.map { $0.groupTokens > 0 } == true || decode.values[g].cache.map { $0.groupTokens > 0 } == true
+        let hold = !regrouped && heldElements + blockElements <= Self.heldElementLimit
+        let (k, v) = hold ? (backend.allocate(rows: C, cols: config.headDim), backend.allocate(rows: C, cols: config.valueDim)) : (kT, vT)
+        for j in 0..<C {
+            // Past a replayed sequence's end: zero rows, masked for every query before it.
+            if k0 + j >= limit {
+                backend.fill(k.row(j), 0)
+                backend.fill(v.row(j), 0)
+                continue
+            }
+            decode.loadStored(&decode.keys[g], position: k0 + j, row: &decode.rowK, into: k.row(j), kvHead: g)
+            decode.loadStored(&decode.values[g], position: k0 + j, row: &decode.rowV, into: v.row(j), kvHead: g)
+        }
+        if hold {
+            while heldBlocks[g].count <= index { heldBlocks[g].append(nil) }
+            heldBlocks[g][index] = (k, v)
+            heldElements += blockElements
+        }
+        return (k, v)
+    }
+
+    /// At most 2^25 elements of key/value blocks kept per run (256 MB in binary64, the keys and
+    /// values of 32,768 tokens at d = 256 and twice that in binary32).
+    static var heldElementLimit: Int { 1 << 25 }
 
     /// Appends the chunk's keys and values to the caches (each entry rounded once).
     func appendToCaches(start c0: Int) {
