@@ -104,6 +104,14 @@ public final class ArrayBackend<S: FastScalar> {
         }
     }
 
+    /// D ← Sᵀ.
+    @inlinable
+    public func transpose(_ d: Tensor, _ s: Tensor) {
+        precondition(d.rows == s.cols && d.cols == s.rows, "transpose shape mismatch")
+        let ps = p(s), pd = p(d)
+        for i in 0..<s.rows { for j in 0..<s.cols { pd[j * d.rowStride + i] = ps[i * s.rowStride + j] } }
+    }
+
     @inlinable
     public func read(_ t: Tensor, into out: UnsafeMutableBufferPointer<Double>) {
         precondition(out.count >= t.count)

@@ -157,6 +157,9 @@ public protocol Backend: AnyObject {
     /// C ← op(A)·op(B) (+ C when `accumulate`), each C_ij an fma chain over k ascending
     /// (Float32: OpenBLAS sgemm for large products, its own order). C must not alias A or B.
     func gemm(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool)
+    /// D ← Sᵀ (D is S.cols × S.rows; no rounding): a B operand stored once as the K rows of N
+    /// that `gemm` would otherwise copy a transposed B to on every call.
+    func transpose(_ d: Tensor, _ s: Tensor)
     /// B ← L⁻¹ B for unit lower-triangular L (its diagonal and upper part are not read), by
     /// forward substitution: X_i = B_i − Σ_{j<i} L_ij X_j, fma chain over j ascending.
     func solveUnitLower(_ l: Tensor, _ b: Tensor)
@@ -172,6 +175,12 @@ public protocol Backend: AnyObject {
 }
 
 extension Backend {
+    /// Element by element (`copy` of 1×1 views); the array backends have their own loop.
+    public func transpose(_ d: Tensor, _ s: Tensor) {
+        precondition(d.rows == s.cols && d.cols == s.rows, "transpose shape mismatch")
+        for i in 0..<s.rows { for j in 0..<s.cols { copy(d.element(j, i), s.element(i, j)) } }
+    }
+
     /// A new vector of n elements (1×n).
     public func allocate(_ n: Int) -> Tensor { allocate(rows: 1, cols: n) }
     /// A new 1×1 tensor holding `value` (rounded to nearest).

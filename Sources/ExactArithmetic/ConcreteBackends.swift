@@ -44,6 +44,7 @@ extension ArrayBackedBackend {
     @inlinable public func solveUnitLower(_ l: Tensor, _ b: Tensor) { core.solveUnitLower(l, b) }
     @inlinable public func cumulativeSumRows(_ x: Tensor) { core.cumulativeSumRows(x) }
     @inlinable public func decayMatrix(_ d: Tensor, _ g: Tensor) { core.decayMatrix(d, g) }
+    @inlinable public func transpose(_ d: Tensor, _ s: Tensor) { core.transpose(d, s) }
 }
 
 /// The Float64 reference tier: IEEE binary64, every fma explicit.

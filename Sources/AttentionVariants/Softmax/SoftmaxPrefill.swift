@@ -27,7 +27,7 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
     public let output: Tensor
     var rowQ: [Double]
     /// The key/value blocks read so far, per KV head and block index (`keyValueBlock`).
-    var heldBlocks: [[(Tensor, Tensor)?]]
+    var heldBlocks: [[(keys: Tensor, values: Tensor, keysByColumn: Tensor?)?]]
     var heldElements = 0
 
     public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact) throws {
@@ -50,7 +50,7 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
         acc = (0..<H).map { _ in backend.allocate(rows: C, cols: dv) }
         output = backend.allocate(rows: H, cols: dv)
         rowQ = [Double](repeating: 0, count: d)
-        heldBlocks = [[(Tensor, Tensor)?]](repeating: [], count: config.kvHeads)
+        heldBlocks = [[(keys: Tensor, values: Tensor, keysByColumn: Tensor?)?]](repeating: [], count: config.kvHeads)
     }
 
     public var tier: BackendTier { backend.tier }
@@ -91,10 +91,14 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
             let keysHere = (k0..<k0 + C).contains { j in (c0...last).contains { visible(query: $0, key: j) } }
             if !keysHere { k0 += C; continue }
             for g in 0..<config.kvHeads {
-                let (kT, vT) = keyValueBlock(kvHead: g, start: k0)
+                let (kT, vT, keysByColumn) = keyValueBlock(kvHead: g, start: k0)
                 for h in g * group..<(g + 1) * group {
                     let q = qT.block(rows: h * C..<(h + 1) * C, cols: 0..<d)
-                    b.gemm(sT, q, transposeA: false, kT, transposeB: true, accumulate: false)
+                    if let kc = keysByColumn {
+                        b.gemm(sT, q, transposeA: false, kc, transposeB: false, accumulate: false)
+                    } else {
+                        b.gemm(sT, q, transposeA: false, kT, transposeB: true, accumulate: false)
+                    }
                     // Below the diagonal without a window every key is visible to every query.
                     let masked = config.window != nil || k0 + C > c0 + 1
                     for i in 0..<C {
@@ -128,11 +132,12 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
     /// appended: it is read from the caches (or regenerated) once and kept while the kept blocks
     /// hold at most `heldElementLimit` elements, instead of once per query chunk — the same
     /// values, so the same bits. Not for `group:N` caches, whose newest group is re-rounded when
-    /// it fills: those are read every time, as past the limit.
-    func keyValueBlock(kvHead g: Int, start k0: Int) -> (Tensor, Tensor) {
+    /// it fills: those are read every time, as past the limit. A kept block also keeps its keys
+    /// transposed (d × C), the operand `gemm` would otherwise copy Kᵀ to for every query chunk.
+    func keyValueBlock(kvHead g: Int, start k0: Int) -> (keys: Tensor, values: Tensor, keysByColumn: Tensor?) {
         let index = k0 / chunk, C = chunk
         if index < heldBlocks[g].count, let held = heldBlocks[g][index] { return held }
-        let blockElements = C * (config.headDim + config.valueDim)
+        let blockElements = C * (2 * config.headDim + config.valueDim)
         let regrouped = decode.keys[g].cache.map { $0.groupTokens > 0 } == true || decode.values[g].cache.map { $0.groupTokens > 0 } == true
         let hold = !regrouped && heldElements + blockElements <= Self.heldElementLimit
         let (k, v) = hold ? (backend.allocate(rows: C, cols: config.headDim), backend.allocate(rows: C, cols: config.valueDim)) : (kT, vT)
@@ -146,16 +151,17 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
             decode.loadStored(&decode.keys[g], position: k0 + j, row: &decode.rowK, into: k.row(j), kvHead: g)
             decode.loadStored(&decode.values[g], position: k0 + j, row: &decode.rowV, into: v.row(j), kvHead: g)
         }
-        if hold {
-            while heldBlocks[g].count <= index { heldBlocks[g].append(nil) }
-            heldBlocks[g][index] = (k, v)
-            heldElements += blockElements
-        }
-        return (k, v)
+        guard hold else { return (k, v, nil) }
+        let byColumn = backend.allocate(rows: config.headDim, cols: C)
+        backend.transpose(byColumn, k)
+        while heldBlocks[g].count <= index { heldBlocks[g].append(nil) }
+        heldBlocks[g][index] = (k, v, byColumn)
+        heldElements += blockElements
+        return (k, v, byColumn)
     }
 
-    /// At most 2^25 elements of key/value blocks kept per run (256 MB in binary64, the keys and
-    /// values of 32,768 tokens at d = 256 and twice that in binary32).
+    /// At most 2^25 elements of key/value blocks kept per run (256 MB in binary64: the keys,
+    /// transposed keys and values of 32,768 tokens at d = 256 and more in binary32).
     static var heldElementLimit: Int { 1 << 25 }
 
     /// Appends the chunk's keys and values to the caches (each entry rounded once).
