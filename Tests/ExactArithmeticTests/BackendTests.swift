@@ -98,6 +98,20 @@ struct OpCheck {
         }
     }
 
+    /// transpose copies exactly, including from and into views inside wider rows.
+    @Test(arguments: TierUnderTest.allCases)
+    func transposeCopiesEveryElement(_ tier: TierUnderTest) {
+        let b = tier.make()
+        let src = b.allocate(rows: 3, cols: 7), dst = b.allocate(rows: 6, cols: 4)
+        let values = (0..<21).map { Double($0) * 0.375 - 2 }
+        b.load(src, values)
+        let s = src.block(rows: 0..<3, cols: 1..<6), d = dst.block(rows: 1..<6, cols: 0..<3)
+        b.transpose(d, s)
+        let got = b.read(dst)
+        for i in 0..<3 { for j in 0..<5 { #expect(got[(j + 1) * 4 + i] == values[i * 7 + j + 1], "\(tier) (\(i), \(j))") } }
+        #expect(got[0..<4].allSatisfy { $0 == 0 } && (1..<6).allSatisfy { got[$0 * 4 + 3] == 0 }, "\(tier): outside the view untouched")
+    }
+
     @Test(arguments: TierUnderTest.allCases)
     func elementwiseFunctionsWithinOneUlp(_ tier: TierUnderTest) {
         var c = OpCheck(tier.make())
