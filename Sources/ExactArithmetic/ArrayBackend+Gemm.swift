@@ -23,18 +23,23 @@ import NumberFormats
 extension ArrayBackend {
     @usableFromInline
     func gemmFloat(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool, m: Int, n: Int, k: Int) {
-        gemmFixedOrder(Float.self, c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate, chainFromC: false, m: m, n: n, k: k)
+        gemmFixedOrder(SIMD8<Float>.self, wide: SIMD16<Float>.self, c, a, transposeA: transposeA, b, transposeB: transposeB,
+                       accumulate: accumulate, chainFromC: false, m: m, n: n, k: k)
     }
 
     @usableFromInline
     func gemmDouble(_ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool, m: Int, n: Int, k: Int) {
-        gemmFixedOrder(Double.self, c, a, transposeA: transposeA, b, transposeB: transposeB, accumulate: accumulate, chainFromC: true, m: m, n: n, k: k)
+        gemmFixedOrder(SIMD4<Double>.self, wide: SIMD8<Double>.self, c, a, transposeA: transposeA, b, transposeB: transposeB,
+                       accumulate: accumulate, chainFromC: true, m: m, n: n, k: k)
     }
 
+    /// The product through `FixedOrderGemm` with vectors V (AVX2), or W on an AVX-512 build.
     @inline(__always)
-    func gemmFixedOrder<T: BinaryFloatingPoint & SIMDScalar>(
-        _: T.Type, _ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool, chainFromC: Bool, m: Int, n: Int, k: Int
-    ) {
+    func gemmFixedOrder<V: SIMD, W: SIMD>(
+        _: V.Type, wide _: W.Type, _ c: Tensor, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, accumulate: Bool, chainFromC: Bool,
+        m: Int, n: Int, k: Int
+    ) where V.Scalar: BinaryFloatingPoint, W.Scalar == V.Scalar {
+        typealias T = V.Scalar
         @inline(__always) func f(_ t: Tensor) -> UnsafeMutablePointer<T> { UnsafeMutableRawPointer(p(t)).assumingMemoryBound(to: T.self) }
         // op(B) as K rows of N, row stride ldb.
         let packed = transposeB ? Self.packTransposed(f(b), ldb: b.rowStride, k: k, n: n) : nil
@@ -42,13 +47,7 @@ extension ArrayBackend {
         // a_ik: A row i (or column i of a transposed A).
         let g = GemmOperands(a: f(a), rowStep: transposeA ? 1 : a.rowStride, kStep: transposeA ? a.rowStride : 1, b: packed ?? f(b),
                              ldb: transposeB ? n : b.rowStride, c: f(c), ldc: c.rowStride, n: n, k: k, accumulate: accumulate, chainFromC: chainFromC)
-        if T.self == Float.self {
-            let g = unsafeBitCast(g, to: GemmOperands<Float>.self)
-            if BenchEnvironment.nativeAVX512 { FixedOrderGemm.blocked(SIMD16<Float>.self, g, rows: m) } else { FixedOrderGemm.blocked(SIMD8<Float>.self, g, rows: m) }
-        } else {
-            let g = unsafeBitCast(g, to: GemmOperands<Double>.self)
-            if BenchEnvironment.nativeAVX512 { FixedOrderGemm.blocked(SIMD8<Double>.self, g, rows: m) } else { FixedOrderGemm.blocked(SIMD4<Double>.self, g, rows: m) }
-        }
+        if BenchEnvironment.nativeAVX512 { FixedOrderGemm.blocked(W.self, g, rows: m) } else { FixedOrderGemm.blocked(V.self, g, rows: m) }
     }
 
     /// op(B) for a transposed B (n rows of k at stride ldb) as k rows of n, freshly allocated.

@@ -224,7 +224,7 @@ extension ArrayBackend {
                     }
                     k += i + 1
                 }
-                expFloat(flat.baseAddress!, flat.baseAddress!, count: k)
+                lanesFloat(.exp, flat.baseAddress!, flat.baseAddress!, count: k)
                 k = 0
                 for i in 0..<n {
                     (fd + i * d.rowStride).update(from: flat.baseAddress! + k, count: i + 1)

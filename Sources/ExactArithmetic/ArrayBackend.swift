@@ -248,11 +248,6 @@ public final class ArrayBackend<S: FastScalar> {
         }
     }
 
-    /// d[i] = e^{x[i]} correctly rounded, eight lanes at a time (the tail padded); undecided
-    /// lanes (rare) take the scalar path. d may be x.
-    @usableFromInline
-    func expFloat(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) { lanesFloat(.exp, d, x, count: count) }
-
     /// d[i] = f(x[i]) correctly rounded for f = exp or sigmoid (`FastExp8`), eight lanes at a
     /// time (the tail padded); undecided lanes (rare) take the scalar path. d may be x.
     @usableFromInline

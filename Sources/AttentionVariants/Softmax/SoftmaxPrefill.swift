@@ -90,6 +90,8 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
         while k0 <= last {
             let keysHere = (k0..<k0 + C).contains { j in (c0...last).contains { visible(query: $0, key: j) } }
             if !keysHere { k0 += C; continue }
+            // Below the diagonal without a window every key is visible to every query.
+            let masked = config.window != nil || k0 + C > c0 + 1
             for g in 0..<config.kvHeads {
                 let (kT, vT, keysByColumn) = keyValueBlock(kvHead: g, start: k0)
                 for h in g * group..<(g + 1) * group {
@@ -99,8 +101,6 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
                     } else {
                         b.gemm(sT, q, transposeA: false, kT, transposeB: true, accumulate: false)
                     }
-                    // Below the diagonal without a window every key is visible to every query.
-                    let masked = config.window != nil || k0 + C > c0 + 1
                     for i in 0..<C {
                         let row = sT.row(i)
                         for j in 0..<C where masked && !visible(query: c0 + i, key: k0 + j) { b.copy(row.element(j), negInf) }
