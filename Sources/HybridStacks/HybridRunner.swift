@@ -22,7 +22,8 @@ public struct HybridSpec: Sendable {
     /// An upper bound of the bytes the run holds: every stream's T × width buffers (the stack is
     /// exempt from DESIGN §10's streaming rule: layer l + 1 needs every position of layer l, and
     /// attention layers hold their KV caches), plus one layer's kernel inputs, outputs and cache
-    /// per worker. Doubles throughout (Float32 streams need less).
+    /// per worker. Each stream's buffers at its tier's element size (the reference's and the
+    /// emulated streams'); the workers' kernel inputs and outputs are Doubles.
     public var memoryBound: Double {
         let s = shape, T = Double(options.tokens)
         var widest = 0
@@ -30,9 +31,20 @@ public struct HybridSpec: Sendable {
             let proj = LayerWeights.shapes(s, k).filter { $0.0 != "out" && $0.0 != "down" && $0.0 != "wkv_b" }.reduce(0) { $0 + $1.1 }
             widest = max(widest, proj + 2 * s.convChannels(k) + 2 * s.attentionKVHeads * s.model.attentionHeadDim)
         }
-        let perStream = T * Double(5 * s.dModel + 2 * widest + 2 * s.intermediate) * 8
+        let perStream = T * Double(5 * s.dModel + 2 * widest + 2 * s.intermediate)
         let perWorker = T * Double(3 * widest + s.model.latentDim) * 8
-        return Double(streamCount) * perStream + Double(max(1, min(options.jobs, streamCount))) * perWorker
+        let streams = perStream * (Self.elementBytes(options.referenceTier) + Double(streamCount - 1) * Self.elementBytes(options.emulatedTier))
+        return streams + Double(max(1, min(options.jobs, streamCount))) * perWorker
+    }
+
+    /// Bytes one element of a tier's tensors takes (an MPFR value: its struct and limbs).
+    static func elementBytes(_ tier: BackendTier) -> Double {
+        switch tier {
+        case .float32: return 4
+        case .float64: return 8
+        case .doubleDouble: return 16
+        case .mpfr(let bits): return Double(32 + 8 * ((bits + 63) / 64))
+        }
     }
 
     /// Refuses a run whose buffers would not fit in 80% of this machine's memory.

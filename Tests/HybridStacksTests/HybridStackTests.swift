@@ -94,6 +94,20 @@ import Testing
         }
     }
 
+    /// The bound counts each stream's buffers at its tier's element size: Float32 streams half
+    /// of Float64 ones (the 32k runs of experiments/hybrids-long.yaml fit 25 GB by this).
+    @Test func memoryBoundFollowsTheTiers() throws {
+        var s = try Self.spec(.nemotronH, width: 1.0 / 16, tokens: 32_768, recipes: ["fp32": [], "bf16": [("mamba2", "state=bfloat16")]])
+        let float32 = s.memoryBound
+        s.options.emulatedTier = .float64
+        let float64 = s.memoryBound
+        s.options.emulatedTier = .mpfr(bits: 128)
+        #expect(float32 < float64 && float64 < s.memoryBound)
+        // Three streams: the reference (8 bytes) and two Float32 ones (4) against three of 8.
+        let workers = float64 - 3 * (float64 - float32)
+        #expect(abs((float64 - workers) / (float32 - workers) - 24.0 / 16.0) < 1e-12)
+    }
+
     @Test func runsThatWouldNotFitAreRefused() throws {
         let s = try Self.spec(.miniMax01, width: 1.0 / 16, tokens: 50_000_000, recipes: ["fp32": []])
         #expect(throws: InputError.self) { try s.checkMemory(place: "test") }
