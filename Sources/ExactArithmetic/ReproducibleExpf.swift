@@ -59,4 +59,44 @@ public enum ReproducibleExpf {
         y = y.addingProduct(p, r2)
         return Float(y * s)
     }
+
+    /// x[i] ← e^(x[i] − m) for i < count: `exp(x[i] - m)` lane by lane, eight lanes at a time
+    /// where no lane needs the special cases (|x − m| ≥ 88, NaN, ±∞), with the scalar core's
+    /// operations in its order (the same bits; `ReproducibleExpfTests` compares every lane).
+    /// Softmax kernels call it once per tile of scores after the running max is known.
+    @inlinable
+    public static func expShifted(_ x: UnsafeMutablePointer<Float>, count: Int, minus m: Float) {
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - SIMD8(repeating: m)
+            let top = (unsafeBitCast(v, to: SIMD8<UInt32>.self) &>> 20) & 0x7ff
+            if any(top .>= 0x42b) {
+                for j in 0..<8 { x[i + j] = exp(v[j]) }
+            } else {
+                UnsafeMutableRawPointer(x + i).storeBytes(of: core8(SIMD8<Double>(v)), as: SIMD8<Float>.self)
+            }
+            i += 8
+        }
+        while i < count {
+            x[i] = exp(x[i] - m)
+            i += 1
+        }
+    }
+
+    /// `core` on eight lanes.
+    @inlinable @inline(__always)
+    static func core8(_ xd: SIMD8<Double>) -> SIMD8<Float> {
+        let z = invLn2N * xd
+        var kd = z + SIMD8(repeating: shift)
+        let ki = unsafeBitCast(kd, to: SIMD8<UInt64>.self)
+        kd -= SIMD8(repeating: shift)
+        let r = (-kd).addingProduct(SIMD8(repeating: invLn2N), xd)
+        var sBits = SIMD8<UInt64>()
+        for j in 0..<8 { sBits[j] = table[Int(ki[j] % 32)] }
+        let s = unsafeBitCast(sBits &+ (ki &<< 47), to: SIMD8<Double>.self)
+        let p = SIMD8(repeating: c1).addingProduct(SIMD8(repeating: c0), r), r2 = r * r
+        var y = SIMD8(repeating: 1.0).addingProduct(SIMD8(repeating: c2), r)
+        y = y.addingProduct(p, r2)
+        return SIMD8<Float>(y * s)
+    }
 }

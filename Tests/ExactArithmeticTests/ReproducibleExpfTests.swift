@@ -50,4 +50,33 @@ import Testing
         }
         #expect(bad == 0, "\(bad) inputs differ from libm, first \(String(format: "%08x", first ?? 0))")
     }
+
+    /// The eight-lane tile form gives the scalar function's bits on every lane: random scores
+    /// around running maxima of several sizes, and tiles holding specials (±0, ±∞, NaN, the
+    /// overflow/underflow thresholds) so that both the vector and the scalar paths run, with
+    /// counts that leave 1–7 lanes for the scalar tail.
+    @Test func tileFormIsTheScalarFunction() {
+        var rng = SplitMix(seed: 7)
+        let specials: [Float] = [0, -0, .infinity, -.infinity, .nan, 88.72283, 88.72284, -103.97208, -103.97209, -87.9, 1e-30, -1e-30]
+        var bad: [String] = []
+        for round in 0..<20_000 {
+            let count = 1 + round % 40
+            let m: Float = [0, 1, -3.5, 40, -80][round % 5]
+            var x = (0..<count).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+            for i in x.indices where round % 3 != 0 {
+                // Mostly realistic scores: within ±100 of the max, often within ±20.
+                x[i] = m + Float(Double(rng.next() >> 11) * 0x1p-53 * 200 - 100) / (round % 2 == 0 ? 5 : 1)
+            }
+            if round % 7 == 0 { x[Int(rng.next() % UInt64(count))] = specials[round / 7 % specials.count] }
+            var got = x
+            got.withUnsafeMutableBufferPointer { ReproducibleExpf.expShifted($0.baseAddress!, count: count, minus: m) }
+            for i in 0..<count {
+                let want = ReproducibleExpf.exp(x[i] - m)
+                if got[i].bitPattern != want.bitPattern && !(got[i].isNaN && want.isNaN) {
+                    bad.append("\(x[i]) − \(m): \(got[i]) vs \(want)")
+                }
+            }
+        }
+        #expect(bad.isEmpty, "\(bad.count) lanes differ, e.g. \(bad.prefix(3))")
+    }
 }

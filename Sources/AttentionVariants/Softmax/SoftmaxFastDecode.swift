@@ -164,8 +164,9 @@ public enum SoftmaxFastDecode {
                 for j in 0..<dv { out[j] = out[j] * c }
                 m = tileMax
             }
+            ReproducibleExpf.expShifted(scratch, count: count, minus: m)
             for i in 0..<count {
-                let p = ReproducibleExpf.exp(scratch[i] - m)
+                let p = scratch[i]
                 l = l + p
                 values.accumulate(out, weight: p, row: start + i)
             }
