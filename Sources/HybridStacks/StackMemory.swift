@@ -10,6 +10,11 @@ public enum StackMemory {
         recipe?.format(role)?.bitsPerElement(shape: shape) ?? 32
     }
 
+    /// Bits per element of a growing cache's row of `width` under `recipe` (32 when unrounded).
+    static func cacheBits(_ recipe: Recipe?, _ role: Role, width: Int) -> Double {
+        recipe?.format(role)?.cacheBitsPerElement(width: width) ?? 32
+    }
+
     /// Bytes of one layer of `kind` at context `tokens`, full width.
     public static func layerBytes(_ m: StackModel, _ kind: LayerKind, recipe: Recipe?, tokens: Int) -> Double {
         let (K, V) = (m.linearKeyDim, m.linearValueDim)
@@ -26,10 +31,10 @@ public enum StackMemory {
             return Double(m.linearKeyHeads * K * V) * bits(recipe, .state, shape: [K, V]) / 8
         case .attention, .gatedAttention:
             let D = m.attentionHeadDim, rows = Double(tokens * m.attentionKVHeads)
-            return rows * Double(D) * (bits(recipe, .kCache, shape: [1, D]) + bits(recipe, .vCache, shape: [1, D])) / 8
+            return rows * Double(D) * (cacheBits(recipe, .kCache, width: D) + cacheBits(recipe, .vCache, width: D)) / 8
         case .mla:
             let (L, R) = (m.latentDim, m.latentRope)
-            return Double(tokens) * (Double(L) * bits(recipe, .latent, shape: [1, L]) + Double(R) * bits(recipe, .ropeCache, shape: [1, R])) / 8
+            return Double(tokens) * (Double(L) * cacheBits(recipe, .latent, width: L) + Double(R) * cacheBits(recipe, .ropeCache, width: R)) / 8
         case .mlp:
             return 0
         }

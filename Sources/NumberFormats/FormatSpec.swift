@@ -159,11 +159,6 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
 
     /// Storage bits per element, scales included, for a tensor of this shape.
     public func bitsPerElement(shape: [Int]) -> Double {
-        let elementBits: Double
-        switch element {
-        case .float(let f): elementBits = Double(f.bitWidth)
-        case .integer(let b, _): elementBits = Double(b)
-        }
         guard let g = granularity else { return elementBits }
         let count = max(1, shape.reduce(1, *))
         let layout = ScaleLayout(shape: shape, granularity: g)
@@ -172,6 +167,30 @@ public struct FormatSpec: Hashable, Sendable, CustomStringConvertible {
         var total = Double(layout.scaleCount) * scaleBits
         if case .nvfp4(true) = scaleRule { total += 32 }
         return elementBits + total / Double(count)
+    }
+
+    /// Bits of one element's code.
+    public var elementBits: Double {
+        switch element {
+        case .float(let f): return Double(f.bitWidth)
+        case .integer(let b, _): return Double(b)
+        }
+    }
+
+    /// Whether the format has one static scale for the whole tensor (`per-tensor/fixed:S`): a
+    /// growing cache rounds each row with it as it arrives and stores it once.
+    public var hasStaticTensorScale: Bool {
+        if case .fixed = scaleRule, granularity == .perTensor { return true }
+        return false
+    }
+
+    /// Bits per element of a row of `width` appended to a growing cache: the codes and the row's
+    /// scales (group:N: the group's scales amortised over its N rows; a static per-tensor scale is
+    /// stored once per cache and not counted).
+    public func cacheBitsPerElement(width: Int) -> Double {
+        if hasStaticTensorScale { return elementBits }
+        if case .group(let n)? = granularity { return bitsPerElement(shape: [n, width]) }
+        return bitsPerElement(shape: [1, width])
     }
 
     /// Bits of one stored scale.

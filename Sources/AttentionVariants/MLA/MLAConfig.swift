@@ -83,9 +83,7 @@ public struct MLAConfig: Hashable, Sendable {
     public func cacheBytesPerToken(recipe: Recipe) -> Double {
         func bytes(_ role: Role, _ width: Int) -> Double {
             guard let f = recipe[role] as? FormatSpec else { return 4 * Double(width) }
-            let rows: Int
-            if case .group(let n)? = f.granularity { rows = n } else { rows = 1 }
-            return f.bitsPerElement(shape: [rows, width]) * Double(width) / 8
+            return f.cacheBitsPerElement(width: width) * Double(width) / 8
         }
         return bytes(.latent, latentDim) + bytes(.ropeCache, ropeDim)
     }

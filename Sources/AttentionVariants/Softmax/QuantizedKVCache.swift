@@ -7,9 +7,11 @@ import NumberFormats
 /// Granularities of a growing cache: element formats (no scale), `per-token`, `block:N` (each
 /// appended row is quantized on its own, once), and `group:N` (KIVI's key cache: per-channel
 /// scales over N consecutive tokens; the newest partial group stays at compute precision in a
-/// N×width buffer and is quantized once when it fills). Whole-tensor granularities
-/// (`per-tensor`, `per-head`, `per-channel`) would re-round old entries as the cache grows and
-/// are rejected.
+/// N×width buffer and is quantized once when it fills). A static per-tensor scale
+/// (`per-tensor/fixed:S`, as vLLM's fp8 KV cache keeps one calibrated scale per layer) rounds
+/// each row on its own too: its entries are those of `per-token/fixed:S`, its one scale is stored
+/// once. Data-dependent whole-tensor granularities (`per-tensor` with absmax, `per-head`,
+/// `per-channel`) would re-round old entries as the cache grows and are rejected.
 ///
 /// Codes take one byte per element for formats of at most 8 bits, two up to 16 bits, four beyond
 /// (tf32, float32).
@@ -36,6 +38,9 @@ public struct QuantizedRows {
     let mxInteger: Bool
     let groupTokens: Int  // 0 unless group:N
     let scalesPerRow: Int  // per-token / block (0 for element formats and groups)
+    /// per-tensor/fixed:S: the rows keep the scale as per-token ones do (the same entries); the
+    /// cache stores it once.
+    let staticScale: Bool
     var codes8: [UInt8] = []
     var codes16: [UInt16] = []
     var codes32: [UInt32] = []
@@ -79,11 +84,15 @@ public struct QuantizedRows {
             asymmetric = kind == .asymmetric
         }
         if case .mx = spec.scaleRule, intBits > 0 { mxInteger = true } else { mxInteger = false }
+        staticScale = spec.hasStaticTensorScale
         switch spec.granularity {
         case nil:
             groupTokens = 0
             scalesPerRow = 0
         case .perToken?:
+            groupTokens = 0
+            scalesPerRow = 1
+        case .perTensor? where staticScale:
             groupTokens = 0
             scalesPerRow = 1
         case .block(let n)?:
@@ -93,7 +102,7 @@ public struct QuantizedRows {
             groupTokens = n
             scalesPerRow = 0
         case let g?:
-            throw UnsupportedGranularity("\(role): granularity \(g) re-rounds old entries of a growing cache; use per-token, block:N or group:N (KIVI)")
+            throw UnsupportedGranularity("\(role): granularity \(g) re-rounds old entries of a growing cache; use per-token, block:N, group:N (KIVI) or a static scale (per-tensor/fixed:S)")
         }
         if let r = rounder, codeBytes <= 2 {
             decodeTable = (0..<(1 << (8 * codeBytes))).map { Float(r.decodeDouble(UInt32($0))) }
@@ -107,7 +116,10 @@ public struct QuantizedRows {
     }
 
     /// Bytes of storage per token: codes plus scales (and zero points), amortised for groups.
-    public var bytesPerToken: Double { spec.bitsPerElement(shape: [max(groupTokens, 1), width]) * Double(width) / 8 }
+    /// A static per-tensor scale is not counted per token (one fp32 for the whole cache).
+    public var bytesPerToken: Double {
+        spec.cacheBitsPerElement(width: width) * Double(width) / 8
+    }
 
     /// Appends the exact row of position `count` (already rounded by any input role).
     public mutating func append(_ row: UnsafeBufferPointer<Double>) {
@@ -236,7 +248,7 @@ public struct QuantizedRows {
         precondition(row < count && out.count >= width)
         // Element formats and per-token scales through the decode table: the same operations
         // as `dequantize` (a NaN scale gives NaN, a zero scale 0, else decode × scale).
-        if !decodeTable.isEmpty && groupTokens == 0 && (scalesPerRow == 0 || spec.granularity == .perToken) && !hasTensorScales {
+        if !decodeTable.isEmpty && groupTokens == 0 && (scalesPerRow == 0 || spec.granularity == .perToken || staticScale) && !hasTensorScales {
             let scale: Float? = scalesPerRow == 0 ? nil : scales[row]
             decodeTable.withUnsafeBufferPointer { table in
                 if codeBytes == 1 {
@@ -272,7 +284,7 @@ public struct QuantizedRows {
 
     /// Bytes the cache holds now (codes, scales, zero points, pending group).
     public var storedBytes: Int {
-        codes8.count + 2 * codes16.count + 4 * (codes32.count + scales.count + zeros.count + tensorScales.count)
+        codes8.count + 2 * codes16.count + 4 * (codes32.count + (staticScale ? min(1, scales.count) : scales.count) + zeros.count + tensorScales.count)
             + (groupTokens > 0 ? (count % groupTokens) * width * 4 : 0)
     }
 }

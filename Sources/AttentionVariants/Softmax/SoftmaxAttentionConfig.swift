@@ -96,11 +96,9 @@ public struct SoftmaxAttentionConfig: Hashable, Sendable {
     public func cacheBytesPerToken(recipe: Recipe) -> Double {
         func bytes(_ role: Role, _ width: Int) -> Double {
             guard let q = recipe[role] else { return 4 * Double(width) }
-            if let f = q as? FormatSpec { return f.bitsPerElement(shape: [groupRows(f), width]) * Double(width) / 8 }
+            if let f = q as? FormatSpec { return f.cacheBitsPerElement(width: width) * Double(width) / 8 }
             return 4 * Double(width)
         }
         return Double(kvHeads) * (bytes(.kCache, headDim) + bytes(.vCache, valueDim))
     }
-
-    func groupRows(_ f: FormatSpec) -> Int { if case .group(let n)? = f.granularity { return n } else { return 1 } }
 }

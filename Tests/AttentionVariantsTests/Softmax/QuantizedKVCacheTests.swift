@@ -34,6 +34,35 @@ import Workloads
         #expect(c.storedBytes == 8 * 8 + 4 * 2 * 8 + 2 * 8 * 4)
     }
 
+    /// A static per-tensor scale (vLLM's calibrated fp8 KV scale) works on a growing cache: the
+    /// entries are those of per-token/fixed:S, bit for bit, the scale is stored once (bytes per
+    /// token: the codes alone); a data-dependent per-tensor scale is still refused.
+    @Test func staticPerTensorScaleIsStoredOnce() throws {
+        let width = 32
+        var tensor = try QuantizedRows(spec: try FormatSpec.parse("float8_e4m3fn/per-tensor/fixed:0.0125"), role: "k_cache", width: width, seed: 0, head: 0)
+        var token = try QuantizedRows(spec: try FormatSpec.parse("float8_e4m3fn/per-token/fixed:0.0125"), role: "k_cache", width: width, seed: 0, head: 0)
+        let gen = InputGenerator(seed: 6, stream: "k", dimension: width, distribution: .sparseOutliers(probability: 0.05))
+        var a = [Double](repeating: 0, count: width), b = a
+        for t in 0..<50 {
+            gen.row(head: 0, position: t).withUnsafeBufferPointer { tensor.append($0); token.append($0) }
+            a.withUnsafeMutableBufferPointer { tensor.read(row: t, into: $0) }
+            b.withUnsafeMutableBufferPointer { token.read(row: t, into: $0) }
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+        }
+        #expect(tensor.relativeError == token.relativeError && tensor.relativeError > 0)
+        #expect(tensor.bytesPerToken == Double(width) && token.bytesPerToken == Double(width + 4))
+        #expect(tensor.storedBytes == 50 * width + 4 && token.storedBytes == 50 * (width + 4))
+        #expect(throws: InputError.self) {
+            try QuantizedRows(spec: try FormatSpec.parse("float8_e4m3fn/per-tensor"), role: "k_cache", width: width, seed: 0, head: 0)
+        }
+        // The configs' byte counts follow the cache's.
+        var recipe = Recipe()
+        recipe[.kCache] = try FormatSpec.parse("float8_e4m3fn/per-tensor/fixed:0.0125")
+        recipe[.vCache] = try FormatSpec.parse("float8_e4m3fn/per-token/fixed:0.0125")
+        let config = SoftmaxAttentionConfig(queryHeads: 1, kvHeads: 1, headDim: width, valueDim: width)
+        #expect(config.cacheBytesPerToken(recipe: recipe) == Double(2 * width + 4))
+    }
+
     /// 32-bit element formats keep 4-byte codes: a float32 cache of float32 rows is exact, a tf32
     /// one rounds to 10 mantissa bits (relative error below 2^-11).
     @Test func wideFormatsKeepFourByteCodes() throws {
