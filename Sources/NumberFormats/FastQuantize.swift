@@ -55,7 +55,8 @@ extension FormatSpec {
             tensorScale = Self.nvfp4TensorScale(amaxBits: amaxBits.max() ?? 0)
             side.tensorScale = tensorScale
         }
-        let scales = TwoPassScales(spec: self, rule: fastScaleRule, amaxBits: amaxBits, tensorScale: tensorScale)
+        var scales = TwoPassScales(spec: self, rule: fastScaleRule, amaxBits: amaxBits, tensorScale: tensorScale)
+        if case .pow2? = scaleRule, case .float(let f) = element { scales.pow2MaxFinite = Float(f.maxFinite) }
         var codes: [UInt8]? = nil
         switch scaleRule {
         case .mx, .pow2, .nvfp4: codes = [UInt8](repeating: 0, count: count)
@@ -141,6 +142,8 @@ struct TwoPassScales {
     let rule: FastScaleRule
     let amaxBits: [UInt32]
     let tensorScale: Float
+    /// The element format's largest finite value, for a pow2 scale rule (nil otherwise).
+    var pow2MaxFinite: Float? = nil
 
     /// The scale of group k and its code.
     func scalar(_ k: Int) -> (Float, UInt8) {
@@ -162,6 +165,16 @@ struct TwoPassScales {
             let e = Int(b >> 23)
             return (scale, e >= 121 ? UInt8(((e - 120) << 3) | Int((b >> 20) & 7)) : UInt8(scale * 512))
         default:
+            if let maxFinite = pow2MaxFinite, !poisoned {
+                // DeepSeek's ue8m0: `computeScale`'s pow2 case for binary32, without its
+                // dispatch and the format's maxFinite computed per group.
+                if amax == 0 { return (1, 127) }
+                let t = amax / maxFinite
+                var e = Int(t.exponent)
+                if !isPowerOfTwo(t) { e += 1 }
+                e = min(max(e, -127), 127)
+                return (Float(sign: .plus, exponent: e, significand: 1), UInt8(e + 127))
+            }
             return spec.computeScale(amax: amax, poisoned: poisoned, tensorScale: tensorScale, lo: 0, hi: 0)
         }
     }
