@@ -165,16 +165,8 @@ struct TwoPassScales {
             let e = Int(b >> 23)
             return (scale, e >= 121 ? UInt8(((e - 120) << 3) | Int((b >> 20) & 7)) : UInt8(scale * 512))
         default:
-            if let maxFinite = pow2MaxFinite, !poisoned {
-                // DeepSeek's ue8m0: `computeScale`'s pow2 case for binary32, without its
-                // dispatch and the format's maxFinite computed per group.
-                if amax == 0 { return (1, 127) }
-                let t = amax / maxFinite
-                var e = Int(t.exponent)
-                if !isPowerOfTwo(t) { e += 1 }
-                e = min(max(e, -127), 127)
-                return (Float(sign: .plus, exponent: e, significand: 1), UInt8(e + 127))
-            }
+            // ue8m0 without computeScale's dispatch and its maxFinite computed per group.
+            if let maxFinite = pow2MaxFinite, !poisoned { return FormatSpec.pow2Scale(amax: amax, maxFinite: maxFinite) }
             return spec.computeScale(amax: amax, poisoned: poisoned, tensorScale: tensorScale, lo: 0, hi: 0)
         }
     }

@@ -177,6 +177,17 @@ extension FormatSpec {
         return side
     }
 
+    /// DeepSeek's ue8m0 scale of a group: the power of two at or above amax / maxFinite (1 for
+    /// amax = 0), exponent clamped to [−127, 127], and its e8m0 code.
+    static func pow2Scale<F: BinaryFloatingPoint>(amax: F, maxFinite: F) -> (F, UInt8) {
+        if amax == 0 { return (1, 127) }
+        let t = amax / maxFinite
+        var e = Int(t.exponent)
+        if !isPowerOfTwo(t) { e += 1 }
+        e = min(max(e, -127), 127)
+        return (F(sign: .plus, exponent: F.Exponent(e), significand: 1), UInt8(e + 127))
+    }
+
     /// The scale of one group and, for rules that store it as a byte, its code.
     @usableFromInline
     func computeScale<F: BinaryInterchangeFloat>(amax: F, poisoned: Bool, tensorScale: F, lo: F, hi: F)
@@ -205,12 +216,7 @@ extension FormatSpec {
                 if amax == 0 { return (1, 0) }
                 return (s > 0 ? s : F.leastNonzeroMagnitude, 0)
             case .pow2:
-                if amax == 0 { return (1, 127) }
-                let t = amax / F(f.maxFinite)
-                var e = Int(t.exponent)
-                if !isPowerOfTwo(t) { e += 1 }
-                e = min(max(e, -127), 127)
-                return (F(sign: .plus, exponent: F.Exponent(e), significand: 1), UInt8(e + 127))
+                return Self.pow2Scale(amax: amax, maxFinite: F(f.maxFinite))
             case .mx(let rule):
                 return mxScale(amax: amax, poisoned: false, emax: f.maxExponent, mantissaBits: f.mantissaBits, rule: rule, elementMax: F(f.maxFinite))
             case .nvfp4:

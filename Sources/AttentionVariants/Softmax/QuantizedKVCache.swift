@@ -9,8 +9,8 @@ import NumberFormats
 /// scales over N consecutive tokens; the newest partial group stays at compute precision in a
 /// N×width buffer and is quantized once when it fills). A static per-tensor scale
 /// (`per-tensor/fixed:S`, as vLLM's fp8 KV cache keeps one calibrated scale per layer) rounds
-/// each row on its own too: its entries are those of `per-token/fixed:S`, its one scale is stored
-/// once. Data-dependent whole-tensor granularities (`per-tensor` with absmax, `per-head`,
+/// each row on its own too: its entries are those of `per-token/fixed:S`, and its bytes count the
+/// scale once (the rows keep a copy each for the read path, as per-token rows do). Data-dependent whole-tensor granularities (`per-tensor` with absmax, `per-head`,
 /// `per-channel`) would re-round old entries as the cache grows and are rejected.
 ///
 /// Codes take one byte per element for formats of at most 8 bits, two up to 16 bits, four beyond
@@ -39,7 +39,7 @@ public struct QuantizedRows {
     let groupTokens: Int  // 0 unless group:N
     let scalesPerRow: Int  // per-token / block (0 for element formats and groups)
     /// per-tensor/fixed:S: the rows keep the scale as per-token ones do (the same entries); the
-    /// cache stores it once.
+    /// byte counts take it once.
     let staticScale: Bool
     var codes8: [UInt8] = []
     var codes16: [UInt16] = []
