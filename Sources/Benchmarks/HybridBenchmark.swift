@@ -48,7 +48,7 @@ public enum HybridBenchmark {
         let (records, timing) = try HybridRunner.timed(spec)
         let full = try StackShape(model: shape.model, width: 1)
         return Result(spec: spec, wallSeconds: Date().timeIntervalSince(start), timing: timing,
-                      fullWidthMACsPer1000: 1000 * StackCost.macsPerToken(full, context: tokens),
-                      benchWidthMACsPer1000: 1000 * StackCost.macsPerToken(shape, context: tokens), records: records)
+                      fullWidthMACsPer1000: 1000 * StackCost.macsPerToken(full, context: tokens, form: form),
+                      benchWidthMACsPer1000: 1000 * StackCost.macsPerToken(shape, context: tokens, form: form), records: records)
     }
 }

@@ -22,8 +22,9 @@ public struct HybridSpec: Sendable {
     /// An upper bound of the bytes the run holds: every stream's T × width buffers (the stack is
     /// exempt from DESIGN §10's streaming rule: layer l + 1 needs every position of layer l, and
     /// attention layers hold their KV caches), plus one layer's kernel inputs, outputs and cache
-    /// per worker. Each stream's buffers at its tier's element size (the reference's and the
-    /// emulated streams'); the workers' kernel inputs and outputs are Doubles.
+    /// per worker (MLA's prefill adds its decompressed keys and values, T·H·(N+R+V)). Each
+    /// stream's buffers at its tier's element size (the reference's and the emulated streams');
+    /// the workers' kernel inputs and outputs are Doubles.
     public var memoryBound: Double {
         let s = shape, T = Double(options.tokens)
         var widest = 0
@@ -32,7 +33,8 @@ public struct HybridSpec: Sendable {
             widest = max(widest, proj + 2 * s.convChannels(k) + 2 * s.attentionKVHeads * s.model.attentionHeadDim)
         }
         let perStream = T * Double(5 * s.dModel + 2 * widest + 2 * s.intermediate)
-        let perWorker = T * Double(3 * widest + s.model.latentDim) * 8
+        let m = s.model, decompressed = s.kinds.contains(.mla) && options.form == "chunked" ? s.attentionHeads * (m.latentNope + m.latentRope + m.latentValue) : 0
+        let perWorker = T * Double(3 * widest + m.latentDim + decompressed) * 8
         let streams = perStream * (Self.elementBytes(options.referenceTier) + Double(streamCount - 1) * Self.elementBytes(options.emulatedTier))
         return streams + Double(max(1, min(options.jobs, streamCount))) * perWorker
     }

@@ -31,16 +31,17 @@ extension StackStream {
     }
 
     /// MLA as Kimi Linear builds it (NoPE, no q LoRA): the latent kv_a·h after its RMSNorm and
-    /// k_pe (not rotated) are what the cache holds; q_nope, q_pe per head; the kernel absorbs
-    /// wkv_b (DeepSeek's absorbed decode) with Kimi's softmax scale (N+R)^−1/2.
+    /// k_pe (not rotated) are what the cache holds; q_nope, q_pe per head; Kimi's softmax scale
+    /// (N+R)^−1/2. The decode form absorbs wkv_b (DeepSeek's absorbed decode); the chunked form
+    /// decompresses the cached latent through wkv_b and runs the blocked prefill (`MLAPrefill`).
     func latentAttention(layer l: Int, _ h: Tensor, _ out: Tensor, _ w: LayerWeights) throws {
         let m = shape.model, H = shape.attentionHeads, (L, R, N, V) = (m.latentDim, m.latentRope, m.latentNope, m.latentValue)
         let latent = project("kv_a", h, w)
         rmsNorm(latent, group: L)
         let pe = project("k_pe", h, w), qn = project("q_nope", h, w), qp = project("q_pe", h, w)
         let o = buffer("o", H * V)
-        // MLA has one form (the absorbed decode) in both of the stack's forms.
-        let options = ReplayOptions(preset: ModelFacts.kimiLinear.name)
+        var options = ReplayOptions(preset: ModelFacts.kimiLinear.name)
+        options.form = form
         try runMixer(.mla, layer: l, [("kv_cache", latent, [tokens, L]), ("pe_cache", pe, [tokens, R]), ("q_nope", qn, [tokens, H, N]), ("q_pe", qp, [tokens, H, R])],
                      constants: [], matrices: [("wkv_b", w["wkv_b"])], options: options, into: o)
         linear(out, o, "out", w)
@@ -75,7 +76,7 @@ extension StackStream {
                 for i in 0..<n { for j in 0..<oc { values[(t + i) * total + col + j] = rows[i * oc + j] } }
                 t += n
             }
-            if let d = run.base as? AttentionDiagnostics { storedNonFinite += d.storedNonFinite.count }
+            if let d = run.base as? StoreDiagnostics { storedNonFinite += d.storedNonFinite.count }
             col += run.base.outputCount
         }
         precondition(col == total, "\(kind.name) mixer wrote \(col) of \(total) output channels")

@@ -321,6 +321,11 @@ public struct ScenarioConfig: Sendable {
             guard forms.contains("chunked") && v.form == "recurrent" else {
                 throw StudyInputError("\(r.file):\(v.line): variants: '\(v.name)': expected a variant with a chunked form, named in its recurrent form (the scenario runs both)")
             }
+            // What the prefill hands over: a KV cache (softmax) or a state; MLA's prefill has neither to pass on here.
+            let stateful = try KVRuns.isSoftmax(v) || VariantCatalog.makeRun(variant: v.name, tier: .float32).stateCount > 0
+            guard stateful else {
+                throw StudyInputError("\(r.file):\(v.line): variants: '\(v.name)': expected a variant whose prefill hands a state or a softmax KV cache to the decode")
+            }
         }
     }
 

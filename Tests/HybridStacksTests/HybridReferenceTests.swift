@@ -48,8 +48,8 @@ import Testing
     /// Float64 against MPFR (160 bits) on each preset's shortest prefix that holds every layer type
     /// it has (8 layers, MiniMax-01's 16), at a small width over 128 tokens (issue 19's
     /// certification; the whole stack is `reference certify --variant hybrid`).
-    @Test(arguments: StackModel.presets.map(\.name))
-    func float64StackAgreesWithMPFR(_ preset: String) throws {
+    @Test(arguments: StackModel.presets.map { ($0.name, "recurrent") } + [(StackModel.kimiLinear.name, "chunked")])
+    func float64StackAgreesWithMPFR(_ preset: String, form: String) throws {
         let model = try StackModel.preset(preset)
         let width = model.name == StackModel.kimiLinear.name ? 1.0 / 32 : 1.0 / 64
         let all = try StackShape(model: model, width: width).layers
@@ -57,14 +57,15 @@ import Testing
         #expect(prefix <= 16)
         let shape = try StackShape(model: model, width: width, prefix: prefix)
         var o = StackRunOptions(tokens: 128)
+        o.form = form
         o.attribution = false
         o.referenceTier = .mpfr(bits: 160)
         o.emulatedTier = .float64
         o.jobs = 2
         let (_, streams) = try StackRun.run(shape, recipes: [StackRecipe(name: "exact")], options: o)
         let e = try #require(streams.first)
-        #expect(e.hidden.last! < 1e-12, "\(preset): Float64 vs MPFR \(e.hidden)")
-        #expect(e.residual.allSatisfy { $0 < 1e-12 }, "\(preset): per layer \(e.residual)")
+        #expect(e.hidden.last! < 1e-12, "\(preset) \(form): Float64 vs MPFR \(e.hidden)")
+        #expect(e.residual.allSatisfy { $0 < 1e-12 }, "\(preset) \(form): per layer \(e.residual)")
     }
 
     /// Small independent errors (a bf16 GDN state, a bf16 KV cache, a bf16 residual): the

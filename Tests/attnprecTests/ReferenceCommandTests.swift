@@ -12,7 +12,10 @@ import Testing
         }
         let chunked = try CLI.run(["reference", "certify", "--variant", "gqa", "--form", "chunked", "--tokens", "128"])
         #expect(chunked.code == 0, "\(chunked.err)")
-        let bad = try CLI.run(["reference", "certify", "--variant", "mla", "--form", "chunked"])
+        let mla = try CLI.run(["reference", "certify", "--variant", "mla", "--form", "chunked", "--tokens", "128"])
+        #expect(mla.code == 0, "\(mla.err)")
+        #expect(mla.out.contains("\"pass\" : true"))
+        let bad = try CLI.run(["reference", "certify", "--variant", "dsa", "--form", "chunked"])
         #expect(bad.code == 2)
     }
 }

@@ -137,6 +137,13 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     public func step() {
         position += 1
         let t = position
+        append(t)
+        selector.didAppend(position: t)
+        if config.evaluation.contains(t) { evaluate(t) }
+    }
+
+    /// Appends token t's latent and RoPE key to the caches (each entry rounded once).
+    func append(_ t: Int) {
         if latentCache != nil {
             exactLatent(t)
             row.withUnsafeBufferPointer { latentCache!.append($0) }
@@ -145,8 +152,6 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
             exactRope(t)
             ropeRow.withUnsafeBufferPointer { ropeCache!.append(UnsafeBufferPointer(rebasing: $0[0..<config.ropeDim])) }
         }
-        selector.didAppend(position: t)
-        if config.evaluation.contains(t) { evaluate(t) }
     }
 
     /// Loads the cached key of token s as the kernel reads it into `key` (latent ‖ rope).
@@ -167,6 +172,17 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         ropeRow.withUnsafeBufferPointer { b.load(keyRope, UnsafeBufferPointer(rebasing: $0[0..<R])) }
     }
 
+    /// Loads head h's RoPE query at position t (rotated when generated; binary32) into `qPe`.
+    func loadQueryRope(head h: Int, position t: Int, into qPe: Tensor, row: inout [Double]) {
+        let R = config.ropeDim
+        row.withUnsafeMutableBufferPointer {
+            qPeGen.fill($0, head: h, position: t)
+            if config.rope && qPeGen.replay == nil { rotary.apply($0, position: t) }
+            roundToFloat32($0, count: R)
+        }
+        row.withUnsafeBufferPointer { backend.load(qPe, UnsafeBufferPointer(rebasing: $0[0..<R])) }
+    }
+
     public func evaluate(_ t: Int) {
         let b = backend, L = config.latentDim, R = config.ropeDim, N = config.nopeDim
         for h in 0..<config.heads {
@@ -177,12 +193,7 @@ public final class MLADecode<B: Backend>: SteppedRun, AttentionDiagnostics {
             b.matTvec(qLat, wUK[h], qNope)
             if R > 0 {
                 let qPe = Tensor(offset: query[h].offset + L, rows: 1, cols: R)
-                qRow.withUnsafeMutableBufferPointer {
-                    qPeGen.fill($0, head: h, position: t)
-                    if config.rope && qPeGen.replay == nil { rotary.apply($0, position: t) }
-                    roundToFloat32($0, count: R)
-                }
-                qRow.withUnsafeBufferPointer { b.load(qPe, UnsafeBufferPointer(rebasing: $0[0..<R])) }
+                loadQueryRope(head: h, position: t, into: qPe, row: &qRow)
                 stores[h].store(.q, qPe, on: b, step: t)
             }
             b.multiply(query[h], query[h], scaleT)

@@ -6,7 +6,8 @@ import Workloads
 public struct MLADefinition: VariantDefinition {
     public var name: String { "mla" }
     public var family: VariantFamily { .softmax }
-    public var forms: [String] { ["recurrent"] }
+    /// The absorbed decode, and the decompressed blocked prefill (`MLAPrefill`).
+    public var forms: [String] { ["recurrent", "chunked"] }
     public var roles: [Role] { MLAConfig.roles }
     public var math: String { "latent cache c_t (+ RoPE key); k, v = up-projections of c; o = softmax(q·kᵀ/√d) v" }
 
@@ -46,21 +47,23 @@ public struct MLADefinition: VariantDefinition {
 
     public var replayTensors: [ReplayTensorSpec]? { Self.latentTensors }
 
-    /// The decode run of `config` on a backend of `tier`.
-    public static func makeRun(_ config: MLAConfig, tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
-        try tier.with(Make(config: config, recipe: recipe))
+    /// The decode (or, `chunked`, prefill) run of `config` on a backend of `tier`.
+    public static func makeRun(_ config: MLAConfig, form: String = "recurrent", tier: BackendTier, recipe: Recipe = .exact) throws -> SteppedRun {
+        try tier.with(Make(config: config, recipe: recipe, chunked: form == "chunked"))
     }
 
     struct Make: BackendGeneric {
-        let config: MLAConfig, recipe: Recipe
-        func callAsFunction<B: Backend>(_ b: B) throws -> SteppedRun { try MLADecode(config: config, backend: b, recipe: recipe) }
+        let config: MLAConfig, recipe: Recipe, chunked: Bool
+        func callAsFunction<B: Backend>(_ b: B) throws -> SteppedRun {
+            chunked ? try MLAPrefill(config: config, backend: b, recipe: recipe) : try MLADecode(config: config, backend: b, recipe: recipe)
+        }
     }
 }
 
 public struct MLAInstance: VariantInstance {
     public let config: MLAConfig
     public func makeRun(form: String, tier: BackendTier, recipe: Recipe) throws -> SteppedRun {
-        try MLADefinition.makeRun(config, tier: tier, recipe: recipe)
+        try MLADefinition.makeRun(config, form: form, tier: tier, recipe: recipe)
     }
     public func cacheBytesPerToken(recipe: Recipe) -> Double? { config.cacheBytesPerToken(recipe: recipe) }
 }

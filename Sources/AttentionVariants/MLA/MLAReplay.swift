@@ -30,11 +30,13 @@ enum LatentReplay {
         if indexed { try indexer(rows, o, &c) }
         c.mla.replay = ReplayInputs(streams: rows, constants: ["wkv_b": w])
         do { try indexed ? c.validate() : c.mla.validate() } catch { throw InputError("\(file.path): \(error)") }
-        let config = c
-        return ReplayPlan(tokens: T, inputs: rows.values.map(\.view) + [w], outputShape: [T, H, V], stateShape: nil,
-                          roles: indexed ? DSAConfig.roles : MLAConfig.roles) { tier, recipe in
-            [indexed ? try DSADefinition.makeRun(config, tier: tier, recipe: recipe) : try MLADefinition.makeRun(config.mla, tier: tier, recipe: recipe)]
+        let config = c, form = o.form
+        var plan = ReplayPlan(tokens: T, inputs: rows.values.map(\.view) + [w], outputShape: [T, H, V], stateShape: nil,
+                              roles: indexed ? DSAConfig.roles : MLAConfig.roles) { tier, recipe in
+            [indexed ? try DSADefinition.makeRun(config, tier: tier, recipe: recipe) : try MLADefinition.makeRun(config.mla, form: form, tier: tier, recipe: recipe)]
         }
+        if !indexed { plan.forms = MLADefinition().forms }
+        return plan
     }
 
     /// The per-token tensors by name, all of one length T ([T, D] ones read as one head).

@@ -13,7 +13,7 @@ import Workloads
 /// keys are all masked in a block gets c = 1, P = 0. A GPT-OSS sink logit joins each row's
 /// denominator after the last block. Every position's output is computed; a step returns its
 /// row of the chunk.
-public final class SoftmaxPrefill<B: Backend>: SteppedRun {
+public final class SoftmaxPrefill<B: Backend>: SteppedRun, StoreDiagnostics {
     public let config: SoftmaxAttentionConfig
     public let backend: B
     public let chunk = 64
@@ -22,7 +22,8 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
     let decode: SoftmaxDecode<B>
     let group: Int
     let qT: Tensor, kT: Tensor, vT: Tensor, sT: Tensor, rowMax: Tensor, correction: Tensor, rowSum: Tensor
-    let m: Tensor, l: Tensor, negInf: Tensor, scaleT: Tensor
+    let m: Tensor, l: Tensor, scaleT: Tensor
+    let update: FlashBlockUpdate<B>
     let acc: [Tensor]
     public let output: Tensor
     var rowQ: [Double]
@@ -40,12 +41,10 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
         kT = backend.allocate(rows: C, cols: d)
         vT = backend.allocate(rows: C, cols: dv)
         sT = backend.allocate(rows: C, cols: C)
-        rowMax = backend.allocate(1)
-        correction = backend.allocate(C)
-        rowSum = backend.allocate(1)
+        update = FlashBlockUpdate(backend: backend, rows: C)
+        (rowMax, correction, rowSum) = (update.rowMax, update.correction, update.rowSum)
         m = backend.allocate(H * C)
         l = backend.allocate(H * C)
-        negInf = backend.scalar(-.infinity)
         scaleT = decode.scaleT
         acc = (0..<H).map { _ in backend.allocate(rows: C, cols: dv) }
         output = backend.allocate(rows: H, cols: dv)
@@ -56,6 +55,7 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
     public var tier: BackendTier { backend.tier }
     public var outputCount: Int { config.queryHeads * config.valueDim }
     public var stateCount: Int { 0 }
+    public var storedNonFinite: NonFiniteCount { decode.storedNonFinite }
 
     func visible(query i: Int, key j: Int) -> Bool {
         if j > i { return false }
@@ -101,22 +101,9 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
                     } else {
                         b.gemm(sT, q, transposeA: false, kT, transposeB: true, accumulate: false)
                     }
-                    for i in 0..<C {
-                        let row = sT.row(i)
-                        for j in 0..<C where masked && !visible(query: c0 + i, key: k0 + j) { b.copy(row.element(j), negInf) }
-                        let mi = m.element(h * C + i), li = l.element(h * C + i), ci = correction.element(i)
-                        b.max(rowMax, row)
-                        b.maximum(rowMax, rowMax, mi)
-                        b.subtract(ci, mi, rowMax)
-                        b.apply(.exp, ci, ci)
-                        b.subtract(row, row, rowMax)
-                        b.apply(.exp, row, row)
-                        b.sum(rowSum, row)
-                        b.fma(li, li, ci, rowSum)
-                        b.copy(mi, rowMax)
-                    }
-                    b.scaleRows(acc[h], by: correction)
-                    b.gemm(acc[h], sT, transposeA: false, vT, transposeB: false, accumulate: true)
+                    let hidden: ((Int, Int) -> Bool)? = masked ? { i, j in !self.visible(query: c0 + i, key: k0 + j) } : nil
+                    update(sT, hidden: hidden, max: m.block(rows: 0..<1, cols: h * C..<(h + 1) * C),
+                           sum: l.block(rows: 0..<1, cols: h * C..<(h + 1) * C), acc: acc[h], values: vT)
                 }
             }
             k0 += C
@@ -238,4 +225,44 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun {
     public func exportState(into out: MPFRArray) {}
     public func readOutput(into out: UnsafeMutableBufferPointer<Double>) { backend.read(output, into: out) }
     public func readState(into out: UnsafeMutableBufferPointer<Double>) {}
+}
+
+/// FlashAttention-2's update of a block of query rows by one block of keys (the loop body of the
+/// blocked prefills, `SoftmaxPrefill` and `MLAPrefill`), given the scores S = Q̃ K_blkᵀ: per row
+/// i, hidden entries set to −∞, m' = max(m_i, rowmax S_i), c_i = e^{m_i − m'}, P_i = e^{S_i − m'}
+/// (in place), l_i ← l_i·c_i + Σ P_i, m_i ← m'; then acc ← diag(c)·acc + P V_blk (gemm,
+/// accumulate).
+struct FlashBlockUpdate<B: Backend> {
+    let backend: B
+    let rowMax: Tensor, correction: Tensor, rowSum: Tensor, negInf: Tensor
+
+    init(backend: B, rows: Int) {
+        self.backend = backend
+        rowMax = backend.allocate(1)
+        correction = backend.allocate(rows)
+        rowSum = backend.allocate(1)
+        negInf = backend.scalar(-.infinity)
+    }
+
+    /// `s` (rows × keys) holds the scores and is left holding P; `max` and `sum` are the rows'
+    /// running max and sum (1 × rows); `hidden(i, j)` masks key j for row i (nil: none).
+    func callAsFunction(_ s: Tensor, hidden: ((Int, Int) -> Bool)?, max m: Tensor, sum l: Tensor, acc: Tensor, values: Tensor) {
+        let b = backend
+        for i in 0..<s.rows {
+            let row = s.row(i)
+            if let hidden { for j in 0..<s.cols where hidden(i, j) { b.copy(row.element(j), negInf) } }
+            let mi = m.element(i), li = l.element(i), ci = correction.element(i)
+            b.max(rowMax, row)
+            b.maximum(rowMax, rowMax, mi)
+            b.subtract(ci, mi, rowMax)
+            b.apply(.exp, ci, ci)
+            b.subtract(row, row, rowMax)
+            b.apply(.exp, row, row)
+            b.sum(rowSum, row)
+            b.fma(li, li, ci, rowSum)
+            b.copy(mi, rowMax)
+        }
+        b.scaleRows(acc, by: correction.block(rows: 0..<1, cols: 0..<s.rows))
+        b.gemm(acc, s, transposeA: false, values, transposeB: false, accumulate: true)
+    }
 }
