@@ -24,6 +24,7 @@ public enum ScenarioReport {
             case "gates": md += gates(rs, plots: &plots)
             case "speculative": md += speculative(rs, plots: &plots)
             case "delethink": md += delethink(rs, plots: &plots)
+            case "reproduce": md += reproduce(rs)
             default: md += "## \(scenario)\n\n\(rs.count) records (no section for this scenario).\n\n"
             }
         }

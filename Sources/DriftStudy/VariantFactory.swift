@@ -50,6 +50,7 @@ public enum RecipeResolver {
                     r.kernel = k
                     r.blocking = explicit.blocking
                 }
+                if explicit.blocking.hadamard { r.blocking.hadamard = true }
             } catch {
                 throw StudyInputError("recipe '\(spec.name)' for variant '\(variant)': \(error); exclude the pair or change the recipe")
             }
@@ -69,6 +70,7 @@ public enum RecipeResolver {
     /// role → canonical spec (and `kernel` → the profile's name when the recipe follows one).
     public static func canonical(_ r: Recipe) -> [String: String] {
         var m: [String: String] = r.kernel.map { ["kernel": $0] } ?? [:]
+        if r.blocking.hadamard { m["rotation"] = "hadamard" }
         for role in r.roles { m[role.rawValue] = r[role]!.spec }
         return m
     }

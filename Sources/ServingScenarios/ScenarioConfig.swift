@@ -9,7 +9,8 @@ import Yams
 ///
 /// Kinds: tasks `mqar`, `needle`, `counter` (a memory written with task inputs, its state in
 /// the recipe's format) and serving scenarios `prefix_cache`, `handoff`, `gates`,
-/// `speculative` (recurrent variants of the catalog). Keys beyond the common ones depend on
+/// `speculative`, `delethink` (recurrent variants of the catalog), and `reproduce` (a published
+/// table's cells, `Reproduction`). Keys beyond the common ones depend on
 /// the kind (`kindKeys`); an unknown key is an error. For MQAR:
 ///
 /// ```yaml
@@ -34,6 +35,7 @@ public struct ScenarioConfig: Sendable {
         case gates
         case speculative
         case delethink
+        case reproduce
     }
 
     public var kind: Kind
@@ -72,6 +74,11 @@ public struct ScenarioConfig: Sendable {
     public var tails: [Int] = []
     public var sinks = 0
     public var equalMemory: [StudyConfig.VariantSpec] = []
+    /// Reproduce: the workload, the inputs' dtype, the tail window, the paper's value per recipe.
+    public var reproduceWorkload: StudyConfig.WorkloadSpec?
+    public var inputs: String?
+    public var window = 64
+    public var paper: [String: Double] = [:]
 
     /// The recipe of `spec`: a `store:` spec applies to the state; `roles:` may name `roles`.
     public func recipe(_ spec: StudyConfig.RecipeSpec, roles: [Role] = [.state]) throws -> Recipe {
@@ -124,6 +131,7 @@ public struct ScenarioConfig: Sendable {
         .gates: ["variants", "decay_forms"],
         .speculative: ["variants", "drafts", "threshold"],
         .delethink: ["variants", "chunks", "tails", "sinks", "equal_memory"],
+        .reproduce: ["variants", "input", "inputs", "window", "paper"],
     ]
 
     public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
@@ -156,9 +164,11 @@ public struct ScenarioConfig: Sendable {
         c.tokens = Array(Set(c.tokens)).sorted()
         guard let rn = top["recipes"] else { throw r.error(root, "recipes", "a list of recipes (e.g. [bfloat16])") }
         for item in try r.list(rn, key: "recipes") {
-            let spec = try r.recipe(item)
-            // Serving scenarios check roles per variant once the variants are read.
-            do { _ = try c.recipe(spec, roles: [.mqar, .counter, .needle].contains(kind) ? [.state] : Role.allCases) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
+            let spec = try r.recipe(item) { kind == .reproduce ? Reproduction.probeText($0) : $0 }
+            // Serving scenarios check roles per variant once the variants are read (reproduce: with its amax scales resolved).
+            if kind != .reproduce {
+                do { _ = try c.recipe(spec, roles: [.mqar, .counter, .needle].contains(kind) ? [.state] : Role.allCases) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
+            }
             c.recipes.append(spec)
         }
         if c.recipes.isEmpty { throw r.error(rn, "recipes", "at least one recipe") }
@@ -175,6 +185,7 @@ public struct ScenarioConfig: Sendable {
         case .gates: try parseGates(&c, top, root: root, r)
         case .speculative: try parseSpeculative(&c, top, root: root, r)
         case .delethink: try parseDelethink(&c, top, root: root, r)
+        case .reproduce: try parseReproduce(&c, top, root: root, r)
         }
         return c
     }

@@ -54,6 +54,7 @@ public enum ScenarioStudy {
         case .gates: single = try GatePrecision.plan(c)
         case .speculative: single = try Speculative.plan(c)
         case .delethink: single = try Delethink.plan(c)
+        case .reproduce: single = try Reproduction.plan(c)
         }
         return single.map { key, work in (key, { [try work()] }) }
     }

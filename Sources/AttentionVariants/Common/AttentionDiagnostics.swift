@@ -21,3 +21,9 @@ public protocol StoreDiagnostics: AnyObject {
     /// Non-finite values written into the run's caches (an indexer's too), at every position.
     var storedNonFinite: NonFiniteCount { get }
 }
+
+/// A run that can tell the largest magnitude of its q, k or v inputs over a prefix (a static
+/// per-tensor scale's amax).
+public protocol InputAmax: AnyObject {
+    func inputAmax(_ role: Role, tokens n: Int) -> Double
+}

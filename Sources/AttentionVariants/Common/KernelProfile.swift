@@ -50,6 +50,22 @@ public struct KernelProfile: Sendable {
             families: [.delta, .linear], form: "recurrent",
             stores: [.q, .k, .v, .output].map { ($0, "bfloat16") }, required: [], blocking: KernelBlocking()),
         KernelProfile(
+            name: "fa3-fp8",
+            summary: "FlashAttention-3 FP8 forward (Hopper), head dim 128: q, k, v in e4m3 with a scale per token (FA3's block quantization at its finest), P·2^8 cast to e4m3, key blocks of 224 from the query's block down, output bf16; add rotation=hadamard for its incoherent processing",
+            source: "FlashAttention-3, Dao-AILab/flash-attention hopper/ at 0251105a: tile_size.h (fp8, head dim 128: kBlockN 224), softmax.h and flash_fwd_kernel_sm90.h (Max_offset 8: P scaled by 2^8 before the cast, the row sum in fp32), mainloop_fwd_sm90_tma_gmma_ws.hpp (n_block from the last down)",
+            checked: nil, families: [.softmax], form: "recurrent",
+            stores: [(.q, "float8_e4m3fn/per-token"), (.kCache, "float8_e4m3fn/per-token"), (.vCache, "float8_e4m3fn/per-token"),
+                     (.p, "float8_e4m3fn/per-tensor/fixed:0.00390625"), (.output, "bfloat16")],
+            required: [.p], blocking: KernelBlocking(keyBlock: 224, reverseKeyBlocks: true)),
+        KernelProfile(
+            name: "vllm-fp8-kv",
+            summary: "vLLM's fp8 KV cache (kv_cache_dtype=fp8): k and v stored in e4m3 with one static scale per tensor, 1.0 unless the checkpoint or calculate_kv_scales gives one (override: k_cache=float8_e4m3fn/per-tensor/fixed:S), dequantized to bf16 for FlashAttention-2 (P and output bf16, key blocks of 64)",
+            source: "vLLM: vllm/attention/layer.py (_k_scale, _v_scale default 1.0; calc_kv_scales: amax / K_SCALE_CONSTANT = 200, amax / V_SCALE_CONSTANT = 100, vllm/envs.py), reshape_and_cache_flash (x / scale cast to e4m3)",
+            checked: nil, families: [.softmax], form: "recurrent",
+            stores: [(.q, "bfloat16"), (.k, "bfloat16"), (.v, "bfloat16"), (.kCache, "float8_e4m3fn/per-tensor/fixed:1"), (.vCache, "float8_e4m3fn/per-tensor/fixed:1"),
+                     (.p, "bfloat16"), (.output, "bfloat16")],
+            required: [.p], blocking: KernelBlocking(keyBlock: 64, reverseKeyBlocks: true)),
+        KernelProfile(
             name: "flashmla-fp8",
             summary: "FlashMLA's fp8 KV cache: 512 e4m3 latent values with one fp32 scale per 128, 64 bf16 RoPE values (storage only)",
             source: "FlashMLA (deepseek-ai/FlashMLA) fp8 KV-cache layout",
@@ -117,6 +133,7 @@ extension KernelProfile {
         var blocks: [String] = []
         if let b = blocking.keyBlock { blocks.append("key blocks of \(b)\(blocking.reverseKeyBlocks ? ", from the query's block down to the first, running max" : "")") }
         if let c = blocking.chunkSize { blocks.append("chunks of \(c) tokens") }
+        if blocking.hadamard { blocks.append("q and k rotated by H·D (rotation=hadamard)") }
         lines.append("blocks:      \(blocks.isEmpty ? "none (per token)" : blocks.joined(separator: "; "))")
         lines.append("follows:     \(source)")
         lines.append("checked:     \(checked ?? "no — follows the kernel's published code; no real kernel was run")")

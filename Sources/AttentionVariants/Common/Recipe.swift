@@ -26,8 +26,8 @@ public enum Role: String, CaseIterable, Hashable, Sendable, Comparable {
 }
 
 /// The block structure a kernel profile gives a run where it changes rounding: softmax key
-/// blocks (FlashAttention's kBlockN, processed last block first with a running max) and the
-/// chunk size of a chunked kernel.
+/// blocks (FlashAttention's kBlockN, processed last block first with a running max), the
+/// chunk size of a chunked kernel, and an input rotation before the stores.
 public struct KernelBlocking: Sendable, Equatable {
     /// Keys per block of one query's softmax (nil: one key at a time, the storage-only path).
     public var keyBlock: Int?
@@ -35,9 +35,13 @@ public struct KernelBlocking: Sendable, Equatable {
     public var reverseKeyBlocks: Bool
     /// The chunk size the kernel uses (nil: any).
     public var chunkSize: Int?
+    /// FlashAttention-3's incoherent processing (`rotation=hadamard`): q and k multiplied by the
+    /// same random orthogonal matrix H·D (D random signs, H the normalised Hadamard matrix)
+    /// before their stores, so that q·k is unchanged and outliers are spread over the head dim.
+    public var hadamard: Bool
 
-    public init(keyBlock: Int? = nil, reverseKeyBlocks: Bool = false, chunkSize: Int? = nil) {
-        (self.keyBlock, self.reverseKeyBlocks, self.chunkSize) = (keyBlock, reverseKeyBlocks, chunkSize)
+    public init(keyBlock: Int? = nil, reverseKeyBlocks: Bool = false, chunkSize: Int? = nil, hadamard: Bool = false) {
+        (self.keyBlock, self.reverseKeyBlocks, self.chunkSize, self.hadamard) = (keyBlock, reverseKeyBlocks, chunkSize, hadamard)
     }
 }
 
@@ -64,10 +68,11 @@ public struct Recipe: Sendable, CustomStringConvertible {
 
     public var roles: [Role] { stores.keys.sorted() }
 
-    /// Canonical text: `kernel=NAME` first when a profile is followed, then the roles sorted,
-    /// `role=spec` joined by commas ("" for the exact recipe).
+    /// Canonical text: `kernel=NAME` first when a profile is followed, `rotation=hadamard` when
+    /// set, then the roles sorted, `role=spec` joined by commas ("" for the exact recipe).
     public var description: String {
-        ((kernel.map { ["kernel=\($0)"] } ?? []) + roles.map { "\($0.rawValue)=\(stores[$0]!.spec)" }).joined(separator: ",")
+        ((kernel.map { ["kernel=\($0)"] } ?? []) + (blocking.hadamard ? ["rotation=hadamard"] : []) + roles.map { "\($0.rawValue)=\(stores[$0]!.spec)" })
+            .joined(separator: ",")
     }
 
     public typealias ParseError = InputError
@@ -95,12 +100,22 @@ public struct Recipe: Sendable, CustomStringConvertible {
         for part in trimmed.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[1].isEmpty else {
-                throw InputError("recipe entry '\(part)': expected role=SPEC, kernel=PROFILE or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
+                throw InputError("recipe entry '\(part)': expected role=SPEC, kernel=PROFILE, rotation=hadamard or a named recipe (\(named.keys.sorted().joined(separator: ", ")))")
             }
             if kv[0] == "kernel" {
                 guard r.kernel == nil else { throw InputError("recipe: 'kernel' given twice; one kernel profile per recipe") }
                 let profile = try KernelProfile.named(kv[1])
+                let hadamard = r.blocking.hadamard
                 r = try profile.recipe(allowed: allowed)
+                r.blocking.hadamard = r.blocking.hadamard || hadamard
+                continue
+            }
+            if kv[0] == "rotation" {
+                guard kv[1] == "hadamard" else { throw InputError("recipe: rotation: expected 'hadamard' (FlashAttention-3's incoherent processing of q and k), got '\(kv[1])'") }
+                if let allowed, !(allowed.contains(.q) && allowed.contains(.kCache)) {
+                    throw InputError("recipe: rotation=hadamard rotates a softmax kernel's q and k; this variant has no KV cache")
+                }
+                r.blocking.hadamard = true
                 continue
             }
             guard let role = Role(rawValue: kv[0]) else {

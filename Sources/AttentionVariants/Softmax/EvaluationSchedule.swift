@@ -10,12 +10,15 @@ public struct EvaluationSchedule: Hashable, Sendable, CustomStringConvertible {
     public var perOctave: Int
     public var stride: Int
     public var last: Int?
+    /// Every position from this one on (a tail window), when set.
+    public var from: Int?
 
-    public init(dense: Int = 64, perOctave: Int = 4, stride: Int = 0, last: Int? = nil) {
+    public init(dense: Int = 64, perOctave: Int = 4, stride: Int = 0, last: Int? = nil, from: Int? = nil) {
         self.dense = dense
         self.perOctave = perOctave
         self.stride = stride
         self.last = last
+        self.from = from
     }
 
     /// Every position (short runs, closed-form tests).
@@ -32,6 +35,7 @@ public struct EvaluationSchedule: Hashable, Sendable, CustomStringConvertible {
 
     public func contains(_ t: Int) -> Bool {
         if t < dense || t == last { return true }
+        if let from, t >= from { return true }
         if stride > 0 && (t + 1) % stride == 0 { return true }
         if perOctave > 0 {
             let x = Double(t + 1)
@@ -51,6 +55,7 @@ public struct EvaluationSchedule: Hashable, Sendable, CustomStringConvertible {
         if perOctave > 0 { parts.append("\(perOctave)/octave") }
         if stride > 0 { parts.append("stride \(stride)") }
         if let last { parts.append("last \(last)") }
+        if let from { parts.append("from \(from)") }
         return parts.joined(separator: ", ")
     }
 }

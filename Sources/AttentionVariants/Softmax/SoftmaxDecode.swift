@@ -12,7 +12,7 @@ struct KVRowSource {
 }
 
 /// One layer of softmax attention (all heads) decoding on backend `B`.
-public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
+public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics, InputAmax {
     public let config: SoftmaxAttentionConfig
     public let backend: B
     public let recipe: Recipe
@@ -44,6 +44,8 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
     var inputNonFinite = NonFiniteCount()
     /// Key-block evaluation (`SoftmaxBlocked.swift`) for recipes with compute store points.
     var blocked: SoftmaxBlockedWorkspace<B>?
+    /// `rotation=hadamard`: the random signs D of the rotation H·D applied to q and k.
+    let rotationSigns: [Double]?
 
     public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact, selector: KeySelector? = nil) throws {
         try config.validate()
@@ -96,6 +98,13 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
         spikeQ = rowQ
         if case .spike(_, let factor)? = config.closedForm {
             spikeQ = qGen.row(head: 0, position: 0).map { $0 * factor }
+        }
+        if recipe.blocking.hadamard {
+            guard d & (d - 1) == 0 else { throw VariantError("recipe: rotation=hadamard needs a power-of-two head dim, got \(d)") }
+            let random = CounterRandom(seed: config.seed, role: "hadamard")
+            rotationSigns = (0..<d).map { random.bits($0) & 1 == 0 ? 1 : -1 }
+        } else {
+            rotationSigns = nil
         }
         if Self.evaluatesBlocked(recipe) {
             blocked = SoftmaxBlockedWorkspace(backend: backend, heads: H, headDim: d, valueDim: dv)
@@ -235,8 +244,36 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
             }
         }
         row.withUnsafeMutableBufferPointer { src.generator.fill($0, head: src.streamHead, position: p) }
+        if src.role == .k { rotate(&row) }
         backend.load(tensor, row)
         kvStores[g].store(src.role, tensor, on: backend, step: s)
+    }
+
+    /// The largest |x| over positions 0..<n of the q (every query head), k or v (every KV head)
+    /// rows as the kernel has them before their stores (rotated under `rotation=hadamard`): what
+    /// a per-tensor scale amax / max_finite of the whole tensor is computed from.
+    public func inputAmax(_ role: Role, tokens n: Int) -> Double {
+        var row = [Double](repeating: 0, count: role == .v ? config.valueDim : config.headDim), amax = 0.0
+        func scan(_ fill: (UnsafeMutableBufferPointer<Double>) -> Void, rotated: Bool) {
+            row.withUnsafeMutableBufferPointer { fill($0) }
+            if rotated { rotate(&row) }
+            for x in row { amax = Swift.max(amax, abs(x)) }
+        }
+        for t in 0..<n {
+            switch role {
+            case .q: for h in 0..<config.queryHeads { scan({ qGen.fill($0, head: h, position: t) }, rotated: true) }
+            case .k: for src in keys { scan({ src.generator.fill($0, head: src.streamHead, position: t) }, rotated: true) }
+            default: for src in values { scan({ src.generator.fill($0, head: src.streamHead, position: t) }, rotated: false) }
+            }
+        }
+        return amax
+    }
+
+    /// x ← H·D x (binary64) under `rotation=hadamard`; nothing otherwise.
+    func rotate(_ x: inout [Double]) {
+        guard let signs = rotationSigns else { return }
+        for i in signs.indices { x[i] *= signs[i] }
+        x.withUnsafeMutableBufferPointer { hadamardRotate($0, count: signs.count) }
     }
 
     /// Loads the row of `position` as the kernel reads it: dequantized, or exact.
@@ -263,6 +300,7 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics {
                 } else {
                     rowQ.withUnsafeMutableBufferPointer { qGen.fill($0, head: h, position: t) }
                 }
+                rotate(&rowQ)
                 b.load(qT, rowQ)
                 qStores[h].store(.q, qT, on: b, step: t)
                 b.multiply(qScaled[h], qT, scaleT)

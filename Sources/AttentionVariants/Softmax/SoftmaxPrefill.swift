@@ -184,6 +184,7 @@ public final class SoftmaxPrefill<B: Backend>: SteppedRun, StoreDiagnostics {
                     continue
                 }
                 rowQ.withUnsafeMutableBufferPointer { decode.qGen.fill($0, head: h, position: c0 + i) }
+                decode.rotate(&rowQ)
                 b.load(r, rowQ)
                 decode.qStores[h].store(.q, r, on: b, step: c0 + i)
                 b.multiply(r, r, scaleT)

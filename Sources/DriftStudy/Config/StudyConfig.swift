@@ -335,7 +335,9 @@ public struct YAMLReader {
         return v
     }
 
-    public func recipe(_ n: Node) throws -> StudyConfig.RecipeSpec {
+    /// A recipe entry; `rolesText` maps a `roles:` text before it is checked (a scenario's
+    /// placeholders resolved to a valid spec).
+    public func recipe(_ n: Node, rolesText: (String) -> String = { $0 }) throws -> StudyConfig.RecipeSpec {
         var r: StudyConfig.RecipeSpec
         if case .scalar(let s) = n {
             r = StudyConfig.RecipeSpec(name: s.string, store: s.string, roles: nil)
@@ -350,7 +352,7 @@ public struct YAMLReader {
             }
             if let s = m["roles"] {
                 let text = try string(s, key: "recipes.roles")
-                do { _ = try RecipeResolver.parseRoles(text) } catch { throw StudyInputError("\(file):\(line(s)): recipes.roles: \(error)") }
+                do { _ = try RecipeResolver.parseRoles(rolesText(text)) } catch { throw StudyInputError("\(file):\(line(s)): recipes.roles: \(error)") }
                 r.roles = text
             }
             if let s = m["kernel"] {
