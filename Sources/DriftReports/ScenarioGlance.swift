@@ -43,6 +43,27 @@ enum ScenarioGlance {
         return exact.isEmpty ? [] : ["Counter: each recipe counts exactly (every count 1…n right) up to n: " + exact.joined(separator: ", ") + "."]
     }
 
+    /// A reproduced table: at the longest length, the cells within 20% of the paper's value and
+    /// the others, each with ours ÷ paper.
+    static func reproduce(_ rs: [ScenarioRecord]) -> [String] {
+        guard let T = rs.map(\.tokens).max() else { return [] }
+        var inside: [String] = [], outside: [String] = []
+        for row in Array(Set(rs.map { $0.parameters["row"] ?? 0 })).sorted() {
+            let cell = rs.filter { ($0.parameters["row"] ?? 0) == row && $0.tokens == T }
+            guard let paper = cell.first?.summary["paper_rmse"], paper > 0 else { continue }
+            let ours = cell.compactMap { $0.summary["rmse"] }
+            guard !ours.isEmpty else { continue }
+            let q = ours.reduce(0, +) / Double(ours.count) / paper
+            let text = "`\(cell[0].recipeName)` \(q.isFinite ? String(format: "%.2f", q) : "NaN")"
+            if abs(q - 1) <= 0.2 { inside.append(text) } else { outside.append(text) }
+        }
+        guard inside.count + outside.count > 0 else { return [] }
+        var s = "At T = \(T), \(inside.count) of \(inside.count + outside.count) cells lie within 20% of the paper's value (ours ÷ paper)"
+        s += inside.isEmpty ? "" : ": " + inside.joined(separator: ", ")
+        s += outside.isEmpty ? "." : "; outside: " + outside.joined(separator: ", ") + "."
+        return [s]
+    }
+
     /// The title, the findings and the section links, then `sections`.
     static func page(title: String, sections: String, records: [ScenarioRecord]) -> String {
         var findings: [String] = []
@@ -52,6 +73,7 @@ enum ScenarioGlance {
             case "mqar": findings += recall("MQAR", rs)
             case "needle": findings += recall("Needle", rs)
             case "counter": findings += counter(rs)
+            case "reproduce": findings += reproduce(rs)
             default: break
             }
         }
