@@ -17,16 +17,19 @@ extension ScenarioReport {
             guard let a, let b, b > 0, a.isFinite else { return "–" }
             return String(format: "%.2f", a / b)
         }
-        let first = rows.first!
+        let first = rows.first!, firstSeed = rs.map(\.seed).min()!
         var md = "## Reproduced table: \(rs[0].memory)\n\n"
         md += "Cells: RMSE √(mean (o − ô)²) of the output elements against the Float64 run, mean over \(seeds) seed\(seeds == 1 ? "" : "s"), at the positions that see (almost) every key (the last window of each length). **÷ paper**: ours over the paper's value. **÷ row 1**: each cell over the table's first row — ours and the paper's — the comparison that does not depend on the outputs' magnitude (RMSE is absolute: it scales with |o|, which falls with the number of keys).\n\n"
-        md += "| cell | recipe | paper |" + lengths.map { " ours T=\($0) | ÷ paper |" }.joined() + " ours ÷ row 1 (T=\(main)) | paper ÷ row 1 | rel. error (T=\(main)) |\n"
-        md += "|---|---|---:|" + String(repeating: "---:|---:|", count: lengths.count) + "---:|---:|---:|\n"
+        md += "| cell | paper |" + lengths.map { " ours T=\($0) | ÷ paper |" }.joined() + " ours ÷ row 1 (T=\(main)) | paper ÷ row 1 | rel. error (T=\(main)) |\n"
+        md += "|---|---:|" + String(repeating: "---:|---:|", count: lengths.count) + "---:|---:|---:|\n"
+        var recipes = ""
         for row in rows {
             guard let any = rs.first(where: { ($0.parameters["row"] ?? 0) == row }) else { continue }
             let paper = any.summary["paper_rmse"]
-            let roles = any.recipe.keys.sorted().map { "\($0)=\(any.recipe[$0]!)" }.joined(separator: ", ")
-            var line = "| \(any.recipeName) | \(roles.isEmpty ? "inputs only" : roles) | \(StudyReport.sci(paper)) |"
+            let shown = rs.first { ($0.parameters["row"] ?? 0) == row && $0.tokens == main && $0.seed == firstSeed } ?? any
+            let shownRoles = shown.recipe.keys.sorted().map { "\($0)=\(shown.recipe[$0]!)" }.joined(separator: ", ")
+            recipes += "- `\(any.recipeName)`: \(shownRoles.isEmpty ? "inputs only" : shownRoles)\n"
+            var line = "| \(any.recipeName) | \(StudyReport.sci(paper)) |"
             for T in lengths {
                 let ours = mean(row, T, "rmse")
                 line += " \(StudyReport.sci(ours)) | \(ratio(ours, paper)) |"
@@ -35,6 +38,6 @@ extension ScenarioReport {
             line += " \(ratio(mean(row, main, "rmse"), mean(first, main, "rmse"))) | \(ratio(paper, firstPaper)) | \(StudyReport.sci(mean(row, main, "output_rel_err"))) |\n"
             md += line
         }
-        return md + "\n"
+        return md + "\nThe cells' recipes (every store point, the per-tensor scales as computed for seed \(firstSeed) at T = \(main)):\n\n" + recipes + "\n"
     }
 }

@@ -64,6 +64,21 @@ enum ScenarioGlance {
         return [s]
     }
 
+    /// P-collapse: the largest forward and reverse underflow fractions measured, and how far the
+    /// measured forward fractions of at least 1% lie from the prediction averaged over the sink
+    /// maximum.
+    static func pCast(_ rs: [ScenarioRecord]) -> [String] {
+        let forward = rs.filter { $0.labels["order"] == "forward" }, reverse = rs.filter { $0.labels["order"] == "reverse" }
+        let fmax = forward.compactMap { $0.summary["underflow_fraction"] }.max() ?? 0, rmax = reverse.compactMap { $0.summary["underflow_fraction"] }.max() ?? 0
+        let ratios = forward.compactMap { r -> Double? in
+            guard let m = r.summary["underflow_fraction"], let p = r.summary["predicted_over_max"], m >= 0.01, p > 0 else { return nil }
+            return m / p
+        }
+        var s = "P-collapse: forward block order flushes up to \(String(format: "%.1f", 100 * fmax))% of the non-sink P values to zero, reverse order up to \(String(format: "%.1f", 100 * rmax))%"
+        if let lo = ratios.min(), let hi = ratios.max() { s += "; measured ÷ predicted (over the sink maximum) \(String(format: "%.2f", lo))–\(String(format: "%.2f", hi)) where at least 1% flush" }
+        return [s + "."]
+    }
+
     /// The title, the findings and the section links, then `sections`.
     static func page(title: String, sections: String, records: [ScenarioRecord]) -> String {
         var findings: [String] = []
@@ -74,6 +89,7 @@ enum ScenarioGlance {
             case "needle": findings += recall("Needle", rs)
             case "counter": findings += counter(rs)
             case "reproduce": findings += reproduce(rs)
+            case "p_cast": findings += pCast(rs)
             default: break
             }
         }

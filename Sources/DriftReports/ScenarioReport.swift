@@ -25,6 +25,7 @@ public enum ScenarioReport {
             case "speculative": md += speculative(rs, plots: &plots)
             case "delethink": md += delethink(rs, plots: &plots)
             case "reproduce": md += reproduce(rs)
+            case "p_cast": md += pCast(rs)
             default: md += "## \(scenario)\n\n\(rs.count) records (no section for this scenario).\n\n"
             }
         }

@@ -130,3 +130,18 @@ public final class MPFRArray {
         _ = mpfr_fma(values + d, values + a, values + b, values + c, MPFR_RNDN)
     }
 }
+
+extension MPFR {
+    /// The standard normal CDF Φ(x) = erfc(−x/√2)/2, evaluated at 128 bits and rounded to the
+    /// nearest double: the same value on every machine (an analytic prediction that sits beside
+    /// measured numbers in a record).
+    public static func normalCDF(_ x: Double) -> Double {
+        let t = MPFRNumber(precision: 128, 2)
+        _ = mpfr_sqrt(t.pointer, t.pointer, MPFR_RNDN)
+        let y = MPFRNumber(precision: 128, -x)
+        _ = mpfr_div(t.pointer, y.pointer, t.pointer, MPFR_RNDN)
+        _ = mpfr_erfc(t.pointer, t.pointer, MPFR_RNDN)
+        _ = mpfr_div_2ui(t.pointer, t.pointer, 1, MPFR_RNDN)
+        return t.doubleValue
+    }
+}

@@ -9,8 +9,8 @@ import Yams
 ///
 /// Kinds: tasks `mqar`, `needle`, `counter` (a memory written with task inputs, its state in
 /// the recipe's format) and serving scenarios `prefix_cache`, `handoff`, `gates`,
-/// `speculative`, `delethink` (recurrent variants of the catalog), and `reproduce` (a published
-/// table's cells, `Reproduction`). Keys beyond the common ones depend on
+/// `speculative`, `delethink` (recurrent variants of the catalog), `reproduce` (a published
+/// table's cells, `Reproduction`) and `p_cast` (P-collapse under a sink, `PCast`). Keys beyond the common ones depend on
 /// the kind (`kindKeys`); an unknown key is an error. For MQAR:
 ///
 /// ```yaml
@@ -36,6 +36,7 @@ public struct ScenarioConfig: Sendable {
         case speculative
         case delethink
         case reproduce
+        case pCast = "p_cast"
     }
 
     public var kind: Kind
@@ -79,6 +80,13 @@ public struct ScenarioConfig: Sendable {
     public var inputs: String?
     public var window = 64
     public var paper: [String: Double] = [:]
+    /// P-cast: sink strengths, key block, sink tokens, query rows, block orders (`valueDim` too).
+    public var sinkStrengths: [Double] = []
+    public var block = 128
+    public var sinkTokens = 4
+    public var queries = 64
+    public var orders: [PCast.Order] = [.forward, .reverse]
+    public var sinkValues = [1.0]
 
     /// The recipe of `spec`: a `store:` spec applies to the state; `roles:` may name `roles`.
     public func recipe(_ spec: StudyConfig.RecipeSpec, roles: [Role] = [.state]) throws -> Recipe {
@@ -132,6 +140,7 @@ public struct ScenarioConfig: Sendable {
         .speculative: ["variants", "drafts", "threshold"],
         .delethink: ["variants", "chunks", "tails", "sinks", "equal_memory"],
         .reproduce: ["variants", "input", "inputs", "window", "paper"],
+        .pCast: ["sink_strengths", "block", "sink_tokens", "queries", "value_dim", "orders", "sink_values"],
     ]
 
     public static func parse(_ text: String, file: String, defaultName: String) throws -> ScenarioConfig {
@@ -167,7 +176,7 @@ public struct ScenarioConfig: Sendable {
             let spec = try r.recipe(item) { kind == .reproduce ? Reproduction.probeText($0) : $0 }
             // Serving scenarios check roles per variant once the variants are read (reproduce: with its amax scales resolved).
             if kind != .reproduce {
-                do { _ = try c.recipe(spec, roles: [.mqar, .counter, .needle].contains(kind) ? [.state] : Role.allCases) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
+                do { _ = try c.recipe(spec, roles: [.mqar, .counter, .needle].contains(kind) ? [.state] : kind == .pCast ? [.p] : Role.allCases) } catch { throw StudyInputError("\(file):\(spec.line): recipes: \(error)") }
             }
             c.recipes.append(spec)
         }
@@ -186,6 +195,7 @@ public struct ScenarioConfig: Sendable {
         case .speculative: try parseSpeculative(&c, top, root: root, r)
         case .delethink: try parseDelethink(&c, top, root: root, r)
         case .reproduce: try parseReproduce(&c, top, root: root, r)
+        case .pCast: try parsePCast(&c, top, root: root, r)
         }
         return c
     }

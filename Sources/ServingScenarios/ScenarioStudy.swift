@@ -55,6 +55,7 @@ public enum ScenarioStudy {
         case .speculative: single = try Speculative.plan(c)
         case .delethink: single = try Delethink.plan(c)
         case .reproduce: single = try Reproduction.plan(c)
+        case .pCast: single = try PCast.plan(c)
         }
         return single.map { key, work in (key, { [try work()] }) }
     }

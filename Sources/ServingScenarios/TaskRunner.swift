@@ -113,7 +113,7 @@ public enum TaskRunner {
                     }
                 case .counter:
                     out.append(("\(name)|\(seed)", { try counter(seed: seed, recipeName: name, recipe: recipe, tier: tier, config: c) }))
-                case .prefixCache, .handoff, .gates, .speculative, .delethink, .reproduce:
+                case .prefixCache, .handoff, .gates, .speculative, .delethink, .reproduce, .pCast:
                     preconditionFailure("serving scenarios are planned by their own runners")
                 }
             }

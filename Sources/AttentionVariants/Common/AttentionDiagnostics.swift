@@ -27,3 +27,8 @@ public protocol StoreDiagnostics: AnyObject {
 public protocol InputAmax: AnyObject {
     func inputAmax(_ role: Role, tokens n: Int) -> Double
 }
+
+/// A softmax run whose `p` store can be watched (`PStoreProbe`).
+public protocol PStoreProbing: AnyObject {
+    var pStoreProbe: PStoreProbe? { get set }
+}

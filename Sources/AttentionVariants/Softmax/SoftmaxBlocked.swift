@@ -103,7 +103,11 @@ extension SoftmaxDecode {
                 b.apply(.exp, s, s)
                 b.sum(ws.rowSum, s)
                 if index == 0 { b.copy(l, ws.rowSum) } else { b.fma(l, l, ws.correction, ws.rowSum) }
-                qStores[h].store(.p, s, on: b, step: step)
+                if let probe = pStoreProbe, t >= probe.fromPosition {
+                    probe.count(s, on: b, keys: selected[range]) { qStores[h].store(.p, s, on: b, step: step) }
+                } else {
+                    qStores[h].store(.p, s, on: b, step: step)
+                }
                 if index > 0 { b.scale(acc, by: ws.correction) }
                 b.copy(m, ws.newMax)
             }
@@ -131,6 +135,32 @@ extension SoftmaxDecode {
             let o = output.row(h)
             b.divide(o, acc, l)
             qStores[h].store(.output, o, on: b, step: t)
+        }
+    }
+}
+
+/// Counts what the `p` store does to P (arXiv 2606.06521's P-collapse): among the values of keys
+/// at positions ≥ `firstCounted` (the non-sink keys) that are non-zero before the store, those it
+/// rounds to zero; only for queries at positions ≥ `fromPosition`.
+public final class PStoreProbe: @unchecked Sendable {
+    public let firstCounted: Int, fromPosition: Int
+    public private(set) var nonzero = 0, underflow = 0
+    var before: [Double] = [], after: [Double] = []
+
+    public init(firstCounted: Int, fromPosition: Int) { (self.firstCounted, self.fromPosition) = (firstCounted, fromPosition) }
+
+    /// The fraction of counted non-zero P values the store flushed to zero.
+    public var fraction: Double { nonzero > 0 ? Double(underflow) / Double(nonzero) : 0 }
+
+    func count<B: Backend>(_ p: Tensor, on b: B, keys: ArraySlice<Int>, store: () -> Void) {
+        let n = p.cols
+        if before.count < n { before = [Double](repeating: 0, count: n); after = before }
+        before.withUnsafeMutableBufferPointer { b.read(p, into: UnsafeMutableBufferPointer(rebasing: $0[0..<n])) }
+        store()
+        after.withUnsafeMutableBufferPointer { b.read(p, into: UnsafeMutableBufferPointer(rebasing: $0[0..<n])) }
+        for (i, key) in keys.enumerated() where key >= firstCounted && before[i] != 0 {
+            nonzero += 1
+            if after[i] == 0 { underflow += 1 }
         }
     }
 }

@@ -12,7 +12,7 @@ struct KVRowSource {
 }
 
 /// One layer of softmax attention (all heads) decoding on backend `B`.
-public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics, InputAmax {
+public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics, InputAmax, PStoreProbing {
     public let config: SoftmaxAttentionConfig
     public let backend: B
     public let recipe: Recipe
@@ -46,6 +46,8 @@ public final class SoftmaxDecode<B: Backend>: SteppedRun, AttentionDiagnostics, 
     var blocked: SoftmaxBlockedWorkspace<B>?
     /// `rotation=hadamard`: the random signs D of the rotation H·D applied to q and k.
     let rotationSigns: [Double]?
+    /// When set, counts the P values the `p` store flushes to zero (blocked evaluation).
+    public var pStoreProbe: PStoreProbe?
 
     public init(config: SoftmaxAttentionConfig, backend: B, recipe: Recipe = .exact, selector: KeySelector? = nil) throws {
         try config.validate()
