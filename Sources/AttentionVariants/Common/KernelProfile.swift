@@ -51,7 +51,7 @@ public struct KernelProfile: Sendable {
             stores: [.q, .k, .v, .output].map { ($0, "bfloat16") }, required: [], blocking: KernelBlocking()),
         KernelProfile(
             name: "fa3-fp8",
-            summary: "FlashAttention-3 FP8 forward (Hopper), head dim 128: q, k, v in e4m3 with a scale per token (FA3's block quantization at its finest), P·2^8 cast to e4m3, key blocks of 224 from the query's block down, output bf16; add rotation=hadamard for its incoherent processing",
+            summary: "FlashAttention-3 FP8 forward (Hopper), head dim 128: q, k, v in e4m3 with a scale per token (finer than FA3's scale per 128 × d block, which on outlier-heavy inputs acts like a per-tensor scale: give q/k_cache/v_cache per-tensor scales for that), P·2^8 cast to e4m3, key blocks of 224 from the query's block down, output bf16; add rotation=hadamard for its incoherent processing",
             source: "FlashAttention-3, Dao-AILab/flash-attention hopper/ at 0251105a: tile_size.h (fp8, head dim 128: kBlockN 224), softmax.h and flash_fwd_kernel_sm90.h (Max_offset 8: P scaled by 2^8 before the cast, the row sum in fp32), mainloop_fwd_sm90_tma_gmma_ws.hpp (n_block from the last down)",
             checked: nil, families: [.softmax], form: "recurrent",
             stores: [(.q, "float8_e4m3fn/per-token"), (.kCache, "float8_e4m3fn/per-token"), (.vCache, "float8_e4m3fn/per-token"),
