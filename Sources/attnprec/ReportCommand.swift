@@ -38,7 +38,7 @@ struct ReportCommand: ParsableCommand {
             throw InputError("--out \(outDir): holds \(what), e.g. '\(lost)', that the merged results.jsonl would drop; expected an empty folder or one of the merged folders")
         }
         if lines.values.contains(where: HybridReport.isHybrid(line:)) { return try hybrid(lines, infos: infos, outDir: outDir) }
-        if dirs.count == 1, outDir == dirs[0], lines.values.first?.contains("\"scenario\":") == true { return try scenario(outDir) }
+        if lines.values.contains(where: { $0.contains("\"scenario\":") }) { return try scenario(lines, infos: infos, outDir: outDir) }
         let records: [StudyRecord] = try lines.keys.sorted().map { (k: String) throws -> StudyRecord in
             do { return try StudyJSON.decoder().decode(StudyRecord.self, from: Data(lines[k]!.utf8)) } catch {
                 throw InputError("record '\(k)': not a study record (\(error))")
@@ -77,15 +77,20 @@ struct ReportCommand: ParsableCommand {
         print("report: \(report)")
     }
 
-    /// A scenario folder (records with a `scenario` key): its report regenerated in place,
-    /// titled from its config when that is at hand.
-    func scenario(_ dir: String) throws {
-        let records = try ScenarioRecord.read("\(dir)/results.jsonl")
-        let info = RunInfo.load(dir: dir).first
+    /// Scenario records (a `scenario` key): merged into `outDir` when that is another folder (or
+    /// several folders are given), and their report written there, titled from the config when
+    /// that is at hand.
+    func scenario(_ lines: [String: String], infos: [RunInfo], outDir: String) throws {
+        if dirs.count > 1 || outDir != dirs[0] {
+            try AtomicFile.write(ResultsStore.joined(lines), to: "\(outDir)/results.jsonl", creatingFolders: true)
+            try RunInfo.write(infos, dir: outDir)
+        }
+        let records = try ScenarioRecord.read("\(outDir)/results.jsonl")
+        let info = infos.first
         let config = info?.configs.first.flatMap { try? ScenarioConfig.load(path: $0) }
-        let title = config?.title ?? "attnprec scenario: \(config?.name ?? URL(fileURLWithPath: dir).lastPathComponent)"
-        let report = try ScenarioReport.write(records: records, runInfo: info, to: dir, title: title)
-        print("\(records.count) scenario records")
+        let title = config?.title ?? "attnprec scenario: \(config?.name ?? URL(fileURLWithPath: dirs[0]).lastPathComponent)"
+        let report = try ScenarioReport.write(records: records, runInfo: info, to: outDir, title: title)
+        print("\(records.count) scenario records from \(dirs.count) folder(s)")
         print("report: \(report)")
     }
 }

@@ -34,6 +34,11 @@ import Testing
         #expect(report.contains("## MQAR") && report.contains("| exact-float64 | float64 (exact) | 100 | 100 | 100 | 100 |"))
         #expect(FileManager.default.fileExists(atPath: "\(dir)/a/run.json"))
         #expect(FileManager.default.fileExists(atPath: "\(dir)/a/plots/mqar-deltanet-readout.svg"))
+        // `report` redraws a scenario folder in place or into another folder.
+        let redrawn = try CLI.run(["report", "\(dir)/a", "--out", "\(dir)/c"])
+        #expect(redrawn.code == 0, "\(redrawn.err)")
+        #expect(FileManager.default.contents(atPath: "\(dir)/c/results.jsonl") == ra)
+        #expect(try String(contentsOfFile: "\(dir)/c/report.md", encoding: .utf8).contains("## MQAR"))
     }
 
     /// Each bad input: one line naming file and key, exit 2, nothing written.
