@@ -145,3 +145,20 @@ extension MPFR {
         return t.doubleValue
     }
 }
+
+extension MPFR {
+    /// e^x at 128 bits, rounded to the nearest double (the same value on every machine, unlike
+    /// the C library's exp).
+    public static func exp(_ x: Double) -> Double {
+        let t = MPFRNumber(precision: 128, x)
+        _ = mpfr_exp(t.pointer, t.pointer, MPFR_RNDN)
+        return t.doubleValue
+    }
+
+    /// ln x at 128 bits, rounded to the nearest double.
+    public static func log(_ x: Double) -> Double {
+        let t = MPFRNumber(precision: 128, x)
+        _ = mpfr_log(t.pointer, t.pointer, MPFR_RNDN)
+        return t.doubleValue
+    }
+}

@@ -24,38 +24,38 @@ import Yams
 public enum PCast {
     public enum Order: String, Sendable, CaseIterable { case forward, reverse }
 
-    /// E[max of k standard normals] = ∫ x·k·φ(x)·Φ(x)^(k−1) dx (trapezoid on [−10, 10], step 1/256).
-    public static func expectedMaximum(of k: Int) -> Double {
-        let h = 1.0 / 256
+    /// ∫ f(x)·k·φ(x)·Φ(x)^(k−1) dx: f averaged over the law of the maximum of k standard normals
+    /// (trapezoid on [−10, 10], step 1/256; φ and Φ through MPFR, the power by products, so the
+    /// value is the same on every machine).
+    static func overTheMaximum(of k: Int, _ f: (Double) -> Double) -> Double {
+        let h = 1.0 / 256, n = 20 * 256, root = (2 * Double.pi).squareRoot()
         var sum = 0.0
-        for i in 0...(20 * 256) {
-            let x = -10 + Double(i) * h
-            let phi = exp(-x * x / 2) / (2 * Double.pi).squareRoot()
-            let f = x * Double(k) * phi * pow(MPFR.normalCDF(x), Double(k - 1))
-            sum += (i == 0 || i == 20 * 256 ? 0.5 : 1) * f
+        for i in 0...n {
+            let x = -10 + Double(i) * h, cdf = MPFR.normalCDF(x)
+            var power = 1.0
+            for _ in 1..<max(k, 1) { power *= cdf }
+            sum += (i == 0 || i == n ? 0.5 : 1) * f(x) * Double(k) * MPFR.exp(-x * x / 2) / root * power
         }
         return sum * h
     }
+
+    /// E[max of k standard normals] (δ_k: 1.03 for k = 4).
+    public static func expectedMaximum(of k: Int) -> Double { overTheMaximum(of: k) { $0 } }
+
+    /// ln(u/2) − ln S: where e^(s − m) underflows after the cast (u the format's least subnormal).
+    static func threshold(leastSubnormal u: Double, scale S: Double) -> Double { MPFR.log(u / 2) - MPFR.log(S) }
 
     /// The paper's predicted underflow fraction for sink strength Δ, a format of least subnormal
     /// u and scale S.
     public static func predicted(delta: Double, deltaK: Double, leastSubnormal u: Double, scale S: Double) -> Double {
-        MPFR.normalCDF(delta + deltaK + log(u / 2) - log(S))
+        MPFR.normalCDF(delta + deltaK + threshold(leastSubnormal: u, scale: S))
     }
 
     /// The same without the leading-order step: the running max is Δ + M with M the maximum of k
-    /// standard normals (one per query row), so the fraction is E_M[Φ(Δ + M + ln(u/2) − ln S)] =
-    /// ∫ Φ(Δ + x + ln(u/2) − ln S)·k·φ(x)·Φ(x)^(k−1) dx (trapezoid on [−10, 10], step 1/256).
+    /// standard normals (one per query row), so the fraction is E_M[Φ(Δ + M + ln(u/2) − ln S)].
     public static func predictedOverTheMaximum(delta: Double, sinks k: Int, leastSubnormal u: Double, scale S: Double) -> Double {
-        let h = 1.0 / 256, a = delta + log(u / 2) - log(S)
-        var sum = 0.0
-        for i in 0...(20 * 256) {
-            let x = -10 + Double(i) * h
-            let phi = exp(-x * x / 2) / (2 * Double.pi).squareRoot()
-            let f = MPFR.normalCDF(a + x) * Double(k) * phi * pow(MPFR.normalCDF(x), Double(k - 1))
-            sum += (i == 0 || i == 20 * 256 ? 0.5 : 1) * f
-        }
-        return sum * h
+        let a = delta + threshold(leastSubnormal: u, scale: S)
+        return overTheMaximum(of: k) { MPFR.normalCDF(a + $0) }
     }
 
     /// The replayed q, k, v of one record.
@@ -85,6 +85,9 @@ public enum PCast {
     /// One record: (recipe, Δ, order, T, seed).
     static func run(spec: StudyConfig.RecipeSpec, recipe: Recipe, delta: Double, sinkValues: Double, order: Order, seed: UInt64, tokens T: Int,
                     config c: ScenarioConfig) throws -> ScenarioRecord {
+        guard let f = recipe.format(.p), case .float(let element) = f.element, case .fixed(let s)? = f.scaleRule else {
+            throw StudyInputError("p_cast: recipe '\(spec.name)': expected p=FLOAT_FORMAT/per-tensor/fixed:1/S")
+        }
         let R = c.queries, file = tensors(tokens: T, queries: R, valueDim: c.valueDim, sinks: c.sinkTokens, sinkValues: sinkValues, delta: delta, seed: seed)
         let plan = try VariantRegistry.named("mha").replayPlan(file: file, options: ReplayOptions())
         var emulatedRecipe = recipe.fast
@@ -104,9 +107,6 @@ public enum PCast {
             var e = 0.0, r = 0.0
             for i in 0..<n { e += (b[i] - a[i]) * (b[i] - a[i]); r += a[i] * a[i] }
             relative += (e / r).squareRoot()
-        }
-        guard let f = recipe.format(.p), case .float(let element) = f.element, case .fixed(let s)? = f.scaleRule else {
-            throw StudyInputError("p_cast: recipe '\(spec.name)': expected p=FLOAT_FORMAT/per-tensor/fixed:1/S")
         }
         var record = ScenarioRecord(scenario: "p_cast", memory: "mha sink", recipeName: spec.name, recipe: RecipeResolver.canonical(recipe),
                                     parameters: ["block": c.block, "sink_tokens": c.sinkTokens, "queries": R],
@@ -181,6 +181,9 @@ extension ScenarioConfig {
                 return o
             }
             if c.orders.isEmpty { throw r.error(n, "orders", "a non-empty list (forward, reverse)") }
+        }
+        guard c.tokens.last! <= 65_536 else {
+            throw r.error(top["tokens"]!, "tokens", "at most 65,536 keys (the replayed decode evaluates every position: O(T²)), got \(c.tokens.last!)")
         }
         guard c.tokens.first! >= c.queries + c.block else {
             throw r.error(top["tokens"]!, "tokens", "at least queries + block = \(c.queries + c.block) keys, got \(c.tokens.first!)")

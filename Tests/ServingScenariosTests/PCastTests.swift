@@ -70,6 +70,7 @@ import Testing
 
     @Test func badShapesAndOrders() {
         #expect(throws: InputError.self) { try Self.config(tokens: 64) }
+        #expect(throws: InputError.self) { try Self.config(tokens: 100_000) }
         #expect(throws: InputError.self) { try Self.config(orders: "[sideways]") }
     }
 }
